@@ -1,0 +1,102 @@
+# kim-platform: `make run` serves the platform, `make test` runs the suite.
+# Every step is idempotent; a second run reuses the venv, the cluster and the data.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export KIM_PG_PORT ?= 54329
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 5
+SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3
+TEST_DB_NAME := kim_test
+
+# Without DATABASE_URL the project runs its own cluster under instance/pgdata.
+ifeq ($(strip $(DATABASE_URL)),)
+  USE_PRIVATE_DB := 1
+endif
+
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate regions translations \
+        translations-update \
+        vendor clean-venv
+
+run: venv db-dev regions
+	@echo "Serving http://$(HOST):$(PORT)  (Ctrl-C stops; 'make db-stop' stops PostgreSQL)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+serve: venv db-dev regions
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'kim_platform:create_app()'
+
+test: venv db-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# System packages: installed with apt only when we are root and something is missing.
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "Installing system packages:$$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    elif [ -n "$(USE_PRIVATE_DB)" ]; then \
+	        echo "Missing system packages:$$missing. Run 'sudo apt-get install$$missing' or 'make' as root."; exit 1; \
+	    fi; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the declared dependencies change.
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml constraints.txt
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: system $(VENV)/.installed translations
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -d kim_platform/translations >/dev/null
+
+# After adding or changing interface strings: refresh the catalogue, then translate the new entries.
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-comments=TRANSLATORS: \
+	    --project kim-platform -o kim_platform/translations/messages.pot .
+	$(BIN)/pybabel update -i kim_platform/translations/messages.pot -d kim_platform/translations \
+	    --no-fuzzy-matching
+
+ifdef USE_PRIVATE_DB
+db: system
+	@scripts/db.sh start
+
+db-dev: db
+	@scripts/db.sh createdb kim
+	$(BIN)/flask db upgrade
+
+db-test: db
+	@scripts/db.sh createdb $(TEST_DB_NAME)
+
+db-stop:
+	@scripts/db.sh stop
+else
+db db-test:
+	@echo "Using DATABASE_URL; the private cluster is not started."
+db-dev:
+	$(BIN)/flask db upgrade
+db-stop:
+	@echo "DATABASE_URL is set: no private cluster to stop."
+endif
+
+migrate: db-dev
+
+# Full Indonesian region data; a no-op (seconds) when already loaded.
+regions: db-dev
+	$(BIN)/flask regions load
+
+# Refresh vendored front-end libraries from the npm registry (the results are committed).
+vendor:
+	scripts/vendor.sh
+
+clean-venv:
+	rm -rf $(VENV)

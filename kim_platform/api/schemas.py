@@ -1,0 +1,48 @@
+"""Schemas shared by every API module: pagination arguments and the list envelope."""
+import marshmallow as ma
+
+from kim_platform.core.pagination import MAX_PER_PAGE
+
+
+class PaginationArgs(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Integer(
+        load_default=50,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": f"items per page; values above {MAX_PER_PAGE} are capped"},
+    )
+
+    @ma.post_load
+    def cap_per_page(self, data, **kwargs):
+        data["per_page"] = min(data["per_page"], MAX_PER_PAGE)
+        return data
+
+
+def page_schema(item_schema, name: str) -> type[ma.Schema]:
+    """The list envelope {"items", "page", "per_page", "total"} around `item_schema`."""
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "page": ma.fields.Integer(required=True),
+            "per_page": ma.fields.Integer(required=True),
+            "total": ma.fields.Integer(required=True),
+        },
+    )
+
+
+def page_body(page, items) -> dict:
+    return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total}
+
+
+def error_responses(blp, *statuses: int):
+    """Document error answers ({"error": {...}}) of an operation in the OpenAPI spec."""
+    from kim_platform.api.errors import ApiErrorSchema, ERROR_CODES
+
+    def decorator(func):
+        for status in statuses:
+            func = blp.alt_response(status, schema=ApiErrorSchema, description=ERROR_CODES[status])(func)
+        return func
+
+    return decorator

@@ -1,0 +1,131 @@
+"""Configuration classes; every setting can come from the environment."""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG_PORT = 54329
+
+
+def private_cluster_url(database: str = "kim") -> str:
+    """URL of the project's own cluster (scripts/db.sh), used when DATABASE_URL is unset."""
+    port = os.environ.get("KIM_PG_PORT", str(DEFAULT_PG_PORT))
+    return f"postgresql+psycopg2://kim@127.0.0.1:{port}/{database}"
+
+
+def database_url() -> str:
+    return _normalise_url(os.environ.get("DATABASE_URL") or private_cluster_url("kim"))
+
+
+def database_url_for_tests() -> str:
+    """TEST_DATABASE_URL, else DATABASE_URL's database with `_test` appended, else kim_test.
+
+    Deriving the test database keeps `make test` from ever touching the development data.
+    """
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return _normalise_url(explicit)
+    base = os.environ.get("DATABASE_URL")
+    if base:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(_normalise_url(base))
+        return url.set(database=f"{url.database}_test").render_as_string(hide_password=False)
+    return private_cluster_url("kim_test")
+
+
+def _normalise_url(url: str) -> str:
+    # Heroku-style URLs say postgres://, which SQLAlchemy 2 no longer accepts.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """A development secret kept in instance/ so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    """Defaults; __init__ reads the environment when the app is created, not at import."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
+
+    REGION_CHILDREN_PER_PAGE = 50
+
+    API_TITLE = "kim-platform API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = None  # the document is served by our own route at /api/v1/openapi.json
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+
+    def __init__(self) -> None:
+        env = os.environ.get
+        self.SECRET_KEY = env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = database_url()
+        self.MAX_CONTENT_LENGTH = int(env("KIM_MAX_CONTENT_LENGTH", 100 * 1024 * 1024))
+        self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
+        self.TILE_URL = env("KIM_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        self.TILE_ATTRIBUTION = env(
+            "KIM_TILE_ATTRIBUTION",
+            '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        )
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = database_url_for_tests()
+        self.SECRET_KEY = "test-secret-key"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(app, config=None) -> None:
+    """Apply the named (or KIM_ENV) config class, then any mapping the caller passes."""
+    if config is None or isinstance(config, str):
+        name = config or os.environ.get("KIM_ENV", "development")
+        if name not in CONFIGS:
+            raise RuntimeError(f"KIM_ENV must be one of {sorted(CONFIGS)}, not {name!r}")
+        app.config.from_object(CONFIGS[name]())
+        app.config["KIM_ENV"] = name
+    else:
+        app.config.from_object(TestingConfig() if config.get("TESTING") else DevelopmentConfig())
+        app.config["KIM_ENV"] = "testing" if config.get("TESTING") else "development"
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        if app.config["KIM_ENV"] == "production":
+            raise RuntimeError("SECRET_KEY must be set in production")
+        app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: home page, language choice, errors, security headers, pagination."""

@@ -1,0 +1,74 @@
+"""Error pages in HTML, and JSON error bodies under /api."""
+import logging
+
+from flask import render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kim_platform.api.errors import api_error_response
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Please log in"),
+    403: _l("Access denied"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Upload too large"),
+    422: _l("Invalid data"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong"),
+    503: _l("Service temporarily unavailable"),
+}
+MESSAGES = {
+    400: _l("The request could not be understood. Check the address or the form and try again."),
+    401: _l("You need to log in to see this page."),
+    403: _l("You do not have permission to do this."),
+    404: _l("The page you are looking for does not exist or has moved."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("The data sent is larger than allowed."),
+    422: _l("Some of the data sent is not valid."),
+    429: _l("Too many attempts. Please wait a moment and try again."),
+    500: _l("An unexpected error happened on our side. It has been logged; please try again later."),
+    503: _l("The service is temporarily unavailable. Please try again in a moment."),
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    message = str(MESSAGES.get(status, error.description or ""))
+    if wants_json():
+        return api_error_response(error, message)
+    data = getattr(error, "data", None) or {}
+    detail = data.get("message") if isinstance(data, dict) else None
+    response_headers = {}
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response_headers["Allow"] = error.get_response().headers["Allow"]
+    body = render_template(
+        "errors/error.html",
+        status=status,
+        title=TITLES.get(status, error.name),
+        message=message,
+        detail=detail,
+    )
+    return body, status, response_headers
+
+
+def handle_unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return handle_http_exception(InternalServerError())
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

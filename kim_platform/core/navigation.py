@@ -1,0 +1,30 @@
+"""Main navigation; sections that are not built yet show as "coming soon" instead of a dead link."""
+from flask import current_app, request, url_for
+from flask_babel import lazy_gettext as _l
+
+NAV_ITEMS = [
+    (_l("Map"), "maps.national_map", "/peta"),
+    (_l("KIM"), "kims.index", "/kim"),
+    (_l("Activities"), "activities.index", "/kegiatan"),
+    (_l("Coverage"), "coverage.index", "/cakupan"),
+    (_l("Model KIMs"), "teladan.index", "/teladan"),
+    (_l("Regions"), "regions.index", "/wilayah"),
+]
+LOGIN_ITEM = (_l("Log in"), "accounts.login", "/masuk")
+
+
+def navigation():
+    """(label, url or None, active) for each section of the main menu."""
+    items = []
+    for label, endpoint, prefix in NAV_ITEMS + [LOGIN_ITEM]:
+        available = endpoint in current_app.view_functions
+        url = url_for(endpoint) if available else None
+        active = request.path == prefix or request.path.startswith(prefix + "/")
+        items.append({"label": label, "url": url, "active": active})
+    return items
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def inject_navigation():
+        return {"navigation": navigation}

@@ -1,0 +1,73 @@
+"""Small folium maps embedded in our own pages.
+
+folium normally writes a whole HTML document pulling Leaflet, jQuery and Bootstrap from
+CDNs. We keep only the map's <div> and its script (under the page's CSP nonce) and load
+Leaflet once from static/vendor in the page template.
+"""
+import json
+
+import folium
+from flask import current_app, url_for
+from markupsafe import Markup
+
+from kim_platform.core.security import csp_nonce
+
+BOUNDARY_STYLE = {"color": "#0b6e4f", "weight": 2, "fillColor": "#0b6e4f", "fillOpacity": 0.12}
+CONTEXT_STYLE = {"color": "#555555", "weight": 1, "dashArray": "4 4", "fillOpacity": 0.03}
+
+
+class LocalMap(folium.Map):
+    """A folium Map whose assets, if its full document is ever rendered, are ours."""
+
+    default_js = [("leaflet", "/static/vendor/leaflet/leaflet.js")]
+    default_css = [("leaflet_css", "/static/vendor/leaflet/leaflet.css")]
+
+
+def new_map(location=(-2.5, 118.0), zoom_start=5) -> LocalMap:
+    tiles = folium.TileLayer(
+        tiles=current_app.config["TILE_URL"],
+        attr=current_app.config["TILE_ATTRIBUTION"],
+        name="OpenStreetMap",
+        max_zoom=19,
+    )
+    fmap = LocalMap(location=list(location), zoom_start=zoom_start, tiles=None, control_scale=True,
+                    prefer_canvas=True)
+    tiles.add_to(fmap)
+    return fmap
+
+
+def region_map(boundary_geojson: str | None, centroid, bbox, context_geojson: str | None = None,
+               label: str = "") -> LocalMap | None:
+    """A map of one region: its boundary, or its point inside its parent's outline."""
+    if not boundary_geojson and not centroid:
+        return None
+    fmap = new_map(location=centroid or (-2.5, 118.0), zoom_start=13)
+    if context_geojson:
+        folium.GeoJson(json.loads(context_geojson), style_function=lambda _: CONTEXT_STYLE,
+                       control=False).add_to(fmap)
+    if boundary_geojson:
+        folium.GeoJson(json.loads(boundary_geojson), style_function=lambda _: BOUNDARY_STYLE,
+                       tooltip=label or None, control=False).add_to(fmap)
+    if centroid and not boundary_geojson:
+        folium.CircleMarker(location=list(centroid), radius=7, color="#0b6e4f", fill=True,
+                            fill_opacity=0.8, tooltip=label or None).add_to(fmap)
+    if bbox:
+        minlon, minlat, maxlon, maxlat = bbox
+        fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
+    return fmap
+
+
+def embed(fmap: LocalMap) -> Markup:
+    """The map's <div> and script, ready to place in a page that loads Leaflet itself."""
+    root = fmap.get_root()
+    root.render()
+    html = root.html.render()
+    script = root.script.render()
+    return Markup(f'{html}\n<script nonce="{csp_nonce()}">{script}</script>')
+
+
+def leaflet_assets() -> Markup:
+    """<link> and <script> for the vendored Leaflet, for pages that show a map."""
+    css = url_for("static", filename="vendor/leaflet/leaflet.css")
+    js = url_for("static", filename="vendor/leaflet/leaflet.js")
+    return Markup(f'<link rel="stylesheet" href="{css}">\n<script src="{js}"></script>')

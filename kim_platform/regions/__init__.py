@@ -1,0 +1,1 @@
+"""Wilayah: Indonesia's administrative regions (provinsi → kabupaten/kota → kecamatan → desa/kelurahan)."""

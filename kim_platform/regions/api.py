@@ -1,0 +1,129 @@
+"""/api/v1/regions: the region hierarchy as JSON."""
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
+from kim_platform.regions import queries
+from kim_platform.regions.codes import CODE_RE, KINDS, LEVELS, is_valid_code
+
+blp = Blueprint("regions_api", __name__, description="Administrative regions (wilayah) with Kemendagri codes")
+
+CODE_FIELD_DOC = {"description": "dotted Kemendagri code, e.g. 76.04 or 76.04.01.2001", "example": "76.04"}
+
+
+class RegionListArgs(PaginationArgs):
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=100),
+        metadata={"description": "name (case/accent-insensitive, typo-tolerant) or code prefix"},
+    )
+    level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
+    parent = ma.fields.String(
+        validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+        metadata={"description": "only regions below this code (any depth)", "example": "76"},
+    )
+
+
+class RegionSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata=CODE_FIELD_DOC)
+    name = ma.fields.String(required=True)
+    level = ma.fields.String(required=True, validate=ma.validate.OneOf(LEVELS))
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    parent_code = ma.fields.String(required=True, allow_none=True)
+    path = ma.fields.String(
+        required=True, metadata={"description": "e.g. Desa X, Kec. Y, Kab. Z, Prov. W"}
+    )
+
+
+class LatLonSchema(ma.Schema):
+    lat = ma.fields.Float(required=True)
+    lon = ma.fields.Float(required=True)
+
+
+class AncestorSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    level = ma.fields.String(required=True)
+
+
+class RegionDetailSchema(RegionSchema):
+    children_count = ma.fields.Integer(required=True)
+    centroid = ma.fields.Nested(LatLonSchema, required=True, allow_none=True)
+    bbox = ma.fields.List(
+        ma.fields.Float(), required=True, allow_none=True,
+        metadata={"description": "[minlon, minlat, maxlon, maxlat] of the boundary, or null"},
+    )
+    ancestors = ma.fields.List(ma.fields.Nested(AncestorSchema), required=True)
+
+
+RegionPageSchema = page_schema(RegionSchema, "RegionPage")
+
+
+def _serialise(regions) -> list[dict]:
+    paths = queries.region_paths(regions)
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "level": r.level,
+            "kind": r.kind,
+            "parent_code": r.parent_code,
+            "path": paths[r.code],
+        }
+        for r in regions
+    ]
+
+
+def _region_or_error(code: str):
+    if not is_valid_code(code):
+        abort(400, message="Malformed region code.", errors={"code": ["Not a valid region code."]})
+    region = queries.get_region(code)
+    if region is None:
+        abort(404, message=f"No region with code {code}.")
+    return region
+
+
+@blp.route("")
+class Regions(MethodView):
+    @blp.arguments(RegionListArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, RegionPageSchema)
+    def get(self, page, per_page, q=None, level=None, parent=None):
+        """List or search regions.
+
+        Without `q` the regions come in code order; with `q`, best matches first.
+        """
+        result = queries.list_regions(q=q, level=level, parent=parent, page=page, per_page=per_page)
+        return page_body(result, _serialise(result.items))
+
+
+@blp.route("/<code>")
+class RegionDetail(MethodView):
+    @blp.doc(parameters=[{"in": "path", "name": "code", "schema": {"type": "string"}, **CODE_FIELD_DOC}])
+    @blp.response(200, RegionDetailSchema)
+    @error_responses(blp, 400, 404)
+    def get(self, code):
+        """One region with its centroid, bounding box and ancestors."""
+        region = _region_or_error(code)
+        extent = queries.region_extent(code)
+        body = _serialise([region])[0]
+        body.update(
+            children_count=queries.children_count(code),
+            centroid={"lat": extent.centroid[0], "lon": extent.centroid[1]} if extent.centroid else None,
+            bbox=list(extent.bbox) if extent.bbox else None,
+            ancestors=[
+                {"code": a.code, "name": a.name, "level": a.level} for a in queries.ancestors_of(region)
+            ],
+        )
+        return body
+
+
+@blp.route("/<code>/children")
+class RegionChildren(MethodView):
+    @blp.arguments(PaginationArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, RegionPageSchema)
+    @error_responses(blp, 404)
+    def get(self, code, page, per_page):
+        """The direct children of a region, in code order."""
+        _region_or_error(code)
+        result = queries.children_page(code, page, per_page)
+        return page_body(result, _serialise(result.items))

@@ -1,0 +1,228 @@
+"""Reads over the region table. Roll-ups use code prefixes, never geometry joins."""
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+
+from kim_platform.core.pagination import Page, paginate
+from kim_platform.extensions import db
+from kim_platform.regions.codes import (
+    LEVEL_DEPTH,
+    ancestor_codes,
+    descendant_pattern,
+    is_valid_code,
+    normalise_name,
+)
+from kim_platform.regions.models import Region
+
+SEARCH_LIMIT = 20
+# pg_trgm's default word-similarity threshold (0.6) misses one-letter typos in short names:
+# word_similarity('mamju', 'kabupaten mamuju') is 0.5.
+WORD_SIMILARITY_THRESHOLD = "0.45"
+
+
+def get_region(code: str) -> Region | None:
+    return db.session.get(Region, code)
+
+
+def regions_by_code(codes) -> dict[str, Region]:
+    codes = list(set(codes))
+    if not codes:
+        return {}
+    rows = db.session.scalars(select(Region).where(Region.code.in_(codes)))
+    return {region.code: region for region in rows}
+
+
+def ancestors_of(region: Region) -> list[Region]:
+    """Ancestors from the province down, in one query."""
+    found = regions_by_code(ancestor_codes(region.code))
+    return [found[code] for code in reversed(ancestor_codes(region.code)) if code in found]
+
+
+def region_paths(regions) -> dict[str, str]:
+    """Full paths ("Desa X, Kec. Y, Kab. Z, Prov. W") for many regions with one query."""
+    regions = list(regions)
+    needed = {code for region in regions for code in ancestor_codes(region.code)}
+    known = regions_by_code(needed)
+    paths = {}
+    for region in regions:
+        parts = [region.label] + [known[c].label for c in ancestor_codes(region.code) if c in known]
+        paths[region.code] = ", ".join(parts)
+    return paths
+
+
+def _search_filter(query: str):
+    """Rows matching a search term: code prefix, substring, or trigram word similarity."""
+    term = normalise_name(query)
+    if is_valid_code(query.strip()):
+        code = query.strip()
+        return or_(Region.code == code, Region.code.like(descendant_pattern(code))), term
+    if not term:
+        return literal(False), term
+    return (
+        or_(
+            Region.search_name.like(f"%{_escape_like(term)}%"),
+            # word similarity above the threshold, answered by the trigram index.
+            Region.search_name.op("%>")(term),
+        ),
+        term,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_order(term: str):
+    """Exact names first (with or without the Kabupaten/Kota prefix), then prefixes, then typos."""
+    exact = or_(
+        Region.search_name == term,
+        Region.search_name == "kabupaten " + term,
+        Region.search_name == "kota " + term,
+    )
+    prefix = or_(
+        Region.search_name.like(f"{_escape_like(term)}%"),
+        Region.search_name.like(f"kabupaten {_escape_like(term)}%"),
+        Region.search_name.like(f"kota {_escape_like(term)}%"),
+    )
+    level_rank = case(
+        *((Region.level == name, depth) for name, depth in LEVEL_DEPTH.items()), else_=9
+    )
+    return [
+        case((exact, 0), (prefix, 1), else_=2),
+        func.word_similarity(term, Region.search_name).desc(),
+        level_rank,
+        Region.code,
+    ]
+
+
+def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
+    """Regions filtered by search term, level and ancestor, in the order a person expects."""
+    stmt = select(Region)
+    conditions = []
+    if level:
+        conditions.append(Region.level == level)
+    if parent:
+        conditions.append(Region.code.like(descendant_pattern(parent)))
+    if q and q.strip():
+        match, term = _search_filter(q)
+        conditions.append(match)
+        stmt = stmt.where(and_(*conditions)).order_by(*_search_order(term))
+    else:
+        stmt = stmt.where(and_(*conditions)) if conditions else stmt
+        stmt = stmt.order_by(Region.code)
+    return stmt
+
+
+def _lower_similarity_threshold() -> None:
+    """Set the `%>` threshold for the rest of this transaction only."""
+    db.session.execute(
+        select(func.set_config("pg_trgm.word_similarity_threshold", WORD_SIMILARITY_THRESHOLD, True))
+    )
+
+
+def list_regions(q=None, level=None, parent=None, page=1, per_page=50) -> Page:
+    if q:
+        _lower_similarity_threshold()
+    return paginate(region_list_query(q, level, parent), page, per_page)
+
+
+def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) -> list[Region]:
+    """Top matches for the search page and the map's search box."""
+    if not q or not q.strip():
+        return []
+    _lower_similarity_threshold()
+    return list(db.session.scalars(region_list_query(q, level).limit(limit)))
+
+
+def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
+    stmt = select(Region).where(Region.parent_code == code).order_by(Region.code)
+    return paginate(stmt, page, per_page)
+
+
+def provinces() -> list[Region]:
+    return list(db.session.scalars(select(Region).where(Region.level == "provinsi").order_by(Region.code)))
+
+
+def children_count(code: str) -> int:
+    return db.session.scalar(select(func.count()).where(Region.parent_code == code)) or 0
+
+
+def children_kind_counts(code: str) -> dict[str, int]:
+    """How many children of each kind ("kabupaten": 5, "kota": 1)."""
+    rows = db.session.execute(
+        select(Region.kind, func.count()).where(Region.parent_code == code).group_by(Region.kind)
+    )
+    return dict(rows.all())
+
+
+@dataclass
+class DescendantCounts:
+    kecamatan: int = 0
+    desa: int = 0
+
+
+def descendant_counts(codes: list[str]) -> dict[str, DescendantCounts]:
+    """Kecamatan and desa/kelurahan below each of several same-level regions, in one query."""
+    if not codes:
+        return {}
+    width = len(codes[0])
+    prefix = func.left(Region.code, width)
+    rows = db.session.execute(
+        select(prefix, Region.level, func.count())
+        .where(Region.level.in_(("kecamatan", "desa")))
+        .where(or_(*(Region.code.like(descendant_pattern(c)) for c in codes)))
+        .group_by(prefix, Region.level)
+    )
+    counts = {code: DescendantCounts() for code in codes}
+    for code, level, count in rows:
+        if code in counts:
+            setattr(counts[code], level, count)
+    return counts
+
+
+@dataclass
+class Extent:
+    centroid: tuple[float, float] | None  # (lat, lon)
+    bbox: tuple[float, float, float, float] | None  # (minlon, minlat, maxlon, maxlat)
+
+
+def region_extent(code: str) -> Extent:
+    row = db.session.execute(
+        select(
+            func.ST_Y(Region.centroid),
+            func.ST_X(Region.centroid),
+            func.ST_XMin(Region.geom),
+            func.ST_YMin(Region.geom),
+            func.ST_XMax(Region.geom),
+            func.ST_YMax(Region.geom),
+        ).where(Region.code == code)
+    ).one()
+    lat, lon, minx, miny, maxx, maxy = row
+    return Extent(
+        centroid=(lat, lon) if lat is not None else None,
+        bbox=(minx, miny, maxx, maxy) if minx is not None else None,
+    )
+
+
+def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
+    """A region's boundary as GeoJSON, simplified for a small page map.
+
+    The tolerance scales with the region's size so a province and a kecamatan both come out
+    at a few kilobytes; coordinates are rounded to 5 decimals (about 1 m).
+    """
+    size = func.greatest(func.ST_XMax(Region.geom) - func.ST_XMin(Region.geom),
+                         func.ST_YMax(Region.geom) - func.ST_YMin(Region.geom))
+    simplified = func.ST_SimplifyPreserveTopology(Region.geom, size / max_vertices_hint)
+    return db.session.scalar(
+        select(func.ST_AsGeoJSON(simplified, 5)).where(Region.code == code, Region.geom.is_not(None))
+    )
+
+
+def child_counts(codes: list[str]) -> dict[str, int]:
+    """Number of direct children of each region, in one query."""
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        select(Region.parent_code, func.count()).where(Region.parent_code.in_(codes)).group_by(Region.parent_code)
+    )
+    return dict(rows.all())

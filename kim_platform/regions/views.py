@@ -1,0 +1,65 @@
+"""Region pages: /wilayah, /wilayah/<code>, /wilayah/cari."""
+from flask import Blueprint, abort, current_app, render_template, request
+
+from kim_platform.maps.folium_maps import embed, region_map
+from kim_platform.regions import queries
+from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
+
+bp = Blueprint("regions", __name__, url_prefix="/wilayah")
+
+
+def _page_arg() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.get("")
+def index():
+    """All provinces with the size of each."""
+    provinces = queries.provinces()
+    codes = [p.code for p in provinces]
+    return render_template(
+        "regions/index.html",
+        provinces=provinces,
+        child_counts=queries.child_counts(codes),
+        descendant_counts=queries.descendant_counts(codes),
+    )
+
+
+@bp.get("/cari")
+def search():
+    """Find a region by name (typo-tolerant) or code; top results with full paths."""
+    q = (request.args.get("q") or "").strip()[:100]
+    results = queries.search_regions(q) if q else []
+    return render_template("regions/search.html", q=q, results=results, paths=queries.region_paths(results))
+
+
+@bp.get("/<code>")
+def detail(code: str):
+    """One region: breadcrumb, figures, map, and its children page by page."""
+    region = queries.get_region(code) if is_valid_code(code) else None
+    if region is None:
+        abort(404)
+    children = queries.children_page(code, _page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
+    child_codes = [child.code for child in children.items]
+    extent = queries.region_extent(code)
+    boundary = queries.boundary_geojson(code)
+    context = None
+    if boundary is None and region.parent_code:
+        context = queries.boundary_geojson(region.parent_code) or queries.boundary_geojson(
+            parent_of(region.parent_code) or region.parent_code
+        )
+    fmap = region_map(boundary, extent.centroid, extent.bbox, context, label=region.title)
+    return render_template(
+        "regions/detail.html",
+        region=region,
+        child_level=LEVELS[LEVELS.index(region.level) + 1] if region.level != "desa" else None,
+        ancestors=queries.ancestors_of(region),
+        children=children,
+        kind_counts=queries.children_kind_counts(code),
+        child_counts=queries.child_counts(child_codes) if region.level != "kecamatan" else {},
+        descendant_counts=(
+            queries.descendant_counts(child_codes) if region.level in ("provinsi", "kabupaten") else {}
+        ),
+        extent=extent,
+        region_map=embed(fmap) if fmap else None,
+    )
