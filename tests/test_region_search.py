@@ -56,3 +56,8 @@ def test_search_page_for_a_desa_gives_the_whole_hierarchy(client):
 def test_search_page_says_when_nothing_matches(client):
     html = client.get("/wilayah/cari?q=zzqqxx").get_data(as_text=True)
     assert "zzqqxx" in html and "/wilayah/76" not in html.split("<main", 1)[1]
+
+
+def test_a_typo_ranks_the_closest_whole_names_first():
+    # Kab. Mamuju, then kecamatan Mamuju, then Kab. Mamuju Tengah; Mamasa and Mamberamo after.
+    assert codes("Mamju")[:3] == ["76.02", "76.02.01", "76.06"]

@@ -21,6 +21,7 @@ class Region(db.Model):
         ),
         Index("ix_region_parent_code", "parent_code"),
         Index("ix_region_level_code", "level", "code"),
+        Index("ix_region_search_name_prefix", "search_name", postgresql_ops={"search_name": "text_pattern_ops"}),
         Index(
             "ix_region_search_name_trgm",
             "search_name",

@@ -58,6 +58,10 @@ def _search_filter(query: str):
         return or_(Region.code == code, Region.code.like(descendant_pattern(code))), term
     if not term:
         return literal(False), term
+    if len(term) < 3:
+        # Too short for trigrams: only names that start with it (a btree prefix scan).
+        return or_(*(Region.search_name.like(f"{prefix}{_escape_like(term)}%")
+                     for prefix in ("", "kabupaten ", "kota "))), term
     return (
         or_(
             Region.search_name.like(f"%{_escape_like(term)}%"),
@@ -73,7 +77,8 @@ def _escape_like(text: str) -> str:
 
 
 def _search_order(term: str):
-    """Exact names first (with or without the Kabupaten/Kota prefix), then prefixes, then typos."""
+    """Exact names first (with or without the Kabupaten/Kota prefix), then prefixes, then the
+    closest whole-word matches, higher levels before lower ones on a tie."""
     exact = or_(
         Region.search_name == term,
         Region.search_name == "kabupaten " + term,
@@ -84,12 +89,16 @@ def _search_order(term: str):
         Region.search_name.like(f"kabupaten {_escape_like(term)}%"),
         Region.search_name.like(f"kota {_escape_like(term)}%"),
     )
+    name_without_prefix = func.regexp_replace(
+        Region.search_name, "^(kabupaten administrasi|kota administrasi|kabupaten|kota) ", ""
+    )
     level_rank = case(
         *((Region.level == name, depth) for name, depth in LEVEL_DEPTH.items()), else_=9
     )
     return [
         case((exact, 0), (prefix, 1), else_=2),
-        func.word_similarity(term, Region.search_name).desc(),
+        func.strict_word_similarity(term, Region.search_name).desc(),
+        func.similarity(term, name_without_prefix).desc(),
         level_rank,
         Region.code,
     ]

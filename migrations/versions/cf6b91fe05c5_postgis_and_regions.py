@@ -49,6 +49,10 @@ def upgrade():
     op.create_index("ix_region_parent_code", "region", ["parent_code"])
     op.create_index("ix_region_level_code", "region", ["level", "code"])
     op.create_index(
+        "ix_region_search_name_prefix", "region", ["search_name"],
+        postgresql_ops={"search_name": "text_pattern_ops"},
+    )
+    op.create_index(
         "ix_region_search_name_trgm", "region", ["search_name"],
         postgresql_using="gin", postgresql_ops={"search_name": "gin_trgm_ops"},
     )
