@@ -18,13 +18,24 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform.core import errors, i18n, navigation, security
+    from kim_platform.core import auth, errors, i18n, navigation, security
+
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     i18n.init_app(app)
     api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme(
+        "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session",
+                       "description": "browser session; writes also need the X-CSRFToken header"})
     security.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
 
@@ -34,18 +45,29 @@ def create_app(config=None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from kim_platform.accounts.api import auth_blp, users_blp
+    from kim_platform.accounts.views import bp as accounts_bp
     from kim_platform.api.views import blp as api_meta_blp
+    from kim_platform.audit.api import blp as audit_api_blp
+    from kim_platform.audit.views import bp as audit_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(regions_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(audit_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
+    api.register_blueprint(auth_blp, url_prefix="/api/v1")
+    api.register_blueprint(users_blp, url_prefix="/api/v1/users")
+    api.register_blueprint(audit_api_blp, url_prefix="/api/v1/audit")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
+    from kim_platform.accounts.cli import users_cli
     from kim_platform.regions.cli import regions_cli
 
     app.cli.add_command(regions_cli)
+    app.cli.add_command(users_cli)

@@ -1,6 +1,7 @@
 """Configuration classes; every setting can come from the environment."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,22 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    LOGIN_SESSION_LIFETIME = timedelta(days=30)
     PREFERRED_URL_SCHEME = "http"
+
+    # CSRF is checked centrally (core/auth.py): every form, and API writes made with a cookie.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+
+    EMAIL_VERIFY_MAX_AGE = 7 * 24 * 3600
+    PASSWORD_RESET_MAX_AGE = 3600
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"
 
     def __init__(self) -> None:
         env = os.environ.get
@@ -81,6 +97,15 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.MAX_CONTENT_LENGTH = int(env("KIM_MAX_CONTENT_LENGTH", 100 * 1024 * 1024))
         self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
+        self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
+        self.MAIL_SERVER = env("MAIL_SERVER")
+        self.MAIL_PORT = int(env("MAIL_PORT", 587))
+        self.MAIL_USERNAME = env("MAIL_USERNAME")
+        self.MAIL_PASSWORD = env("MAIL_PASSWORD")
+        self.MAIL_USE_TLS = env("MAIL_USE_TLS", "1") not in ("0", "false", "no")
+        self.MAIL_FROM = env("MAIL_FROM", "Platform KIM <noreply@kim.localhost>")
+        self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
+        self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
         self.TILE_URL = env("KIM_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.TILE_ATTRIBUTION = env(
             "KIM_TILE_ATTRIBUTION",
@@ -103,6 +128,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
 

@@ -3,11 +3,14 @@ import logging
 
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kim_platform.api.errors import api_error_response
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("kim_platform.security")
 
 TITLES = {
     400: _l("Bad request"),
@@ -44,7 +47,12 @@ def wants_json() -> bool:
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
+    if status == 403:
+        security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
+                             request.method, request.path)
     message = str(MESSAGES.get(status, error.description or ""))
+    if isinstance(error, CSRFError):
+        message = str(_l("The form has expired or was sent from another site. Reload the page and try again."))
     if wants_json():
         return api_error_response(error, message)
     data = getattr(error, "data", None) or {}

@@ -11,12 +11,16 @@ NAV_ITEMS = [
     (_l("Regions"), "regions.index", "/wilayah"),
 ]
 LOGIN_ITEM = (_l("Log in"), "accounts.login", "/masuk")
+ACCOUNT_ITEM = (_l("My account"), "accounts.profile", "/akun")
 
 
 def navigation():
     """(label, url or None, active) for each section of the main menu."""
     items = []
-    for label, endpoint, prefix in NAV_ITEMS + [LOGIN_ITEM]:
+    from flask_login import current_user
+
+    last = ACCOUNT_ITEM if current_user.is_authenticated else LOGIN_ITEM
+    for label, endpoint, prefix in NAV_ITEMS + [last]:
         available = endpoint in current_app.view_functions
         url = url_for(endpoint) if available else None
         active = request.path == prefix or request.path.startswith(prefix + "/")

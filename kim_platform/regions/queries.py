@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 
 from kim_platform.core.pagination import Page, paginate
+from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
 from kim_platform.regions.codes import (
     LEVEL_DEPTH,
@@ -60,20 +61,16 @@ def _search_filter(query: str):
         return literal(False), term
     if len(term) < 3:
         # Too short for trigrams: only names that start with it (a btree prefix scan).
-        return or_(*(Region.search_name.like(f"{prefix}{_escape_like(term)}%")
+        return or_(*(Region.search_name.like(f"{prefix}{escape_like(term)}%")
                      for prefix in ("", "kabupaten ", "kota "))), term
     return (
         or_(
-            Region.search_name.like(f"%{_escape_like(term)}%"),
+            Region.search_name.like(f"%{escape_like(term)}%"),
             # word similarity above the threshold, answered by the trigram index.
             Region.search_name.op("%>")(term),
         ),
         term,
     )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _search_order(term: str):
@@ -85,9 +82,9 @@ def _search_order(term: str):
         Region.search_name == "kota " + term,
     )
     prefix = or_(
-        Region.search_name.like(f"{_escape_like(term)}%"),
-        Region.search_name.like(f"kabupaten {_escape_like(term)}%"),
-        Region.search_name.like(f"kota {_escape_like(term)}%"),
+        Region.search_name.like(f"{escape_like(term)}%"),
+        Region.search_name.like(f"kabupaten {escape_like(term)}%"),
+        Region.search_name.like(f"kota {escape_like(term)}%"),
     )
     name_without_prefix = func.regexp_replace(
         Region.search_name, "^(kabupaten administrasi|kota administrasi|kabupaten|kota) ", ""

@@ -1,0 +1,1 @@
+"""Accounts: people, their sessions and API tokens, and the region-scoped roles they hold."""

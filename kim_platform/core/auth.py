@@ -1,0 +1,90 @@
+"""Authentication plumbing: Flask-Login (cookie logins and Bearer tokens), CSRF, rate limits."""
+import logging
+
+from flask import abort, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from kim_platform.core.urls import safe_next_url
+
+security_log = logging.getLogger("kim_platform.security")
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def submitted_email_key() -> str:
+    """Rate-limit key for the account being tried: the submitted email, else the address."""
+    email = request.form.get("email")
+    if email is None:
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return "account:" + email.strip().lower()[:254]
+    return "ip:" + get_remote_address()
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def init_app(app) -> None:
+    from kim_platform.accounts import services
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please log in to open this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # logins live in login_session rows instead
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @login_manager.user_loader
+    def load_user_from_session(token: str):
+        # A Bearer token, when given, is the credential of an API request, not the cookie.
+        if _bearer_token() and request.path.startswith("/api/"):
+            return None
+        return services.user_for_session_token(token)
+
+    @login_manager.request_loader
+    def load_user_from_bearer(req):
+        token = _bearer_token()
+        return services.user_for_api_token(token) if token else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if request.path.startswith("/api/"):
+            abort(401)
+        target = safe_next_url(request.full_path.rstrip("?")) if request.method == "GET" else None
+        return redirect(url_for("accounts.login", next=target))
+
+    @app.before_request
+    def authenticate_and_protect():
+        """Bearer tokens must be valid when given; cookie-authenticated writes need CSRF."""
+        token = _bearer_token()
+        if token and request.path.startswith("/api/") and not current_user.is_authenticated:
+            abort(401, description="invalid token")
+        if request.method not in UNSAFE_METHODS:
+            return
+        if request.path.startswith("/api/"):
+            # A Bearer token is not sent by browsers on their own; a cookie is.
+            if current_user.is_authenticated and not current_user.via_api_token:
+                csrf.protect()
+            return
+        csrf.protect()
+
+    @app.context_processor
+    def inject_permissions():
+        from kim_platform import permissions
+
+        return {"can": lambda action, obj=None: permissions.can(current_user, action, obj)}

@@ -1,0 +1,85 @@
+"""Who may do what: the one place that holds the rules.
+
+Views, the API and the CLI ask here (`can(user, action, obj)` or the named functions);
+templates ask through the `can` global. Region scopes are code prefixes: a pembina of
+`76` covers `76.02`, `76.02.01` and `76.02.01.2001`.
+"""
+from kim_platform.regions.codes import is_valid_code, level_of
+
+
+def is_authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def code_within(code: str | None, scope: str | None) -> bool:
+    """True when `code` is `scope` itself or lies below it."""
+    if not code or not scope:
+        return False
+    return code == scope or code.startswith(scope + ".")
+
+
+def is_direktorat(user) -> bool:
+    return is_authenticated(user) and user.is_direktorat
+
+
+def pembina_scope(user) -> str | None:
+    return user.pembina_scope if is_authenticated(user) else None
+
+
+def in_scope(user, code: str | None) -> bool:
+    """May `user` act as pembina/direktorat on something in region `code`?"""
+    if is_direktorat(user):
+        return True
+    return code_within(code, pembina_scope(user))
+
+
+def can_manage_roles(user) -> bool:
+    """Direktorat, and pembina provinsi (they grant pembina kabupaten inside their province)."""
+    if is_direktorat(user):
+        return True
+    scope = pembina_scope(user)
+    return scope is not None and level_of(scope) == "provinsi"
+
+
+def can_grant(user, role: str, scope_code: str | None) -> bool:
+    """Direktorat grants anything; a pembina provinsi grants pembina of a kabupaten in it."""
+    if not is_authenticated(user):
+        return False
+    if is_direktorat(user):
+        return True
+    if role != "pembina" or not scope_code or not is_valid_code(scope_code):
+        return False
+    own = pembina_scope(user)
+    return (
+        own is not None
+        and level_of(own) == "provinsi"
+        and level_of(scope_code) == "kabupaten"
+        and code_within(scope_code, own)
+    )
+
+
+def can_revoke(user, grant) -> bool:
+    """The same rule as granting, applied to the grant being taken away."""
+    return can_grant(user, grant.role, grant.scope_code)
+
+
+def can_view_audit(user, scope_code: str | None) -> bool:
+    """Direktorat reads every entry; a pembina the entries of their own region."""
+    if is_direktorat(user):
+        return True
+    return code_within(scope_code, pembina_scope(user))
+
+
+ACTIONS = {
+    "users.manage": lambda user, obj: can_manage_roles(user),
+    "role.grant": lambda user, obj: can_grant(user, *obj),
+    "role.revoke": lambda user, obj: can_revoke(user, obj),
+    "audit.view": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
+    "region.act": lambda user, obj: in_scope(user, obj),
+}
+
+
+def can(user, action: str, obj=None) -> bool:
+    """Generic entry point; unknown actions are refused, never allowed."""
+    rule = ACTIONS.get(action)
+    return bool(rule and rule(user, obj))
