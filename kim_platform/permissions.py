@@ -72,6 +72,7 @@ def can_view_audit(user, scope_code: str | None) -> bool:
 
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
+    "users.deactivate": lambda user, obj: is_direktorat(user),
     "role.grant": lambda user, obj: can_grant(user, *obj),
     "role.revoke": lambda user, obj: can_revoke(user, obj),
     "audit.view": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,

@@ -1,5 +1,6 @@
 """Fixtures: the real PostGIS test database, one rolled-back transaction per test."""
 import contextvars
+import functools
 import email
 import email.policy
 import re
@@ -131,6 +132,12 @@ def client(app):
 PASSWORD = "kopi-tubruk-di-mamuju"
 
 
+@functools.lru_cache(maxsize=8)
+def _hash_once(password: str) -> str:
+    """argon2id is deliberately slow; test users share one hash per password."""
+    return hash_password(password)
+
+
 @pytest.fixture
 def make_user():
     """Factory: a verified, active user, optionally with a role."""
@@ -141,7 +148,7 @@ def make_user():
         user = User(
             name=name or f"Pengguna {n}",
             email=(email or f"user{n}@example.id").lower(),
-            password_hash=hash_password(password),
+            password_hash=_hash_once(password),
             email_verified_at=utcnow() if verified else None,
             is_active=active,
         )

@@ -230,3 +230,15 @@ def test_api_token_shown_once_listed_and_revoked(client, make_user):
     token_id = re.search(r'/akun/token/(\d+)/cabut', profile).group(1)
     assert form(client, f"/akun/token/{token_id}/cabut").status_code == 302
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_logins_failures_and_403s_are_logged(client, make_user, caplog):
+    user = make_user()
+    caplog.set_level("INFO", logger="kim_platform.security")
+    form(client, "/masuk", email=user.email, password="salah sekali")
+    login(client, user)
+    client.get("/pengguna")
+    messages = [r.getMessage() for r in caplog.records if r.name == "kim_platform.security"]
+    assert any("login failed" in m for m in messages)
+    assert any(f"login succeeded for user {user.id}" in m for m in messages)
+    assert any("403" in m and "/pengguna" in m for m in messages)

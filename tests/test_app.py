@@ -95,6 +95,7 @@ def test_production_config_requires_a_secret_and_secures_cookies(monkeypatch):
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["REMEMBER_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_HTTPONLY"]
     response = app.test_client().get("/static/css/site.css")
     response.close()
     assert "max-age" in response.headers["Strict-Transport-Security"]

@@ -1,7 +1,7 @@
 """Account forms; every message is in the interface language."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from kim_platform.accounts.passwords import MAX_LENGTH
@@ -67,7 +67,8 @@ class ApiTokenForm(FlaskForm):
 
 
 class GrantRoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=[("pembina", _l("Pembina")), ("direktorat", _l("Directorate"))])
+    role = SelectField(_l("Role"), choices=[SelectChoice("pembina", _l("Pembina")),
+                                            SelectChoice("direktorat", _l("Directorate"))])
     scope = StringField(_l("Region code (for pembina)"), validators=[Optional(), Length(max=13)],
                         render_kw={"placeholder": "76.02", "inputmode": "decimal"})
 

@@ -293,3 +293,21 @@ def revoke_role(user_id: int, role: str):
     db.session.commit()
     flash(_("Role revoked from %(name)s.", name=user.name), "info")
     return _back_to_users()
+
+
+@bp.post("/pengguna/<int:user_id>/aktif")
+@login_required
+def set_active(user_id: int):
+    """Deactivate or reactivate an account (directorate only); deactivation ends its logins."""
+    if not permissions.can(current_user, "users.deactivate"):
+        abort(403)
+    user = queries.get_user(user_id) or abort(404)
+    if user.id == current_user.id:
+        flash(_("You cannot deactivate your own account."), "error")
+        return _back_to_users()
+    active = request.form.get("active") == "1"
+    services.set_active(current_user, user, active)
+    db.session.commit()
+    flash(_("%(name)s is active again.", name=user.name) if active else _("%(name)s has been deactivated.",
+                                                                          name=user.name), "info")
+    return _back_to_users()

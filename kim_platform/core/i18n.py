@@ -1,5 +1,5 @@
 """Language choice: Bahasa Indonesia by default, English on a toggle (cookie `lang`)."""
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 
 from kim_platform.extensions import babel
 
@@ -9,6 +9,8 @@ LANG_COOKIE = "lang"
 def select_locale() -> str:
     """?lang= for one request, else the saved choice, else Indonesian."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and background work
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     for candidate in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
         if candidate in languages:
             return candidate

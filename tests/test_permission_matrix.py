@@ -1,0 +1,178 @@
+"""Every route and API operation × every role → allowed or denied, asserted.
+
+A route added without a rule here fails `test_every_route_has_a_declared_rule`, so the
+matrix grows with the app. HTML routes are exercised with a logged-in browser session,
+API routes with a Bearer token. Roles for KIM membership (member, KIM admin) join the
+matrix with the KIM registry.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from sqlalchemy import select
+
+from kim_platform.accounts.models import ApiToken, RoleGrant
+from kim_platform.extensions import db
+from tests.conftest import PASSWORD, bearer, csrf_token, login
+
+ROLES = ("anonymous", "relawan", "pembina_in", "pembina_out", "pembina_prov", "pembina_prov_out", "direktorat")
+# Scopes: the objects of the matrix live in Kabupaten Mamuju (76.02), province Sulawesi Barat (76).
+ROLE_GRANTS = {
+    "pembina_in": ("pembina", "76.02"),
+    "pembina_out": ("pembina", "73.71"),
+    "pembina_prov": ("pembina", "76"),
+    "pembina_prov_out": ("pembina", "73"),
+    "direktorat": ("direktorat", None),
+}
+EVERYONE = frozenset(ROLES)
+LOGGED_IN = EVERYONE - {"anonymous"}
+ROLE_MANAGERS = frozenset({"pembina_prov", "pembina_prov_out", "direktorat"})
+GRANTERS_FOR_7602 = frozenset({"pembina_prov", "direktorat"})
+AUDIT_READERS = frozenset({"pembina_in", "pembina_out", "pembina_prov", "pembina_prov_out", "direktorat"})
+
+
+@dataclass
+class Ctx:
+    """Objects a case may point at, created fresh for each test."""
+    actor: object
+    target: object  # a volunteer to appoint
+    appointed: object  # a pembina of 76.02 to dismiss
+    actor_token_id: int | None = None
+
+
+@dataclass
+class Case:
+    url: str | Callable[[Ctx], str]
+    allowed: frozenset
+    data: dict | None = None
+    json: dict | Callable[[Ctx], dict] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def path(self, ctx: Ctx) -> str:
+        return self.url(ctx) if callable(self.url) else self.url
+
+
+def own_token(ctx: Ctx) -> int:
+    return ctx.actor_token_id or 999_999
+
+
+MATRIX = {
+    ("core.home", "GET"): Case("/", EVERYONE),
+    ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
+    ("static", "GET"): Case("/static/css/site.css", EVERYONE),
+    ("regions.index", "GET"): Case("/wilayah", EVERYONE),
+    ("regions.detail", "GET"): Case("/wilayah/76.02", EVERYONE),
+    ("regions.search", "GET"): Case("/wilayah/cari?q=mamuju", EVERYONE),
+    ("api_meta.docs", "GET"): Case("/api/v1/docs", EVERYONE),
+    ("api_meta.openapi_document", "GET"): Case("/api/v1/openapi.json", EVERYONE),
+    ("regions_api.Regions", "GET"): Case("/api/v1/regions?q=mamuju", EVERYONE),
+    ("regions_api.RegionDetail", "GET"): Case("/api/v1/regions/76.02", EVERYONE),
+    ("regions_api.RegionChildren", "GET"): Case("/api/v1/regions/76.02/children", EVERYONE),
+    # Accounts: open to everyone (logged-in visitors are redirected to their account).
+    ("accounts.register", "GET"): Case("/daftar", EVERYONE),
+    ("accounts.register", "POST"): Case("/daftar", EVERYONE, data={"name": "N", "email": "n@example.id",
+                                                                   "password": "ombak pantai barat"}),
+    ("accounts.login", "GET"): Case("/masuk", EVERYONE),
+    ("accounts.login", "POST"): Case("/masuk", EVERYONE, data={"email": "x@example.id", "password": "salah sekali"}),
+    ("accounts.forgot_password", "GET"): Case("/lupa-sandi", EVERYONE),
+    ("accounts.forgot_password", "POST"): Case("/lupa-sandi", EVERYONE, data={"email": "x@example.id"}),
+    ("accounts.reset_password", "GET"): Case("/atur-ulang-sandi/invalid", EVERYONE),
+    ("accounts.reset_password", "POST"): Case("/atur-ulang-sandi/invalid", EVERYONE, data={"password": "x"}),
+    ("accounts.verify_email", "GET"): Case("/verifikasi/invalid", EVERYONE),
+    ("auth_api.Register", "POST"): Case("/api/v1/auth/register", EVERYONE, json={
+        "name": "N", "email": "n@example.id", "password": "ombak pantai barat"}),
+    ("auth_api.Token", "POST"): Case("/api/v1/auth/token", EVERYONE,
+                                     json=lambda c: {"email": c.target.email, "password": PASSWORD}),
+    # Own account.
+    ("accounts.logout", "POST"): Case("/keluar", LOGGED_IN, data={}),
+    ("accounts.profile", "GET"): Case("/akun", LOGGED_IN),
+    ("accounts.edit_profile", "GET"): Case("/akun/ubah", LOGGED_IN),
+    ("accounts.edit_profile", "POST"): Case("/akun/ubah", LOGGED_IN, data={"name": "Nama"}),
+    ("accounts.change_password", "GET"): Case("/akun/sandi", LOGGED_IN),
+    ("accounts.change_password", "POST"): Case("/akun/sandi", LOGGED_IN, data={"current_password": "x"}),
+    ("accounts.create_token", "POST"): Case("/akun/token", LOGGED_IN, data={"label": "t"}),
+    ("accounts.revoke_token", "POST"): Case(lambda c: f"/akun/token/{own_token(c)}/cabut", LOGGED_IN, data={}),
+    ("auth_api.Me", "GET"): Case("/api/v1/me", LOGGED_IN),
+    ("auth_api.Tokens", "GET"): Case("/api/v1/auth/tokens", LOGGED_IN),
+    ("auth_api.TokenItem", "DELETE"): Case(lambda c: f"/api/v1/auth/tokens/{own_token(c)}", LOGGED_IN),
+    # Roles: direktorat anywhere, pembina provinsi for kabupaten inside their province.
+    ("accounts.users", "GET"): Case("/pengguna", ROLE_MANAGERS),
+    ("accounts.grant_role", "POST"): Case(lambda c: f"/pengguna/{c.target.id}/peran", GRANTERS_FOR_7602,
+                                          data={"role": "pembina", "scope": "76.02"}),
+    ("accounts.revoke_role", "POST"): Case(lambda c: f"/pengguna/{c.appointed.id}/peran/pembina/cabut",
+                                           GRANTERS_FOR_7602, data={}),
+    ("accounts.set_active", "POST"): Case(lambda c: f"/pengguna/{c.target.id}/aktif", frozenset({"direktorat"}),
+                                          data={"active": "0"}),
+    ("users_api.Users", "GET"): Case("/api/v1/users", ROLE_MANAGERS),
+    ("users_api.UserRoles", "POST"): Case(lambda c: f"/api/v1/users/{c.target.id}/roles", GRANTERS_FOR_7602,
+                                          json={"role": "pembina", "scope": "76.02"}),
+    ("users_api.UserRole", "DELETE"): Case(lambda c: f"/api/v1/users/{c.appointed.id}/roles/pembina",
+                                           GRANTERS_FOR_7602),
+    # Audit log: the directorate and every pembina (each sees their own region's entries).
+    ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
+    ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
+}
+
+
+def test_every_route_has_a_declared_rule(app):
+    declared = set(MATRIX)
+    existing = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert not existing - declared, f"routes without a rule in the permission matrix: {sorted(existing - declared)}"
+    assert not declared - existing, f"rules for routes that no longer exist: {sorted(declared - existing)}"
+
+
+def _context(make_user, role: str) -> Ctx:
+    grant = ROLE_GRANTS.get(role)
+    actor = None
+    if role != "anonymous":
+        actor = make_user(role=grant[0] if grant else None, scope=grant[1] if grant else None)
+    target = make_user(name="Calon")
+    appointed = make_user(name="Pembina Lama", role="pembina", scope="76.02")
+    return Ctx(actor=actor, target=target, appointed=appointed)
+
+
+def _denied(response, is_api: bool, role: str) -> bool:
+    if role == "anonymous":
+        if is_api:
+            return response.status_code == 401
+        return response.status_code == 302 and response.headers["Location"].startswith("/masuk")
+    return response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[1]} {r[0]}")
+def test_route_role(client, make_user, route, role):
+    endpoint, method = route
+    case = MATRIX[route]
+    ctx = _context(make_user, role)
+    path = case.path(ctx)
+    is_api = path.startswith("/api/")
+    headers = {}
+    if ctx.actor is not None:
+        token_headers = bearer(ctx.actor)  # also gives the actor a token of their own to revoke
+        ctx.actor_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == ctx.actor.id))
+        path = case.path(ctx)
+        if is_api:
+            headers = token_headers
+        else:
+            login(client, ctx.actor)
+    kwargs = {"headers": headers}
+    if case.data is not None:
+        kwargs["data"] = {**case.data, "csrf_token": csrf_token(client)}
+    if case.json is not None:
+        kwargs["json"] = case.json(ctx) if callable(case.json) else case.json
+    response = client.open(path, method=method, **kwargs)
+    response.close()
+    if role in case.allowed:
+        assert not _denied(response, is_api, role), f"{role} should be allowed: {response.status_code}"
+        assert response.status_code not in (401, 403), f"{role} got {response.status_code}"
+        assert response.status_code < 500
+    else:
+        assert _denied(response, is_api, role), f"{role} should be denied, got {response.status_code}"
+    if endpoint in ("accounts.grant_role", "users_api.UserRoles"):
+        granted = db.session.scalar(select(RoleGrant).where(RoleGrant.user_id == ctx.target.id))
+        assert (granted is not None) == (role in case.allowed)
