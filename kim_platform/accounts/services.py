@@ -103,14 +103,20 @@ def email_verification_token(user: User) -> str:
     return _serializer("verify-email").dumps({"u": user.id, "e": user.email})
 
 
+def _signed_link_data(salt: str, token: str, max_age_setting: str) -> tuple[dict, User | None]:
+    """The payload of a signed link and the user it names; ({}, None) when invalid or expired."""
+    try:
+        data = _serializer(salt).loads(token, max_age=current_app.config[max_age_setting])
+    except (BadSignature, SignatureExpired):
+        return {}, None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return {}, None
+    return data, db.session.get(User, data["u"])
+
+
 def verify_email(token: str) -> User | None:
     """Mark the address verified; None if the link is invalid or expired."""
-    max_age = current_app.config["EMAIL_VERIFY_MAX_AGE"]
-    try:
-        data = _serializer("verify-email").loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired):
-        return None
-    user = db.session.get(User, data.get("u"))
+    data, user = _signed_link_data("verify-email", token, "EMAIL_VERIFY_MAX_AGE")
     if user is None or user.email != data.get("e"):
         return None
     if user.email_verified_at is None:
@@ -124,12 +130,7 @@ def password_reset_token(user: User) -> str:
 
 def user_for_reset_token(token: str) -> User | None:
     """The user a reset link belongs to, if it is genuine, fresh and not used yet."""
-    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
-    try:
-        data = _serializer("reset-password").loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired):
-        return None
-    user = db.session.get(User, data.get("u"))
+    data, user = _signed_link_data("reset-password", token, "PASSWORD_RESET_MAX_AGE")
     if user is None or not user.is_active or data.get("f") != _password_fingerprint(user):
         return None
     return user
