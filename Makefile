@@ -17,15 +17,15 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate regions translations \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations \
         translations-update \
         vendor clean-venv
 
-run: venv db-dev regions
+run: venv db-dev data
 	@echo "Serving http://$(HOST):$(PORT)  (Ctrl-C stops; 'make db-stop' stops PostgreSQL)"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-serve: venv db-dev regions
+serve: venv db-dev data
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'kim_platform:create_app()'
 
 test: venv db-test
@@ -90,9 +90,10 @@ endif
 
 migrate: db-dev
 
-# Full Indonesian region data; a no-op (seconds) when already loaded.
-regions: db-dev
+# Full Indonesian region data and the bidang taxonomy; a no-op (seconds) when already loaded.
+data: db-dev
 	$(BIN)/flask regions load
+	$(BIN)/flask bidang load
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

@@ -50,6 +50,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.api.views import blp as api_meta_blp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
+    from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
+    from kim_platform.kims.views import bp as kims_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
@@ -58,16 +60,21 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(regions_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(kims_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
     api.register_blueprint(audit_api_blp, url_prefix="/api/v1/audit")
+    api.register_blueprint(kims_api_blp, url_prefix="/api/v1/kims")
+    api.register_blueprint(bidang_blp, url_prefix="/api/v1/bidang")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
+    from kim_platform.kims.cli import bidang_cli
     from kim_platform.regions.cli import regions_cli
 
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(bidang_cli)

@@ -105,6 +105,7 @@ class Config:
         self.MAIL_USE_TLS = env("MAIL_USE_TLS", "1") not in ("0", "false", "no")
         self.MAIL_FROM = env("MAIL_FROM", "Platform KIM <noreply@kim.localhost>")
         self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
+        self.UPLOAD_DIR = env("KIM_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
         self.TILE_URL = env("KIM_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.TILE_ATTRIBUTION = env(

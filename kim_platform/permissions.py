@@ -70,6 +70,59 @@ def can_view_audit(user, scope_code: str | None) -> bool:
     return code_within(scope_code, pembina_scope(user))
 
 
+# --- KIM ---------------------------------------------------------------------------
+
+PUBLIC_KIM_STATUSES = ("verified", "inactive")
+
+
+def kim_role(user, kim) -> str | None:
+    """The user's role in this KIM (ketua, admin, anggota) or None."""
+    if not is_authenticated(user) or kim is None:
+        return None
+    for membership in kim.memberships:
+        if membership.user_id == user.id:
+            return membership.role
+    return None
+
+
+def is_kim_manager(user, kim) -> bool:
+    return kim_role(user, kim) in ("ketua", "admin")
+
+
+def can_view_kim(user, kim) -> bool:
+    """Verified (and later inactive) KIMs are public; drafts only for members and pembina."""
+    if kim.status in PUBLIC_KIM_STATUSES:
+        return True
+    return kim_role(user, kim) is not None or in_scope(user, kim.desa_code)
+
+
+def can_see_private_kim_data(user, kim) -> bool:
+    """SK scan, join code, members' contacts: members and the region's pembina."""
+    return kim_role(user, kim) is not None or in_scope(user, kim.desa_code)
+
+
+def can_edit_kim(user, kim) -> bool:
+    """KIM admins, and the pembina who register and map the KIMs of their region."""
+    return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
+
+
+def can_manage_members(user, kim) -> bool:
+    return is_kim_manager(user, kim) or is_direktorat(user)
+
+
+def can_submit_kim(user, kim) -> bool:
+    return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
+
+
+def can_verify_kim(user, kim) -> bool:
+    """Verification belongs to the pembina of the KIM's region (and the directorate)."""
+    return in_scope(user, kim.desa_code)
+
+
+def can_deactivate_kim(user, kim) -> bool:
+    return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
+
+
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
     "users.deactivate": lambda user, obj: is_direktorat(user),
@@ -77,6 +130,16 @@ ACTIONS = {
     "role.revoke": lambda user, obj: can_revoke(user, obj),
     "audit.view": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
     "region.act": lambda user, obj: in_scope(user, obj),
+    "kim.create": lambda user, obj: is_authenticated(user),
+    "kim.view": lambda user, obj: can_view_kim(user, obj),
+    "kim.private": lambda user, obj: can_see_private_kim_data(user, obj),
+    "kim.edit": lambda user, obj: can_edit_kim(user, obj),
+    "kim.members": lambda user, obj: can_manage_members(user, obj),
+    "kim.submit": lambda user, obj: can_submit_kim(user, obj),
+    "kim.verify": lambda user, obj: can_verify_kim(user, obj),
+    "kim.deactivate": lambda user, obj: can_deactivate_kim(user, obj),
+    "kim.queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
+    "bidang.manage": lambda user, obj: is_direktorat(user),
 }
 
 

@@ -20,6 +20,7 @@ from kim_platform.accounts.services import create_api_token, utcnow
 from kim_platform.core.auth import limiter
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.extensions import db
+from kim_platform.kims.cli import load_bidang
 from kim_platform.regions.loader import load_regions
 
 SAMPLE_DIR = PROJECT_ROOT / "seed_data" / "wilayah" / "sample"
@@ -55,6 +56,7 @@ def app():
         others = [t.name for t in db.metadata.sorted_tables if t.name != "region"]
         db.session.execute(text(f"TRUNCATE {', '.join(others)} RESTART IDENTITY CASCADE"))
         load_regions(db.session.connection(), SAMPLE_DIR)
+        load_bidang()
         db.session.commit()
         db.session.remove()
     return app
@@ -98,10 +100,11 @@ def fresh_rate_limits(app):
 def outbox(app, tmp_path):
     """Mail goes to a per-test folder; the fixture reads it back."""
     folder = tmp_path / "mail"
-    previous = app.config["MAIL_OUTBOX"]
+    previous = app.config["MAIL_OUTBOX"], app.config["UPLOAD_DIR"]
     app.config["MAIL_OUTBOX"] = str(folder)
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     yield Outbox(folder)
-    app.config["MAIL_OUTBOX"] = previous
+    app.config["MAIL_OUTBOX"], app.config["UPLOAD_DIR"] = previous
 
 
 class Outbox:
@@ -185,3 +188,37 @@ def bearer(user) -> dict:
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+DESA = "76.02.01.1002"  # Kel. Binanga, Kec. Mamuju, Kab. Mamuju, Sulawesi Barat
+DESA_POINT = (-2.749192, 118.967345)
+
+
+@pytest.fixture
+def make_kim():
+    """Factory: a KIM in a real desa of Kabupaten Mamuju, with members by role."""
+    from kim_platform.kims.models import Kim, Membership
+    from kim_platform.kims.services import _new_join_code, next_number
+
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, status="verified", desa_code=DESA, point=DESA_POINT, bidang=("literasi",),
+             members=(), **fields):
+        n = next(counter)
+        kim = Kim(name=name or f"KIM Uji {n}", slug=f"kim-uji-{n}-{id(counter)}", desa_code=desa_code,
+                  point=f"SRID=4326;POINT({point[1]} {point[0]})", bidang=list(bidang), status=status,
+                  join_code=_new_join_code(), socials={}, **fields)
+        if status in ("verified", "inactive"):
+            kim.number = next_number(desa_code[:5])
+            kim.verified_at = utcnow()
+        if status == "submitted":
+            kim.submitted_at = utcnow()
+        db.session.add(kim)
+        db.session.flush()
+        for user, role in members:
+            db.session.add(Membership(user_id=user.id, kim_id=kim.id, role=role))
+        db.session.flush()
+        db.session.refresh(kim)
+        return kim
+
+    return make

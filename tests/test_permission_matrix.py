@@ -2,20 +2,22 @@
 
 A route added without a rule here fails `test_every_route_has_a_declared_rule`, so the
 matrix grows with the app. HTML routes are exercised with a logged-in browser session,
-API routes with a Bearer token. Roles for KIM membership (member, KIM admin) join the
-matrix with the KIM registry.
+API routes with a Bearer token. "member" is an anggota and "kim_admin" an admin of the
+matrix KIM, which lies in Kabupaten Mamuju (76.02), Sulawesi Barat (76).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 from sqlalchemy import select
 
 from kim_platform.accounts.models import ApiToken, RoleGrant
+from kim_platform.core.storage import storage
 from kim_platform.extensions import db
 from tests.conftest import PASSWORD, bearer, csrf_token, login
 
-ROLES = ("anonymous", "relawan", "pembina_in", "pembina_out", "pembina_prov", "pembina_prov_out", "direktorat")
+ROLES = ("anonymous", "relawan", "member", "kim_admin", "pembina_in", "pembina_out", "pembina_prov",
+         "pembina_prov_out", "direktorat")
 # Scopes: the objects of the matrix live in Kabupaten Mamuju (76.02), province Sulawesi Barat (76).
 ROLE_GRANTS = {
     "pembina_in": ("pembina", "76.02"),
@@ -29,6 +31,10 @@ LOGGED_IN = EVERYONE - {"anonymous"}
 ROLE_MANAGERS = frozenset({"pembina_prov", "pembina_prov_out", "direktorat"})
 GRANTERS_FOR_7602 = frozenset({"pembina_prov", "direktorat"})
 AUDIT_READERS = frozenset({"pembina_in", "pembina_out", "pembina_prov", "pembina_prov_out", "direktorat"})
+KIM_REGION = frozenset({"pembina_in", "pembina_prov", "direktorat"})
+KIM_EDITORS = KIM_REGION | {"kim_admin"}
+KIM_INSIDERS = KIM_EDITORS | {"member"}
+KIM_MANAGERS = frozenset({"kim_admin", "direktorat"})
 
 
 @dataclass
@@ -37,6 +43,8 @@ class Ctx:
     actor: object
     target: object  # a volunteer to appoint
     appointed: object  # a pembina of 76.02 to dismiss
+    kim: object = None  # the matrix KIM, in the case's status
+    other_member: object = None  # an anggota of it, to remove
     actor_token_id: int | None = None
 
 
@@ -46,7 +54,7 @@ class Case:
     allowed: frozenset
     data: dict | None = None
     json: dict | Callable[[Ctx], dict] | None = None
-    extra: dict = field(default_factory=dict)
+    kim_status: str = "verified"
 
     def path(self, ctx: Ctx) -> str:
         return self.url(ctx) if callable(self.url) else self.url
@@ -108,6 +116,52 @@ MATRIX = {
                                           json={"role": "pembina", "scope": "76.02"}),
     ("users_api.UserRole", "DELETE"): Case(lambda c: f"/api/v1/users/{c.appointed.id}/roles/pembina",
                                            GRANTERS_FOR_7602),
+    # KIM registry.
+    ("kims.index", "GET"): Case("/kim", EVERYONE),
+    ("kims.register", "GET"): Case("/kim/daftar", LOGGED_IN),
+    ("kims.register", "POST"): Case("/kim/daftar", LOGGED_IN, data={"name": "x"}),
+    ("kims.profile", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}", EVERYONE),
+    ("kims.profile", "GET", "draft"): Case(lambda c: f"/kim/{c.kim.public_ref}", KIM_INSIDERS, kim_status="draft"),
+    ("kims.edit", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/ubah", KIM_EDITORS),
+    ("kims.edit", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/ubah", KIM_EDITORS, data={"name": ""}),
+    ("kims.change_status", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/status/submit", KIM_EDITORS,
+                                         data={}, kim_status="draft"),
+    ("kims.change_status", "POST", "verify"): Case(lambda c: f"/kim/{c.kim.public_ref}/status/verify", KIM_REGION,
+                                                   data={}, kim_status="submitted"),
+    ("kims.change_status", "POST", "deactivate"): Case(lambda c: f"/kim/{c.kim.public_ref}/status/deactivate",
+                                                       KIM_EDITORS, data={}),
+    ("kims.change_status", "POST", "reactivate"): Case(lambda c: f"/kim/{c.kim.public_ref}/status/reactivate",
+                                                       KIM_REGION, data={}, kim_status="inactive"),
+    ("kims.members", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/anggota", KIM_INSIDERS),
+    ("kims.members", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/anggota", KIM_MANAGERS,
+                                   data={"email": "baru@example.id", "role": "anggota"}),
+    ("kims.member_action", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/anggota/{c.other_member.id}/hapus",
+                                         KIM_MANAGERS, data={}),
+    ("kims.new_join_code", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/kode-gabung", KIM_MANAGERS, data={}),
+    ("kims.join", "GET"): Case("/kim/gabung", LOGGED_IN),
+    ("kims.join", "POST"): Case("/kim/gabung", LOGGED_IN, data={"code": "NOTACODE"}),
+    ("kims.queue", "GET"): Case("/verifikasi", AUDIT_READERS),
+    ("kims.sk_file", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/sk", KIM_INSIDERS),
+    ("kims.logo", "GET"): Case("/berkas/logo/" + "a" * 32 + ".webp", EVERYONE),
+    ("kims_api.Kims", "GET"): Case("/api/v1/kims", EVERYONE),
+    ("kims_api.Kims", "POST"): Case("/api/v1/kims", LOGGED_IN, json={"name": "x"}),
+    ("kims_api.KimItem", "GET"): Case(lambda c: f"/api/v1/kims/{c.kim.id}", EVERYONE),
+    ("kims_api.KimItem", "GET", "draft"): Case(lambda c: f"/api/v1/kims/{c.kim.id}", KIM_INSIDERS, kim_status="draft"),
+    ("kims_api.KimItem", "PATCH"): Case(lambda c: f"/api/v1/kims/{c.kim.id}", KIM_EDITORS, json={"name": "KIM Baru"}),
+    ("kims_api.KimSubmit", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/submit", KIM_EDITORS, kim_status="draft"),
+    ("kims_api.KimVerify", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/verify", KIM_REGION,
+                                         kim_status="submitted"),
+    ("kims_api.KimReject", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/reject", KIM_REGION,
+                                         json={"reason": "Lengkapi SK."}, kim_status="submitted"),
+    ("kims_api.KimDeactivate", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/deactivate", KIM_EDITORS),
+    ("kims_api.KimMembers", "GET"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/members", KIM_INSIDERS),
+    ("kims_api.KimMembers", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/members", KIM_MANAGERS,
+                                          json={"email": "baru@example.id"}),
+    ("kims_api.KimMember", "DELETE"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/members/{c.other_member.id}",
+                                           KIM_MANAGERS),
+    ("bidang_api.BidangList", "GET"): Case("/api/v1/bidang", EVERYONE),
+    ("bidang_api.BidangList", "POST"): Case("/api/v1/bidang", frozenset({"direktorat"}),
+                                            json={"slug": "baru", "name_id": "Baru", "name_en": "New"}),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
@@ -115,7 +169,7 @@ MATRIX = {
 
 
 def test_every_route_has_a_declared_rule(app):
-    declared = set(MATRIX)
+    declared = {key[:2] for key in MATRIX}
     existing = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
@@ -125,17 +179,26 @@ def test_every_route_has_a_declared_rule(app):
     assert not declared - existing, f"rules for routes that no longer exist: {sorted(declared - existing)}"
 
 
-def _context(make_user, role: str) -> Ctx:
+def _context(make_user, make_kim, role: str, kim_status: str) -> Ctx:
     grant = ROLE_GRANTS.get(role)
     actor = None
     if role != "anonymous":
         actor = make_user(role=grant[0] if grant else None, scope=grant[1] if grant else None)
     target = make_user(name="Calon")
     appointed = make_user(name="Pembina Lama", role="pembina", scope="76.02")
-    return Ctx(actor=actor, target=target, appointed=appointed)
+    founder, other_member = make_user(name="Ketua"), make_user(name="Anggota Lain")
+    members = [(founder, "ketua"), (other_member, "anggota")]
+    if role in ("member", "kim_admin"):
+        members.append((actor, "anggota" if role == "member" else "admin"))
+    kim = make_kim(status=kim_status, members=members)
+    kim.sk_file_key = storage().save(b"%PDF-1.4\ntrailer<<>>\n%%EOF\n", ".pdf")
+    return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member)
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
+    # An object one may not see answers 404, as if it did not exist.
+    if response.status_code == 404 and response.request.path.startswith(("/kim/", "/api/v1/kims/")):
+        return True
     if role == "anonymous":
         if is_api:
             return response.status_code == 401
@@ -144,11 +207,11 @@ def _denied(response, is_api: bool, role: str) -> bool:
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[1]} {r[0]}")
-def test_route_role(client, make_user, route, role):
-    endpoint, method = route
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: " ".join((r[1], r[0], *r[2:])))
+def test_route_role(client, make_user, make_kim, route, role):
+    endpoint, method = route[:2]
     case = MATRIX[route]
-    ctx = _context(make_user, role)
+    ctx = _context(make_user, make_kim, role, case.kim_status)
     path = case.path(ctx)
     is_api = path.startswith("/api/")
     headers = {}

@@ -17,6 +17,7 @@ from kim_platform.accounts.views import ACCOUNT_LIMITS, LOGIN_LIMITS
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
 from kim_platform.core.auth import limiter, submitted_email_key
 from kim_platform.extensions import db
+from kim_platform.kims.queries import my_memberships
 
 auth_blp = Blueprint("auth_api", __name__, description="Registration, API tokens and the current user")
 users_blp = Blueprint("users_api", __name__, description="Finding users and granting roles")
@@ -206,7 +207,9 @@ class Me(MethodView):
         """The current user with roles, pembina scope and KIM memberships."""
         user = current_user
         return {"id": user.id, "name": user.name, "email": user.email, "whatsapp": user.whatsapp,
-                "roles": _grants(user), "scope": user.pembina_scope, "memberships": []}
+                "roles": _grants(user), "scope": user.pembina_scope,
+                "memberships": [{"kim_id": kim.id, "kim_name": kim.name, "role": m.role}
+                                for m, kim in my_memberships(user)]}
 
 
 def _require_role_manager():

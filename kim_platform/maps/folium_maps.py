@@ -57,6 +57,17 @@ def region_map(boundary_geojson: str | None, centroid, bbox, context_geojson: st
     return fmap
 
 
+def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
+    """A KIM's pin inside the outline of its kecamatan."""
+    fmap = new_map(location=point, zoom_start=14)
+    if context_geojson:
+        folium.GeoJson(json.loads(context_geojson), style_function=lambda _: CONTEXT_STYLE,
+                       control=False).add_to(fmap)
+    folium.CircleMarker(location=list(point), radius=8, color="#0b6e4f", fill=True, fill_opacity=0.9,
+                        tooltip=label).add_to(fmap)
+    return fmap
+
+
 def embed(fmap: LocalMap) -> Markup:
     """The map's <div> and script, ready to place in a page that loads Leaflet itself."""
     root = fmap.get_root()

@@ -1,0 +1,70 @@
+"""Checking and re-encoding uploaded images and documents.
+
+Images are judged by their content, not their name: opened with Pillow, refused above a
+pixel budget before decoding (decompression bombs), rotated upright, stripped of every
+piece of metadata (EXIF with GPS included) and written anew.
+"""
+import io
+import warnings
+
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC from iPhones, when the optional plugin is installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - optional
+    pass
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "HEIF", "GIF"}
+MAX_PIXELS = 40_000_000
+
+
+class UploadError(ValueError):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def reencode_image(data: bytes, max_side: int, max_bytes: int, fmt: str = "WEBP", quality: int = 82) -> bytes:
+    """A clean copy of the image at most `max_side` pixels on its long side."""
+    if len(data) > max_bytes:
+        raise UploadError(_l("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise UploadError(_l("Only JPEG, PNG, WebP or HEIC images are accepted."))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise UploadError(_l("The image has too many pixels (at most 40 megapixels)."))
+            image.load()
+    except UploadError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError(_l("This file is not an image we can read.")) from None
+    except (OSError, SyntaxError, ValueError):  # truncated or corrupt files
+        raise UploadError(_l("The image is damaged or incomplete.")) from None
+    image = ImageOps.exif_transpose(image)
+    image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") and fmt != "JPEG" else "RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    # A new image object carries no EXIF, XMP or ICC data unless given explicitly.
+    clean = Image.new(image.mode, image.size)
+    clean.paste(image)
+    if fmt == "WEBP":
+        clean.save(out, format="WEBP", quality=quality, method=4)
+    else:
+        clean.save(out, format=fmt, quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def check_pdf(data: bytes, max_bytes: int) -> bytes:
+    """Accept a PDF by its content: the signature at the start and an end-of-file marker."""
+    if len(data) > max_bytes:
+        raise UploadError(_l("The file is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
+    if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
+        raise UploadError(_l("This file is not a valid PDF."))
+    return data

@@ -1,0 +1,84 @@
+"""Uploaded files behind one small interface, tied to the database transaction.
+
+Files written during a request are deleted again if the transaction rolls back, and files
+scheduled for deletion go only once it commits: no orphans, no dangling rows. Another
+backend (object storage) needs only `save`, `read`, `delete` and `exists`.
+"""
+import os
+import re
+import secrets
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,48}\.(webp|jpg|png|pdf)$")
+
+
+class LocalStorage:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        if not KEY_RE.match(key or ""):
+            raise ValueError("invalid storage key")
+        return self.root / key[:2] / key
+
+    def save(self, data: bytes, suffix: str) -> str:
+        key = secrets.token_urlsafe(24) + suffix
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".part")
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+        return key
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self._path(key).exists()
+        except ValueError:
+            return False
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except ValueError:
+            pass
+
+
+def storage() -> LocalStorage:
+    return LocalStorage(current_app.config["UPLOAD_DIR"])
+
+
+def save_in_transaction(session, data: bytes, suffix: str) -> str:
+    """Store a file that disappears again if `session`'s transaction does not commit."""
+    store = storage()
+    key = store.save(data, suffix)
+    session.info.setdefault("kim_new_files", []).append((store, key))
+    return key
+
+
+def delete_after_commit(session, key: str | None) -> None:
+    if key:
+        session.info.setdefault("kim_doomed_files", []).append((storage(), key))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    session.info.pop("kim_new_files", None)
+    for store, key in session.info.pop("kim_doomed_files", []):
+        store.delete(key)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session, previous_transaction):
+    for store, key in session.info.pop("kim_new_files", []):
+        store.delete(key)
+    session.info.pop("kim_doomed_files", None)

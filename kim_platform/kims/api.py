@@ -1,0 +1,425 @@
+"""/api/v1/kims and /api/v1/bidang."""
+import math
+
+import marshmallow as ma
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint, abort
+
+from kim_platform import permissions
+from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
+from kim_platform.core.i18n import current_locale
+from kim_platform.extensions import db
+from kim_platform.kims import queries, services
+from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang, Membership
+from kim_platform.kims.services import KimError
+from kim_platform.regions.codes import CODE_RE
+
+blp = Blueprint("kims_api", __name__, description="KIM registry")
+bidang_blp = Blueprint("bidang_api", __name__, description="The bidang taxonomy")
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+def kim_error(error: KimError):
+    payload = {"message": str(error.message)}
+    if error.fields:
+        payload["errors"] = {key: [str(value)] for key, value in error.fields.items()}
+    abort(error.status, **payload)
+
+
+def _bbox(value: str):
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        raise ma.ValidationError("Use minlon,minlat,maxlon,maxlat.") from None
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise ma.ValidationError("Use minlon,minlat,maxlon,maxlat.")
+    minlon, minlat, maxlon, maxlat = parts
+    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
+        raise ma.ValidationError("The box must have minlon < maxlon and minlat < maxlat within the globe.")
+    return parts
+
+
+class BBoxField(ma.fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _bbox(super()._deserialize(value, attr, data, **kwargs))
+
+
+class KimListArgs(PaginationArgs):
+    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+                              metadata={"description": "region code; KIMs in it and below (prefix)"})
+    bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang slug"})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
+                              metadata={"description": "non-verified KIMs only within the caller's scope"})
+    q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={"description": "name or number"})
+    bbox = BBoxField(metadata={"description": "minlon,minlat,maxlon,maxlat"})
+    sort = ma.fields.String(load_default="name", validate=ma.validate.OneOf(sorted(queries.SORTS)))
+    format = ma.fields.String(validate=ma.validate.OneOf(["json", "geojson"]))
+
+
+class RegionPathSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    level = ma.fields.String(required=True)
+
+
+class KimSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    number = ma.fields.String(required=True, allow_none=True)
+    name = ma.fields.String(required=True)
+    slug = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    bidang = ma.fields.List(ma.fields.String(), required=True)
+    desa_code = ma.fields.String(required=True)
+    region_path = ma.fields.List(ma.fields.Nested(RegionPathSchema), required=True)
+    lat = ma.fields.Float(required=True)
+    lon = ma.fields.Float(required=True)
+    member_count = ma.fields.Integer(required=True)
+    description = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    founded_on = ma.fields.Date(allow_none=True)
+    sk_number = ma.fields.String(allow_none=True)
+    sk_issuer = ma.fields.String(allow_none=True)
+    sk_date = ma.fields.Date(allow_none=True)
+    whatsapp = ma.fields.String(allow_none=True, metadata={"description": "the KIM's public contact"})
+    email = ma.fields.String(allow_none=True, metadata={"description": "the KIM's public contact"})
+    socials = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    logo_url = ma.fields.String(allow_none=True)
+    rejection_reason = ma.fields.String(allow_none=True)
+    verified_at = ma.fields.DateTime(allow_none=True)
+    url = ma.fields.String(required=True)
+
+
+class DuplicateSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    status = ma.fields.String()
+
+
+class KimCreatedSchema(KimSchema):
+    possible_duplicates = ma.fields.List(ma.fields.Nested(DuplicateSchema), required=True)
+
+
+KimPageSchema = page_schema(KimSchema, "KimPage")
+
+
+class KimInputSchema(ma.Schema):
+    """Documented fields; semantic checks (and their messages) live in kims.services."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # status, number, id … are ignored, never applied
+
+    name = ma.fields.Raw(metadata={"type": "string"})
+    bidang = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
+    desa_code = ma.fields.Raw(metadata={"type": "string", "example": "76.02.01.1002"})
+    lat = ma.fields.Raw(metadata={"type": "number"})
+    lon = ma.fields.Raw(metadata={"type": "number"})
+    address = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    description = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    whatsapp = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    email = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    socials = ma.fields.Raw(allow_none=True, metadata={"type": "object"})
+    sk_number = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    sk_issuer = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
+    sk_date = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
+    founded_on = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
+
+
+class RejectSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class MemberSchema(ma.Schema):
+    user_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+
+
+class MemberInputSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    role = ma.fields.String(load_default="anggota", validate=ma.validate.OneOf(MEMBER_ROLES))
+
+
+class BidangSchema(ma.Schema):
+    slug = ma.fields.String(required=True)
+    parent_slug = ma.fields.String(allow_none=True)
+    name = ma.fields.String(required=True)
+    name_id = ma.fields.String(required=True)
+    name_en = ma.fields.String(required=True)
+
+
+class BidangInputSchema(ma.Schema):
+    slug = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$"))
+    parent_slug = ma.fields.String(load_default=None, allow_none=True)
+    name_id = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
+    name_en = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
+
+
+def serialise_kims(kims, viewer) -> list[dict]:
+    """Public representation: the KIM's own contacts, never its members' email or phone."""
+    from flask import url_for
+
+    facts = queries.kim_facts(kims)
+    items = []
+    for kim in kims:
+        fact = facts[kim.id]
+        items.append({
+            "id": kim.id, "number": kim.number, "name": kim.name, "slug": kim.slug, "status": kim.status,
+            "bidang": list(kim.bidang), "desa_code": kim.desa_code, "region_path": fact.path,
+            "lat": fact.lat, "lon": fact.lon, "member_count": fact.member_count,
+            "description": kim.description, "address": kim.address, "founded_on": kim.founded_on,
+            "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer, "sk_date": kim.sk_date,
+            "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}),
+            "logo_url": url_for("kims.logo", key=kim.logo_key, _external=False) if kim.logo_key else None,
+            "rejection_reason": kim.rejection_reason if permissions.can_see_private_kim_data(viewer, kim) else None,
+            "verified_at": kim.verified_at,
+            "url": url_for("kims.profile", ref=kim.public_ref),
+        })
+    return items
+
+
+def _wants_geojson(format_arg) -> bool:
+    if format_arg:
+        return format_arg == "geojson"
+    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json"])
+    return best == "application/geo+json"
+
+
+def _feature_collection(items: list[dict], page) -> dict:
+    features = []
+    for item in items:
+        properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
+        for key in ("founded_on", "sk_date", "verified_at"):
+            if properties.get(key) is not None:
+                properties[key] = properties[key].isoformat()
+        features.append({"type": "Feature", "id": item["id"],
+                         "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
+                         "properties": properties})
+    return {"type": "FeatureCollection", "features": features,
+            "page": page.page, "per_page": page.per_page, "total": page.total}
+
+
+def _kim_or_404(kim_id: int):
+    kim = queries.get_kim(kim_id)
+    if kim is None or not permissions.can_view_kim(current_user, kim):
+        abort(404, message=_("No such KIM."))
+    return kim
+
+
+@blp.route("")
+class Kims(MethodView):
+    @blp.arguments(KimListArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, KimPageSchema, description="also as GeoJSON with format=geojson or Accept: "
+                                                   "application/geo+json")
+    @error_responses(blp, 400)
+    def get(self, page, per_page, sort, format=None, **filters):
+        """List KIMs (the public sees verified ones), filtered, one page at a time."""
+        result = queries.list_kims(current_user, page=page, per_page=per_page, sort=sort, **filters)
+        items = serialise_kims(result.items, current_user)
+        if _wants_geojson(format):
+            response = jsonify(_feature_collection(items, result))
+            response.mimetype = "application/geo+json"
+            return response
+        return page_body(result, items)
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(KimInputSchema)
+    @blp.response(201, KimCreatedSchema)
+    @error_responses(blp, 401, 422)
+    def post(self, data):
+        """Register a KIM as a draft; the caller becomes its ketua.
+
+        `status`, `number` and other fields not listed are ignored."""
+        raw = request.get_json(silent=True) or {}
+        try:
+            kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        duplicates = services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id)
+        db.session.commit()
+        body = serialise_kims([kim], current_user)[0]
+        body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates]
+        return body
+
+
+@blp.route("/<int:kim_id>")
+class KimItem(MethodView):
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 404)
+    def get(self, kim_id):
+        """One KIM."""
+        return serialise_kims([_kim_or_404(kim_id)], current_user)[0]
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(KimInputSchema)
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 401, 403, 404, 422)
+    def patch(self, data, kim_id):
+        """Change some fields (KIM admins and the region's pembina)."""
+        kim = _kim_or_404(kim_id)
+        if not permissions.can_edit_kim(current_user, kim):
+            abort(403, message=_("You may not edit this KIM."))
+        raw = request.get_json(silent=True) or {}
+        try:
+            services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        return serialise_kims([kim], current_user)[0]
+
+
+def _transition(kim_id: int, action: str, reason: str | None = None):
+    kim = _kim_or_404(kim_id)
+    try:
+        services.change_status(current_user, kim, action, reason)
+    except KimError as error:
+        db.session.rollback()
+        kim_error(error)
+    db.session.commit()
+    from kim_platform.kims import mails
+
+    mails.notify_status(kim, action)
+    return serialise_kims([kim], current_user)[0]
+
+
+@blp.route("/<int:kim_id>/submit")
+class KimSubmit(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, kim_id):
+        """Submit for verification by the region's pembina (from draft, rejected or inactive)."""
+        return _transition(kim_id, "submit")
+
+
+@blp.route("/<int:kim_id>/verify")
+class KimVerify(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, kim_id):
+        """Verify a submitted KIM (pembina of its region, direktorat); it gets its number."""
+        return _transition(kim_id, "verify")
+
+
+@blp.route("/<int:kim_id>/reject")
+class KimReject(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RejectSchema)
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 401, 403, 404, 409, 422)
+    def post(self, data, kim_id):
+        """Reject a submitted KIM with a reason; its admins can edit and submit again."""
+        return _transition(kim_id, "reject", data["reason"])
+
+
+@blp.route("/<int:kim_id>/deactivate")
+class KimDeactivate(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, KimSchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, kim_id):
+        """Mark a verified KIM inactive (its admins or the region's pembina)."""
+        return _transition(kim_id, "deactivate")
+
+
+@blp.route("/<int:kim_id>/members")
+class KimMembers(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, MemberSchema(many=True))
+    @error_responses(blp, 401, 403, 404)
+    def get(self, kim_id):
+        """Members with their roles (members and the region's pembina); no contacts."""
+        kim = _kim_or_404(kim_id)
+        if not permissions.can_see_private_kim_data(current_user, kim):
+            abort(403, message=_("Only members and pembina see the member list."))
+        return [{"user_id": m.user_id, "name": m.user.name, "role": m.role} for m in kim.memberships]
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(MemberInputSchema)
+    @blp.response(201, MemberSchema)
+    @blp.alt_response(202, description="no confirmed account has this email yet: an invitation is kept")
+    @error_responses(blp, 401, 403, 404, 422)
+    def post(self, data, kim_id):
+        """Add a member by email (ketua/admin)."""
+        kim = _kim_or_404(kim_id)
+        if not permissions.can_manage_members(current_user, kim):
+            abort(403, message=_("Only the KIM's ketua and admins manage its members."))
+        try:
+            result = services.invite_member(current_user, kim, data["email"], data["role"])
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        if isinstance(result, Membership):
+            return {"user_id": result.user_id, "name": result.user.name, "role": result.role}
+        return jsonify({"status": "invited", "email": result.email, "role": result.role}), 202
+
+
+@blp.route("/<int:kim_id>/members/<int:user_id>")
+class KimMember(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404, 409)
+    def delete(self, kim_id, user_id):
+        """Remove a member (ketua/admin; anyone may leave)."""
+        kim = _kim_or_404(kim_id)
+        membership = next((m for m in kim.memberships if m.user_id == user_id), None)
+        if membership is None:
+            abort(404, message=_("Not a member."))
+        if user_id != current_user.id and not permissions.can_manage_members(current_user, kim):
+            abort(403, message=_("Only the KIM's ketua and admins manage its members."))
+        try:
+            services.remove_member(current_user, kim, membership)
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+
+
+def _bidang_json(b: Bidang) -> dict:
+    return {"slug": b.slug, "parent_slug": b.parent_slug, "name": b.label(current_locale()),
+            "name_id": b.name_id, "name_en": b.name_en}
+
+
+@bidang_blp.route("")
+class BidangList(MethodView):
+    @bidang_blp.response(200, BidangSchema(many=True))
+    def get(self):
+        """The bidang taxonomy (top-level fields and their sub-fields)."""
+        return [_bidang_json(b) for b in queries.bidang_list()]
+
+    @login_required
+    @bidang_blp.doc(security=SECURITY)
+    @bidang_blp.arguments(BidangInputSchema)
+    @bidang_blp.response(201, BidangSchema)
+    @error_responses(bidang_blp, 401, 403, 409, 422)
+    def post(self, data):
+        """Add a bidang (direktorat)."""
+        if not permissions.can(current_user, "bidang.manage"):
+            abort(403, message=_("Only the directorate extends the taxonomy."))
+        if db.session.get(Bidang, data["slug"]) is not None:
+            abort(409, message=_("This bidang exists already."))
+        if data.get("parent_slug") and db.session.get(Bidang, data["parent_slug"]) is None:
+            abort(422, message=_("Unknown parent bidang."), errors={"parent_slug": [_("Unknown parent bidang.")]})
+        bidang = Bidang(**data, sort=100)
+        db.session.add(bidang)
+        from kim_platform.audit.services import record
+
+        record(current_user, "bidang.create", "bidang", bidang.slug, after=data)
+        db.session.commit()
+        return _bidang_json(bidang)
+

@@ -1,0 +1,151 @@
+"""KIM groups, their bidang, members, invitations and registration numbers."""
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kim_platform.extensions import db
+from kim_platform.regions.models import CODE_TYPE
+
+STATUSES = ("draft", "submitted", "verified", "rejected", "inactive")
+# Shown to people; the codes above are for the database and the API.
+STATUS_LABELS = {
+    "draft": _l("draft"),
+    "submitted": _l("awaiting verification"),
+    "verified": _l("verified"),
+    "rejected": _l("returned for changes"),
+    "inactive": _l("inactive"),
+}
+MEMBER_ROLES = ("ketua", "admin", "anggota")
+MANAGER_ROLES = ("ketua", "admin")
+
+
+class Bidang(db.Model):
+    __tablename__ = "bidang"
+
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    parent_slug: Mapped[str | None] = mapped_column(ForeignKey("bidang.slug"))
+    name_id: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    sort: Mapped[int] = mapped_column(Integer, default=100)
+
+    def label(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_id
+
+
+class Kim(db.Model):
+    __tablename__ = "kim"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
+        CheckConstraint("cardinality(bidang) >= 1", name="bidang"),
+        Index("ix_kim_desa_code", "desa_code"),
+        Index("ix_kim_status_desa_code", "status", "desa_code"),
+        Index("ix_kim_bidang", "bidang", postgresql_using="gin"),
+        Index("ix_kim_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_kim_submitted_at", "submitted_at", postgresql_where="status = 'submitted'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Public registration number, given at first verification: KIM-<kabupaten>-<sequence>.
+    number: Mapped[str | None] = mapped_column(String(24), unique=True)
+    name: Mapped[str] = mapped_column(String(150))
+    slug: Mapped[str] = mapped_column(String(180), unique=True)
+    desa_code: Mapped[str] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
+    point = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    bidang: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    status: Mapped[str] = mapped_column(String(12), default="draft", server_default="draft")
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300))
+    founded_on: Mapped[date | None] = mapped_column(Date)
+    sk_number: Mapped[str | None] = mapped_column(String(120))
+    sk_issuer: Mapped[str | None] = mapped_column(String(150))
+    sk_date: Mapped[date | None] = mapped_column(Date)
+    sk_file_key: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    whatsapp: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    socials: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    logo_key: Mapped[str | None] = mapped_column(String(80))
+    join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="kim", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<Kim {self.id} {self.name!r} {self.status}>"
+
+    @property
+    def kabupaten_code(self) -> str:
+        return self.desa_code[:5]
+
+    @property
+    def public_ref(self) -> str:
+        """What public URLs use: the number once verified, else the slug."""
+        return self.number or self.slug
+
+
+class Membership(db.Model):
+    __tablename__ = "kim_membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kim_id", name="uq_kim_membership_user_kim"),
+        CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
+        Index("ix_kim_membership_kim_id", "kim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    kim: Mapped[Kim] = relationship(back_populates="memberships")
+    user = relationship("User")
+
+
+class KimInvitation(db.Model):
+    """An invitation by email, applied when that address logs in (or confirms a new account)."""
+
+    __tablename__ = "kim_invitation"
+    __table_args__ = (
+        UniqueConstraint("kim_id", "email", name="uq_kim_invitation_kim_email"),
+        CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
+        Index("ix_kim_invitation_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    kim: Mapped[Kim] = relationship()
+
+
+class KimNumberSequence(db.Model):
+    """Last number handed out per kabupaten/kota; numbers are never reused."""
+
+    __tablename__ = "kim_number_sequence"
+
+    kabupaten_code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,149 @@
+"""Reads over KIMs: lists with filters, the verification queue, coordinates and paths in bulk."""
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, false, func, or_, select, true
+
+from kim_platform import permissions
+from kim_platform.core.pagination import Page, paginate
+from kim_platform.core.sqlutil import escape_like
+from kim_platform.extensions import db
+from kim_platform.kims.models import Bidang, Kim, Membership
+from kim_platform.regions.codes import descendant_pattern
+from kim_platform.regions.models import Region
+from kim_platform.regions.queries import region_paths
+
+SORTS = {
+    "name": (Kim.name, Kim.id),
+    "newest": (Kim.created_at.desc(), Kim.id.desc()),
+    "number": (Kim.number, Kim.id),
+}
+
+
+def bidang_list() -> list[Bidang]:
+    return list(db.session.scalars(select(Bidang).order_by(Bidang.sort, Bidang.slug)))
+
+
+def bidang_with_children(slug: str) -> list[str]:
+    """A top-level field also matches its sub-fields ("literasi" → media, edukasi, …)."""
+    children = db.session.scalars(select(Bidang.slug).where(Bidang.parent_slug == slug)).all()
+    return [slug, *children]
+
+
+def within(column, code: str):
+    return or_(column == code, column.like(descendant_pattern(code)))
+
+
+def visibility_filter(viewer):
+    """Which KIMs a viewer may see: verified ones, plus every status inside their scope."""
+    if permissions.is_direktorat(viewer):
+        return true()
+    scope = permissions.pembina_scope(viewer)
+    public = Kim.status == "verified"
+    return or_(public, within(Kim.desa_code, scope)) if scope else public
+
+
+def kim_list_query(viewer, region=None, bidang=None, status=None, q=None, bbox=None, sort="name"):
+    stmt = select(Kim).where(visibility_filter(viewer))
+    if region:
+        stmt = stmt.where(within(Kim.desa_code, region))
+    if bidang:
+        stmt = stmt.where(Kim.bidang.overlap(bidang_with_children(bidang)))
+    if status:
+        stmt = stmt.where(Kim.status == status)
+    if q and q.strip():
+        term = q.strip()
+        stmt = stmt.where(or_(Kim.name.ilike(f"%{escape_like(term)}%"), Kim.number == term.upper()))
+    if bbox:
+        minlon, minlat, maxlon, maxlat = bbox
+        stmt = stmt.where(Kim.point.intersects(func.ST_MakeEnvelope(minlon, minlat, maxlon, maxlat, 4326)))
+    return stmt.order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+def list_kims(viewer, page=1, per_page=50, **filters) -> Page:
+    return paginate(kim_list_query(viewer, **filters), page, per_page)
+
+
+def get_kim(kim_id: int) -> Kim | None:
+    return db.session.get(Kim, kim_id)
+
+
+NUMBER_RE = re.compile(r"^KIM-\d{2}\.\d{2}-\d{4,}$", re.IGNORECASE)
+
+
+def get_kim_by_ref(ref: str) -> Kim | None:
+    """By public number (KIM-76.02-0001) or slug (kim-binanga-maju-3fa2c1)."""
+    if NUMBER_RE.match(ref):
+        return db.session.scalar(select(Kim).where(Kim.number == ref.upper()))
+    return db.session.scalar(select(Kim).where(Kim.slug == ref))
+
+
+def verification_queue(viewer, page=1, per_page=25) -> Page:
+    """Submitted KIMs inside the viewer's scope, oldest first."""
+    stmt = select(Kim).where(Kim.status == "submitted")
+    if not permissions.is_direktorat(viewer):
+        scope = permissions.pembina_scope(viewer)
+        stmt = stmt.where(within(Kim.desa_code, scope) if scope else false())
+    return paginate(stmt.order_by(Kim.submitted_at, Kim.id), page, per_page)
+
+
+def my_memberships(user) -> list[tuple[Membership, Kim]]:
+    rows = db.session.execute(
+        select(Membership, Kim).join(Kim, Kim.id == Membership.kim_id)
+        .where(Membership.user_id == user.id).order_by(Kim.name)
+    )
+    return [(row.Membership, row.Kim) for row in rows]
+
+
+@dataclass
+class KimFacts:
+    """What lists and the API show beside each KIM, fetched for a whole page at once."""
+    lat: float
+    lon: float
+    path: list[dict]  # desa up to provinsi: {"code", "name", "level"}
+    path_label: str
+    member_count: int
+
+
+def kim_facts(kims: list[Kim]) -> dict[int, KimFacts]:
+    if not kims:
+        return {}
+    ids = [k.id for k in kims]
+    coordinates = {
+        row.id: (row.lat, row.lon)
+        for row in db.session.execute(
+            select(Kim.id, func.ST_Y(Kim.point).label("lat"), func.ST_X(Kim.point).label("lon")).where(Kim.id.in_(ids))
+        )
+    }
+    counts = dict(db.session.execute(
+        select(Membership.kim_id, func.count()).where(Membership.kim_id.in_(ids)).group_by(Membership.kim_id)
+    ).all())
+    codes = {code for k in kims for code in _chain(k.desa_code)}
+    regions = {r.code: r for r in db.session.scalars(select(Region).where(Region.code.in_(codes)))}
+    labels = region_paths([regions[k.desa_code] for k in kims if k.desa_code in regions])
+    facts = {}
+    for kim in kims:
+        lat, lon = coordinates[kim.id]
+        path = [{"code": c, "name": regions[c].name, "level": regions[c].level}
+                for c in _chain(kim.desa_code) if c in regions]
+        facts[kim.id] = KimFacts(lat=lat, lon=lon, path=path, path_label=labels.get(kim.desa_code, ""),
+                                 member_count=counts.get(kim.id, 0))
+    return facts
+
+
+def _chain(desa_code: str) -> list[str]:
+    """The desa code and its ancestors, from the desa up."""
+    parts = desa_code.split(".")
+    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def kims_in_desa_count(desa_code: str) -> int:
+    return db.session.scalar(select(func.count()).where(Kim.desa_code == desa_code, Kim.status == "verified")) or 0
+
+
+def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:
+    """Verified KIMs of the same kecamatan, for the profile's "nearby" list."""
+    return list(db.session.scalars(
+        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kim.desa_code[:8]), Kim.id != kim.id))
+        .order_by(Kim.name).limit(limit)
+    ))

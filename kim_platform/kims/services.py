@@ -1,0 +1,534 @@
+"""Registering and maintaining KIMs: validation, the status machine, numbers, members.
+
+Pages, the API and the CLI all come through here; operations flush, the caller commits.
+"""
+import math
+import re
+import secrets
+import unicodedata
+from datetime import date
+from urllib.parse import urlsplit
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, text
+
+from kim_platform import permissions
+from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
+from kim_platform.audit.services import record
+from kim_platform.core.images import UploadError, check_pdf, reencode_image
+from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.extensions import db
+from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
+from kim_platform.regions.codes import is_valid_code, level_of
+from kim_platform.regions.models import Region
+
+# Indonesia's extent (with its outer islands), for a first, cheap plausibility check.
+INDONESIA_BOUNDS = (94.5, -11.5, 141.5, 6.5)  # minlon, minlat, maxlon, maxlat
+# The boundaries are simplified to about 110 m, so points a little outside still count.
+BOUNDARY_TOLERANCE_M = 500
+
+SOCIAL_HOSTS = {
+    "instagram": {"instagram.com"},
+    "facebook": {"facebook.com", "fb.com", "fb.me"},
+    "youtube": {"youtube.com", "youtu.be"},
+    "tiktok": {"tiktok.com"},
+    "x": {"x.com", "twitter.com"},
+    "website": None,  # any web address
+}
+EDITABLE_FIELDS = ("name", "bidang", "desa_code", "lat", "lon", "address", "founded_on", "sk_number",
+                   "sk_issuer", "sk_date", "description", "whatsapp", "email", "socials")
+REQUIRED_FIELDS = ("name", "bidang", "desa_code", "lat", "lon")
+LOGO_MAX_BYTES = 5 * 1024 * 1024
+SK_MAX_BYTES = 10 * 1024 * 1024
+
+
+class KimError(ValueError):
+    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer."""
+
+    def __init__(self, message, fields: dict | None = None, status: int = 422):
+        super().__init__(str(message))
+        self.message = message
+        self.fields = fields or {}
+        self.status = status
+
+
+# --- parsing and validation ----------------------------------------------------------
+
+def parse_coordinate(value) -> float | None:
+    """Decimal degrees from a number or text; a decimal comma is accepted ("-2,68")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text_value = value.strip().replace(" ", "")
+        if text_value.count(",") == 1 and "." not in text_value:
+            text_value = text_value.replace(",", ".")
+        number = float(text_value)
+    if not math.isfinite(number):
+        raise ValueError
+    return number
+
+
+def _parse_date(value, field: str, errors: dict):
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        parsed = date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors[field] = _l("Use the date format YYYY-MM-DD.")
+        return None
+    if parsed > date.today():
+        errors[field] = _l("The date cannot be in the future.")
+    elif parsed.year < 1945:
+        errors[field] = _l("The date is too far in the past.")
+    return parsed
+
+
+def validate_social_url(platform: str, url: str) -> str:
+    """A normalised https URL on the platform's own domain, or ValueError."""
+    url = url.strip()
+    if not re.match(r"^https?://", url, re.I):
+        url = "https://" + url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https") or "." not in host or parts.username or parts.password:
+        raise ValueError
+    allowed = SOCIAL_HOSTS[platform]
+    if allowed is not None:
+        bare = host[4:] if host.startswith("www.") else host
+        bare = bare[2:] if bare.startswith("m.") else bare
+        bare = bare[3:] if bare.startswith("vm.") else bare
+        if bare not in allowed:
+            raise ValueError
+        if len(parts.path.strip("/")) == 0:
+            raise ValueError  # the platform's home page is not an account
+    return parts._replace(scheme="https").geturl()
+
+
+def known_bidang() -> dict[str, Bidang]:
+    return {b.slug: b for b in db.session.scalars(select(Bidang))}
+
+
+def clean_kim_input(raw: dict, partial: bool = False) -> dict:
+    """Validate user input (form or JSON) into model values; KimError lists every problem.
+
+    Unknown keys (status, number, id, …) are ignored: they are not the user's to set."""
+    errors: dict = {}
+    clean: dict = {}
+    present = {key for key in EDITABLE_FIELDS if key in raw}
+    if not partial:
+        for key in REQUIRED_FIELDS:
+            value = raw.get(key)
+            if value is None or (isinstance(value, (str, list, dict)) and not value):
+                errors[key] = _l("This field is required.")
+
+    def text_field(key, max_length, min_length=0):
+        if key not in present or key in errors:
+            return
+        value = raw.get(key)
+        if value is None:
+            clean[key] = None
+            return
+        if not isinstance(value, str):
+            errors[key] = _l("Must be text.")
+            return
+        value = value.strip()
+        if len(value) > max_length:
+            errors[key] = _l("At most %(n)d characters.", n=max_length)
+        elif value and len(value) < min_length:
+            errors[key] = _l("At least %(n)d characters.", n=min_length)
+        else:
+            clean[key] = value or None
+
+    text_field("name", 150, 3)
+    if "name" in clean and clean["name"] is None and "name" not in errors:
+        errors["name"] = _l("This field is required.")
+    text_field("address", 300)
+    text_field("sk_number", 120)
+    text_field("sk_issuer", 150)
+    text_field("description", 5000)
+
+    if "bidang" in present and "bidang" not in errors:
+        value = raw.get("bidang")
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors["bidang"] = _l("Choose at least one field from the list.")
+        else:
+            slugs = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+            unknown = [s for s in slugs if s not in known_bidang()]
+            if not slugs:
+                errors["bidang"] = _l("Choose at least one field from the list.")
+            elif unknown:
+                errors["bidang"] = _l("Unknown field: %(names)s.", names=", ".join(unknown[:5]))
+            elif len(slugs) > 6:
+                errors["bidang"] = _l("Choose at most 6 fields.")
+            else:
+                clean["bidang"] = slugs
+
+    for key in ("founded_on", "sk_date"):
+        if key in present:
+            clean[key] = _parse_date(raw.get(key), key, errors)
+
+    if "whatsapp" in present:
+        try:
+            clean["whatsapp"] = normalise_whatsapp(raw.get("whatsapp") if isinstance(raw.get("whatsapp"), str) else None)
+        except AccountError as error:
+            errors["whatsapp"] = error.message
+    if "email" in present:
+        value = raw.get("email")
+        value = normalise_email(value) if isinstance(value, str) else ""
+        if value and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value) or len(value) > 254:
+            errors["email"] = _l("Enter a valid email address.")
+        else:
+            clean["email"] = value or None
+
+    if "socials" in present:
+        value = raw.get("socials") or {}
+        if not isinstance(value, dict):
+            errors["socials"] = _l("Give social accounts as platform and address.")
+        else:
+            socials = {}
+            for platform, url in value.items():
+                if platform not in SOCIAL_HOSTS:
+                    errors[f"socials.{platform}"] = _l("Unknown platform.")
+                elif url in (None, ""):
+                    continue
+                elif not isinstance(url, str) or len(url) > 300:
+                    errors[f"socials.{platform}"] = _l("Enter the address of the account.")
+                else:
+                    try:
+                        socials[platform] = validate_social_url(platform, url)
+                    except ValueError:
+                        errors[f"socials.{platform}"] = _l(
+                            "This is not an address of a %(platform)s account.", platform=platform.title())
+            clean["socials"] = socials
+
+    if "desa_code" in present and "desa_code" not in errors:
+        code = raw.get("desa_code")
+        if not isinstance(code, str) or not is_valid_code(code.strip()) or level_of(code.strip()) != "desa":
+            errors["desa_code"] = _l("Choose a desa/kelurahan.")
+        else:
+            clean["desa_code"] = code.strip()
+
+    for key in ("lat", "lon"):
+        if key in present and key not in errors:
+            try:
+                clean[key] = parse_coordinate(raw.get(key))
+            except (TypeError, ValueError):
+                errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    return clean
+
+
+def check_location(desa_code: str, lat: float | None, lon: float | None) -> Region:
+    """The desa, if it exists and the point lies in Indonesia inside the desa's kabupaten."""
+    desa = db.session.get(Region, desa_code)
+    if desa is None or desa.level != "desa":
+        raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
+    if lat is None or lon is None:
+        raise KimError(_l("Some fields need attention."), fields={"lat": _l("Place the KIM on the map.")})
+    minlon, minlat, maxlon, maxlat = INDONESIA_BOUNDS
+    inside = lambda la, lo: minlat <= la <= maxlat and minlon <= lo <= maxlon  # noqa: E731
+    if not inside(lat, lon):
+        message = (_l("The point is outside Indonesia. Latitude and longitude look swapped.")
+                   if inside(lon, lat) else _l("The point is outside Indonesia."))
+        raise KimError(_l("Some fields need attention."), fields={"lat": message})
+    kabupaten = db.session.get(Region, desa_code[:5])
+    if kabupaten is not None and kabupaten.geom is not None:
+        within = db.session.scalar(
+            text("SELECT ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :tol) "
+                 "FROM region WHERE code = :code"),
+            {"lon": lon, "lat": lat, "tol": BOUNDARY_TOLERANCE_M, "code": kabupaten.code},
+        )
+        if not within:
+            raise KimError(_l("Some fields need attention."), fields={
+                "lat": _l("The point is outside %(region)s. Move the pin into the kabupaten/kota.",
+                          region=kabupaten.name)})
+    return desa
+
+
+def similar_kims(name: str, desa_code: str, exclude_id: int | None = None, limit: int = 5) -> list[Kim]:
+    """KIMs in the same desa whose names look alike (trigram similarity), for the duplicate guard."""
+    if not name or not desa_code:
+        return []
+    stmt = (
+        select(Kim)
+        .where(Kim.desa_code == desa_code, func.similarity(Kim.name, name) > 0.35)
+        .order_by(func.similarity(Kim.name, name).desc())
+        .limit(limit)
+    )
+    if exclude_id:
+        stmt = stmt.where(Kim.id != exclude_id)
+    return list(db.session.scalars(stmt))
+
+
+def _slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60] or "kim"
+    return slug
+
+
+def _unique_slug(name: str) -> str:
+    base = _slugify(name)
+    # Random suffix: unique without a race between two registrations of the same name.
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def _new_join_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _point_wkt(lat: float, lon: float) -> str:
+    return f"SRID=4326;POINT({lon} {lat})"
+
+
+def _snapshot(kim: Kim) -> dict:
+    coordinates = db.session.execute(select(func.ST_Y(Kim.point), func.ST_X(Kim.point)).where(Kim.id == kim.id)).first() \
+        if kim.id else None
+    return {
+        "name": kim.name, "bidang": list(kim.bidang or []), "desa_code": kim.desa_code,
+        "lat": coordinates[0] if coordinates else None, "lon": coordinates[1] if coordinates else None,
+        "address": kim.address, "founded_on": kim.founded_on.isoformat() if kim.founded_on else None,
+        "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer,
+        "sk_date": kim.sk_date.isoformat() if kim.sk_date else None, "description": kim.description,
+        "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}), "status": kim.status,
+    }
+
+
+def _diff(before: dict, after: dict) -> tuple[dict, dict]:
+    changed = [key for key in after if before.get(key) != after.get(key)]
+    return {k: before.get(k) for k in changed}, {k: after.get(k) for k in changed}
+
+
+def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
+    record(actor, action, "kim", kim.id, scope_code=kim.desa_code, before=before, after=after)
+
+
+# --- creating and editing --------------------------------------------------------------
+
+def create_kim(actor, raw: dict) -> Kim:
+    """A new draft KIM; the registrant becomes its ketua."""
+    values = clean_kim_input(raw)
+    check_location(values["desa_code"], values["lat"], values["lon"])
+    lat, lon = values.pop("lat"), values.pop("lon")
+    values["socials"] = values.get("socials") or {}
+    kim = Kim(**values, point=_point_wkt(lat, lon), status="draft", slug=_unique_slug(values["name"]),
+              join_code=_new_join_code())
+    db.session.add(kim)
+    db.session.flush()
+    db.session.add(Membership(user_id=actor.id, kim_id=kim.id, role="ketua"))
+    db.session.flush()
+    db.session.refresh(kim)
+    _audit(actor, "kim.create", kim, after=_snapshot(kim))
+    return kim
+
+
+def update_kim(actor, kim: Kim, raw: dict) -> Kim:
+    values = clean_kim_input(raw, partial=True)
+    before = _snapshot(kim)
+    desa_code = values.get("desa_code", kim.desa_code)
+    if {"desa_code", "lat", "lon"} & set(values):
+        lat = values.get("lat", before["lat"])
+        lon = values.get("lon", before["lon"])
+        check_location(desa_code, lat, lon)
+        kim.point = _point_wkt(lat, lon)
+    values.pop("lat", None)
+    values.pop("lon", None)
+    for key, value in values.items():
+        setattr(kim, key, value if key != "socials" else (value or {}))
+    kim.updated_at = utcnow()
+    db.session.flush()
+    changed_before, changed_after = _diff(before, _snapshot(kim))
+    if changed_after:
+        _audit(actor, "kim.update", kim, before=changed_before, after=changed_after)
+    return kim
+
+
+def set_logo(actor, kim: Kim, data: bytes) -> None:
+    try:
+        clean = reencode_image(data, max_side=512, max_bytes=LOGO_MAX_BYTES)
+    except UploadError as error:
+        raise KimError(error.message, fields={"logo": error.message}) from None
+    old = kim.logo_key
+    kim.logo_key = save_in_transaction(db.session, clean, ".webp")
+    delete_after_commit(db.session, old)
+    _audit(actor, "kim.logo", kim, before={"logo": bool(old)}, after={"logo": True})
+
+
+def set_sk_file(actor, kim: Kim, data: bytes) -> None:
+    """The SK scan: a PDF kept as is, or an image re-encoded without metadata."""
+    try:
+        if data[:5] == b"%PDF-":
+            stored, suffix = check_pdf(data, SK_MAX_BYTES), ".pdf"
+        else:
+            stored, suffix = reencode_image(data, max_side=2400, max_bytes=SK_MAX_BYTES, fmt="JPEG"), ".jpg"
+    except UploadError as error:
+        raise KimError(error.message, fields={"sk_file": error.message}) from None
+    old = kim.sk_file_key
+    kim.sk_file_key = save_in_transaction(db.session, stored, suffix)
+    delete_after_commit(db.session, old)
+    _audit(actor, "kim.sk_file", kim, before={"sk_file": bool(old)}, after={"sk_file": True})
+
+
+# --- the status machine ------------------------------------------------------------------
+
+TRANSITIONS = {
+    # action: (allowed from, to)
+    "submit": ({"draft", "rejected", "inactive"}, "submitted"),
+    "verify": ({"submitted"}, "verified"),
+    "reject": ({"submitted"}, "rejected"),
+    "deactivate": ({"verified"}, "inactive"),
+    "reactivate": ({"inactive"}, "verified"),
+}
+PERMISSION_FOR = {
+    "submit": permissions.can_submit_kim,
+    "verify": permissions.can_verify_kim,
+    "reject": permissions.can_verify_kim,
+    "deactivate": permissions.can_deactivate_kim,
+    "reactivate": permissions.can_verify_kim,
+}
+
+
+def next_number(kabupaten_code: str) -> str:
+    """KIM-76.02-0001, KIM-76.02-0002, …: one counter per kabupaten/kota, atomic, never reused."""
+    value = db.session.scalar(text(
+        "INSERT INTO kim_number_sequence (kabupaten_code, last_value) VALUES (:code, 1) "
+        "ON CONFLICT (kabupaten_code) DO UPDATE SET last_value = kim_number_sequence.last_value + 1 "
+        "RETURNING last_value"), {"code": kabupaten_code})
+    return f"KIM-{kabupaten_code}-{value:04d}"
+
+
+def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Kim:
+    """Apply one transition of the status machine, checking who may and from where."""
+    if action not in TRANSITIONS:
+        raise KimError(_l("Unknown action."), status=400)
+    if not PERMISSION_FOR[action](actor, kim):
+        raise KimError(_l("You may not do this for this KIM."), status=403)
+    sources, target = TRANSITIONS[action]
+    if kim.status not in sources:
+        raise KimError(_l("This KIM is %(status)s; that cannot be done now.", status=STATUS_LABELS[kim.status]),
+                       status=409)
+    if action == "reject":
+        reason = (reason or "").strip()
+        if len(reason) < 5:
+            raise KimError(_l("Give the reason for the rejection."), fields={"reason": _l("Give a reason.")})
+        kim.rejection_reason = reason[:2000]
+    before = {"status": kim.status, "number": kim.number}
+    kim.status = target
+    now = utcnow()
+    if action == "submit":
+        kim.submitted_at = now
+    if action == "verify":
+        kim.verified_at = now
+        kim.verified_by_id = actor.id
+        kim.rejection_reason = None
+        if kim.number is None:
+            kim.number = next_number(kim.kabupaten_code)
+    kim.updated_at = now
+    db.session.flush()
+    after = {"status": kim.status, "number": kim.number}
+    if action == "reject":
+        after["reason"] = kim.rejection_reason
+    _audit(actor, f"kim.{action}", kim, before=before, after=after)
+    return kim
+
+
+# --- members ---------------------------------------------------------------------------------
+
+def _managers(kim: Kim) -> list[Membership]:
+    return [m for m in kim.memberships if m.role in ("ketua", "admin")]
+
+
+def add_member(actor, kim: Kim, user, role: str = "anggota") -> Membership:
+    if role not in MEMBER_ROLES:
+        raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
+    existing = next((m for m in kim.memberships if m.user_id == user.id), None)
+    if existing:
+        if existing.role != role:
+            set_member_role(actor, kim, existing, role)
+        return existing
+    membership = Membership(user_id=user.id, kim_id=kim.id, role=role)
+    kim.memberships.append(membership)
+    db.session.flush()
+    _audit(actor, "kim.member_add", kim, after={"user_id": user.id, "role": role})
+    return membership
+
+
+def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
+    if role not in MEMBER_ROLES:
+        raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
+    if membership.role in ("ketua", "admin") and role == "anggota" and len(_managers(kim)) <= 1:
+        raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
+    before = membership.role
+    membership.role = role
+    db.session.flush()
+    _audit(actor, "kim.member_role", kim, before={"user_id": membership.user_id, "role": before},
+           after={"user_id": membership.user_id, "role": role})
+
+
+def remove_member(actor, kim: Kim, membership: Membership) -> None:
+    if membership.role in ("ketua", "admin") and len(_managers(kim)) <= 1:
+        raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
+    kim.memberships.remove(membership)
+    db.session.flush()
+    _audit(actor, "kim.member_remove", kim, before={"user_id": membership.user_id, "role": membership.role})
+
+
+def invite_member(actor, kim: Kim, email: str, role: str = "anggota"):
+    """Add an existing account at once; otherwise keep an invitation for when it registers."""
+    from kim_platform.accounts.queries import user_by_email
+
+    email = normalise_email(email)
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise KimError(_l("Enter a valid email address."), fields={"email": _l("Enter a valid email address.")})
+    if role not in MEMBER_ROLES:
+        raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
+    user = user_by_email(email)
+    if user is not None and user.email_verified_at is not None:
+        return add_member(actor, kim, user, role)
+    invitation = db.session.scalar(select(KimInvitation).where(KimInvitation.kim_id == kim.id,
+                                                                KimInvitation.email == email))
+    if invitation is None:
+        invitation = KimInvitation(kim_id=kim.id, email=email, role=role, invited_by_id=actor.id)
+        db.session.add(invitation)
+    else:
+        invitation.role = role
+    db.session.flush()
+    _audit(actor, "kim.member_invite", kim, after={"email": email, "role": role})
+    return invitation
+
+
+def accept_invitations(user) -> list[Kim]:
+    """Turn invitations for the user's (confirmed) address into memberships."""
+    invitations = list(db.session.scalars(select(KimInvitation).where(KimInvitation.email == user.email)))
+    joined = []
+    for invitation in invitations:
+        add_member(None, invitation.kim, user, invitation.role)
+        joined.append(invitation.kim)
+        db.session.delete(invitation)
+    db.session.flush()
+    return joined
+
+
+def join_by_code(user, code: str) -> Kim:
+    kim = db.session.scalar(select(Kim).where(Kim.join_code == (code or "").strip().upper()))
+    if kim is None:
+        raise KimError(_l("No KIM has this join code."), fields={"code": _l("No KIM has this join code.")},
+                       status=404)
+    if permissions.kim_role(user, kim) is None:
+        add_member(user, kim, user, "anggota")
+    return kim
+
+
+def new_join_code(actor, kim: Kim) -> str:
+    kim.join_code = _new_join_code()
+    _audit(actor, "kim.join_code", kim)
+    return kim.join_code

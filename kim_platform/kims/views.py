@@ -1,0 +1,350 @@
+"""KIM pages: the public list and profiles, registration, editing, members, verification."""
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from kim_platform import permissions
+from kim_platform.accounts.forms import PostForm
+from kim_platform.core.auth import limiter
+from kim_platform.core.i18n import current_locale
+from kim_platform.core.storage import KEY_RE, storage
+from kim_platform.extensions import db
+from kim_platform.kims import mails, queries, services
+from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
+from kim_platform.kims.models import STATUS_LABELS, STATUSES
+from kim_platform.kims.services import KimError
+from kim_platform.maps.folium_maps import embed, kim_map
+from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
+from kim_platform.regions.queries import (
+    ancestors_of,
+    boundary_geojson,
+    children_page,
+    get_region,
+    provinces,
+    region_extent,
+)
+
+bp = Blueprint("kims", __name__)
+PER_PAGE = 30
+
+
+def _kim_or_404(ref: str):
+    kim = queries.get_kim_by_ref(ref)
+    if kim is None or not permissions.can_view_kim(current_user, kim):
+        abort(404)
+    return kim
+
+
+def _require(action: str, kim) -> None:
+    if not permissions.can(current_user, action, kim):
+        abort(403)
+
+
+def _bidang_choices():
+    locale = current_locale()
+    items = queries.bidang_list()
+    names = {b.slug: b.label(locale) for b in items}
+    return [SelectChoice(b.slug, names[b.slug] if not b.parent_slug else f"{names[b.parent_slug]}: {names[b.slug]}")
+            for b in items]
+
+
+@bp.get("/kim")
+def index():
+    """All verified KIMs (and, for pembina, those awaiting work in their region), filtered."""
+    region = request.args.get("wilayah", "").strip()
+    region = region if CODE_RE.match(region) else None
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    bidang = request.args.get("bidang") or None
+    sort = request.args.get("urut") if request.args.get("urut") in queries.SORTS else "name"
+    q = (request.args.get("q") or "").strip()[:100]
+    page = queries.list_kims(current_user, page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
+                             region=region, bidang=bidang, status=status, q=q, sort=sort)
+    return render_template(
+        "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=_bidang_choices(),
+        region=get_region(region) if region else None, filters={"wilayah": region or "", "bidang": bidang or "",
+                                                                "status": status or "", "q": q, "urut": sort},
+        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES, status_labels=STATUS_LABELS,
+    )
+
+
+def _region_chooser():
+    """Selected provinsi → kabupaten → kecamatan → desa from the query string, with the options
+    of each level, so the chooser works without JavaScript (one level per page load)."""
+    chosen = {}
+    for level in LEVELS:
+        code = request.args.get(level, "").strip()
+        parent = chosen.get(LEVELS[LEVELS.index(level) - 1]) if level != "provinsi" else None
+        if code and is_valid_code(code) and (parent is None or code.startswith(parent.code + ".")):
+            region = get_region(code)
+            if region is not None and region.level == level:
+                chosen[level] = region
+                continue
+        break
+    options = {"provinsi": provinces()}
+    for level in LEVELS[1:]:
+        parent = chosen.get(LEVELS[LEVELS.index(level) - 1])
+        options[level] = children_page(parent.code, 1, 200).items if parent else []
+    return chosen, options
+
+
+@bp.route("/kim/daftar", methods=["GET", "POST"])
+@login_required
+@limiter.limit("30 per hour", methods=["POST"])
+def register():
+    """Register a KIM: choose the desa, place the pin, describe the group; saved as a draft."""
+    form = KimForm()
+    form.bidang.choices = _bidang_choices()
+    chosen, options = _region_chooser()
+    desa = chosen.get("desa")
+    if request.method == "POST":
+        desa = get_region(form.desa_code.data) if is_valid_code(form.desa_code.data or "") else None
+        outcome = _save_kim(form, kim=None)
+        if outcome is not None:
+            return outcome
+    elif desa is not None:
+        form.desa_code.data = desa.code
+        extent = region_extent(desa.code)
+        if extent.centroid and not form.lat.data:
+            form.lat.data, form.lon.data = f"{extent.centroid[0]:.6f}", f"{extent.centroid[1]:.6f}"
+    status = 422 if form.errors or getattr(form, "duplicates", None) else 200
+    return render_template("kims/form.html", form=form, kim=None, chosen=chosen, options=options, desa=desa,
+                           desa_path=ancestors_of(desa) if desa else [],
+                           duplicates=getattr(form, "duplicates", [])), status
+
+
+def _save_kim(form, kim):
+    """Shared by register and edit: validate, warn about look-alikes, save, store files."""
+    if not form.validate():
+        return None
+    raw = form.raw_input()
+    if kim is None and not form.confirm_not_duplicate.data:
+        duplicates = services.similar_kims(raw["name"], raw["desa_code"])
+        if duplicates:
+            form.duplicates = duplicates
+            form.confirm_not_duplicate.data = "1"
+            return None
+    try:
+        if kim is None:
+            kim = services.create_kim(current_user, raw)
+        else:
+            services.update_kim(current_user, kim, raw)
+        for field, setter in ((form.logo, services.set_logo), (form.sk_file, services.set_sk_file)):
+            upload = field.data
+            if upload and getattr(upload, "filename", ""):
+                setter(current_user, kim, upload.read())
+    except KimError as error:
+        db.session.rollback()
+        form.show_errors(error.fields or {"name": error.message})
+        if not error.fields:
+            form.form_errors.append(str(error.message))
+        return None
+    action = request.form.get("action")
+    if action == "submit" and kim.status in ("draft", "rejected", "inactive"):
+        try:
+            services.change_status(current_user, kim, "submit")
+        except KimError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error.message))
+            return None
+    db.session.commit()
+    flash(_("The KIM has been saved.") if action != "submit" else
+          _("The KIM has been submitted for verification by the pembina of its kabupaten/kota."), "success")
+    return redirect(url_for("kims.profile", ref=kim.public_ref))
+
+
+@bp.get("/kim/<ref>")
+def profile(ref: str):
+    """Public profile: name, badge, bidang, region path, pin, description, socials, members count."""
+    kim = _kim_or_404(ref)
+    facts = queries.kim_facts([kim])[kim.id]
+    extent = (facts.lat, facts.lon)
+    fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
+    return render_template(
+        "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang), kim_map=embed(fmap),
+        role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
+        nearby=queries.recent_kims_near(kim),
+    )
+
+
+def _bidang_names(slugs) -> list[str]:
+    locale = current_locale()
+    names = {b.slug: b.label(locale) for b in queries.bidang_list()}
+    return [names.get(slug, slug) for slug in slugs]
+
+
+@bp.route("/kim/<ref>/ubah", methods=["GET", "POST"])
+@login_required
+def edit(ref: str):
+    kim = _kim_or_404(ref)
+    _require("kim.edit", kim)
+    facts = queries.kim_facts([kim])[kim.id]
+    form = KimForm(obj=kim) if request.method == "GET" else KimForm()
+    form.bidang.choices = _bidang_choices()
+    if request.method == "GET":
+        form.lat.data, form.lon.data = f"{facts.lat:.6f}", f"{facts.lon:.6f}"
+        for platform, url in (kim.socials or {}).items():
+            getattr(form, f"social_{platform}").data = url
+    else:
+        form.desa_code.data = form.desa_code.data or kim.desa_code
+        outcome = _save_kim(form, kim)
+        if outcome is not None:
+            return outcome
+    desa = get_region(form.desa_code.data or kim.desa_code)
+    return render_template("kims/form.html", form=form, kim=kim, chosen={}, options={}, desa=desa,
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=[]), 422 if form.errors else 200
+
+
+@bp.post("/kim/<ref>/status/<action>")
+@login_required
+def change_status(ref: str, action: str):
+    """Submit, verify, reject (with a reason), deactivate or reactivate."""
+    kim = _kim_or_404(ref)
+    if action not in services.TRANSITIONS:
+        abort(404)
+    reason = request.form.get("reason")
+    try:
+        services.change_status(current_user, kim, action, reason)
+    except KimError as error:
+        db.session.rollback()
+        if error.status == 403:
+            abort(403)
+        flash(str(next(iter(error.fields.values()), error.message)), "error")
+        return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                        else url_for("kims.profile", ref=kim.public_ref))
+    db.session.commit()
+    mails.notify_status(kim, action)
+    messages = {
+        "submit": _("Submitted for verification."), "verify": _("Verified as %(number)s.", number=kim.number),
+        "reject": _("Returned to the KIM with your reason."), "deactivate": _("Marked inactive."),
+        "reactivate": _("Active again."),
+    }
+    flash(messages[action], "success")
+    if action in ("verify", "reject") and permissions.can(current_user, "kim.queue"):
+        return redirect(url_for("kims.queue"))
+    return redirect(url_for("kims.profile", ref=kim.public_ref))
+
+
+@bp.route("/kim/<ref>/anggota", methods=["GET", "POST"])
+@login_required
+def members(ref: str):
+    """Members and their roles; ketua/admins invite by email, change roles, remove."""
+    kim = _kim_or_404(ref)
+    _require("kim.private", kim)
+    form = InviteForm()
+    form.role.choices = [SelectChoice("anggota", _("member")), SelectChoice("admin", _("admin")),
+                         SelectChoice("ketua", _("chair (ketua)"))]
+    if request.method == "POST":
+        _require("kim.members", kim)
+        if form.validate():
+            try:
+                services.invite_member(current_user, kim, form.email.data or "", form.role.data)
+            except KimError as error:
+                db.session.rollback()
+                form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
+            else:
+                db.session.commit()
+                flash(_("%(email)s has been added or invited.", email=form.email.data), "success")
+                return redirect(url_for("kims.members", ref=kim.public_ref))
+    return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(),
+                           may_manage=permissions.can(current_user, "kim.members", kim)), 422 if form.errors else 200
+
+
+@bp.post("/kim/<ref>/anggota/<int:user_id>/<action>")
+@login_required
+def member_action(ref: str, user_id: int, action: str):
+    kim = _kim_or_404(ref)
+    membership = next((m for m in kim.memberships if m.user_id == user_id), None)
+    if membership is None or action not in ("hapus", "peran"):
+        abort(404)
+    leaving = action == "hapus" and user_id == current_user.id
+    if not leaving:
+        _require("kim.members", kim)
+    try:
+        if action == "hapus":
+            services.remove_member(current_user, kim, membership)
+        else:
+            services.set_member_role(current_user, kim, membership, request.form.get("role", ""))
+    except KimError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        db.session.commit()
+    if leaving:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("kims.members", ref=kim.public_ref))
+
+
+@bp.post("/kim/<ref>/kode-gabung")
+@login_required
+def new_join_code(ref: str):
+    kim = _kim_or_404(ref)
+    _require("kim.members", kim)
+    services.new_join_code(current_user, kim)
+    db.session.commit()
+    return redirect(url_for("kims.members", ref=kim.public_ref))
+
+
+@bp.route("/kim/gabung", methods=["GET", "POST"])
+@login_required
+@limiter.limit("20 per hour", methods=["POST"])
+def join():
+    """Join a KIM with the code its ketua shared."""
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            kim = services.join_by_code(current_user, form.code.data)
+        except KimError as error:
+            db.session.rollback()
+            form.code.errors = [str(m) for m in error.fields.values()]
+        else:
+            db.session.commit()
+            flash(_("You are now a member of %(name)s.", name=kim.name), "success")
+            return redirect(url_for("kims.profile", ref=kim.public_ref))
+    return render_template("kims/join.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/verifikasi")
+@login_required
+def queue():
+    """Pembina: KIMs submitted in their region, oldest first, with look-alikes to check."""
+    if not permissions.can(current_user, "kim.queue"):
+        abort(403)
+    page = queries.verification_queue(current_user, request.args.get("page", 1, type=int) or 1)
+    duplicates = {kim.id: services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id) for kim in page.items}
+    return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=queries.kim_facts(page.items), duplicates=duplicates,
+                           reject_form=RejectForm(), post_form=PostForm())
+
+
+@bp.get("/kim/<ref>/sk")
+@login_required
+def sk_file(ref: str):
+    """The SK scan: for members and the region's pembina only (it may name private persons)."""
+    kim = _kim_or_404(ref)
+    _require("kim.private", kim)
+    if not kim.sk_file_key:
+        abort(404)
+    return _send_stored(kim.sk_file_key, download_name=f"SK-{kim.slug}{kim.sk_file_key[-4:]}", private=True)
+
+
+@bp.get("/berkas/logo/<key>")
+def logo(key: str):
+    if not KEY_RE.match(key) or not storage().exists(key):
+        abort(404)
+    return _send_stored(key, download_name=None, private=False)
+
+
+MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}
+
+
+def _send_stored(key: str, download_name: str | None, private: bool):
+    mimetype = MIMETYPES[key.rsplit(".", 1)[1]]
+    response = send_file(io.BytesIO(storage().read(key)), mimetype=mimetype, as_attachment=bool(download_name),
+                         download_name=download_name, max_age=0 if private else 86400 * 30)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=2592000, immutable"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
