@@ -9,7 +9,8 @@ export KIM_PG_PORT ?= 54329
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 5
-SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3
+# chromium: Debian's browser for the Playwright tests (never a downloaded browser build).
+SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium
 TEST_DB_NAME := kim_test
 
 # Without DATABASE_URL the project runs its own cluster under instance/pgdata.

@@ -1,0 +1,116 @@
+"""A volunteer registers a KIM from a phone-sized Chromium (Debian's, driven by Playwright).
+
+The app runs in a thread on a free port with its own database connections, so this test
+commits real rows; it removes them afterwards. Screenshots go to test-artifacts/.
+"""
+import socket
+import threading
+
+import pytest
+from sqlalchemy import delete, select
+from werkzeug.serving import make_server
+
+from kim_platform import create_app
+from kim_platform.accounts.models import User
+from kim_platform.accounts.passwords import hash_password
+from kim_platform.accounts.services import utcnow
+from kim_platform.audit.models import AuditEntry
+from kim_platform.config import PROJECT_ROOT
+from kim_platform.extensions import db
+from kim_platform.kims.models import Kim
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+EMAIL = "browser.relawan@example.id"
+PASSWORD = "perahu sandeq mamuju"
+BLANK_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a1c30000000049454e44ae426082")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    app = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path / "uploads"),
+                      "MAIL_OUTBOX": str(tmp_path / "mail")})
+    with app.app_context():
+        db.session.add(User(name="Relawan Peramban", email=EMAIL, password_hash=hash_password(PASSWORD),
+                            email_verified_at=utcnow()))
+        db.session.commit()
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        with app.app_context():
+            user_id = db.session.scalar(select(User.id).where(User.email == EMAIL))
+            kim_ids = db.session.scalars(select(Kim.id).where(Kim.name == "KIM Peramban Binanga")).all()
+            db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
+            db.session.execute(delete(Kim).where(Kim.id.in_(kim_ids)))
+            db.session.execute(delete(User).where(User.id == user_id))
+            db.session.commit()
+            db.engine.dispose()
+
+
+def test_register_a_kim_from_a_phone(live_app):
+    app, base = live_app
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors = []
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # Base-map tiles come from the internet, which tests must not need: serve blank ones.
+        page.route("**/tile.openstreetmap.org/**",
+                   lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+
+        page.goto(f"{base}/masuk")
+        page.fill("#email", EMAIL)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/akun")
+
+        page.goto(f"{base}/kim/daftar")
+        page.select_option("#choose-provinsi", "76")
+        page.wait_for_selector('#choose-kabupaten option[value="76.02"]', state="attached")
+        page.select_option("#choose-kabupaten", "76.02")
+        page.wait_for_selector('#choose-kecamatan option[value="76.02.01"]', state="attached")
+        page.select_option("#choose-kecamatan", "76.02.01")
+        page.wait_for_selector('#choose-desa option[value="76.02.01.1002"]', state="attached")
+        page.select_option("#choose-desa", "76.02.01.1002")
+        playwright_api.expect(page.locator("#lat")).not_to_have_value("")  # filled from the desa centroid
+        assert page.input_value("#desa_code") == "76.02.01.1002"
+        assert abs(float(page.input_value("#lat")) - -2.749192) < 1e-4
+
+        # Tap the map a little off the pin: the coordinates follow.
+        page.locator("#pin-map").scroll_into_view_if_needed()
+        box = page.locator("#pin-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 30)
+        assert page.input_value("#lat") != "-2.749192"
+
+        page.fill("#name", "KIM Peramban Binanga")
+        page.check('input[name="bidang"][value="literasi"]')
+        page.fill("#description", "Didaftarkan dari ponsel.")
+        page.screenshot(path=str(ARTIFACTS / "kim-register-360.png"), full_page=True)
+        page.click('button[value="submit"]')
+        page.wait_for_url(f"{base}/kim/kim-peramban-binanga-*")
+        assert "KIM Peramban Binanga" in page.inner_text("h1")
+        page.screenshot(path=str(ARTIFACTS / "kim-profile-360.png"), full_page=True)
+        browser.close()
+    print(f"screenshots in {ARTIFACTS}")
+    assert not errors, errors
+    with app.app_context():
+        kim = db.session.scalar(select(Kim).where(Kim.name == "KIM Peramban Binanga"))
+        assert kim.status == "submitted" and kim.desa_code == "76.02.01.1002"
