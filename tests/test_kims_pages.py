@@ -68,7 +68,7 @@ def test_volunteer_registers_pembina_verifies_and_the_public_sees_it(app, client
     pembina_browser = app.test_client()
     login(pembina_browser, make_user(role="pembina", scope="76.02"))
     queue = pembina_browser.get("/verifikasi").get_data(as_text=True)
-    assert kim.name in queue
+    assert kim.name in queue and 'class="folium-map"' in queue  # with a map preview
     verified = pembina_browser.post(f"/kim/{kim.slug}/status/verify", data={"csrf_token": csrf_token(pembina_browser)})
     assert verified.status_code == 302
     db.session.refresh(kim)
@@ -185,3 +185,12 @@ def test_list_filters_and_pagination_in_html(client, make_kim):
     html = client.get("/kim?bidang=ekonomi-kreatif&q=Halaman").get_data(as_text=True)
     assert len(re.findall(r'class="card"', html)) == 3
     assert "KIM Halaman" not in client.get("/kim?bidang=literasi").get_data(as_text=True)
+
+
+def test_oversized_logo_is_refused_before_decoding(make_user, make_kim):
+    from kim_platform.kims import services
+
+    kim = make_kim()
+    with pytest.raises(services.KimError) as error:
+        services.set_logo(make_user(), kim, b"\xff\xd8\xff" + bytes(6 * 1024 * 1024))
+    assert "5 MB" in str(error.value.fields["logo"]) and kim.logo_key is None

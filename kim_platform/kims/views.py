@@ -16,7 +16,7 @@ from kim_platform.kims import mails, queries, services
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
-from kim_platform.maps.folium_maps import embed, kim_map
+from kim_platform.maps.folium_maps import embed, kim_map, points_map
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
 from kim_platform.regions.queries import (
     ancestors_of,
@@ -66,7 +66,8 @@ def index():
         "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=_bidang_choices(),
         region=get_region(region) if region else None, filters={"wilayah": region or "", "bidang": bidang or "",
                                                                 "status": status or "", "q": q, "urut": sort},
-        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES, status_labels=STATUS_LABELS,
+        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
+        status_labels=STATUS_LABELS,
     )
 
 
@@ -163,7 +164,8 @@ def profile(ref: str):
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
     return render_template(
-        "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang), kim_map=embed(fmap),
+        "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
+        kim_map=embed(fmap),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
         nearby=queries.recent_kims_near(kim),
     )
@@ -314,8 +316,11 @@ def queue():
         abort(403)
     page = queries.verification_queue(current_user, request.args.get("page", 1, type=int) or 1)
     duplicates = {kim.id: services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id) for kim in page.items}
-    return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=queries.kim_facts(page.items), duplicates=duplicates,
-                           reject_form=RejectForm(), post_form=PostForm())
+    facts = queries.kim_facts(page.items)
+    preview = points_map([(facts[k.id].lat, facts[k.id].lon, k.name) for k in page.items])
+    return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=facts,
+                           duplicates=duplicates, reject_form=RejectForm(), post_form=PostForm(),
+                           preview=embed(preview) if preview else None)
 
 
 @bp.get("/kim/<ref>/sk")

@@ -68,6 +68,20 @@ def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
     return fmap
 
 
+def points_map(points: list[tuple[float, float, str]]) -> LocalMap | None:
+    """A handful of labelled points (one page of a list), fitted to their extent."""
+    if not points:
+        return None
+    fmap = new_map(location=points[0][:2], zoom_start=12)
+    for lat, lon, label in points:
+        folium.CircleMarker(location=[lat, lon], radius=7, color="#a05a00", fill=True, fill_opacity=0.9,
+                            tooltip=label).add_to(fmap)
+    if len(points) > 1:
+        lats, lons = [p[0] for p in points], [p[1] for p in points]
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=14)
+    return fmap
+
+
 def embed(fmap: LocalMap) -> Markup:
     """The map's <div> and script, ready to place in a page that loads Leaflet itself."""
     root = fmap.get_root()
