@@ -288,26 +288,24 @@ def _transition(kim_id: int, action: str, reason: str | None = None):
     return serialise_kims([kim], current_user)[0]
 
 
-@blp.route("/<int:kim_id>/submit")
-class KimSubmit(MethodView):
-    @login_required
-    @blp.doc(security=SECURITY)
-    @blp.response(200, KimSchema)
-    @error_responses(blp, 401, 403, 404, 409)
-    def post(self, kim_id):
-        """Submit for verification by the region's pembina (from draft, rejected or inactive)."""
-        return _transition(kim_id, "submit")
+def _register_transition(action: str, summary: str) -> None:
+    """One route per body-less transition: POST /api/v1/kims/<id>/<action>."""
+
+    class Transition(MethodView):
+        @login_required
+        @blp.doc(security=SECURITY, summary=summary)
+        @blp.response(200, KimSchema)
+        @error_responses(blp, 401, 403, 404, 409)
+        def post(self, kim_id):
+            return _transition(kim_id, action)
+
+    Transition.__name__ = Transition.__qualname__ = f"Kim{action.title()}"
+    blp.route(f"/<int:kim_id>/{action}")(Transition)
 
 
-@blp.route("/<int:kim_id>/verify")
-class KimVerify(MethodView):
-    @login_required
-    @blp.doc(security=SECURITY)
-    @blp.response(200, KimSchema)
-    @error_responses(blp, 401, 403, 404, 409)
-    def post(self, kim_id):
-        """Verify a submitted KIM (pembina of its region, direktorat); it gets its number."""
-        return _transition(kim_id, "verify")
+_register_transition("submit", "Submit for verification by the region's pembina (from draft, rejected or inactive)")
+_register_transition("verify", "Verify a submitted KIM (pembina of its region, direktorat); it gets its number")
+_register_transition("deactivate", "Mark a verified KIM inactive (its admins or the region's pembina)")
 
 
 @blp.route("/<int:kim_id>/reject")
@@ -320,17 +318,6 @@ class KimReject(MethodView):
     def post(self, data, kim_id):
         """Reject a submitted KIM with a reason; its admins can edit and submit again."""
         return _transition(kim_id, "reject", data["reason"])
-
-
-@blp.route("/<int:kim_id>/deactivate")
-class KimDeactivate(MethodView):
-    @login_required
-    @blp.doc(security=SECURITY)
-    @blp.response(200, KimSchema)
-    @error_responses(blp, 401, 403, 404, 409)
-    def post(self, kim_id):
-        """Mark a verified KIM inactive (its admins or the region's pembina)."""
-        return _transition(kim_id, "deactivate")
 
 
 @blp.route("/<int:kim_id>/members")
