@@ -95,6 +95,7 @@ migrate: db-dev
 data: db-dev
 	$(BIN)/flask regions load
 	$(BIN)/flask bidang load
+	$(BIN)/flask activities load-types
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

@@ -50,6 +50,9 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.api.views import blp as api_meta_blp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
+    from kim_platform.activities.api import blp as activities_api_blp
+    from kim_platform.activities.api import types_blp as activity_types_blp
+    from kim_platform.activities.views import bp as activities_bp
     from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
     from kim_platform.kims.views import bp as kims_bp
     from kim_platform.core.views import bp as core_bp
@@ -61,20 +64,25 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(kims_bp)
+    app.register_blueprint(activities_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
     api.register_blueprint(audit_api_blp, url_prefix="/api/v1/audit")
     api.register_blueprint(kims_api_blp, url_prefix="/api/v1/kims")
     api.register_blueprint(bidang_blp, url_prefix="/api/v1/bidang")
+    api.register_blueprint(activities_api_blp, url_prefix="/api/v1")
+    api.register_blueprint(activity_types_blp, url_prefix="/api/v1/activity-types")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
+    from kim_platform.activities.cli import activities_cli
     from kim_platform.kims.cli import bidang_cli
     from kim_platform.regions.cli import regions_cli
 
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(bidang_cli)
+    app.cli.add_command(activities_cli)

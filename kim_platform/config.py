@@ -96,6 +96,8 @@ class Config:
         self.SECRET_KEY = env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.MAX_CONTENT_LENGTH = int(env("KIM_MAX_CONTENT_LENGTH", 100 * 1024 * 1024))
+        # Largest non-file form field (a report's Markdown is at most 20,000 characters).
+        self.MAX_FORM_MEMORY_SIZE = 256 * 1024
         self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")

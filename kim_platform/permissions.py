@@ -123,6 +123,33 @@ def can_deactivate_kim(user, kim) -> bool:
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
 
 
+# --- activity reports ------------------------------------------------------------------
+
+def can_report_for(user, kim) -> bool:
+    """Only members of the KIM write its reports (the directorate may too, for support)."""
+    return kim_role(user, kim) is not None or is_direktorat(user)
+
+
+def can_edit_activity(user, activity) -> bool:
+    """The author and the KIM's ketua/admins edit and delete."""
+    if not is_authenticated(user):
+        return False
+    return activity.author_id == user.id or is_kim_manager(user, activity.kim) or is_direktorat(user)
+
+
+def can_moderate_activity(user, activity) -> bool:
+    """Pembina of the place where it happened, or of the KIM's region; the directorate."""
+    return in_scope(user, activity.desa_code) or in_scope(user, activity.kim.desa_code)
+
+
+def can_view_activity(user, activity) -> bool:
+    """Published reports of public KIMs are public; the rest for the KIM and its pembina."""
+    if activity.status == "published" and activity.kim.status in PUBLIC_KIM_STATUSES:
+        return True
+    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity) or \
+        (is_authenticated(user) and activity.author_id == user.id)
+
+
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
     "users.deactivate": lambda user, obj: is_direktorat(user),
@@ -140,6 +167,11 @@ ACTIONS = {
     "kim.deactivate": lambda user, obj: can_deactivate_kim(user, obj),
     "kim.queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
     "bidang.manage": lambda user, obj: is_direktorat(user),
+    "activity.create": lambda user, obj: can_report_for(user, obj),
+    "activity.view": lambda user, obj: can_view_activity(user, obj),
+    "activity.edit": lambda user, obj: can_edit_activity(user, obj),
+    "activity.moderate": lambda user, obj: can_moderate_activity(user, obj),
+    "activity.moderation_queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
 }
 
 

@@ -20,6 +20,7 @@ from kim_platform.accounts.services import create_api_token, utcnow
 from kim_platform.core.auth import limiter
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.extensions import db
+from kim_platform.activities.cli import load_activity_types
 from kim_platform.kims.cli import load_bidang
 from kim_platform.regions.loader import load_regions
 
@@ -57,6 +58,7 @@ def app():
         db.session.execute(text(f"TRUNCATE {', '.join(others)} RESTART IDENTITY CASCADE"))
         load_regions(db.session.connection(), SAMPLE_DIR)
         load_bidang()
+        load_activity_types()
         db.session.commit()
         db.session.remove()
     return app

@@ -6,12 +6,14 @@ API routes with a Bearer token. "member" is an anggota and "kim_admin" an admin 
 matrix KIM, which lies in Kabupaten Mamuju (76.02), Sulawesi Barat (76).
 """
 from dataclasses import dataclass
+from datetime import date
 from typing import Callable
 
 import pytest
 from sqlalchemy import select
 
 from kim_platform.accounts.models import ApiToken, RoleGrant
+from kim_platform.activities.models import Activity, Photo
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
 from tests.conftest import PASSWORD, bearer, csrf_token, login
@@ -35,6 +37,7 @@ KIM_REGION = frozenset({"pembina_in", "pembina_prov", "direktorat"})
 KIM_EDITORS = KIM_REGION | {"kim_admin"}
 KIM_INSIDERS = KIM_EDITORS | {"member"}
 KIM_MANAGERS = frozenset({"kim_admin", "direktorat"})
+REPORTERS = frozenset({"member", "kim_admin", "direktorat"})
 
 
 @dataclass
@@ -44,7 +47,8 @@ class Ctx:
     target: object  # a volunteer to appoint
     appointed: object  # a pembina of 76.02 to dismiss
     kim: object = None  # the matrix KIM, in the case's status
-    other_member: object = None  # an anggota of it, to remove
+    other_member: object = None  # an anggota of it, to remove, and the author of its report
+    activity: object = None  # a report of the KIM, with one photo
     actor_token_id: int | None = None
 
 
@@ -55,6 +59,7 @@ class Case:
     data: dict | None = None
     json: dict | Callable[[Ctx], dict] | None = None
     kim_status: str = "verified"
+    activity_status: str = "published"
 
     def path(self, ctx: Ctx) -> str:
         return self.url(ctx) if callable(self.url) else self.url
@@ -162,6 +167,41 @@ MATRIX = {
     ("bidang_api.BidangList", "GET"): Case("/api/v1/bidang", EVERYONE),
     ("bidang_api.BidangList", "POST"): Case("/api/v1/bidang", frozenset({"direktorat"}),
                                             json={"slug": "baru", "name_id": "Baru", "name_en": "New"}),
+    # Activity reports (the matrix report is written by another anggota of the KIM).
+    ("activities.report", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/lapor", REPORTERS),
+    ("activities.report", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/lapor", REPORTERS, data={"title": ""}),
+    ("activities.edit", "GET"): Case(lambda c: f"/kegiatan/{c.activity.id}/ubah", KIM_MANAGERS),
+    ("activities.edit", "POST"): Case(lambda c: f"/kegiatan/{c.activity.id}/ubah", KIM_MANAGERS,
+                                      data={"title": "Diubah"}),
+    ("activities.detail", "GET"): Case(lambda c: f"/kegiatan/{c.activity.id}", EVERYONE),
+    ("activities.detail", "GET", "hidden"): Case(lambda c: f"/kegiatan/{c.activity.id}", KIM_INSIDERS,
+                                                 activity_status="hidden"),
+    ("activities.act", "POST"): Case(lambda c: f"/kegiatan/{c.activity.id}/hapus", KIM_MANAGERS, data={}),
+    ("activities.act", "POST", "hide"): Case(lambda c: f"/kegiatan/{c.activity.id}/sembunyikan", KIM_REGION,
+                                             data={"reason": "Memuat data pribadi."}),
+    ("activities.act", "POST", "unhide"): Case(lambda c: f"/kegiatan/{c.activity.id}/tampilkan", KIM_REGION,
+                                               data={}, activity_status="hidden"),
+    ("activities.index", "GET"): Case("/kegiatan", EVERYONE),
+    ("activities.region_feed", "GET"): Case("/wilayah/76.02/kegiatan.atom", EVERYONE),
+    ("activities.kim_feed", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/kegiatan.atom", EVERYONE),
+    ("activities.moderation", "GET"): Case("/moderasi", AUDIT_READERS),
+    ("activities.photo", "GET"): Case(lambda c: f"/foto/{c.activity.photos[0].thumb_key}", EVERYONE),
+    ("activities.photo", "GET", "hidden"): Case(lambda c: f"/foto/{c.activity.photos[0].thumb_key}", KIM_INSIDERS,
+                                                activity_status="hidden"),
+    ("activities_api.Activities", "GET"): Case("/api/v1/activities", EVERYONE),
+    ("activities_api.KimActivities", "POST"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/activities", REPORTERS,
+                                                   json={"title": ""}),
+    ("activities_api.ActivityItem", "GET"): Case(lambda c: f"/api/v1/activities/{c.activity.id}", EVERYONE),
+    ("activities_api.ActivityItem", "GET", "hidden"): Case(lambda c: f"/api/v1/activities/{c.activity.id}",
+                                                           KIM_INSIDERS, activity_status="hidden"),
+    ("activities_api.ActivityItem", "PATCH"): Case(lambda c: f"/api/v1/activities/{c.activity.id}", KIM_MANAGERS,
+                                                   json={"title": "Diubah"}),
+    ("activities_api.ActivityItem", "DELETE"): Case(lambda c: f"/api/v1/activities/{c.activity.id}", KIM_MANAGERS),
+    ("activities_api.ActivityHide", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/hide", KIM_REGION,
+                                                  json={"reason": "Memuat data pribadi."}),
+    ("activities_api.ActivityUnhide", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/unhide",
+                                                    KIM_REGION, activity_status="hidden"),
+    ("activity_types_api.ActivityTypes", "GET"): Case("/api/v1/activity-types", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
@@ -179,7 +219,7 @@ def test_every_route_has_a_declared_rule(app):
     assert not declared - existing, f"rules for routes that no longer exist: {sorted(declared - existing)}"
 
 
-def _context(make_user, make_kim, role: str, kim_status: str) -> Ctx:
+def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str) -> Ctx:
     grant = ROLE_GRANTS.get(role)
     actor = None
     if role != "anonymous":
@@ -192,12 +232,21 @@ def _context(make_user, make_kim, role: str, kim_status: str) -> Ctx:
         members.append((actor, "anggota" if role == "member" else "admin"))
     kim = make_kim(status=kim_status, members=members)
     kim.sk_file_key = storage().save(b"%PDF-1.4\ntrailer<<>>\n%%EOF\n", ".pdf")
-    return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member)
+    activity = Activity(kim_id=kim.id, kim=kim, author_id=other_member.id, title="Kegiatan matriks",
+                        activity_date=date.today(), type="diskusi", desa_code=kim.desa_code, status=activity_status,
+                        hidden_reason="Alasan." if activity_status == "hidden" else None)
+    activity.photos.append(Photo(key=storage().save(b"RIFF", ".webp"), thumb_key=storage().save(b"RIFF", ".webp"),
+                                 width=1, height=1))
+    db.session.add(activity)
+    db.session.flush()
+    return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member,
+               activity=activity)
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
-    if response.status_code == 404 and response.request.path.startswith(("/kim/", "/api/v1/kims/")):
+    if response.status_code == 404 and response.request.path.startswith(
+            ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/")):
         return True
     if role == "anonymous":
         if is_api:
@@ -211,7 +260,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
 def test_route_role(client, make_user, make_kim, route, role):
     endpoint, method = route[:2]
     case = MATRIX[route]
-    ctx = _context(make_user, make_kim, role, case.kim_status)
+    ctx = _context(make_user, make_kim, role, case.kim_status, case.activity_status)
     path = case.path(ctx)
     is_api = path.startswith("/api/")
     headers = {}

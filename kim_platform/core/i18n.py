@@ -1,4 +1,6 @@
 """Language choice: Bahasa Indonesia by default, English on a toggle (cookie `lang`)."""
+from datetime import timezone
+
 from flask import current_app, g, has_request_context, request
 
 from kim_platform.extensions import babel
@@ -29,6 +31,11 @@ def init_app(app) -> None:
         locale_selector=current_locale,
         default_translation_directories=str(app.root_path + "/translations"),
     )
+
+    @app.template_filter("isoutc")
+    def isoutc(moment):
+        """RFC 3339 in UTC, for feeds and machine-readable dates."""
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @app.context_processor
     def inject_locale():

@@ -27,8 +27,8 @@ class UploadError(ValueError):
         self.message = message
 
 
-def reencode_image(data: bytes, max_side: int, max_bytes: int, fmt: str = "WEBP", quality: int = 82) -> bytes:
-    """A clean copy of the image at most `max_side` pixels on its long side."""
+def _open_checked(data: bytes, max_bytes: int) -> Image.Image:
+    """Decode an upload after checking its size, format and pixel count; upright, in RGB(A)."""
     if len(data) > max_bytes:
         raise UploadError(_l("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
     try:
@@ -48,17 +48,35 @@ def reencode_image(data: bytes, max_side: int, max_bytes: int, fmt: str = "WEBP"
     except (OSError, SyntaxError, ValueError):  # truncated or corrupt files
         raise UploadError(_l("The image is damaged or incomplete.")) from None
     image = ImageOps.exif_transpose(image)
-    image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") and fmt != "JPEG" else "RGB")
-    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
+    return image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
+
+
+def _encode(image: Image.Image, max_side: int, fmt: str, quality: int) -> tuple[bytes, int, int]:
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if fmt == "JPEG" and copy.mode != "RGB":
+        copy = copy.convert("RGB")
     # A new image object carries no EXIF, XMP or ICC data unless given explicitly.
-    clean = Image.new(image.mode, image.size)
-    clean.paste(image)
+    clean = Image.new(copy.mode, copy.size)
+    clean.paste(copy)
+    out = io.BytesIO()
     if fmt == "WEBP":
         clean.save(out, format="WEBP", quality=quality, method=4)
     else:
         clean.save(out, format=fmt, quality=quality, optimize=True)
-    return out.getvalue()
+    return out.getvalue(), clean.width, clean.height
+
+
+def reencode_image(data: bytes, max_side: int, max_bytes: int, fmt: str = "WEBP", quality: int = 82) -> bytes:
+    """A clean copy of the image at most `max_side` pixels on its long side."""
+    return _encode(_open_checked(data, max_bytes), max_side, fmt, quality)[0]
+
+
+def image_variants(data: bytes, max_bytes: int, sides=(1600, 400), fmt: str = "WEBP",
+                   quality: int = 80) -> list[tuple[bytes, int, int]]:
+    """Several clean sizes of one upload (e.g. the photo and its thumbnail), decoding it once."""
+    image = _open_checked(data, max_bytes)
+    return [_encode(image, side, fmt, quality) for side in sides]
 
 
 def check_pdf(data: bytes, max_bytes: int) -> bytes:

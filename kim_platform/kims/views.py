@@ -8,6 +8,7 @@ from wtforms import SelectChoice
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
+from kim_platform.activities.queries import activity_facts, activity_types, kim_activities
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, storage
@@ -163,11 +164,13 @@ def profile(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
+    recent = kim_activities(kim, current_user, limit=10)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
-        nearby=queries.recent_kims_near(kim),
+        nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
+        type_names={t.slug: t.label(current_locale()) for t in activity_types()},
     )
 
 

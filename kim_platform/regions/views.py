@@ -1,6 +1,9 @@
 """Region pages: /wilayah, /wilayah/<code>, /wilayah/cari."""
 from flask import Blueprint, abort, current_app, render_template, request
 
+from kim_platform.activities.queries import activity_facts, activity_types
+from kim_platform.activities.queries import latest as latest_activities
+from kim_platform.core.i18n import current_locale
 from kim_platform.maps.folium_maps import embed, region_map
 from kim_platform.regions import queries
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
@@ -49,6 +52,7 @@ def detail(code: str):
             parent_of(region.parent_code) or region.parent_code
         )
     fmap = region_map(boundary, extent.centroid, extent.bbox, context, label=region.title)
+    recent = latest_activities(5, region=code)
     return render_template(
         "regions/detail.html",
         region=region,
@@ -62,4 +66,6 @@ def detail(code: str):
         ),
         extent=extent,
         region_map=embed(fmap) if fmap else None,
+        activities=recent, activity_facts=activity_facts(recent),
+        type_names={t.slug: t.label(current_locale()) for t in activity_types()},
     )

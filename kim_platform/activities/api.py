@@ -1,0 +1,280 @@
+"""/api/v1/activities, /api/v1/kims/<id>/activities and /api/v1/activity-types."""
+from datetime import date
+
+import marshmallow as ma
+from flask import jsonify, request, url_for
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint, abort
+
+from kim_platform import permissions
+from kim_platform.activities import queries, services
+from kim_platform.activities.models import STATUSES
+from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
+from kim_platform.core.i18n import current_locale
+from kim_platform.extensions import db
+from kim_platform.kims.api import BBoxField, kim_error
+from kim_platform.kims.queries import get_kim
+from kim_platform.kims.services import KimError
+from kim_platform.regions.codes import CODE_RE
+
+blp = Blueprint("activities_api", __name__, description="Activity reports (kegiatan)")
+types_blp = Blueprint("activity_types_api", __name__, description="Activity types (ADINDA and more)")
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+class ActivityListArgs(PaginationArgs):
+    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+                              metadata={"description": "where it took place: this region and below"})
+    kim = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    type = ma.fields.String(validate=ma.validate.Length(max=40))
+    bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang of the KIM"})
+    from_ = ma.fields.Date(data_key="from")
+    to = ma.fields.Date()
+    bbox = BBoxField(metadata={"description": "minlon,minlat,maxlon,maxlat (reports with a point)"})
+    format = ma.fields.String(validate=ma.validate.OneOf(["json", "geojson"]))
+
+
+class PhotoSchema(ma.Schema):
+    url = ma.fields.String(required=True)
+    thumb_url = ma.fields.String(required=True)
+    width = ma.fields.Integer()
+    height = ma.fields.Integer()
+
+
+class ActivitySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kim_id = ma.fields.Integer(required=True)
+    kim_name = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    date = ma.fields.Date(required=True)
+    type = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    desa_code = ma.fields.String(required=True)
+    place = ma.fields.String(required=True)
+    lat = ma.fields.Float(allow_none=True)
+    lon = ma.fields.Float(allow_none=True)
+    description = ma.fields.String(metadata={"description": "Markdown as written"})
+    description_html = ma.fields.String(metadata={"description": "rendered and sanitised"})
+    reach_offline = ma.fields.Integer()
+    reach_online = ma.fields.Integer()
+    links = ma.fields.List(ma.fields.String())
+    tags = ma.fields.List(ma.fields.String())
+    photos = ma.fields.List(ma.fields.Nested(PhotoSchema), required=True)
+    hidden_reason = ma.fields.String(allow_none=True)
+    url = ma.fields.String(required=True)
+
+
+ActivityPageSchema = page_schema(ActivitySchema, "ActivityPage")
+
+
+class ActivityInputSchema(ma.Schema):
+    """Documented fields (JSON, or multipart form fields with `photos` files); checks are in services."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    title = ma.fields.Raw(metadata={"type": "string"})
+    date = ma.fields.Raw(metadata={"type": "string", "format": "date"})
+    type = ma.fields.Raw(metadata={"type": "string"})
+    description = ma.fields.Raw(metadata={"type": "string"})
+    desa_code = ma.fields.Raw(metadata={"type": "string"})
+    lat = ma.fields.Raw(metadata={"type": "number"})
+    lon = ma.fields.Raw(metadata={"type": "number"})
+    reach_offline = ma.fields.Raw(metadata={"type": "integer"})
+    reach_online = ma.fields.Raw(metadata={"type": "integer"})
+    links = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
+    tags = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
+    late_reason = ma.fields.Raw(metadata={"type": "string"})
+    publish = ma.fields.Raw(metadata={"type": "boolean", "default": True})
+
+
+class HideSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class ActivityTypeSchema(ma.Schema):
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    adinda = ma.fields.String(allow_none=True)
+
+
+def serialise_activities(activities, viewer) -> list[dict]:
+    facts = queries.activity_facts(activities)
+    items = []
+    for a in activities:
+        fact = facts[a.id]
+        items.append({
+            "id": a.id, "kim_id": a.kim_id, "kim_name": fact.kim_name, "title": a.title, "date": a.activity_date,
+            "type": a.type, "status": a.status, "desa_code": a.desa_code, "place": fact.place_label,
+            "lat": fact.lat, "lon": fact.lon, "description": a.description_md,
+            "description_html": a.description_html, "reach_offline": a.reach_offline,
+            "reach_online": a.reach_online, "links": list(a.links or []), "tags": list(a.tags or []),
+            "photos": [{"url": url_for("activities.photo", key=p.key), "thumb_url": url_for("activities.photo",
+                                                                                          key=p.thumb_key),
+                        "width": p.width, "height": p.height} for p in a.photos],
+            "hidden_reason": a.hidden_reason if a.status == "hidden" and permissions.can_view_activity(viewer, a)
+            else None,
+            "url": url_for("activities.detail", activity_id=a.id),
+        })
+    return items
+
+
+def _activity_or_404(activity_id: int):
+    activity = queries.get_activity(activity_id)
+    if activity is None or not permissions.can_view_activity(current_user, activity):
+        abort(404, message=_("No such report."))
+    return activity
+
+
+def _request_input() -> tuple[dict, list[bytes], bool]:
+    """Fields and photos from JSON or multipart; `publish` defaults to true."""
+    if request.mimetype == "application/json":
+        raw = request.get_json(silent=True)
+        if not isinstance(raw, dict):
+            abort(400, message=_("The body must be a JSON object."))
+        photos = []
+    else:
+        raw = {key: request.form.get(key) for key in services.FIELDS if key in request.form}
+        for key in ("links", "tags"):
+            if key in request.form:
+                raw[key] = request.form.getlist(key)
+        raw["publish"] = request.form.get("publish")
+        photos = [f.read() for f in request.files.getlist("photos") if f and f.filename]
+    publish = raw.get("publish")
+    publish = True if publish in (None, "") else publish in (True, "true", "1", "on", "yes")
+    return {k: v for k, v in raw.items() if k in services.FIELDS}, photos, publish
+
+
+@blp.route("/activities")
+class Activities(MethodView):
+    @blp.arguments(ActivityListArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, ActivityPageSchema, description="GeoJSON with format=geojson or Accept: application/geo+json")
+    @error_responses(blp, 400)
+    def get(self, page, per_page, format=None, from_=None, to=None, kim=None, **filters):
+        """Published reports, newest first."""
+        result = queries.feed(page=page, per_page=per_page, kim_id=kim, date_from=from_, date_to=to, **filters)
+        items = serialise_activities(result.items, current_user)
+        if format == "geojson" or (not format and request.accept_mimetypes.best_match(
+                ["application/json", "application/geo+json"]) == "application/geo+json"):
+            features = [{"type": "Feature", "id": i["id"],
+                         "geometry": {"type": "Point", "coordinates": [i["lon"], i["lat"]]} if i["lat"] is not None
+                         else None,
+                         "properties": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in i.items()
+                                        if k not in ("lat", "lon")}} for i in items]
+            response = jsonify({"type": "FeatureCollection", "features": features, "page": result.page,
+                                "per_page": result.per_page, "total": result.total})
+            response.mimetype = "application/geo+json"
+            return response
+        return page_body(result, items)
+
+
+@blp.route("/kims/<int:kim_id>/activities")
+class KimActivities(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"content": {
+        "application/json": {"schema": ActivityInputSchema},
+        "multipart/form-data": {"schema": ActivityInputSchema}}})
+    @blp.response(201, ActivitySchema)
+    @error_responses(blp, 400, 401, 403, 404, 413, 422)
+    def post(self, kim_id):
+        """Report an activity (members of the KIM): JSON, or multipart with up to 6 `photos`."""
+        kim = get_kim(kim_id)
+        if kim is None or not permissions.can_view_kim(current_user, kim):
+            abort(404, message=_("No such KIM."))
+        raw, photos, publish = _request_input()
+        try:
+            activity = services.create_activity(current_user, kim, raw, photos, publish=publish)
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        return serialise_activities([activity], current_user)[0]
+
+
+@blp.route("/activities/<int:activity_id>")
+class ActivityItem(MethodView):
+    @blp.response(200, ActivitySchema)
+    @error_responses(blp, 404)
+    def get(self, activity_id):
+        """One report."""
+        return serialise_activities([_activity_or_404(activity_id)], current_user)[0]
+
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"content": {"application/json": {"schema": ActivityInputSchema}}})
+    @blp.response(200, ActivitySchema)
+    @error_responses(blp, 400, 401, 403, 404, 422)
+    def patch(self, activity_id):
+        """Change a report (its author and the KIM's ketua/admins)."""
+        activity = _activity_or_404(activity_id)
+        raw, photos, publish = _request_input()
+        try:
+            services.update_activity(current_user, activity, raw, photos)
+            if publish and activity.status == "draft" and "publish" in (request.get_json(silent=True) or {}):
+                services.publish_activity(current_user, activity)
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        return serialise_activities([activity], current_user)[0]
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(204)
+    @error_responses(blp, 401, 403, 404)
+    def delete(self, activity_id):
+        """Delete a report and its photos."""
+        activity = _activity_or_404(activity_id)
+        try:
+            services.delete_activity(current_user, activity)
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+
+
+@blp.route("/activities/<int:activity_id>/hide")
+class ActivityHide(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(HideSchema)
+    @blp.response(200, ActivitySchema)
+    @error_responses(blp, 401, 403, 404, 409, 422)
+    def post(self, data, activity_id):
+        """Hide a report from public view, with a reason (pembina of its region)."""
+        activity = _activity_or_404(activity_id)
+        try:
+            services.hide_activity(current_user, activity, data["reason"])
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        return serialise_activities([activity], current_user)[0]
+
+
+@blp.route("/activities/<int:activity_id>/unhide")
+class ActivityUnhide(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ActivitySchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, activity_id):
+        """Show a hidden report again (pembina of its region)."""
+        activity = _activity_or_404(activity_id)
+        try:
+            services.unhide_activity(current_user, activity)
+        except KimError as error:
+            db.session.rollback()
+            kim_error(error)
+        db.session.commit()
+        return serialise_activities([activity], current_user)[0]
+
+
+@types_blp.route("")
+class ActivityTypes(MethodView):
+    @types_blp.response(200, ActivityTypeSchema(many=True))
+    def get(self):
+        """Activity types: the ADINDA framework and other common KIM activities."""
+        locale = current_locale()
+        return [{"slug": t.slug, "name": t.label(locale), "adinda": t.adinda} for t in queries.activity_types()]

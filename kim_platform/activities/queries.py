@@ -1,0 +1,112 @@
+"""Reads over activity reports: feeds by region (code prefix), KIM, type and date; moderation."""
+from dataclasses import dataclass
+
+from sqlalchemy import false, func, or_, select
+
+from kim_platform import permissions
+from kim_platform.activities.models import Activity, ActivityType, Photo
+from kim_platform.core.pagination import Page, paginate
+from kim_platform.extensions import db
+from kim_platform.kims.models import Kim
+from kim_platform.kims.queries import bidang_with_children, within
+from kim_platform.regions.models import Region
+from kim_platform.regions.queries import region_paths
+
+NEWEST = (Activity.activity_date.desc(), Activity.id.desc())
+
+
+def activity_types() -> list[ActivityType]:
+    return list(db.session.scalars(select(ActivityType).order_by(ActivityType.sort, ActivityType.slug)))
+
+
+def get_activity(activity_id: int) -> Activity | None:
+    return db.session.get(Activity, activity_id)
+
+
+def feed_query(region=None, kim_id=None, type=None, bidang=None, date_from=None, date_to=None, bbox=None):
+    """Published reports of public KIMs, newest first. Region means where the activity took place."""
+    stmt = (select(Activity).join(Kim, Kim.id == Activity.kim_id)
+            .where(Activity.status == "published", Kim.status.in_(permissions.PUBLIC_KIM_STATUSES)))
+    if region:
+        stmt = stmt.where(within(Activity.desa_code, region))
+    if kim_id:
+        stmt = stmt.where(Activity.kim_id == kim_id)
+    if type:
+        stmt = stmt.where(Activity.type == type)
+    if bidang:
+        stmt = stmt.where(Activity.kim_id.in_(select(Kim.id).where(Kim.bidang.overlap(bidang_with_children(bidang)))))
+    if date_from:
+        stmt = stmt.where(Activity.activity_date >= date_from)
+    if date_to:
+        stmt = stmt.where(Activity.activity_date <= date_to)
+    if bbox:
+        minlon, minlat, maxlon, maxlat = bbox
+        stmt = stmt.where(Activity.point.intersects(func.ST_MakeEnvelope(minlon, minlat, maxlon, maxlat, 4326)))
+    return stmt.order_by(*NEWEST)
+
+
+def feed(page=1, per_page=20, **filters) -> Page:
+    return paginate(feed_query(**filters), page, per_page)
+
+
+def latest(limit=10, **filters) -> list[Activity]:
+    return list(db.session.scalars(feed_query(**filters).limit(limit)))
+
+
+def kim_activities(kim: Kim, viewer, limit: int = 10) -> list[Activity]:
+    """The KIM's reports for its profile: published ones, plus drafts and hidden ones for insiders."""
+    stmt = select(Activity).where(Activity.kim_id == kim.id)
+    if not (permissions.kim_role(viewer, kim) or permissions.in_scope(viewer, kim.desa_code)):
+        stmt = stmt.where(Activity.status == "published")
+    return list(db.session.scalars(stmt.order_by(*NEWEST).limit(limit)))
+
+
+def moderation_queue(viewer, page: int = 1, per_page: int = 30) -> Page:
+    """Latest reports in the pembina's region, those asking for review first."""
+    stmt = select(Activity)
+    if not permissions.is_direktorat(viewer):
+        scope = permissions.pembina_scope(viewer)
+        stmt = stmt.where(within(Activity.desa_code, scope) if scope else false())
+    stmt = stmt.where(Activity.status != "draft").order_by(
+        Activity.review_requested_at.desc().nulls_last(), *NEWEST)
+    return paginate(stmt, page, per_page)
+
+
+@dataclass
+class ActivityFacts:
+    lat: float | None
+    lon: float | None
+    kim_name: str
+    kim_ref: str
+    place_label: str
+
+
+def activity_facts(activities: list[Activity]) -> dict[int, ActivityFacts]:
+    """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk."""
+    if not activities:
+        return {}
+    ids = [a.id for a in activities]
+    rows = db.session.execute(
+        select(Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
+               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug)
+        .join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
+        .where(Activity.id.in_(ids))
+    ).all()
+    desa = {r.code: r for r in db.session.scalars(select(Region).where(
+        Region.code.in_({a.desa_code for a in activities})))}
+    labels = region_paths(desa.values())
+    by_id = {a.id: a for a in activities}
+    facts = {}
+    for activity_id, lat, lon, kim_name, number, slug in rows:
+        activity = by_id[activity_id]
+        facts[activity_id] = ActivityFacts(lat=lat, lon=lon, kim_name=kim_name, kim_ref=number or slug,
+                                           place_label=labels.get(activity.desa_code, activity.desa_code))
+    return facts
+
+
+def photo_by_key(key: str) -> tuple[Photo, str] | None:
+    """The photo stored under `key` (full size or thumbnail) and which of the two it is."""
+    photo = db.session.scalar(select(Photo).where(or_(Photo.key == key, Photo.thumb_key == key)))
+    if photo is None:
+        return None
+    return photo, "full" if photo.key == key else "thumb"

@@ -1,0 +1,331 @@
+"""Writing activity reports: validation, Markdown, photos, publishing and moderation.
+
+Pages, the API and the demo generator come through here; operations flush, callers commit.
+A report whose photos fail leaves nothing behind: files are tied to the transaction.
+"""
+import re
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+import nh3
+from flask_babel import lazy_gettext as _l
+from markdown_it import MarkdownIt
+from sqlalchemy import select
+
+from kim_platform import permissions
+from kim_platform.accounts.services import utcnow
+from kim_platform.activities.models import Activity, ActivityType, Photo
+from kim_platform.audit.services import record
+from kim_platform.core.images import UploadError, image_variants
+from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.extensions import db
+from kim_platform.kims.services import KimError, check_location, parse_coordinate
+from kim_platform.regions.codes import is_valid_code, level_of
+
+MAX_PHOTOS = 6
+PHOTO_MAX_BYTES = 15 * 1024 * 1024
+MAX_DESCRIPTION = 20_000
+MAX_LINKS = 10
+MAX_TAGS = 10
+MAX_REACH = 100_000_000
+FIELDS = ("title", "date", "type", "description", "desa_code", "lat", "lon", "reach_offline", "reach_online",
+          "links", "tags", "late_reason")
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "hr"}
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML, then sanitised: no raw HTML, only http(s)/mailto links, rel=nofollow."""
+    html = _markdown.render(text or "")
+    # Headings are demoted so a report never competes with the page's own h1/h2.
+    html = re.sub(r"<(/?)h[12]>", r"<\1h3>", html)
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="nofollow noopener noreferrer ugc")
+
+
+def known_types() -> dict[str, ActivityType]:
+    return {t.slug: t for t in db.session.scalars(select(ActivityType))}
+
+
+def _http_url(value) -> str:
+    if not isinstance(value, str) or len(value) > 500:
+        raise ValueError
+    url = value.strip()
+    if not re.match(r"^https?://", url, re.I):
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or "." not in (parts.hostname or "") or parts.username:
+        raise ValueError
+    return url
+
+
+def _int(value, field: str, errors: dict) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        number = int(str(value).strip().replace(".", "").replace(",", "")) if not isinstance(value, int) else value
+    except ValueError:
+        errors[field] = _l("Enter a whole number.")
+        return 0
+    if isinstance(value, bool) or number < 0 or number > MAX_REACH:
+        errors[field] = _l("Enter a number from 0 to 100,000,000.")
+        return 0
+    return number
+
+
+def clean_activity_input(raw: dict, partial: bool = False) -> dict:
+    """Validate a report's fields (from a form or JSON); KimError names every bad field."""
+    errors: dict = {}
+    clean: dict = {}
+    present = {key for key in FIELDS if key in raw}
+    if not partial:
+        for key in ("title", "date", "type"):
+            if raw.get(key) in (None, "", []):
+                errors[key] = _l("This field is required.")
+
+    if "title" in present and "title" not in errors:
+        title = raw.get("title")
+        title = title.strip() if isinstance(title, str) else ""
+        if not title:
+            errors["title"] = _l("This field is required.")
+        elif len(title) > 150:
+            errors["title"] = _l("At most %(n)d characters.", n=150)
+        else:
+            clean["title"] = title
+
+    if "description" in present:
+        text = raw.get("description") or ""
+        if not isinstance(text, str):
+            errors["description"] = _l("Must be text.")
+        elif len(text) > MAX_DESCRIPTION:
+            errors["description"] = _l("At most %(n)d characters.", n=MAX_DESCRIPTION)
+        else:
+            clean["description_md"] = text.strip()
+
+    if "type" in present and "type" not in errors:
+        if raw.get("type") not in known_types():
+            errors["type"] = _l("Choose a type from the list.")
+        else:
+            clean["type"] = raw["type"]
+
+    if "late_reason" in present:
+        reason = raw.get("late_reason")
+        clean["late_reason"] = reason.strip()[:300] if isinstance(reason, str) and reason.strip() else None
+
+    if "date" in present and "date" not in errors:
+        value = raw.get("date")
+        try:
+            day = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+        except ValueError:
+            errors["date"] = _l("Use the date format YYYY-MM-DD.")
+        else:
+            if day > date.today():
+                errors["date"] = _l("The date cannot be in the future.")
+            elif day < date.today() - timedelta(days=365) and not clean.get("late_reason"):
+                errors["late_reason"] = _l("Reports older than one year need a reason.")
+            else:
+                clean["activity_date"] = day
+
+    if "desa_code" in present and raw.get("desa_code") not in (None, ""):
+        code = raw.get("desa_code")
+        if not isinstance(code, str) or not is_valid_code(code.strip()) or level_of(code.strip()) != "desa":
+            errors["desa_code"] = _l("Choose a desa/kelurahan.")
+        else:
+            clean["desa_code"] = code.strip()
+
+    for key in ("lat", "lon"):
+        if key in present:
+            try:
+                clean[key] = parse_coordinate(raw.get(key))
+            except (TypeError, ValueError):
+                errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
+    if ("lat" in clean) != ("lon" in clean) or (clean.get("lat") is None) != (clean.get("lon") is None):
+        if "lat" not in errors and "lon" not in errors:
+            errors["lat"] = _l("Give both latitude and longitude, or neither.")
+
+    for key in ("reach_offline", "reach_online"):
+        if key in present:
+            clean[key] = _int(raw.get(key), key, errors)
+
+    if "links" in present:
+        links = raw.get("links") or []
+        if isinstance(links, str):
+            links = [line for line in links.splitlines() if line.strip()]
+        if not isinstance(links, list) or len(links) > MAX_LINKS:
+            errors["links"] = _l("At most %(n)d links.", n=MAX_LINKS)
+        else:
+            try:
+                clean["links"] = [_http_url(link) for link in links if str(link).strip()]
+            except ValueError:
+                errors["links"] = _l("Each link must be a web address (https://…).")
+
+    if "tags" in present:
+        tags = raw.get("tags") or []
+        if isinstance(tags, str):
+            tags = [t for t in re.split(r"[,\n]", tags)]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            errors["tags"] = _l("Give tags as words separated by commas.")
+        else:
+            tags = list(dict.fromkeys(t.strip().lstrip("#")[:40] for t in tags if t.strip()))
+            if len(tags) > MAX_TAGS:
+                errors["tags"] = _l("At most %(n)d tags.", n=MAX_TAGS)
+            else:
+                clean["tags"] = tags
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    return clean
+
+
+def _check_place(values: dict, kim) -> None:
+    desa_code = values.get("desa_code") or kim.desa_code
+    lat, lon = values.get("lat"), values.get("lon")
+    if lat is not None:
+        check_location(desa_code, lat, lon)
+    elif "desa_code" in values:
+        from kim_platform.regions.models import Region
+
+        region = db.session.get(Region, desa_code)
+        if region is None or region.level != "desa":
+            raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
+
+
+def _store_photos(activity: Activity, uploads: list[bytes], start: int = 0) -> None:
+    for offset, data in enumerate(uploads):
+        try:
+            (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+        except UploadError as error:
+            raise KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=offset + 1,
+                                                                 problem=error.message)}) from None
+        activity.photos.append(Photo(
+            key=save_in_transaction(db.session, full, ".webp"),
+            thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+            width=width, height=height, position=start + offset,
+        ))
+
+
+def _snapshot(activity: Activity) -> dict:
+    return {"title": activity.title, "date": activity.activity_date.isoformat() if activity.activity_date else None,
+            "type": activity.type, "desa_code": activity.desa_code, "status": activity.status,
+            "reach_offline": activity.reach_offline, "reach_online": activity.reach_online,
+            "links": list(activity.links or []), "tags": list(activity.tags or []),
+            "photos": len(activity.photos)}
+
+
+def _audit(actor, action: str, activity: Activity, before=None, after=None) -> None:
+    record(actor, action, "activity", activity.id, scope_code=activity.desa_code, before=before, after=after)
+
+
+def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:
+    if not permissions.can_report_for(actor, kim):
+        raise KimError(_l("Only members of this KIM report its activities."), status=403)
+    if len(photos) > MAX_PHOTOS:
+        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    values = clean_activity_input(raw)
+    _check_place(values, kim)
+    lat, lon = values.pop("lat", None), values.pop("lon", None)
+    values.setdefault("desa_code", kim.desa_code)
+    description = values.pop("description_md", "")
+    now = utcnow()
+    activity = Activity(
+        kim_id=kim.id, kim=kim, author_id=actor.id, **values, description_md=description,
+        description_html=render_markdown(description),
+        point=f"SRID=4326;POINT({lon} {lat})" if lat is not None else None,
+        status="published" if publish else "draft", published_at=now if publish else None,
+    )
+    db.session.add(activity)
+    db.session.flush()
+    _store_photos(activity, list(photos))
+    db.session.flush()
+    _audit(actor, "activity.create", activity, after=_snapshot(activity))
+    return activity
+
+
+def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes] = (),
+                    remove_photo_ids: list[int] = ()) -> Activity:
+    if not permissions.can_edit_activity(actor, activity):
+        raise KimError(_l("You may not edit this report."), status=403)
+    values = clean_activity_input(raw, partial=True)
+    before = _snapshot(activity)
+    _check_place(values, activity.kim)
+    if "lat" in values:
+        lat, lon = values.pop("lat"), values.pop("lon")
+        activity.point = f"SRID=4326;POINT({lon} {lat})" if lat is not None else None
+    if "description_md" in values:
+        activity.description_md = values.pop("description_md")
+        activity.description_html = render_markdown(activity.description_md)
+    for key, value in values.items():
+        setattr(activity, key, value)
+    for photo in [p for p in activity.photos if p.id in set(remove_photo_ids)]:
+        delete_after_commit(db.session, photo.key)
+        delete_after_commit(db.session, photo.thumb_key)
+        activity.photos.remove(photo)
+    if len(activity.photos) + len(new_photos) > MAX_PHOTOS:
+        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    _store_photos(activity, list(new_photos), start=len(activity.photos))
+    activity.updated_at = utcnow()
+    db.session.flush()
+    changed = {k: v for k, v in _snapshot(activity).items() if before.get(k) != v}
+    if changed:
+        _audit(actor, "activity.update", activity, before={k: before[k] for k in changed}, after=changed)
+    return activity
+
+
+def publish_activity(actor, activity: Activity) -> None:
+    if not permissions.can_edit_activity(actor, activity):
+        raise KimError(_l("You may not edit this report."), status=403)
+    if activity.status != "draft":
+        raise KimError(_l("Only a draft can be published."), status=409)
+    activity.status = "published"
+    activity.published_at = utcnow()
+    _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
+
+
+def delete_activity(actor, activity: Activity) -> None:
+    """Delete the report; its photo files go once the deletion commits."""
+    if not permissions.can_edit_activity(actor, activity):
+        raise KimError(_l("You may not delete this report."), status=403)
+    for photo in activity.photos:
+        delete_after_commit(db.session, photo.key)
+        delete_after_commit(db.session, photo.thumb_key)
+    _audit(actor, "activity.delete", activity, before=_snapshot(activity))
+    db.session.delete(activity)
+    db.session.flush()
+
+
+def hide_activity(actor, activity: Activity, reason: str) -> None:
+    if not permissions.can_moderate_activity(actor, activity):
+        raise KimError(_l("You may not moderate this report."), status=403)
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise KimError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
+    if activity.status == "hidden":
+        raise KimError(_l("This report is hidden already."), status=409)
+    before = activity.status
+    activity.status = "hidden"
+    activity.hidden_reason = reason[:2000]
+    activity.review_requested_at = None
+    _audit(actor, "activity.hide", activity, before={"status": before}, after={"status": "hidden", "reason": reason})
+
+
+def unhide_activity(actor, activity: Activity) -> None:
+    if not permissions.can_moderate_activity(actor, activity):
+        raise KimError(_l("You may not moderate this report."), status=403)
+    if activity.status != "hidden":
+        raise KimError(_l("This report is not hidden."), status=409)
+    activity.status = "published"
+    activity.published_at = activity.published_at or utcnow()
+    activity.review_requested_at = None
+    _audit(actor, "activity.unhide", activity, before={"status": "hidden", "reason": activity.hidden_reason},
+           after={"status": "published"})
+    activity.hidden_reason = None
+
+
+def request_review(actor, activity: Activity) -> None:
+    """After editing a hidden report, its KIM asks the pembina to look again."""
+    if not permissions.can_edit_activity(actor, activity):
+        raise KimError(_l("You may not edit this report."), status=403)
+    if activity.status != "hidden":
+        raise KimError(_l("This report is not hidden."), status=409)
+    activity.review_requested_at = utcnow()
+    _audit(actor, "activity.review_request", activity)
