@@ -1,8 +1,10 @@
-"""A volunteer registers a KIM from a phone-sized Chromium (Debian's, driven by Playwright).
+"""A volunteer registers a KIM and reports an activity from a phone-sized Chromium (Debian's,
+driven by Playwright).
 
 The app runs in a thread on a free port with its own database connections, so this test
 commits real rows; it removes them afterwards. Screenshots go to test-artifacts/.
 """
+import io
 import socket
 import threading
 
@@ -17,7 +19,7 @@ from kim_platform.accounts.services import utcnow
 from kim_platform.audit.models import AuditEntry
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.extensions import db
-from kim_platform.kims.models import Kim
+from kim_platform.kims.models import Kim, Membership
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -42,8 +44,16 @@ def live_app(tmp_path):
     app = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path / "uploads"),
                       "MAIL_OUTBOX": str(tmp_path / "mail")})
     with app.app_context():
-        db.session.add(User(name="Relawan Peramban", email=EMAIL, password_hash=hash_password(PASSWORD),
-                            email_verified_at=utcnow()))
+        user = User(name="Relawan Peramban", email=EMAIL, password_hash=hash_password(PASSWORD),
+                    email_verified_at=utcnow())
+        db.session.add(user)
+        db.session.flush()
+        kim = Kim(name="KIM Peramban Lama", slug="kim-peramban-lama-test", desa_code="76.02.01.1003",
+                  point="SRID=4326;POINT(118.95994 -2.714437)", bidang=["literasi"], status="verified",
+                  number="KIM-76.02-9001", join_code="PERAMBAN", socials={})
+        db.session.add(kim)
+        db.session.flush()
+        db.session.add(Membership(user_id=user.id, kim_id=kim.id, role="ketua"))
         db.session.commit()
     port = _free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -55,7 +65,8 @@ def live_app(tmp_path):
         server.shutdown()
         with app.app_context():
             user_id = db.session.scalar(select(User.id).where(User.email == EMAIL))
-            kim_ids = db.session.scalars(select(Kim.id).where(Kim.name == "KIM Peramban Binanga")).all()
+            kim_ids = db.session.scalars(select(Kim.id).where(
+                Kim.name.in_(["KIM Peramban Binanga", "KIM Peramban Lama"]))).all()
             db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
             db.session.execute(delete(Kim).where(Kim.id.in_(kim_ids)))
             db.session.execute(delete(User).where(User.id == user_id))
@@ -63,24 +74,73 @@ def live_app(tmp_path):
             db.engine.dispose()
 
 
+def _phone(p, base, errors):
+    """A logged-in 360×740 touch browser page; console errors are collected."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Base-map tiles come from the internet, which tests must not need: serve blank ones.
+    page.route("**/tile.openstreetmap.org/**",
+               lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+    page.goto(f"{base}/masuk")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/akun")
+    return browser, page
+
+
+def _phone_photo(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height), (180, 90, 40))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "S", 2: (2.0, 44.0, 57.0), 3: "E", 4: (118.0, 58.0, 2.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=85)
+    return out.getvalue()
+
+
+def test_report_an_activity_with_two_phone_photos(live_app):
+    app, base = live_app
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors, uploads = [], []
+    with playwright_api.sync_playwright() as p:
+        browser, page = _phone(p, base, errors)
+        page.on("request", lambda r: r.method == "POST" and "/lapor" in r.url and uploads.append(len(r.post_data_buffer)))
+        page.goto(f"{base}/kim/KIM-76.02-9001/lapor")
+        page.fill("#title", "Literasi digital di balai desa")
+        page.select_option("#type", "literasi-digital")
+        page.fill("#reach_offline", "35")
+        page.set_input_files("#photos", [
+            {"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": _phone_photo(4000, 3000)},
+            {"name": "IMG_0002.jpg", "mimeType": "image/jpeg", "buffer": _phone_photo(3000, 4000)},
+        ])
+        page.screenshot(path=str(ARTIFACTS / "report-form-360.png"), full_page=True)
+        page.click('button[value="publish"]')
+        try:
+            page.wait_for_url(f"{base}/kegiatan/*", timeout=15000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "report-debug.png"), full_page=True)
+            print("STATUS", page.inner_text("#upload-status"), page.url, errors, uploads)
+            raise
+        assert page.locator(".gallery img").count() == 2
+        assert "Literasi digital di balai desa" in page.inner_text("h1")
+        page.screenshot(path=str(ARTIFACTS / "report-page-360.png"), full_page=True)
+        browser.close()
+    assert not errors, errors
+    # The browser shrank the photos before sending them (the originals are ~0.3 MB each here,
+    # phone photos several MB); the request carried both, resized.
+    assert uploads and uploads[0] < 2 * len(_phone_photo(4000, 3000))
+
+
 def test_register_a_kim_from_a_phone(live_app):
     app, base = live_app
     ARTIFACTS.mkdir(exist_ok=True)
     errors = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        # Base-map tiles come from the internet, which tests must not need: serve blank ones.
-        page.route("**/tile.openstreetmap.org/**",
-                   lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
-
-        page.goto(f"{base}/masuk")
-        page.fill("#email", EMAIL)
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/akun")
+        browser, page = _phone(p, base, errors)
 
         page.goto(f"{base}/kim/daftar")
         page.select_option("#choose-provinsi", "76")

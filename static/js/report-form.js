@@ -38,7 +38,8 @@
       shrunk.forEach(function (file) { data.append("photos", file, file.name); });
       if (submitter && submitter.name) { data.set(submitter.name, submitter.value); }
       var request = new XMLHttpRequest();
-      request.open("POST", form.action || window.location.href);
+      // form.action would be the buttons named "action"; read the attribute instead.
+      request.open("POST", form.getAttribute("action") || window.location.href);
       request.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) { progress.hidden = false; progress.value = Math.round(100 * e.loaded / e.total); }
       });
