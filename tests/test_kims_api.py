@@ -235,3 +235,23 @@ def test_bidang_taxonomy_and_its_extension_by_the_directorate(client, make_user)
     director = make_user(role="direktorat")
     assert client.post("/api/v1/bidang", json=new, headers=bearer(director)).status_code == 201
     assert client.post("/api/v1/bidang", json=new, headers=bearer(director)).status_code == 409
+
+
+def test_moving_to_another_kabupaten_needs_that_regions_verification(client, make_user, make_kim):
+    admin = make_user()
+    kim = make_kim(members=[(admin, "admin")])
+    number = kim.number
+    moved = client.patch(f"/api/v1/kims/{kim.id}", json={"desa_code": "76.04.01.1001", "lat": -3.50506,
+                                                         "lon": 119.02194}, headers=bearer(admin)).get_json()
+    assert moved["status"] == "submitted" and moved["number"] == number  # the number stays for good
+    polman = make_user(role="pembina", scope="76.04")
+    assert client.post(f"/api/v1/kims/{kim.id}/verify", headers=bearer(polman)).status_code == 200
+
+
+def test_a_pembina_cannot_move_a_kim_out_of_their_region(client, make_user, make_kim):
+    kim = make_kim()
+    pembina = make_user(role="pembina", scope="76.02")
+    response = client.patch(f"/api/v1/kims/{kim.id}", json={"desa_code": "76.04.01.1001", "lat": -3.50506,
+                                                            "lon": 119.02194}, headers=bearer(pembina))
+    assert response.status_code == 403
+    assert db.session.get(Kim, kim.id).desa_code == DESA

@@ -332,9 +332,16 @@ def create_kim(actor, raw: dict) -> Kim:
 
 
 def update_kim(actor, kim: Kim, raw: dict) -> Kim:
+    """Change fields. Moving a KIM is limited to the editor's scope, and a verified KIM that
+    moves to another kabupaten/kota goes back to that region's pembina for verification."""
     values = clean_kim_input(raw, partial=True)
     before = _snapshot(kim)
     desa_code = values.get("desa_code", kim.desa_code)
+    moved_kabupaten = desa_code[:5] != kim.desa_code[:5]
+    if desa_code != kim.desa_code and not permissions.is_kim_manager(actor, kim) \
+            and not permissions.in_scope(actor, desa_code):
+        raise KimError(_l("You may only move a KIM within your own region."),
+                       fields={"desa_code": _l("This desa/kelurahan is outside your region.")}, status=403)
     if {"desa_code", "lat", "lon"} & set(values):
         lat = values.get("lat", before["lat"])
         lon = values.get("lon", before["lon"])
@@ -344,6 +351,9 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     values.pop("lon", None)
     for key, value in values.items():
         setattr(kim, key, value if key != "socials" else (value or {}))
+    if moved_kabupaten and kim.status == "verified":
+        kim.status = "submitted"
+        kim.submitted_at = utcnow()
     kim.updated_at = utcnow()
     db.session.flush()
     changed_before, changed_after = _diff(before, _snapshot(kim))
