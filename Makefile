@@ -96,6 +96,7 @@ data: db-dev
 	$(BIN)/flask regions load
 	$(BIN)/flask bidang load
 	$(BIN)/flask activities load-types
+	$(BIN)/flask maps prepare
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

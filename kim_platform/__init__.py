@@ -39,9 +39,20 @@ def create_app(config=None) -> Flask:
     errors.init_app(app)
     navigation.init_app(app)
 
+    _import_models()
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _import_models() -> None:
+    """Every model module, so the metadata (and Alembic's autogenerate) knows all tables."""
+    from kim_platform.accounts import models as _accounts  # noqa: F401
+    from kim_platform.activities import models as _activities  # noqa: F401
+    from kim_platform.audit import models as _audit  # noqa: F401
+    from kim_platform.kims import models as _kims  # noqa: F401
+    from kim_platform.maps import models as _maps  # noqa: F401
+    from kim_platform.regions import models as _regions  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -55,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.activities.views import bp as activities_bp
     from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
     from kim_platform.kims.views import bp as kims_bp
+    from kim_platform.maps.views import bp as maps_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
@@ -65,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(kims_bp)
     app.register_blueprint(activities_bp)
+    app.register_blueprint(maps_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -80,9 +93,11 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.kims.cli import bidang_cli
+    from kim_platform.maps.cli import maps_cli
     from kim_platform.regions.cli import regions_cli
 
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(bidang_cli)
     app.cli.add_command(activities_cli)
+    app.cli.add_command(maps_cli)

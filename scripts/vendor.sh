@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEAFLET_VERSION=1.9.4
+VECTORGRID_VERSION=1.3.0
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -14,3 +15,13 @@ cp "$tmp/package/dist/leaflet.js" "$tmp/package/dist/leaflet.css" "$tmp/package/
 cp -r "$tmp/package/dist/images" static/vendor/leaflet/
 echo "leaflet $LEAFLET_VERSION" > static/vendor/leaflet/VERSION
 echo "vendored leaflet $LEAFLET_VERSION"
+
+(cd "$tmp" && rm -rf package && npm pack --silent "leaflet.vectorgrid@$VECTORGRID_VERSION" >/dev/null \
+    && tar xzf leaflet.vectorgrid-$VECTORGRID_VERSION.tgz)
+rm -rf static/vendor/leaflet.vectorgrid
+mkdir -p static/vendor/leaflet.vectorgrid
+cp "$tmp/package/dist/Leaflet.VectorGrid.bundled.min.js" static/vendor/leaflet.vectorgrid/
+# The package ships no licence file; its package.json says BSD-3-Clause.
+grep -o '"license": *"[^"]*"' "$tmp/package/package.json" > static/vendor/leaflet.vectorgrid/LICENSE
+echo "leaflet.vectorgrid $VECTORGRID_VERSION" > static/vendor/leaflet.vectorgrid/VERSION
+echo "vendored leaflet.vectorgrid $VECTORGRID_VERSION"

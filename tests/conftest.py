@@ -22,6 +22,7 @@ from kim_platform.config import PROJECT_ROOT
 from kim_platform.extensions import db
 from kim_platform.activities.cli import load_activity_types
 from kim_platform.kims.cli import load_bidang
+from kim_platform.maps.prepare import prepare_region_geoms
 from kim_platform.regions.loader import load_regions
 
 SAMPLE_DIR = PROJECT_ROOT / "seed_data" / "wilayah" / "sample"
@@ -59,6 +60,7 @@ def app():
         load_regions(db.session.connection(), SAMPLE_DIR)
         load_bidang()
         load_activity_types()
+        prepare_region_geoms(db.session.connection())
         db.session.commit()
         db.session.remove()
     return app

@@ -302,3 +302,19 @@ def test_reports_of_a_kim_not_yet_public_stay_private(app, client, make_user, ma
     assert public.get(f"/kegiatan/{created['id']}").status_code == 404
     assert public.get("/api/v1/activities").get_json()["total"] == 0
     assert client.get(f"/api/v1/activities/{created['id']}", headers=bearer(member)).status_code == 200
+
+
+def test_the_kims_last_activity_date_follows_its_published_reports(client, kim_with_member, make_user):
+    kim, member, _ = kim_with_member
+    older = (date.today() - timedelta(days=30)).isoformat()
+    first = client.post(f"/api/v1/kims/{kim.id}/activities", json={**REPORT, "date": older}, headers=bearer(member))
+    second = client.post(f"/api/v1/kims/{kim.id}/activities", json=REPORT, headers=bearer(member)).get_json()
+    db.session.refresh(kim)
+    assert kim.last_activity_on == date.today()
+    pembina = make_user(role="pembina", scope="76.02")
+    client.post(f"/api/v1/activities/{second['id']}/hide", json={"reason": "Tidak sesuai."}, headers=bearer(pembina))
+    db.session.refresh(kim)
+    assert kim.last_activity_on.isoformat() == older
+    client.delete(f"/api/v1/activities/{first.get_json()['id']}", headers=bearer(member))
+    db.session.refresh(kim)
+    assert kim.last_activity_on is None

@@ -202,6 +202,9 @@ MATRIX = {
     ("activities_api.ActivityUnhide", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/unhide",
                                                     KIM_REGION, activity_status="hidden"),
     ("activity_types_api.ActivityTypes", "GET"): Case("/api/v1/activity-types", EVERYONE),
+    # The national map and its tiles (what a tile shows depends on the viewer, checked in test_maps).
+    ("maps.national_map", "GET"): Case("/peta", EVERYONE),
+    ("maps.tile", "GET"): Case("/tiles/kims/5/25/16.pbf", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),

@@ -49,6 +49,7 @@ class Activity(db.Model):
         Index("ix_activity_status_desa_date", "status", "desa_code", "activity_date"),
         Index("ix_activity_status_date", "status", "activity_date"),
         Index("ix_activity_kim_date", "kim_id", "activity_date"),
+        Index("ix_activity_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -204,6 +204,15 @@ def _store_photos(activity: Activity, uploads: list[bytes], start: int = 0) -> N
         ))
 
 
+def refresh_last_activity(kim) -> None:
+    """Keep kim.last_activity_on equal to the date of its latest published report."""
+    from sqlalchemy import func
+
+    db.session.flush()
+    kim.last_activity_on = db.session.scalar(
+        select(func.max(Activity.activity_date)).where(Activity.kim_id == kim.id, Activity.status == "published"))
+
+
 def _snapshot(activity: Activity) -> dict:
     return {"title": activity.title, "date": activity.activity_date.isoformat() if activity.activity_date else None,
             "type": activity.type, "desa_code": activity.desa_code, "status": activity.status,
@@ -237,6 +246,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     db.session.flush()
     _store_photos(activity, list(photos))
     db.session.flush()
+    refresh_last_activity(kim)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
     return activity
 
@@ -264,7 +274,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
         raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
     _store_photos(activity, list(new_photos), start=len(activity.photos))
     activity.updated_at = utcnow()
-    db.session.flush()
+    refresh_last_activity(activity.kim)
     changed = {k: v for k, v in _snapshot(activity).items() if before.get(k) != v}
     if changed:
         _audit(actor, "activity.update", activity, before={k: before[k] for k in changed}, after=changed)
@@ -278,6 +288,8 @@ def publish_activity(actor, activity: Activity) -> None:
         raise KimError(_l("Only a draft can be published."), status=409)
     activity.status = "published"
     activity.published_at = utcnow()
+    activity.updated_at = utcnow()
+    refresh_last_activity(activity.kim)
     _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
 
 
@@ -289,8 +301,9 @@ def delete_activity(actor, activity: Activity) -> None:
         delete_after_commit(db.session, photo.key)
         delete_after_commit(db.session, photo.thumb_key)
     _audit(actor, "activity.delete", activity, before=_snapshot(activity))
+    kim = activity.kim
     db.session.delete(activity)
-    db.session.flush()
+    refresh_last_activity(kim)
 
 
 def hide_activity(actor, activity: Activity, reason: str) -> None:
@@ -305,6 +318,8 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
     activity.status = "hidden"
     activity.hidden_reason = reason[:2000]
     activity.review_requested_at = None
+    activity.updated_at = utcnow()
+    refresh_last_activity(activity.kim)
     _audit(actor, "activity.hide", activity, before={"status": before}, after={"status": "hidden", "reason": reason})
 
 
@@ -316,6 +331,8 @@ def unhide_activity(actor, activity: Activity) -> None:
     activity.status = "published"
     activity.published_at = activity.published_at or utcnow()
     activity.review_requested_at = None
+    activity.updated_at = utcnow()
+    refresh_last_activity(activity.kim)
     _audit(actor, "activity.unhide", activity, before={"status": "hidden", "reason": activity.hidden_reason},
            after={"status": "published"})
     activity.hidden_reason = None

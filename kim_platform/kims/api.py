@@ -89,6 +89,7 @@ class KimSchema(ma.Schema):
     logo_url = ma.fields.String(allow_none=True)
     rejection_reason = ma.fields.String(allow_none=True)
     verified_at = ma.fields.DateTime(allow_none=True)
+    last_activity_on = ma.fields.Date(allow_none=True, metadata={"description": "date of the latest published report"})
     url = ma.fields.String(required=True)
 
 
@@ -174,7 +175,7 @@ def serialise_kims(kims, viewer) -> list[dict]:
             "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}),
             "logo_url": url_for("kims.logo", key=kim.logo_key, _external=False) if kim.logo_key else None,
             "rejection_reason": kim.rejection_reason if permissions.can_see_private_kim_data(viewer, kim) else None,
-            "verified_at": kim.verified_at,
+            "verified_at": kim.verified_at, "last_activity_on": kim.last_activity_on,
             "url": url_for("kims.profile", ref=kim.public_ref),
         })
     return items
@@ -191,7 +192,7 @@ def _feature_collection(items: list[dict], page) -> dict:
     features = []
     for item in items:
         properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
-        for key in ("founded_on", "sk_date", "verified_at"):
+        for key in ("founded_on", "sk_date", "verified_at", "last_activity_on"):
             if properties.get(key) is not None:
                 properties[key] = properties[key].isoformat()
         features.append({"type": "Feature", "id": item["id"],

@@ -59,6 +59,7 @@ class Kim(db.Model):
         Index("ix_kim_bidang", "bidang", postgresql_using="gin"),
         Index("ix_kim_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_kim_submitted_at", "submitted_at", postgresql_where="status = 'submitted'"),
+        Index("ix_kim_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -86,6 +87,8 @@ class Kim(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Date of the latest published report, kept by the activity services (maps, coverage, scores).
+    last_activity_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

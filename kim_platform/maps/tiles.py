@@ -1,0 +1,199 @@
+"""Mapbox vector tiles built by PostGIS (ST_AsMVT), with a small in-process cache.
+
+KIM points are aggregated on the server at low zoom (counts per kabupaten/kota up to z7,
+per kecamatan up to z10) and sent one by one from z11, so no tile carries tens of
+thousands of points. Region outlines come from `region_tile_geom`, simplified once per
+zoom band. Each cached tile is keyed by a data version, so new KIMs, verifications and
+reports show on the next request without any explicit invalidation.
+"""
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, text
+
+from kim_platform import permissions
+from kim_platform.activities.models import Activity
+from kim_platform.extensions import db
+from kim_platform.kims.models import Kim
+
+MAX_ZOOM = 16
+POINTS_FROM_ZOOM = 11
+ACTIVE_DAYS = 90
+EXTENT = 4096
+BUFFER = 64
+
+
+class TileError(ValueError):
+    """z/x/y outside the tile pyramid; the message names the parameter."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int]:
+    values = {}
+    for name, raw in (("z", z), ("x", x), ("y", y)):
+        if not raw.isdigit() or len(raw) > 6:
+            raise TileError(name, f"{name} must be a whole number")
+        values[name] = int(raw)
+    if values["z"] > MAX_ZOOM:
+        raise TileError("z", f"z must be at most {MAX_ZOOM}")
+    limit = 2 ** values["z"]
+    for name in ("x", "y"):
+        if values[name] >= limit:
+            raise TileError(name, f"{name} must be below {limit} at zoom {values['z']}")
+    return values["z"], values["x"], values["y"]
+
+
+def data_version() -> str:
+    """Changes whenever a KIM or a report changes (two index-only lookups)."""
+    kims = db.session.scalar(select(func.max(Kim.updated_at)))
+    reports = db.session.scalar(select(func.max(Activity.updated_at)))
+    return hashlib.sha1(f"{kims}|{reports}".encode()).hexdigest()[:12]
+
+
+def visibility(viewer) -> tuple[str, dict, str]:
+    """SQL condition on `k` for the KIMs the viewer may see, its parameters, and a cache class."""
+    if permissions.is_direktorat(viewer):
+        return "TRUE", {}, "all"
+    scope = permissions.pembina_scope(viewer)
+    if scope:
+        return ("(k.status = 'verified' OR k.desa_code = :scope OR k.desa_code LIKE :scope_like)",
+                {"scope": scope, "scope_like": scope + ".%"}, f"scope:{scope}")
+    return "k.status = 'verified'", {}, "public"
+
+
+def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool) -> tuple[str, dict]:
+    clauses, params = [], {}
+    if bidang:
+        clauses.append("k.bidang && CAST(:bidang AS varchar[])")
+        params["bidang"] = bidang
+    if status:
+        clauses.append("k.status = :status")
+        params["status"] = status
+    if active_only:
+        clauses.append("k.last_activity_on >= :since")
+    return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+
+def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_only=False) -> bytes:
+    seen, seen_params, _ = visibility(viewer)
+    extra, params = _kim_filters(bidang, status, active_only)
+    params.update(seen_params, z=z, x=x, y=y, since=date.today() - timedelta(days=ACTIVE_DAYS),
+                  extent=EXTENT, buffer=BUFFER)
+    if z >= POINTS_FROM_ZOOM:
+        sql = f"""
+            WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e)
+            SELECT ST_AsMVT(t, 'kims', :extent, 'geom') FROM (
+                SELECT ST_AsMVTGeom(ST_Transform(k.point, 3857), env.e, :extent, :buffer, true) AS geom,
+                       k.id, k.bidang[1] AS bidang, k.status,
+                       (k.last_activity_on IS NOT NULL AND k.last_activity_on >= :since) AS active
+                FROM kim k, env
+                WHERE k.point && ST_Transform(env.e, 4326) AND {seen}{extra}
+            ) t"""
+    else:
+        level, width = ("kabupaten", 5) if z <= 7 else ("kecamatan", 8)
+        params.update(level=level, width=width)
+        sql = f"""
+            WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
+            places AS (
+                SELECT r.code, r.centroid FROM region r, env
+                WHERE r.level = :level AND r.centroid && ST_Transform(env.e, 4326)
+            ),
+            counts AS (
+                SELECT left(k.desa_code, :width) AS code, count(*) AS n,
+                       count(*) FILTER (WHERE k.last_activity_on >= :since) AS active
+                FROM kim k
+                WHERE left(k.desa_code, :width) IN (SELECT code FROM places) AND {seen}{extra}
+                GROUP BY 1
+            )
+            SELECT ST_AsMVT(t, 'kims', :extent, 'geom') FROM (
+                SELECT ST_AsMVTGeom(ST_Transform(p.centroid, 3857), env.e, :extent, :buffer, true) AS geom,
+                       p.code, c.n AS count, c.active
+                FROM places p JOIN counts c USING (code), env
+            ) t"""
+    return bytes(db.session.scalar(text(sql), params) or b"")
+
+
+REGION_BANDS = ((5, "provinsi", 2), (8, "kabupaten", 5), (MAX_ZOOM, "kecamatan", 8))
+
+
+def region_level(z: int) -> tuple[str, int]:
+    for max_zoom, level, width in REGION_BANDS:
+        if z <= max_zoom:
+            return level, width
+    return REGION_BANDS[-1][1:]
+
+
+def region_tile(z: int, x: int, y: int) -> bytes:
+    """Outlines with coverage: the share of desa with at least one verified KIM."""
+    level, width = region_level(z)
+    sql = """
+        WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
+        shapes AS (
+            SELECT g.code, g.name, g.desa_total, g.geom FROM region_tile_geom g, env
+            WHERE g.level = :level AND g.geom && env.e
+        ),
+        covered AS (
+            SELECT left(k.desa_code, :width) AS code, count(DISTINCT k.desa_code) AS desa_covered,
+                   count(*) AS kim_verified
+            FROM kim k
+            WHERE k.status = 'verified' AND left(k.desa_code, :width) IN (SELECT code FROM shapes)
+            GROUP BY 1
+        )
+        SELECT ST_AsMVT(t, 'regions', :extent, 'geom') FROM (
+            SELECT ST_AsMVTGeom(s.geom, env.e, :extent, :buffer, true) AS geom, s.code, s.name, s.desa_total,
+                   coalesce(c.desa_covered, 0) AS desa_covered, coalesce(c.kim_verified, 0) AS kim_verified,
+                   round(100.0 * coalesce(c.desa_covered, 0) / nullif(s.desa_total, 0), 1)::float8 AS coverage_pct
+            FROM shapes s LEFT JOIN covered c USING (code), env
+        ) t"""
+    params = {"z": z, "x": x, "y": y, "level": level, "width": width, "extent": EXTENT, "buffer": BUFFER}
+    return bytes(db.session.scalar(text(sql), params) or b"")
+
+
+class TileCache:
+    """A bounded LRU of gzipped tiles, shared by the threads of one worker."""
+
+    def __init__(self, capacity: int = 4000):
+        self.capacity = capacity
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+cache = TileCache()
+
+
+def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[bytes, str, bool]:
+    """(gzipped tile, ETag, whether it is public); the tile is built once per data version."""
+    version = data_version()
+    visibility_class = visibility(viewer)[2] if layer == "kims" else "public"
+    key = (layer, version, z, x, y, visibility_class, tuple(sorted((k, str(v)) for k, v in filters.items() if v)))
+    etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
+    body = cache.get(key)
+    if body is None:
+        raw = kim_tile(z, x, y, viewer, **filters) if layer == "kims" else region_tile(z, x, y)
+        body = gzip.compress(raw, compresslevel=6) if raw else b""
+        cache.put(key, body)
+    return body, etag, visibility_class == "public"

@@ -1,0 +1,85 @@
+"""/peta, the national map, and the vector tiles it draws."""
+import gzip
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from kim_platform import permissions
+from kim_platform.api.errors import api_error_response
+from kim_platform.core.i18n import current_locale
+from kim_platform.kims.models import STATUSES
+from kim_platform.kims.queries import bidang_list
+from kim_platform.maps import tiles
+from kim_platform.maps.folium_maps import embed, new_map
+
+bp = Blueprint("maps", __name__)
+
+
+@bp.get("/peta")
+def national_map():
+    """Every KIM and the coverage of every region, loaded tile by tile as the map moves."""
+    fmap = new_map(location=(-2.5, 118.0), zoom_start=5)
+    locale = current_locale()
+    return render_template(
+        "maps/national.html", national_map=embed(fmap), map_var=fmap.get_name(),
+        bidang=[(b.slug, b.label(locale), b.parent_slug) for b in bidang_list()],
+        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
+        kim_tiles=url_for("maps.tile", layer="kims", z="0", x="0", y="0").replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf"),
+        region_tiles=url_for("maps.tile", layer="regions", z="0", x="0", y="0").replace("/0/0/0.pbf",
+                                                                                        "/{z}/{x}/{y}.pbf"),
+        points_from_zoom=tiles.POINTS_FROM_ZOOM,
+    )
+
+
+def _tile_error(field: str, message: str):
+    from werkzeug.exceptions import BadRequest
+
+    error = BadRequest()
+    error.data = {"message": message, "errors": {field: [message]}}
+    return api_error_response(error, message)
+
+
+@bp.get("/tiles/<layer>/<z>/<x>/<y>.pbf")
+def tile(layer: str, z: str, x: str, y: str):
+    """A Mapbox vector tile: 204 when empty, ETag and caching, gzip when accepted."""
+    if layer not in ("kims", "regions"):
+        abort(404)
+    try:
+        z, x, y = tiles.parse_tile(z, x, y)
+    except tiles.TileError as error:
+        return _tile_error(error.field, str(error))
+    filters = {}
+    if layer == "kims":
+        bidang = request.args.get("bidang")
+        status = request.args.get("status")
+        if status and status not in STATUSES:
+            return _tile_error("status", _("Unknown status."))
+        filters = {
+            "bidang": _bidang_and_children(bidang) if bidang else None,
+            "status": status,
+            "active_only": request.args.get("active") == "1",
+        }
+    body, etag, public = tiles.cached_tile(layer, z, x, y, current_user, **filters)
+    if request.if_none_match and etag in request.if_none_match:
+        response = make_response("", 304)
+    elif not body:
+        response = make_response("", 204)
+    else:
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response = make_response(body)
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = make_response(gzip.decompress(body))
+        response.mimetype = "application/vnd.mapbox-vector-tile"
+    response.set_etag(etag)
+    response.headers["Vary"] = "Accept-Encoding, Cookie"
+    max_age = current_app.config.get("TILE_MAX_AGE", 300)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}" if public else "private, max-age=60"
+    return response
+
+
+def _bidang_and_children(slug: str) -> list[str]:
+    from kim_platform.kims.queries import bidang_with_children
+
+    return bidang_with_children(slug[:40])

@@ -1,0 +1,153 @@
+/* The national map: KIMs and coverage drawn from our vector tiles (Leaflet.VectorGrid).
+   folium builds the map shell; this file adds the layers, popups, filters and search. */
+(function () {
+  "use strict";
+  var tools = document.getElementById("map-tools");
+  if (!tools || typeof L === "undefined" || !L.vectorGrid) { return; }
+  var map = window[tools.dataset.map];
+  if (!map) { return; }
+  var d = tools.dataset;
+  var BIDANG_COLORS = {
+    "ekonomi-kreatif": "#d97706", "umkm": "#d97706", "sosial-budaya": "#7c3aed", "pariwisata": "#7c3aed",
+    "kesehatan": "#7c3aed", "lingkungan": "#7c3aed", "literasi": "#0369a1", "edukasi": "#0369a1",
+    "media": "#0369a1", "publikasi": "#0369a1", "teknologi-informasi": "#0369a1",
+    "pertanian-perikanan": "#15803d", "keagamaan": "#be123c", "kepemudaan": "#0f766e"
+  };
+  var COVERAGE = ["#f1f1f1", "#fde2c4", "#f9b27a", "#e0703a", "#9c3b12"];
+  var statusLine = document.getElementById("map-status");
+  var renderedKims = 0;
+
+  function coverageColor(pct) {
+    if (!pct) { return COVERAGE[0]; }
+    if (pct < 5) { return COVERAGE[1]; }
+    if (pct < 20) { return COVERAGE[2]; }
+    if (pct < 50) { return COVERAGE[3]; }
+    return COVERAGE[4];
+  }
+
+  function escapeHtml(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  var regionLayer = L.vectorGrid.protobuf(d.regionTiles, {
+    rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+    getFeatureId: function (f) { return f.properties.code; },
+    vectorTileLayerStyles: {
+      regions: function (p) {
+        return { fill: true, fillColor: coverageColor(p.coverage_pct), fillOpacity: 0.6, color: "#6b7280", weight: 0.6 };
+      }
+    }
+  }).addTo(map);
+  regionLayer.on("click", function (e) {
+    var p = e.layer.properties;
+    L.popup().setLatLng(e.latlng).setContent(
+      "<strong>" + escapeHtml(p.name) + "</strong><br>" + p.desa_covered + " / " + p.desa_total + " " +
+      escapeHtml(d.labelCoverage) + " (" + (p.coverage_pct || 0) + "%)<br>" + p.kim_verified + " " +
+      escapeHtml(d.labelKims) + "<br><a href=\"" + d.regionPage + encodeURIComponent(p.code) + "\">" +
+      escapeHtml(d.labelOpen) + "</a>").openOn(map);
+  });
+
+  var kimLayer = null;
+  function kimUrl() {
+    var params = [];
+    var bidang = document.getElementById("filter-bidang").value;
+    var status = document.getElementById("filter-status");
+    if (bidang) { params.push("bidang=" + encodeURIComponent(bidang)); }
+    if (status && status.value) { params.push("status=" + encodeURIComponent(status.value)); }
+    if (document.getElementById("filter-active").checked) { params.push("active=1"); }
+    return d.kimTiles + (params.length ? "?" + params.join("&") : "");
+  }
+
+  function kimStyle(p, zoom) {
+    if (p.count !== undefined) {  // an aggregate: a circle sized by the number of KIMs
+      var radius = Math.min(28, 5 + Math.sqrt(p.count) * 2.2);
+      return { radius: radius, fill: true, fillColor: "#0b6e4f", fillOpacity: p.active ? 0.85 : 0.45,
+               color: "#ffffff", weight: 1.5 };
+    }
+    var color = BIDANG_COLORS[p.bidang] || "#374151";
+    return { radius: zoom >= 14 ? 8 : 6, fill: true, fillColor: color, fillOpacity: p.active ? 0.95 : 0.35,
+             color: p.active ? "#111827" : color, weight: p.active ? 1.5 : 1 };
+  }
+
+  function addKimLayer() {
+    if (kimLayer) { map.removeLayer(kimLayer); }
+    renderedKims = 0;
+    kimLayer = L.vectorGrid.protobuf(kimUrl(), {
+      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+      vectorTileLayerStyles: {
+        kims: function (p, zoom) { renderedKims += 1; tools.dataset.rendered = renderedKims; return kimStyle(p, zoom); }
+      }
+    }).addTo(map);
+    kimLayer.on("click", function (e) {
+      var p = e.layer.properties;
+      if (p.count !== undefined) {
+        L.popup().setLatLng(e.latlng).setContent("<strong>" + p.count + "</strong> " + escapeHtml(d.labelKims) +
+          " (" + p.active + " " + escapeHtml(d.labelActive) + ")").openOn(map);
+        map.setView(e.latlng, Math.min(map.getZoom() + 3, 16));
+        return;
+      }
+      fetch(d.kimApi + p.id, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (kim) {
+          var place = (kim.region_path || []).map(function (r) { return r.name; }).slice(0, 2).join(", ");
+          L.popup({ className: "kim-popup" }).setLatLng(e.latlng).setContent(
+            "<strong>" + escapeHtml(kim.name) + "</strong><br>" + escapeHtml(place) + "<br>" +
+            escapeHtml((kim.bidang || []).join(", ")) + "<br>" + escapeHtml(d.labelLast) + ": " +
+            escapeHtml(kim.last_activity_on || d.labelNone) +
+            "<br><a href=\"" + kim.url + "\">" + escapeHtml(d.labelOpen) + "</a>").openOn(map);
+        });
+    });
+  }
+  addKimLayer();
+  ["filter-bidang", "filter-status", "filter-active"].forEach(function (id) {
+    var element = document.getElementById(id);
+    if (element) { element.addEventListener("change", addKimLayer); }
+  });
+
+  document.getElementById("locate").addEventListener("click", function () {
+    statusLine.textContent = d.labelLocating;
+    map.locate({ setView: true, maxZoom: 13 });
+  });
+  map.on("locationfound", function () { statusLine.textContent = ""; });
+  map.on("locationerror", function (e) { statusLine.textContent = e.message; });
+
+  var results = document.getElementById("map-results");
+  document.getElementById("map-search").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var q = document.getElementById("map-q").value.trim();
+    if (!q) { return; }
+    var get = function (url) {
+      return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) { return r.json(); });
+    };
+    Promise.all([get(d.regionApi + "?per_page=5&q=" + encodeURIComponent(q)),
+                 get(d.kimsApi + "?per_page=5&q=" + encodeURIComponent(q))]).then(function (answers) {
+      results.innerHTML = "";
+      var items = answers[0].items.map(function (r) { return { label: r.path, region: r.code }; })
+        .concat(answers[1].items.map(function (k) { return { label: k.name, lat: k.lat, lon: k.lon }; }));
+      if (!items.length) { results.innerHTML = "<li>" + escapeHtml(d.labelNoresult) + "</li>"; }
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "link-button";
+        button.textContent = item.label;
+        button.addEventListener("click", function () {
+          results.hidden = true;
+          if (item.region) {
+            get(d.regionApi + "/" + encodeURIComponent(item.region)).then(function (r) {
+              if (r.bbox) { map.flyToBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]); }
+              else if (r.centroid) { map.flyTo([r.centroid.lat, r.centroid.lon], 14); }
+            });
+          } else {
+            map.flyTo([item.lat, item.lon], 15);
+          }
+        });
+        li.appendChild(button);
+        results.appendChild(li);
+      });
+      results.hidden = false;
+    });
+  });
+})();
