@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.activities.views import bp as activities_bp
     from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
     from kim_platform.kims.views import bp as kims_bp
+    from kim_platform.maps.api import blp as map_api_blp
     from kim_platform.maps.views import bp as maps_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.regions.api import blp as regions_api_blp
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(bidang_blp, url_prefix="/api/v1/bidang")
     api.register_blueprint(activities_api_blp, url_prefix="/api/v1")
     api.register_blueprint(activity_types_blp, url_prefix="/api/v1/activity-types")
+    api.register_blueprint(map_api_blp, url_prefix="/api/v1/map")
     app.register_blueprint(api_meta_blp)
 
 

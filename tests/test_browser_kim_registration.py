@@ -54,6 +54,9 @@ def live_app(tmp_path):
         db.session.add(kim)
         db.session.flush()
         db.session.add(Membership(user_id=user.id, kim_id=kim.id, role="ketua"))
+        db.session.add(Kim(name="KIM Peramban Dagang", slug="kim-peramban-dagang-test", desa_code="76.02.01.1003",
+                           point="SRID=4326;POINT(118.9612 -2.7152)", bidang=["umkm"], status="verified",
+                           number="KIM-76.02-9002", join_code="PERDAGAN", socials={}))
         db.session.commit()
     port = _free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -66,7 +69,7 @@ def live_app(tmp_path):
         with app.app_context():
             user_id = db.session.scalar(select(User.id).where(User.email == EMAIL))
             kim_ids = db.session.scalars(select(Kim.id).where(
-                Kim.name.in_(["KIM Peramban Binanga", "KIM Peramban Lama"]))).all()
+                Kim.name.in_(["KIM Peramban Binanga", "KIM Peramban Lama", "KIM Peramban Dagang"]))).all()
             db.session.execute(delete(AuditEntry).where(AuditEntry.actor_id == user_id))
             db.session.execute(delete(Kim).where(Kim.id.in_(kim_ids)))
             db.session.execute(delete(User).where(User.id == user_id))
@@ -174,3 +177,64 @@ def test_register_a_kim_from_a_phone(live_app):
     with app.app_context():
         kim = db.session.scalar(select(Kim).where(Kim.name == "KIM Peramban Binanga"))
         assert kim.status == "submitted" and kim.desa_code == "76.02.01.1002"
+
+
+def _rendered(page, what="rendered") -> int:
+    """Distinct KIM features (or, with what="points", single KIM points) the map has drawn."""
+    return int(page.get_attribute("#map-tools", f"data-{what}") or 0)
+
+
+def _wait_for(predicate, page, timeout=15.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        page.wait_for_timeout(200)
+    return False
+
+
+def test_national_map_on_a_phone(live_app):
+    from kim_platform.maps import tiles
+
+    tiles.cache.clear()
+    app, base = live_app
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors = []
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route("**/tile.openstreetmap.org/**",
+                   lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+        page.goto(f"{base}/peta")
+        # The national view: aggregated KIM circles and the coverage choropleth are drawn.
+        assert _wait_for(lambda: _rendered(page) >= 1, page), "no KIM features drawn"
+        assert page.locator(".leaflet-tile-container svg path").count() > 0  # choropleth and KIMs
+        page.screenshot(path=str(ARTIFACTS / "peta-national-360.png"))
+
+        page.fill("#map-q", "Peramban Dagang")
+        page.click("#map-search button[type=submit]")
+        page.click("#map-results button >> text=KIM Peramban Dagang")
+        assert _wait_for(lambda: page.get_attribute("#map-tools", "data-moving") == "0"
+                         and _rendered(page, "points") == 2, page), f"drew {_rendered(page, 'points')} KIMs"
+        box = page.locator(".folium-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        popup = page.locator(".kim-popup")
+        try:
+            popup.wait_for(timeout=10000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "peta-debug.png"))
+            print("POPUPS", page.locator(".leaflet-popup").all_inner_texts(), "ERRORS", errors)
+            print("PATHS", page.evaluate("""Array.from(document.querySelectorAll('.leaflet-tile-container path')).slice(0,8).map(p => p.getAttribute('class') + ' ' + getComputedStyle(p).pointerEvents)"""))
+            print("AT", page.evaluate(f"(() => {{ const e = document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2}); return e.tagName + ' ' + e.getAttribute('class'); }})()"))
+            raise
+        assert "KIM Peramban Dagang" in popup.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "peta-popup-360.png"))
+
+        page.select_option("#filter-bidang", "literasi")
+        assert _wait_for(lambda: _rendered(page, "points") == 1, page), f"filter left {_rendered(page, 'points')}"
+        browser.close()
+    assert not errors, errors

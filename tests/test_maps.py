@@ -115,3 +115,15 @@ def test_the_map_page_inlines_no_data_and_uses_vendored_libraries(client, make_k
     assert "/tiles/kims/{z}/{x}/{y}.pbf" in html and "/tiles/regions/{z}/{x}/{y}.pbf" in html
     assert "KIM Peta" not in html  # points come from tiles, never inline
     assert "unpkg.com" not in html and "cdn.jsdelivr" not in html
+
+
+def test_region_at_a_point_with_its_coverage(client, make_kim):
+    make_kim()
+    lat, lon = DESA_POINT
+    kabupaten = client.get(f"/api/v1/map/region-at?lat={lat}&lon={lon}&zoom=7").get_json()
+    assert (kabupaten["code"], kabupaten["desa_covered"], kabupaten["desa_total"]) == ("76.02", 1, 101)
+    assert client.get(f"/api/v1/map/region-at?lat={lat}&lon={lon}&zoom=3").get_json()["code"] == "76"
+    assert client.get(f"/api/v1/map/region-at?lat={lat}&lon={lon}&zoom=12").get_json()["code"] == "76.02.01"
+    assert client.get("/api/v1/map/region-at?lat=-8&lon=110&zoom=7").status_code == 404  # not in the sample
+    for bad in ("lat=nan&lon=1", "lat=95&lon=1", "lat=1", "lat=1&lon=1&zoom=30"):
+        assert client.get(f"/api/v1/map/region-at?{bad}").status_code == 400

@@ -197,3 +197,23 @@ def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[
         body = gzip.compress(raw, compresslevel=6) if raw else b""
         cache.put(key, body)
     return body, etag, visibility_class == "public"
+
+
+def region_at(lat: float, lon: float, z: int) -> dict | None:
+    """The region of the map's current level under a point, with its coverage (map clicks)."""
+    level, width = region_level(z)
+    row = db.session.execute(text("""
+        SELECT g.code, g.name, g.level, g.desa_total,
+               (SELECT count(DISTINCT k.desa_code) FROM kim k
+                 WHERE k.status = 'verified' AND k.desa_code LIKE g.code || '.%') AS desa_covered,
+               (SELECT count(*) FROM kim k WHERE k.status = 'verified' AND k.desa_code LIKE g.code || '.%')
+                   AS kim_verified
+        FROM region_tile_geom g
+        WHERE g.level = :level
+          AND ST_Intersects(g.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 3857))
+        ORDER BY ST_Area(g.geom) LIMIT 1"""), {"level": level, "lat": lat, "lon": lon}).mappings().first()
+    if row is None:
+        return None
+    result = dict(row)
+    result["coverage_pct"] = round(100.0 * result["desa_covered"] / result["desa_total"], 1) if result["desa_total"] else 0.0
+    return result

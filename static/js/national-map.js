@@ -1,5 +1,8 @@
 /* The national map: KIMs and coverage drawn from our vector tiles (Leaflet.VectorGrid).
-   folium builds the map shell; this file adds the layers, popups, filters and search. */
+   folium builds the map shell; this file adds the layers, popups, filters and search.
+   VectorGrid 1.3 cannot deliver clicks on its features with Leaflet 1.8+ (upstream issues
+   #274, #294), so both layers are drawn without interaction and a click on the map asks
+   the API: the KIM under the finger (a bbox of ±10 px) or else the region there. */
 (function () {
   "use strict";
   var tools = document.getElementById("map-tools");
@@ -15,7 +18,8 @@
   };
   var COVERAGE = ["#f1f1f1", "#fde2c4", "#f9b27a", "#e0703a", "#9c3b12"];
   var statusLine = document.getElementById("map-status");
-  var renderedKims = 0;
+  // Distinct KIM features drawn since the layer was (re)built; tests and the status line read it.
+  var drawn = {};
 
   function coverageColor(pct) {
     if (!pct) { return COVERAGE[0]; }
@@ -32,7 +36,7 @@
   }
 
   var regionLayer = L.vectorGrid.protobuf(d.regionTiles, {
-    rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+    rendererFactory: L.svg.tile, interactive: false, maxNativeZoom: 16,
     getFeatureId: function (f) { return f.properties.code; },
     vectorTileLayerStyles: {
       regions: function (p) {
@@ -40,24 +44,62 @@
       }
     }
   }).addTo(map);
-  regionLayer.on("click", function (e) {
-    var p = e.layer.properties;
-    L.popup().setLatLng(e.latlng).setContent(
+  function showRegion(p, latlng) {
+    L.popup().setLatLng(latlng).setContent(
       "<strong>" + escapeHtml(p.name) + "</strong><br>" + p.desa_covered + " / " + p.desa_total + " " +
       escapeHtml(d.labelCoverage) + " (" + (p.coverage_pct || 0) + "%)<br>" + p.kim_verified + " " +
       escapeHtml(d.labelKims) + "<br><a href=\"" + d.regionPage + encodeURIComponent(p.code) + "\">" +
       escapeHtml(d.labelOpen) + "</a>").openOn(map);
+  }
+
+  function showKim(kim, latlng) {
+    var place = (kim.region_path || []).map(function (r) { return r.name; }).slice(0, 2).join(", ");
+    L.popup({ className: "kim-popup" }).setLatLng(latlng).setContent(
+      "<strong>" + escapeHtml(kim.name) + "</strong><br>" + escapeHtml(place) + "<br>" +
+      escapeHtml((kim.bidang || []).join(", ")) + "<br>" + escapeHtml(d.labelLast) + ": " +
+      escapeHtml(kim.last_activity_on || d.labelNone) +
+      "<br><a href=\"" + kim.url + "\">" + escapeHtml(d.labelOpen) + "</a>").openOn(map);
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); });
+  }
+
+  function regionAt(latlng) {
+    getJSON(d.regionAt + "?lat=" + latlng.lat.toFixed(6) + "&lon=" + latlng.lng.toFixed(6) + "&zoom=" +
+            Math.round(map.getZoom())).then(function (p) { showRegion(p, latlng); }).catch(function () { /* the sea */ });
+  }
+
+  // Lets tests (and the status line) know when a fly-to has settled.
+  map.on("movestart", function () { tools.dataset.moving = "1"; });
+  map.on("moveend", function () { tools.dataset.moving = "0"; });
+
+  map.on("click", function (e) {
+    if (map.getZoom() < Number(d.pointsFrom)) { regionAt(e.latlng); return; }
+    var point = map.latLngToContainerPoint(e.latlng);
+    var sw = map.containerPointToLatLng([point.x - 10, point.y + 10]);
+    var ne = map.containerPointToLatLng([point.x + 10, point.y - 10]);
+    var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
+    getJSON(d.kimsApi + "?per_page=1&bbox=" + bbox + filterQuery("&")).then(function (page) {
+      if (page.items && page.items.length) { showKim(page.items[0], e.latlng); } else { regionAt(e.latlng); }
+    }).catch(function () { regionAt(e.latlng); });
   });
 
   var kimLayer = null;
-  function kimUrl() {
+  function filterQuery(prefix) {
     var params = [];
     var bidang = document.getElementById("filter-bidang").value;
     var status = document.getElementById("filter-status");
     if (bidang) { params.push("bidang=" + encodeURIComponent(bidang)); }
     if (status && status.value) { params.push("status=" + encodeURIComponent(status.value)); }
-    if (document.getElementById("filter-active").checked) { params.push("active=1"); }
-    return d.kimTiles + (params.length ? "?" + params.join("&") : "");
+    return params.length ? prefix + params.join("&") : "";
+  }
+
+  function kimUrl() {
+    var query = filterQuery("?");
+    if (document.getElementById("filter-active").checked) { query += (query ? "&" : "?") + "active=1"; }
+    return d.kimTiles + query;
   }
 
   function kimStyle(p, zoom) {
@@ -73,32 +115,20 @@
 
   function addKimLayer() {
     if (kimLayer) { map.removeLayer(kimLayer); }
-    renderedKims = 0;
+    drawn = {};
+    tools.dataset.rendered = "0";
+    tools.dataset.points = "0";
     kimLayer = L.vectorGrid.protobuf(kimUrl(), {
-      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+      rendererFactory: L.svg.tile, interactive: false, maxNativeZoom: 16,
       vectorTileLayerStyles: {
-        kims: function (p, zoom) { renderedKims += 1; tools.dataset.rendered = renderedKims; return kimStyle(p, zoom); }
+        kims: function (p, zoom) {
+          drawn[p.id !== undefined ? "k" + p.id : "r" + p.code] = p.count || 1;
+          tools.dataset.rendered = String(Object.keys(drawn).length);
+          tools.dataset.points = String(Object.keys(drawn).filter(function (k) { return k[0] === "k"; }).length);
+          return kimStyle(p, zoom);
+        }
       }
     }).addTo(map);
-    kimLayer.on("click", function (e) {
-      var p = e.layer.properties;
-      if (p.count !== undefined) {
-        L.popup().setLatLng(e.latlng).setContent("<strong>" + p.count + "</strong> " + escapeHtml(d.labelKims) +
-          " (" + p.active + " " + escapeHtml(d.labelActive) + ")").openOn(map);
-        map.setView(e.latlng, Math.min(map.getZoom() + 3, 16));
-        return;
-      }
-      fetch(d.kimApi + p.id, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
-        .then(function (kim) {
-          var place = (kim.region_path || []).map(function (r) { return r.name; }).slice(0, 2).join(", ");
-          L.popup({ className: "kim-popup" }).setLatLng(e.latlng).setContent(
-            "<strong>" + escapeHtml(kim.name) + "</strong><br>" + escapeHtml(place) + "<br>" +
-            escapeHtml((kim.bidang || []).join(", ")) + "<br>" + escapeHtml(d.labelLast) + ": " +
-            escapeHtml(kim.last_activity_on || d.labelNone) +
-            "<br><a href=\"" + kim.url + "\">" + escapeHtml(d.labelOpen) + "</a>").openOn(map);
-        });
-    });
   }
   addKimLayer();
   ["filter-bidang", "filter-status", "filter-active"].forEach(function (id) {
