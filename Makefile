@@ -18,11 +18,11 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench-map \
         translations-update \
         vendor clean-venv
 
-run: venv db-dev data
+run: venv db-dev data demo
 	@echo "Serving http://$(HOST):$(PORT)  (Ctrl-C stops; 'make db-stop' stops PostgreSQL)"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
@@ -97,6 +97,19 @@ data: db-dev
 	$(BIN)/flask bidang load
 	$(BIN)/flask activities load-types
 	$(BIN)/flask maps prepare
+
+# A moderate demo set so a newcomer sees a living map (marked as demo; `flask demo clear`).
+demo: db-dev data
+	$(BIN)/flask demo generate --kims 5000 --activities 50000 --seed 1 --if-empty
+
+# The national scale: one KIM for most desa and a million reports (about a minute).
+demo-national: db-dev data
+	$(BIN)/flask demo clear
+	$(BIN)/flask demo generate --kims 84000 --activities 1000000 --seed 1
+
+# Map figures against the naive folium pages (run after `make demo-national`).
+bench-map: venv db-dev data
+	$(BIN)/python bench/map_bench.py
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

@@ -18,6 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    from kim_platform import demo
     from kim_platform.core import auth, errors, i18n, navigation, security
 
     if app.config["PROXY_COUNT"]:
@@ -38,6 +39,7 @@ def create_app(config=None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
+    demo.init_app(app)
 
     _import_models()
     _register_blueprints(app)
@@ -95,6 +97,7 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.kims.cli import bidang_cli
+    from kim_platform.demo.cli import demo_cli
     from kim_platform.maps.cli import maps_cli
     from kim_platform.regions.cli import regions_cli
 
@@ -103,3 +106,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(bidang_cli)
     app.cli.add_command(activities_cli)
     app.cli.add_command(maps_cli)
+    app.cli.add_command(demo_cli)

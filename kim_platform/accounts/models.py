@@ -34,6 +34,8 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Synthetic demo data (flask demo generate), removable with flask demo clear.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     grants: Mapped[list["RoleGrant"]] = relationship(
         back_populates="user", foreign_keys="RoleGrant.user_id", lazy="selectin",

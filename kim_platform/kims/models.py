@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -60,6 +61,7 @@ class Kim(db.Model):
         Index("ix_kim_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_kim_submitted_at", "submitted_at", postgresql_where="status = 'submitted'"),
         Index("ix_kim_updated_at", "updated_at"),
+        Index("ix_kim_is_demo", "id", postgresql_where="is_demo"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -90,6 +92,7 @@ class Kim(db.Model):
     # Date of the latest published report, kept by the activity services (maps, coverage, scores).
     last_activity_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="kim", cascade="all, delete-orphan")

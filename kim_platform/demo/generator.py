@@ -1,0 +1,265 @@
+"""Deterministic synthetic data on the real regions, written with COPY.
+
+Everything it writes carries is_demo = true and goes again with `flask demo clear`. The same
+seed and sizes always give the same rows, so benchmarks are comparable from run to run.
+"""
+import csv
+import html
+import io
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from kim_platform.accounts.passwords import hash_password
+
+RELAWAN_PASSWORD = "demo-relawan-2026"
+PEMBINA_PASSWORD = "demo-pembina-2026"
+DIREKTORAT_PASSWORD = "demo-direktorat-2026"
+DEMO_DOMAIN = "demo.kim.id"
+
+# Java and Bali hold most of the existing KIMs.
+PROVINCE_WEIGHT = {"31": 4.0, "32": 4.0, "33": 4.0, "34": 4.0, "35": 4.0, "36": 3.0, "51": 3.0}
+STATUS_SHARES = (("verified", 0.84), ("submitted", 0.05), ("draft", 0.04), ("rejected", 0.03), ("inactive", 0.04))
+DORMANT_SHARE = 0.3
+HISTORY_DAYS = 3 * 365
+TITLES = {
+    "akses-informasi": "Pojok informasi publik di {desa}",
+    "diskusi": "Diskusi warga tentang layanan desa di {desa}",
+    "implementasi": "Pendampingan program desa di {desa}",
+    "networking": "Kemitraan KIM {desa} dengan Diskominfo",
+    "diseminasi": "Sosialisasi program pemerintah di {desa}",
+    "aspirasi": "Menampung aspirasi warga {desa}",
+    "klarifikasi-hoaks": "Klarifikasi hoaks yang beredar di {desa}",
+    "literasi-digital": "Kelas literasi digital untuk warga {desa}",
+    "pelatihan": "Pelatihan menulis berita warga di {desa}",
+    "promosi-umkm": "Promosi produk UMKM {desa}",
+    "lainnya": "Kegiatan KIM di {desa}",
+}
+
+
+@dataclass
+class DemoReport:
+    users: int = 0
+    kims: int = 0
+    activities: int = 0
+    photos: int = 0
+    seconds: dict = field(default_factory=dict)
+
+
+def _copy(connection: Connection, table: str, columns: list[str], rows) -> int:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    count = 0
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+        count += 1
+    buffer.seek(0)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        # Empty unquoted fields are NULL in CSV mode; strings we write are never empty.
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()
+    return count
+
+
+def _weighted_sample(rng: random.Random, items: list, weights: list[float], k: int) -> list:
+    """k items without replacement (Efraimidis–Spirakis), deterministic for a seeded rng."""
+    keyed = [(rng.random() ** (1.0 / w), i) for i, w in enumerate(weights)]
+    keyed.sort(reverse=True)
+    return [items[i] for _, i in keyed[:k]]
+
+
+def demo_present(connection: Connection) -> bool:
+    return bool(connection.execute(text("SELECT EXISTS (SELECT 1 FROM kim WHERE is_demo)")).scalar())
+
+
+def generate(connection: Connection, kims: int, activities: int, seed: int = 1, regions: str = "all",
+             photos: int = 300, echo=lambda message: None) -> DemoReport:
+    """Users, KIMs, memberships, activities (and a few photos) for `kims` KIMs."""
+    rng = random.Random(seed)
+    report = DemoReport()
+    started = time.perf_counter()
+    today = date.today()
+    now = datetime.now(timezone.utc)
+
+    desa_rows = connection.execute(text(
+        "SELECT code, name, ST_Y(centroid), ST_X(centroid) FROM region "
+        "WHERE level = 'desa' AND centroid IS NOT NULL ORDER BY code")).all()
+    if regions == "sample":
+        desa_rows = [r for r in desa_rows if r[0][:2] in ("73", "76")]
+    if not desa_rows:
+        raise ValueError("no desa with a point: load the regions first (flask regions load)")
+    weights = [PROVINCE_WEIGHT.get(r[0][:2], 1.0) for r in desa_rows]
+    chosen = _weighted_sample(rng, desa_rows, weights, min(kims, len(desa_rows)))
+    while len(chosen) < kims:  # more KIMs than desa: some desa get a second one
+        chosen.append(rng.choices(desa_rows, weights)[0])
+    kim_places = sorted(chosen, key=lambda r: r[0])
+
+    # --- users: one volunteer per KIM, a pembina per kabupaten and per provinsi, one director
+    relawan_hash = hash_password(RELAWAN_PASSWORD)
+    pembina_hash = hash_password(PEMBINA_PASSWORD)
+    first_user = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM user_account")).scalar()
+    kabupaten = sorted({r[0][:5] for r in kim_places})
+    provinces = sorted({r[0][:2] for r in kim_places})
+    user_rows, grant_rows = [], []
+    uid = first_user
+    volunteer_ids = []
+    for n in range(kims):
+        user_rows.append((uid, f"Relawan Demo {n + 1}", f"relawan{n + 1}.s{seed}@{DEMO_DOMAIN}", relawan_hash,
+                          now.isoformat(), "t"))
+        volunteer_ids.append(uid)
+        uid += 1
+    for code in provinces + kabupaten:
+        user_rows.append((uid, f"Pembina Demo {code}", f"pembina.{code}.s{seed}@{DEMO_DOMAIN}", pembina_hash,
+                          now.isoformat(), "t"))
+        grant_rows.append((uid, "pembina", code))
+        uid += 1
+    director_email = f"direktorat.s{seed}@{DEMO_DOMAIN}"
+    user_rows.append((uid, "Direktorat Demo", director_email, hash_password(DIREKTORAT_PASSWORD), now.isoformat(), "t"))
+    grant_rows.append((uid, "direktorat", None))
+    report.users = _copy(connection, "user_account", ["id", "name", "email", "password_hash", "email_verified_at",
+                                                      "is_demo"], user_rows)
+    _copy(connection, "role_grant", ["user_id", "role", "scope_code"], grant_rows)
+    connection.execute(text("SELECT setval(pg_get_serial_sequence('user_account', 'id'), "
+                            "(SELECT max(id) FROM user_account))"))
+    report.seconds["users"] = time.perf_counter() - started
+    echo(f"users: {report.users}")
+
+    # --- KIMs
+    bidang = [row[0] for row in connection.execute(text("SELECT slug FROM bidang ORDER BY slug"))]
+    statuses, shares = zip(*STATUS_SHARES)
+    first_kim = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM kim")).scalar()
+    sequences = dict(connection.execute(text("SELECT kabupaten_code, last_value FROM kim_number_sequence")).all())
+    kim_rows, member_rows, kim_meta = [], [], []
+    for n, (code, desa_name, lat, lon) in enumerate(kim_places):
+        kim_id = first_kim + n
+        status = rng.choices(statuses, shares)[0]
+        number = None
+        if status in ("verified", "inactive"):
+            sequences[code[:5]] = sequences.get(code[:5], 0) + 1
+            number = f"KIM-{code[:5]}-{sequences[code[:5]]:04d}"
+        point = f"SRID=4326;POINT({lon + rng.uniform(-0.003, 0.003):.6f} {lat + rng.uniform(-0.003, 0.003):.6f})"
+        fields = "{" + ",".join(sorted(rng.sample(bidang, rng.choice((1, 1, 2))))) + "}"
+        name = f"KIM {desa_name} {'Maju' if n % 3 == 0 else 'Sejahtera' if n % 3 == 1 else 'Informatif'}"
+        founded = today - timedelta(days=rng.randint(200, 3000))
+        kim_rows.append((kim_id, number, name, f"demo-{seed}-{kim_id}", code, point, fields, status,
+                         "Data contoh." if status == "rejected" else None, founded.isoformat(),
+                         f"140/{rng.randint(1, 99)}/{founded.year}", "{}", f"D{seed:02d}{kim_id:08d}"[-12:],
+                         now.isoformat() if status != "draft" else None,
+                         now.isoformat() if number else None, "t"))
+        member_rows.append((volunteer_ids[n], kim_id, "ketua"))
+        kim_meta.append((kim_id, code, desa_name, status))
+    report.kims = _copy(connection, "kim", [
+        "id", "number", "name", "slug", "desa_code", "point", "bidang", "status", "rejection_reason", "founded_on",
+        "sk_number", "socials", "join_code", "submitted_at", "verified_at", "is_demo"], kim_rows)
+    _copy(connection, "kim_membership", ["user_id", "kim_id", "role"], member_rows)
+    connection.execute(text("SELECT setval(pg_get_serial_sequence('kim', 'id'), (SELECT max(id) FROM kim))"))
+    for kab, last in sequences.items():
+        connection.execute(text(
+            "INSERT INTO kim_number_sequence (kabupaten_code, last_value) VALUES (:k, :v) "
+            "ON CONFLICT (kabupaten_code) DO UPDATE SET last_value = GREATEST(kim_number_sequence.last_value, :v)"),
+            {"k": kab, "v": last})
+    report.seconds["kims"] = time.perf_counter() - started
+    echo(f"KIMs: {report.kims}")
+
+    # --- activities: heavy-tailed per KIM, a share of KIMs dormant for months
+    publishing = [m for m in kim_meta if m[3] in ("verified", "inactive")]
+    if publishing and activities:
+        raw = [rng.paretovariate(1.3) for _ in publishing]
+        scale = activities / sum(raw)
+        counts = [int(x * scale) for x in raw]
+        for i in rng.sample(range(len(counts)), k=min(len(counts), activities - sum(counts))):
+            counts[i] += 1
+        types = list(TITLES)
+        first_activity = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM activity")).scalar()
+
+        def activity_rows():
+            activity_id = first_activity
+            for (kim_id, code, desa_name, _), count, author in zip(publishing, counts, volunteer_ids):
+                dormant = rng.random() < DORMANT_SHARE
+                for _ in range(count):
+                    age = rng.randint(120 if dormant else 0, HISTORY_DAYS)
+                    day = today - timedelta(days=age)
+                    kind = rng.choice(types)
+                    title = TITLES[kind].format(desa=desa_name)
+                    body = f"Kegiatan {kind.replace('-', ' ')} bersama warga {desa_name}."
+                    status = "hidden" if rng.random() < 0.01 else "published"
+                    yield (activity_id, kim_id, author, title, day.isoformat(), kind, body,
+                           f"<p>{html.escape(body)}</p>", code, rng.randint(5, 300),
+                           int(rng.paretovariate(1.1) * 20), json.dumps(
+                               [f"https://www.instagram.com/p/demo{activity_id}"]) if rng.random() < 0.4 else "[]",
+                           status, "Contoh moderasi." if status == "hidden" else None,
+                           now.isoformat() if status == "published" else None, "t")
+                    activity_id += 1
+
+        report.activities = _copy(connection, "activity", [
+            "id", "kim_id", "author_id", "title", "activity_date", "type", "description_md", "description_html",
+            "desa_code", "reach_offline", "reach_online", "links", "status", "hidden_reason", "published_at",
+            "is_demo"], activity_rows())
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('activity', 'id'), "
+                                "(SELECT max(id) FROM activity))"))
+        connection.execute(text(
+            "UPDATE kim k SET last_activity_on = a.last FROM (SELECT kim_id, max(activity_date) AS last "
+            "FROM activity WHERE is_demo AND status = 'published' GROUP BY kim_id) a "
+            "WHERE k.id = a.kim_id AND k.is_demo"))
+    report.seconds["activities"] = time.perf_counter() - started
+    echo(f"activities: {report.activities}")
+    report.photos = _demo_photos(connection, rng, photos)
+    connection.execute(text("ANALYZE user_account; ANALYZE kim; ANALYZE kim_membership; ANALYZE activity"))
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def _demo_photos(connection: Connection, rng: random.Random, count: int) -> int:
+    """Small generated pictures for the most recent demo reports, stored like real uploads."""
+    if not count:
+        return 0
+    from PIL import Image, ImageDraw
+
+    from kim_platform.core.images import image_variants
+    from kim_platform.core.storage import storage
+
+    store = storage()
+    targets = connection.execute(text(
+        "SELECT id FROM activity WHERE is_demo AND status = 'published' ORDER BY activity_date DESC, id LIMIT :n"),
+        {"n": count}).scalars().all()
+    rows = []
+    for activity_id in targets:
+        image = Image.new("RGB", (640, 420), tuple(rng.randint(40, 220) for _ in range(3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(6):
+            x, y = rng.randint(0, 600), rng.randint(0, 380)
+            draw.ellipse((x, y, x + rng.randint(30, 140), y + rng.randint(30, 140)),
+                         fill=tuple(rng.randint(0, 255) for _ in range(3)))
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=80)
+        (full, width, height), (thumb, _, _) = image_variants(out.getvalue(), 5 * 1024 * 1024)
+        rows.append((activity_id, 0, store.save(full, ".webp"), store.save(thumb, ".webp"), width, height))
+    return _copy(connection, "activity_photo", ["activity_id", "position", "key", "thumb_key", "width", "height"],
+                 rows)
+
+
+def clear(connection: Connection) -> dict:
+    """Remove every demo row (and the demo photos' files)."""
+    from kim_platform.core.storage import storage
+
+    keys = connection.execute(text(
+        "SELECT p.key, p.thumb_key FROM activity_photo p JOIN activity a ON a.id = p.activity_id WHERE a.is_demo")).all()
+    counts = {
+        "activities": connection.execute(text("DELETE FROM activity WHERE is_demo")).rowcount,
+        "kims": connection.execute(text("DELETE FROM kim WHERE is_demo")).rowcount,
+        "users": connection.execute(text("DELETE FROM user_account WHERE is_demo")).rowcount,
+    }
+    store = storage()
+    for key, thumb in keys:
+        store.delete(key)
+        store.delete(thumb)
+    counts["photos"] = len(keys)
+    return counts
+

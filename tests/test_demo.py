@@ -1,0 +1,59 @@
+"""The demo data generator: deterministic, marked, removable."""
+from sqlalchemy import func, select, text
+
+from kim_platform.activities.models import Activity
+from kim_platform.demo import _cache as demo_flag_cache
+from kim_platform.demo.generator import clear, generate
+from kim_platform.extensions import db
+from kim_platform.kims.models import Kim
+
+
+def snapshot():
+    return db.session.execute(text(
+        "SELECT k.desa_code, k.status, k.number, k.bidang, ST_AsText(k.point), "
+        "(SELECT count(*) FROM activity a WHERE a.kim_id = k.id) FROM kim k WHERE k.is_demo ORDER BY k.desa_code, k.id"
+    )).all()
+
+
+def test_generation_is_deterministic_marked_and_removable(client):
+    connection = db.session.connection()
+    report = generate(connection, kims=60, activities=600, seed=7, regions="sample", photos=3)
+    assert (report.kims, report.activities, report.photos) == (60, 600, 3)
+    first = snapshot()
+    assert all(row[0][:2] in ("73", "76") for row in first)
+    statuses = {row[1] for row in first}
+    assert "verified" in statuses
+    assert all((row[2] is not None) == (row[1] in ("verified", "inactive")) for row in first)
+    assert db.session.scalar(select(func.count()).where(Activity.is_demo)) == 600
+    # Heavy tail: the busiest KIM reports far more than the median one.
+    counts = sorted(row[5] for row in first if row[1] in ("verified", "inactive"))
+    assert counts[-1] > 5 * max(1, counts[len(counts) // 2])
+    # last_activity_on follows the published reports.
+    mismatched = db.session.scalar(text(
+        "SELECT count(*) FROM kim k WHERE k.is_demo AND k.last_activity_on IS DISTINCT FROM "
+        "(SELECT max(activity_date) FROM activity a WHERE a.kim_id = k.id AND a.status = 'published')"))
+    assert mismatched == 0
+    demo_flag_cache["at"] = 0.0
+    assert 'class="demo-banner"' in client.get("/").get_data(as_text=True)
+
+    removed = clear(connection)
+    assert removed["kims"] == 60 and removed["activities"] == 600 and removed["photos"] == 3
+    assert db.session.scalar(select(func.count()).where(Kim.is_demo)) == 0
+    demo_flag_cache["at"] = 0.0
+    assert 'class="demo-banner"' not in client.get("/").get_data(as_text=True)
+    generate(connection, kims=60, activities=600, seed=7, regions="sample", photos=0)
+    second = snapshot()
+    # The same rows again; only the numbers are new, because numbers are never reused.
+    same = lambda rows: [(r[0], r[1], r[3], r[4], r[5]) for r in rows]  # noqa: E731
+    assert same(second) == same(first)
+
+
+def test_cli_refuses_a_second_set_and_clears(runner):
+    assert runner.invoke(args=["demo", "generate", "--kims", "10", "--activities", "20", "--regions", "sample",
+                               "--photos", "0"]).exit_code == 0
+    again = runner.invoke(args=["demo", "generate", "--kims", "10", "--regions", "sample"])
+    assert again.exit_code == 1 and "demo clear" in again.output
+    skip = runner.invoke(args=["demo", "generate", "--if-empty", "--regions", "sample"])
+    assert skip.exit_code == 0 and "nothing to do" in skip.output
+    cleared = runner.invoke(args=["demo", "clear"])
+    assert cleared.exit_code == 0 and "10 kims" in cleared.output
