@@ -199,6 +199,7 @@ def test_national_map_on_a_phone(live_app):
     from kim_platform.maps import tiles
 
     tiles.cache.clear()
+    tiles.forget_version()
     app, base = live_app
     ARTIFACTS.mkdir(exist_ok=True)
     errors = []

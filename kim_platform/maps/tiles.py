@@ -9,6 +9,7 @@ reports show on the next request without any explicit invalidation.
 import gzip
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from datetime import date, timedelta
 
@@ -49,11 +50,25 @@ def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int]:
     return values["z"], values["x"], values["y"]
 
 
+VERSION_TTL_S = 1.0
+_version = {"value": None, "at": 0.0}
+
+
 def data_version() -> str:
-    """Changes whenever a KIM or a report changes (two index-only lookups)."""
-    kims = db.session.scalar(select(func.max(Kim.updated_at)))
-    reports = db.session.scalar(select(func.max(Activity.updated_at)))
-    return hashlib.sha1(f"{kims}|{reports}".encode()).hexdigest()[:12]
+    """Changes whenever a KIM or a report changes (two index-only lookups), asked at most once
+    a second per worker: a map may show a change one second late, and tiles cost no query
+    when cached."""
+    now = time.monotonic()
+    if _version["value"] is None or now - _version["at"] > VERSION_TTL_S:
+        kims = db.session.scalar(select(func.max(Kim.updated_at)))
+        reports = db.session.scalar(select(func.max(Activity.updated_at)))
+        _version["value"] = hashlib.sha1(f"{kims}|{reports}".encode()).hexdigest()[:12]
+        _version["at"] = now
+    return _version["value"]
+
+
+def forget_version() -> None:
+    _version["value"] = None
 
 
 def visibility(viewer) -> tuple[str, dict, str]:
