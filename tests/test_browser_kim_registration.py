@@ -77,8 +77,8 @@ def live_app(tmp_path):
             db.engine.dispose()
 
 
-def _phone(p, base, errors):
-    """A logged-in 360×740 touch browser page; console errors are collected."""
+def _browser(p, errors):
+    """A 360×740 touch browser page; console errors are collected."""
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
     page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
@@ -86,6 +86,12 @@ def _phone(p, base, errors):
     # Base-map tiles come from the internet, which tests must not need: serve blank ones.
     page.route("**/tile.openstreetmap.org/**",
                lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+    return browser, page
+
+
+def _phone(p, base, errors):
+    """The same, logged in as the demo volunteer."""
+    browser, page = _browser(p, errors)
     page.goto(f"{base}/masuk")
     page.fill("#email", EMAIL)
     page.fill("#password", PASSWORD)
@@ -122,12 +128,7 @@ def test_report_an_activity_with_two_phone_photos(live_app):
         ])
         page.screenshot(path=str(ARTIFACTS / "report-form-360.png"), full_page=True)
         page.click('button[value="publish"]')
-        try:
-            page.wait_for_url(f"{base}/kegiatan/*", timeout=15000)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "report-debug.png"), full_page=True)
-            print("STATUS", page.inner_text("#upload-status"), page.url, errors, uploads)
-            raise
+        page.wait_for_url(f"{base}/kegiatan/*", timeout=15000)
         assert page.locator(".gallery img").count() == 2
         assert "Literasi digital di balai desa" in page.inner_text("h1")
         page.screenshot(path=str(ARTIFACTS / "report-page-360.png"), full_page=True)
@@ -204,12 +205,7 @@ def test_national_map_on_a_phone(live_app):
     ARTIFACTS.mkdir(exist_ok=True)
     errors = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.route("**/tile.openstreetmap.org/**",
-                   lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+        browser, page = _browser(p, errors)
         page.goto(f"{base}/peta")
         # The national view: aggregated KIM circles and the coverage choropleth are drawn.
         assert _wait_for(lambda: _rendered(page) >= 1, page), "no KIM features drawn"
@@ -224,14 +220,7 @@ def test_national_map_on_a_phone(live_app):
         box = page.locator(".folium-map").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         popup = page.locator(".kim-popup")
-        try:
-            popup.wait_for(timeout=10000)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "peta-debug.png"))
-            print("POPUPS", page.locator(".leaflet-popup").all_inner_texts(), "ERRORS", errors)
-            print("PATHS", page.evaluate("""Array.from(document.querySelectorAll('.leaflet-tile-container path')).slice(0,8).map(p => p.getAttribute('class') + ' ' + getComputedStyle(p).pointerEvents)"""))
-            print("AT", page.evaluate(f"(() => {{ const e = document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2}); return e.tagName + ' ' + e.getAttribute('class'); }})()"))
-            raise
+        popup.wait_for(timeout=10000)
         assert "KIM Peramban Dagang" in popup.inner_text()
         page.screenshot(path=str(ARTIFACTS / "peta-popup-360.png"))
 

@@ -17,3 +17,8 @@ def test_regions_load_reports_bad_data_as_a_clean_error(runner, tmp_path):
     assert result.exit_code == 1
     assert "'7' is not a provinsi code" in result.output
     assert db.session.get(Region, "76") is not None
+
+
+def test_taxonomy_loads_are_idempotent(runner):
+    assert runner.invoke(args=["bidang", "load"]).output.strip() == "bidang: 0 added, 0 updated"
+    assert runner.invoke(args=["activities", "load-types"]).output.strip() == "activity types: 0 added, 0 updated"

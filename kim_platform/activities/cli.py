@@ -1,13 +1,12 @@
 """`flask activities …` commands."""
-import csv
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from kim_platform.activities.models import ActivityType
 from kim_platform.config import PROJECT_ROOT
+from kim_platform.core.seed import upsert_from_csv
 from kim_platform.extensions import db
 
 activities_cli = AppGroup("activities", help="Activity reports.")
@@ -16,23 +15,11 @@ DEFAULT_FILE = PROJECT_ROOT / "seed_data" / "activity_types.csv"
 
 def load_activity_types(path: Path = DEFAULT_FILE) -> tuple[int, int]:
     """Insert new and update changed activity types from the CSV (idempotent)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    existing = {t.slug: t for t in db.session.scalars(select(ActivityType))}
-    added = updated = 0
-    for row in rows:
-        values = {"adinda": row["adinda"] or None, "name_id": row["name_id"], "name_en": row["name_en"],
-                  "sort": int(row["sort"])}
-        current = existing.get(row["slug"])
-        if current is None:
-            db.session.add(ActivityType(slug=row["slug"], **values))
-            added += 1
-        elif any(getattr(current, key) != value for key, value in values.items()):
-            for key, value in values.items():
-                setattr(current, key, value)
-            updated += 1
-    db.session.flush()
-    return added, updated
+    return upsert_from_csv(
+        ActivityType, path, "slug",
+        lambda row: {"adinda": row["adinda"] or None, "name_id": row["name_id"], "name_en": row["name_en"],
+                     "sort": int(row["sort"])},
+    )
 
 
 @activities_cli.command("load-types")

@@ -19,8 +19,7 @@ from kim_platform.audit.services import record
 from kim_platform.core.images import UploadError, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, check_location, parse_coordinate
-from kim_platform.regions.codes import is_valid_code, level_of
+from kim_platform.kims.services import KimError, check_location, clean_place_input
 
 MAX_PHOTOS = 6
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
@@ -127,19 +126,7 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             else:
                 clean["activity_date"] = day
 
-    if "desa_code" in present and raw.get("desa_code") not in (None, ""):
-        code = raw.get("desa_code")
-        if not isinstance(code, str) or not is_valid_code(code.strip()) or level_of(code.strip()) != "desa":
-            errors["desa_code"] = _l("Choose a desa/kelurahan.")
-        else:
-            clean["desa_code"] = code.strip()
-
-    for key in ("lat", "lon"):
-        if key in present:
-            try:
-                clean[key] = parse_coordinate(raw.get(key))
-            except (TypeError, ValueError):
-                errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
+    clean_place_input(raw, present, errors, clean, desa_required=False)
     if ("lat" in clean) != ("lon" in clean) or (clean.get("lat") is None) != (clean.get("lon") is None):
         if "lat" not in errors and "lon" not in errors:
             errors["lat"] = _l("Give both latitude and longitude, or neither.")

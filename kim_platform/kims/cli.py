@@ -1,12 +1,11 @@
 """`flask bidang …` commands."""
-import csv
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from kim_platform.config import PROJECT_ROOT
+from kim_platform.core.seed import upsert_from_csv
 from kim_platform.extensions import db
 from kim_platform.kims.models import Bidang
 
@@ -15,25 +14,13 @@ DEFAULT_FILE = PROJECT_ROOT / "seed_data" / "bidang.csv"
 
 
 def load_bidang(path: Path = DEFAULT_FILE) -> tuple[int, int]:
-    """Insert new and update changed rows from the CSV; rows added by the directorate stay."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    existing = {b.slug: b for b in db.session.scalars(select(Bidang))}
-    added = updated = 0
-    for row in sorted(rows, key=lambda r: bool(r["parent_slug"])):  # parents first
-        values = {"parent_slug": row["parent_slug"] or None, "name_id": row["name_id"], "name_en": row["name_en"],
-                  "sort": int(row["sort"])}
-        current = existing.get(row["slug"])
-        if current is None:
-            db.session.add(Bidang(slug=row["slug"], **values))
-            db.session.flush()
-            added += 1
-        elif any(getattr(current, key) != value for key, value in values.items()):
-            for key, value in values.items():
-                setattr(current, key, value)
-            updated += 1
-    db.session.flush()
-    return added, updated
+    """Insert new and update changed bidang from the CSV; rows added by the directorate stay."""
+    return upsert_from_csv(
+        Bidang, path, "slug",
+        lambda row: {"parent_slug": row["parent_slug"] or None, "name_id": row["name_id"],
+                     "name_en": row["name_en"], "sort": int(row["sort"])},
+        order=lambda row: bool(row["parent_slug"]),  # parents first
+    )
 
 
 @bidang_cli.command("load")

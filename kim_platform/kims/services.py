@@ -209,22 +209,26 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
                             "This is not an address of a %(platform)s account.", platform=platform.title())
             clean["socials"] = socials
 
-    if "desa_code" in present and "desa_code" not in errors:
-        code = raw.get("desa_code")
+    clean_place_input(raw, present, errors, clean, desa_required=True)
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    return clean
+
+
+def clean_place_input(raw: dict, present: set, errors: dict, clean: dict, desa_required: bool) -> None:
+    """desa_code, lat and lon of a KIM or a report: shapes only (check_location does the map)."""
+    code = raw.get("desa_code")
+    if "desa_code" in present and "desa_code" not in errors and (desa_required or code not in (None, "")):
         if not isinstance(code, str) or not is_valid_code(code.strip()) or level_of(code.strip()) != "desa":
             errors["desa_code"] = _l("Choose a desa/kelurahan.")
         else:
             clean["desa_code"] = code.strip()
-
     for key in ("lat", "lon"):
         if key in present and key not in errors:
             try:
                 clean[key] = parse_coordinate(raw.get(key))
             except (TypeError, ValueError):
                 errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
-    if errors:
-        raise KimError(_l("Some fields need attention."), fields=errors)
-    return clean
 
 
 def check_location(desa_code: str, lat: float | None, lon: float | None) -> Region:

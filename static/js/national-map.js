@@ -37,7 +37,6 @@
 
   var regionLayer = L.vectorGrid.protobuf(d.regionTiles, {
     rendererFactory: L.svg.tile, interactive: false, maxNativeZoom: 16,
-    getFeatureId: function (f) { return f.properties.code; },
     vectorTileLayerStyles: {
       regions: function (p) {
         return { fill: true, fillColor: coverageColor(p.coverage_pct), fillOpacity: 0.6, color: "#6b7280", weight: 0.6 };
