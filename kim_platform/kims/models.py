@@ -155,3 +155,16 @@ class KimNumberSequence(db.Model):
 
     kabupaten_code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer)
+
+
+class RegionKimStats(db.Model):
+    """Verified KIMs and covered desa per region code (desa and every ancestor).
+
+    Written only by the database trigger `kim_stats` (see the migration), so every path that
+    changes a KIM keeps it exact; `kim_stats_rebuild()` recomputes it after bulk loads."""
+
+    __tablename__ = "region_kim_stats"
+
+    code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
+    kim_verified: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    desa_covered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

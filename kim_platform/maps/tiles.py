@@ -110,6 +110,17 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
                 FROM kim k, env
                 WHERE k.point && ST_Transform(env.e, 4326) AND {seen}{extra}
             ) t"""
+    elif not extra and seen == "k.status = 'verified'":
+        # The public, unfiltered view (the national first view): counts kept by the trigger.
+        params["level"] = "kabupaten" if z <= 7 else "kecamatan"
+        sql = """
+            WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e)
+            SELECT ST_AsMVT(t, 'kims', :extent, 'geom') FROM (
+                SELECT ST_AsMVTGeom(ST_Transform(r.centroid, 3857), env.e, :extent, :buffer, true) AS geom,
+                       r.code, s.kim_verified AS count
+                FROM region r JOIN region_kim_stats s ON s.code = r.code, env
+                WHERE r.level = :level AND r.centroid && ST_Transform(env.e, 4326) AND s.kim_verified > 0
+            ) t"""
     else:
         level, width = ("kabupaten", 5) if z <= 7 else ("kecamatan", 8)
         params.update(level=level, width=width)
@@ -146,27 +157,17 @@ def region_level(z: int) -> tuple[str, int]:
 
 def region_tile(z: int, x: int, y: int) -> bytes:
     """Outlines with coverage: the share of desa with at least one verified KIM."""
-    level, width = region_level(z)
+    level, _ = region_level(z)
     sql = """
-        WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
-        shapes AS (
-            SELECT g.code, g.name, g.desa_total, g.geom FROM region_tile_geom g, env
-            WHERE g.level = :level AND g.geom && env.e
-        ),
-        covered AS (
-            SELECT left(k.desa_code, :width) AS code, count(DISTINCT k.desa_code) AS desa_covered,
-                   count(*) AS kim_verified
-            FROM kim k
-            WHERE k.status = 'verified' AND left(k.desa_code, :width) IN (SELECT code FROM shapes)
-            GROUP BY 1
-        )
+        WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e)
         SELECT ST_AsMVT(t, 'regions', :extent, 'geom') FROM (
-            SELECT ST_AsMVTGeom(s.geom, env.e, :extent, :buffer, true) AS geom, s.code, s.name, s.desa_total,
-                   coalesce(c.desa_covered, 0) AS desa_covered, coalesce(c.kim_verified, 0) AS kim_verified,
-                   round(100.0 * coalesce(c.desa_covered, 0) / nullif(s.desa_total, 0), 1)::float8 AS coverage_pct
-            FROM shapes s LEFT JOIN covered c USING (code), env
+            SELECT ST_AsMVTGeom(g.geom, env.e, :extent, :buffer, true) AS geom, g.code, g.name, g.desa_total,
+                   coalesce(s.desa_covered, 0) AS desa_covered, coalesce(s.kim_verified, 0) AS kim_verified,
+                   round(100.0 * coalesce(s.desa_covered, 0) / nullif(g.desa_total, 0), 1)::float8 AS coverage_pct
+            FROM region_tile_geom g LEFT JOIN region_kim_stats s ON s.code = g.code, env
+            WHERE g.level = :level AND g.geom && env.e
         ) t"""
-    params = {"z": z, "x": x, "y": y, "level": level, "width": width, "extent": EXTENT, "buffer": BUFFER}
+    params = {"z": z, "x": x, "y": y, "level": level, "extent": EXTENT, "buffer": BUFFER}
     return bytes(db.session.scalar(text(sql), params) or b"")
 
 
@@ -216,14 +217,11 @@ def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[
 
 def region_at(lat: float, lon: float, z: int) -> dict | None:
     """The region of the map's current level under a point, with its coverage (map clicks)."""
-    level, width = region_level(z)
+    level, _ = region_level(z)
     row = db.session.execute(text("""
-        SELECT g.code, g.name, g.level, g.desa_total,
-               (SELECT count(DISTINCT k.desa_code) FROM kim k
-                 WHERE k.status = 'verified' AND k.desa_code LIKE g.code || '.%') AS desa_covered,
-               (SELECT count(*) FROM kim k WHERE k.status = 'verified' AND k.desa_code LIKE g.code || '.%')
-                   AS kim_verified
-        FROM region_tile_geom g
+        SELECT g.code, g.name, g.level, g.desa_total, coalesce(s.desa_covered, 0) AS desa_covered,
+               coalesce(s.kim_verified, 0) AS kim_verified
+        FROM region_tile_geom g LEFT JOIN region_kim_stats s ON s.code = g.code
         WHERE g.level = :level
           AND ST_Intersects(g.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 3857))
         ORDER BY ST_Area(g.geom) LIMIT 1"""), {"level": level, "lat": lat, "lon": lon}).mappings().first()

@@ -104,8 +104,7 @@
   function kimStyle(p, zoom) {
     if (p.count !== undefined) {  // an aggregate: a circle sized by the number of KIMs
       var radius = Math.min(28, 5 + Math.sqrt(p.count) * 2.2);
-      return { radius: radius, fill: true, fillColor: "#0b6e4f", fillOpacity: p.active ? 0.85 : 0.45,
-               color: "#ffffff", weight: 1.5 };
+      return { radius: radius, fill: true, fillColor: "#0b6e4f", fillOpacity: 0.8, color: "#ffffff", weight: 1.5 };
     }
     var color = BIDANG_COLORS[p.bidang] || "#374151";
     return { radius: zoom >= 14 ? 8 : 6, fill: true, fillColor: color, fillOpacity: p.active ? 0.95 : 0.35,
