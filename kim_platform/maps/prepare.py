@@ -4,7 +4,7 @@ from sqlalchemy.engine import Connection
 
 # Metres of simplification per level: about one pixel at the deepest zoom that shows the level
 # (provinsi up to z5 ≈ 4.9 km/px, kabupaten up to z8 ≈ 611 m/px, kecamatan beyond ≈ 40–150 m/px).
-TOLERANCE_M = {"provinsi": 2000, "kabupaten": 400, "kecamatan": 60}
+TOLERANCE_M = {"provinsi": 3500, "kabupaten": 400, "kecamatan": 60}
 
 _SQL = text("""
     WITH desa AS (
