@@ -40,6 +40,9 @@ def create_app(config=None) -> Flask:
     errors.init_app(app)
     navigation.init_app(app)
     demo.init_app(app)
+    from kim_platform.maps import views as map_views
+
+    map_views.init_app(app)
 
     _import_models()
     _register_blueprints(app)

@@ -129,3 +129,10 @@ def test_region_at_a_point_with_its_coverage(client, make_kim):
     assert client.get("/api/v1/map/region-at?lat=-8&lon=110&zoom=7").status_code == 404  # not in the sample
     for bad in ("lat=nan&lon=1", "lat=95&lon=1", "lat=1", "lat=1&lon=1&zoom=30"):
         assert client.get(f"/api/v1/map/region-at?{bad}").status_code == 400
+
+
+def test_region_pages_and_kim_profiles_reuse_the_layers(client, make_kim):
+    kim = make_kim()
+    for url in ("/wilayah/76.02", f"/kim/{kim.number}"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'data-kim-tiles="/tiles/kims/{z}/{x}/{y}.pbf"' in html and "/static/js/national-map.js" in html

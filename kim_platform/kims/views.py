@@ -167,7 +167,7 @@ def profile(ref: str):
     recent = kim_activities(kim, current_user, limit=10)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
-        kim_map=embed(fmap),
+        kim_map=embed(fmap), map_var=fmap.get_name(),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
         nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
         type_names={t.slug: t.label(current_locale()) for t in activity_types()},

@@ -24,7 +24,10 @@ MAX_ZOOM = 16
 POINTS_FROM_ZOOM = 11
 ACTIVE_DAYS = 90
 EXTENT = 4096
-BUFFER = 64
+# Points within 16 px of a tile edge go into both tiles, so circles are not cut at the seams;
+# outlines need only a few pixels (their strokes).
+BUFFER = 256
+OUTLINE_BUFFER = 64
 
 
 class TileError(ValueError):
@@ -167,7 +170,7 @@ def region_tile(z: int, x: int, y: int) -> bytes:
             FROM region_tile_geom g LEFT JOIN region_kim_stats s ON s.code = g.code, env
             WHERE g.level = :level AND g.geom && env.e
         ) t"""
-    params = {"z": z, "x": x, "y": y, "level": level, "extent": EXTENT, "buffer": BUFFER}
+    params = {"z": z, "x": x, "y": y, "level": level, "extent": EXTENT, "buffer": OUTLINE_BUFFER}
     return bytes(db.session.scalar(text(sql), params) or b"")
 
 

@@ -16,6 +16,19 @@ from kim_platform.maps.folium_maps import embed, new_map
 bp = Blueprint("maps", __name__)
 
 
+def layer_settings() -> dict:
+    """What static/js/national-map.js needs to draw the KIM and coverage layers on any map."""
+    def template(layer):
+        return url_for("maps.tile", layer=layer, z="0", x="0", y="0").replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+
+    return {"kim_tiles": template("kims"), "region_tiles": template("regions"),
+            "points_from_zoom": tiles.POINTS_FROM_ZOOM}
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["map_layer_settings"] = layer_settings
+
+
 @bp.get("/peta")
 def national_map():
     """Every KIM and the coverage of every region, loaded tile by tile as the map moves."""
@@ -25,10 +38,6 @@ def national_map():
         "maps/national.html", national_map=embed(fmap), map_var=fmap.get_name(),
         bidang=[(b.slug, b.label(locale), b.parent_slug) for b in bidang_list()],
         may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
-        kim_tiles=url_for("maps.tile", layer="kims", z="0", x="0", y="0").replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf"),
-        region_tiles=url_for("maps.tile", layer="regions", z="0", x="0", y="0").replace("/0/0/0.pbf",
-                                                                                        "/{z}/{x}/{y}.pbf"),
-        points_from_zoom=tiles.POINTS_FROM_ZOOM,
     )
 
 

@@ -65,7 +65,7 @@ def detail(code: str):
             queries.descendant_counts(child_codes) if region.level in ("provinsi", "kabupaten") else {}
         ),
         extent=extent,
-        region_map=embed(fmap) if fmap else None,
+        region_map=embed(fmap) if fmap else None, map_var=fmap.get_name() if fmap else None,
         activities=recent, activity_facts=activity_facts(recent),
         type_names={t.slug: t.label(current_locale()) for t in activity_types()},
     )

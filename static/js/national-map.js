@@ -17,7 +17,7 @@
     "pertanian-perikanan": "#15803d", "keagamaan": "#be123c", "kepemudaan": "#0f766e"
   };
   var COVERAGE = ["#f1f1f1", "#fde2c4", "#f9b27a", "#e0703a", "#9c3b12"];
-  var statusLine = document.getElementById("map-status");
+  var statusLine = document.getElementById("map-status") || document.createElement("p");
   // Distinct KIM features drawn since the layer was (re)built; tests and the status line read it.
   var drawn = {};
 
@@ -86,24 +86,28 @@
   });
 
   var kimLayer = null;
+  // Region pages and KIM profiles embed the same layers without the filter and search controls.
+  function control(id) { return document.getElementById(id); }
+
   function filterQuery(prefix) {
     var params = [];
-    var bidang = document.getElementById("filter-bidang").value;
-    var status = document.getElementById("filter-status");
-    if (bidang) { params.push("bidang=" + encodeURIComponent(bidang)); }
+    var bidang = control("filter-bidang");
+    var status = control("filter-status");
+    if (bidang && bidang.value) { params.push("bidang=" + encodeURIComponent(bidang.value)); }
     if (status && status.value) { params.push("status=" + encodeURIComponent(status.value)); }
     return params.length ? prefix + params.join("&") : "";
   }
 
   function kimUrl() {
     var query = filterQuery("?");
-    if (document.getElementById("filter-active").checked) { query += (query ? "&" : "?") + "active=1"; }
+    var active = control("filter-active");
+    if (active && active.checked) { query += (query ? "&" : "?") + "active=1"; }
     return d.kimTiles + query;
   }
 
   function kimStyle(p, zoom) {
     if (p.count !== undefined) {  // an aggregate: a circle sized by the number of KIMs
-      var radius = Math.min(28, 5 + Math.sqrt(p.count) * 2.2);
+      var radius = Math.min(14, 3 + Math.sqrt(p.count) * 0.8);
       return { radius: radius, fill: true, fillColor: "#0b6e4f", fillOpacity: 0.8, color: "#ffffff", weight: 1.5 };
     }
     var color = BIDANG_COLORS[p.bidang] || "#374151";
@@ -134,15 +138,18 @@
     if (element) { element.addEventListener("change", addKimLayer); }
   });
 
-  document.getElementById("locate").addEventListener("click", function () {
-    statusLine.textContent = d.labelLocating;
-    map.locate({ setView: true, maxZoom: 13 });
-  });
-  map.on("locationfound", function () { statusLine.textContent = ""; });
-  map.on("locationerror", function (e) { statusLine.textContent = e.message; });
+  if (control("locate")) {
+    control("locate").addEventListener("click", function () {
+      statusLine.textContent = d.labelLocating;
+      map.locate({ setView: true, maxZoom: 13 });
+    });
+    map.on("locationfound", function () { statusLine.textContent = ""; });
+    map.on("locationerror", function (e) { statusLine.textContent = e.message; });
+  }
 
-  var results = document.getElementById("map-results");
-  document.getElementById("map-search").addEventListener("submit", function (event) {
+  var results = control("map-results");
+  if (!results) { return; }
+  control("map-search").addEventListener("submit", function (event) {
     event.preventDefault();
     var q = document.getElementById("map-q").value.trim();
     if (!q) { return; }
