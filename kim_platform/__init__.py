@@ -71,6 +71,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.activities.views import bp as activities_bp
     from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
     from kim_platform.kims.views import bp as kims_bp
+    from kim_platform.coverage.api import blp as coverage_api_blp
+    from kim_platform.coverage.views import bp as coverage_bp
     from kim_platform.maps.api import blp as map_api_blp
     from kim_platform.maps.views import bp as maps_bp
     from kim_platform.core.views import bp as core_bp
@@ -84,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(kims_bp)
     app.register_blueprint(activities_bp)
     app.register_blueprint(maps_bp)
+    app.register_blueprint(coverage_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -93,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(activities_api_blp, url_prefix="/api/v1")
     api.register_blueprint(activity_types_blp, url_prefix="/api/v1/activity-types")
     api.register_blueprint(map_api_blp, url_prefix="/api/v1/map")
+    api.register_blueprint(coverage_api_blp, url_prefix="/api/v1/coverage")
     app.register_blueprint(api_meta_blp)
 
 

@@ -205,6 +205,8 @@ MATRIX = {
     # The national map and its tiles (what a tile shows depends on the viewer, checked in test_maps).
     ("maps.national_map", "GET"): Case("/peta", EVERYONE),
     ("maps.tile", "GET"): Case("/tiles/kims/5/25/16.pbf", EVERYONE),
+    ("coverage.index", "GET"): Case("/cakupan?wilayah=76", EVERYONE),
+    ("coverage_api.Coverage", "GET"): Case("/api/v1/coverage?level=kabupaten&parent=76", EVERYONE),
     ("map_api.RegionAt", "GET"): Case("/api/v1/map/region-at?lat=-2.75&lon=118.97&zoom=7", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),

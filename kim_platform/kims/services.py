@@ -546,3 +546,10 @@ def new_join_code(actor, kim: Kim) -> str:
     kim.join_code = _new_join_code()
     _audit(actor, "kim.join_code", kim)
     return kim.join_code
+
+
+def refresh_last_activity_for(kim) -> None:
+    """kim.last_activity_on from its published reports (used after writes outside the services)."""
+    from kim_platform.activities.services import refresh_last_activity
+
+    refresh_last_activity(kim)

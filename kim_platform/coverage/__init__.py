@@ -1,0 +1,1 @@
+"""Coverage: which regions have (active) KIMs, exact to the desa."""

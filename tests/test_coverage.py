@@ -1,0 +1,67 @@
+"""Coverage figures are exact: constructed data checked number by number, and the window moves."""
+from datetime import date, timedelta
+
+from sqlalchemy import text
+
+from kim_platform.activities.models import Activity
+from kim_platform.coverage.queries import coverage_rows, summary
+from kim_platform.extensions import db
+from kim_platform.kims.services import refresh_last_activity_for
+from tests.conftest import DESA
+
+TODAY = date(2026, 11, 22)
+
+
+def report(kim, days_ago, status="published"):
+    db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=TODAY - timedelta(days=days_ago),
+                            type="diskusi", desa_code=kim.desa_code, status=status))
+    db.session.flush()
+    refresh_last_activity_for(kim)
+
+
+def test_constructed_coverage_of_kabupaten_mamuju(make_kim):
+    two_a = make_kim(name="Dua A")                                  # desa 1002: two verified KIMs
+    two_b = make_kim(name="Dua B")
+    other = make_kim(name="Lain", desa_code="76.02.01.1003", point=(-2.714437, 118.95994))
+    make_kim(name="Ditolak", status="rejected", desa_code="76.02.01.1012", point=(-2.749178, 118.913182))
+    report(two_a, 10)
+    report(two_b, 91)                                               # outside the 90-day window
+    report(other, 5, status="hidden")                               # hidden: counts for nothing
+    rows = {r.code: r for r in coverage_rows("kecamatan", "76.02", today=TODAY)}
+    mamuju = rows["76.02.01"]
+    assert (mamuju.desa_covered, mamuju.desa_active, mamuju.kim_verified, mamuju.kim_active) == (2, 1, 3, 1)
+    assert (mamuju.activities_window, mamuju.activities_previous) == (1, 1)
+    assert mamuju.desa_total == db.session.scalar(text(
+        "SELECT count(*) FROM region WHERE level = 'desa' AND code LIKE '76.02.01.%'"))
+    assert all(r.desa_covered == 0 for code, r in rows.items() if code != "76.02.01")
+    desa = {r.code: r for r in coverage_rows("desa", "76.02.01", today=TODAY)}
+    assert (desa[DESA].desa_covered, desa[DESA].kim_verified, desa[DESA].desa_active) == (1, 2, 1)
+    assert desa["76.02.01.1012"].desa_covered == 0  # a rejected KIM does not cover
+    total, provinces = summary(today=TODAY)
+    assert (total.desa_covered, total.desa_active, total.kim_verified) == (2, 1, 3)
+    assert total.desa_total == 3707
+
+
+def test_the_window_moves_with_time(make_kim):
+    kim = make_kim()
+    report(kim, 0)
+    assert coverage_rows("kabupaten", "76", today=TODAY)[1].desa_active == 1
+    later = TODAY + timedelta(days=91)
+    mamuju = {r.code: r for r in coverage_rows("kabupaten", "76", today=later)}["76.02"]
+    assert (mamuju.desa_covered, mamuju.desa_active, mamuju.activities_window, mamuju.activities_previous) == (1, 0, 0, 1)
+
+
+def test_api_and_page(client, make_kim):
+    make_kim()
+    body = client.get("/api/v1/coverage?level=kabupaten&parent=76").get_json()
+    assert body["level"] == "kabupaten" and body["window_days"] == 90
+    mamuju = next(i for i in body["items"] if i["code"] == "76.02")
+    assert mamuju["desa_covered"] == 1 and mamuju["coverage_pct"] == 1.0 and mamuju["desa_total"] == 101
+    for bad in ("level=negara", "parent=7x", "level=desa", "level=provinsi&parent=76", "window_days=0"):
+        assert client.get(f"/api/v1/coverage?{bad}").status_code == 400, bad
+    assert client.get("/api/v1/coverage?level=kabupaten&parent=99").status_code == 404
+    html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
+    assert "Kabupaten Mamuju" in html and "1 dari 648" in html
+    assert client.get("/cakupan?wilayah=76.02.01.1002").status_code == 404
+    sorted_page = client.get("/cakupan?urut=coverage_pct&arah=turun").get_data(as_text=True)
+    assert sorted_page.index("Sulawesi Barat") < sorted_page.index("Sulawesi Selatan")
