@@ -63,5 +63,37 @@ def test_api_and_page(client, make_kim):
     html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
     assert "Kabupaten Mamuju" in html and "1 dari 648" in html
     assert client.get("/cakupan?wilayah=76.02.01.1002").status_code == 404
-    sorted_page = client.get("/cakupan?urut=coverage_pct&arah=turun").get_data(as_text=True)
+    sorted_page = client.get("/cakupan?urut=coverage_pct&arah=turun").get_data(as_text=True).split("<table")[1]
     assert sorted_page.index("Sulawesi Barat") < sorted_page.index("Sulawesi Selatan")
+
+
+def test_exports_open_and_match_the_table(client, make_kim):
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    make_kim()
+    csv_response = client.get("/cakupan/ekspor.csv?wilayah=76")
+    assert csv_response.data.startswith("\ufeff".encode())
+    assert 'filename="cakupan-76-' in csv_response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(csv_response.data.decode("utf-8-sig"))))
+    mamuju = next(r for r in rows if r["code"] == "76.02")
+    assert (mamuju["desa_covered"], mamuju["desa_total"], mamuju["as_of"]) == ("1", "101", date.today().isoformat())
+    workbook = load_workbook(io.BytesIO(client.get("/cakupan/ekspor.xlsx?wilayah=76").data))
+    sheet = workbook.active
+    header = [c.value for c in sheet[3]]
+    values = {row[0]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=4, values_only=True)}
+    assert values["76.02"]["desa_covered"] == 1 and values["76.02"]["desa_total"] == 101
+    geo = json.loads(client.get("/cakupan/ekspor.geojson?wilayah=76").data)
+    feature = next(f for f in geo["features"] if f["id"] == "76.02")
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon") and feature["properties"]["desa_covered"] == 1
+    assert client.get("/cakupan/ekspor.pdf").status_code == 404
+
+
+def test_blank_spots_are_listed(client, make_kim):
+    make_kim()
+    html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
+    gaps = html.split('class="gaps"')[1].split("</section>")[0]
+    assert "Kabupaten Polewali Mandar" in gaps and "Kabupaten Mamuju<" not in gaps

@@ -5,8 +5,8 @@ from babel.messages.pofile import read_po
 from kim_platform.config import PROJECT_ROOT
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
-# Names of other services are the same in every language.
-BRANDS = {"WhatsApp", "Facebook", "Telegram", "Instagram", "YouTube", "TikTok"}
+# Names of other services and file formats are the same in every language.
+BRANDS = {"WhatsApp", "Facebook", "Telegram", "Instagram", "YouTube", "TikTok", "XLSX", "CSV", "GeoJSON"}
 METHODS = [("kim_platform/**.py", "python"), ("templates/**.html", "jinja2")]
 
 

@@ -1,7 +1,9 @@
 """/cakupan: coverage tables from the nation down to the desa."""
-from flask import Blueprint, abort, render_template, request
+from datetime import date
 
-from kim_platform.coverage import queries
+from flask import Blueprint, abort, make_response, render_template, request
+
+from kim_platform.coverage import exports, queries
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.regions.queries import ancestors_of, get_region
 
@@ -10,16 +12,20 @@ SORTABLE = ("code", "name", "desa_total", "desa_covered", "desa_active", "covera
             "kim_verified", "kim_active", "activities_window", "activities_delta")
 
 
+def _region_arg():
+    code = request.args.get("wilayah", "").strip()
+    if not code:
+        return None
+    region = get_region(code) if CODE_RE.match(code) else None
+    if region is None or region.level == "desa":
+        abort(404)
+    return region
+
+
 @bp.get("/cakupan")
 def index():
     """National summary and provinces; ?wilayah= drills down to kabupaten, kecamatan, desa."""
-    code = request.args.get("wilayah", "").strip()
-    region = None
-    if code:
-        if not CODE_RE.match(code) or (region := get_region(code)) is None:
-            abort(404)
-        if region.level == "desa":
-            abort(404)
+    region = _region_arg()
     total, rows = queries.summary(region.code if region else None)
     sort = request.args.get("urut") if request.args.get("urut") in SORTABLE else "code"
     descending = request.args.get("arah") == "turun"
@@ -27,3 +33,27 @@ def index():
     return render_template("coverage/index.html", region=region, ancestors=ancestors_of(region) if region else [],
                            total=total, rows=rows, sort=sort, descending=descending,
                            window_days=queries.DEFAULT_WINDOW_DAYS)
+
+
+EXPORTS = {
+    "csv": ("text/csv; charset=utf-8", lambda rows, as_of, title: exports.as_csv(rows, as_of)),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.as_xlsx),
+    "geojson": ("application/geo+json", lambda rows, as_of, title: exports.as_geojson(rows, as_of)),
+}
+
+
+@bp.get("/cakupan/ekspor.<fmt>")
+def export(fmt: str):
+    """The table on the page, as a file that opens in a spreadsheet or a GIS."""
+    if fmt not in EXPORTS:
+        abort(404)
+    region = _region_arg()
+    _, rows = queries.summary(region.code if region else None)
+    as_of = date.today()
+    title = f"Cakupan KIM {region.title if region else 'Indonesia'}"
+    mimetype, render = EXPORTS[fmt]
+    response = make_response(render(rows, as_of, title))
+    response.headers["Content-Type"] = mimetype
+    name = f"cakupan-{region.code if region else 'indonesia'}-{as_of.isoformat()}.{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -1,0 +1,61 @@
+"""Coverage tables as CSV (UTF-8 with BOM, for Excel), XLSX and GeoJSON."""
+import csv
+import io
+import json
+from datetime import date
+
+from sqlalchemy import text
+
+from kim_platform.extensions import db
+
+COLUMNS = ("code", "name", "level", "desa_total", "desa_covered", "coverage_pct", "desa_active", "active_pct",
+           "kim_verified", "kim_active", "activities_window", "activities_previous", "activities_delta")
+
+
+def as_csv(rows, as_of: date) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS + ("as_of",))
+    for row in rows:
+        data = row.as_dict()
+        writer.writerow([data[c] for c in COLUMNS] + [as_of.isoformat()])
+    # The byte-order mark makes Excel read the file as UTF-8.
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def as_xlsx(rows, as_of: date, title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Cakupan"
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True)
+    sheet.append([f"Data per {as_of.isoformat()}"])
+    sheet.append(list(COLUMNS))
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        data = row.as_dict()
+        sheet.append([data[c] for c in COLUMNS])
+    sheet.freeze_panes = "C4"
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 32
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def as_geojson(rows, as_of: date) -> bytes:
+    """Features with the region's simplified boundary (map scale) where it has one, else its point."""
+    codes = [row.code for row in rows]
+    shapes = dict(db.session.execute(text(
+        "SELECT code, ST_AsGeoJSON(coalesce(ST_SimplifyPreserveTopology(geom, 0.005), centroid), 5) "
+        "FROM region WHERE code = ANY(:codes)"), {"codes": codes}).all())
+    features = [{
+        "type": "Feature", "id": row.code,
+        "geometry": json.loads(shapes[row.code]) if shapes.get(row.code) else None,
+        "properties": {**row.as_dict(), "as_of": as_of.isoformat()},
+    } for row in rows]
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")).encode()
