@@ -97,3 +97,23 @@ def test_blank_spots_are_listed(client, make_kim):
     html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
     gaps = html.split('class="gaps"')[1].split("</section>")[0]
     assert "Kabupaten Polewali Mandar" in gaps and "Kabupaten Mamuju<" not in gaps
+
+
+def test_gaps_and_next_steps(client, make_user, make_kim):
+    make_kim()
+    body = client.get("/api/v1/coverage/gaps?level=kabupaten&parent=76").get_json()
+    assert body["total"] == 5 and "76.02" not in [i["code"] for i in body["items"]]
+    kecamatan = client.get("/api/v1/coverage/gaps?level=kecamatan&parent=76.02").get_json()
+    assert "76.02.01" not in [i["code"] for i in kecamatan["items"]] and kecamatan["total"] == 10
+    assert client.get("/api/v1/coverage/gaps?level=desa").status_code == 400
+    html = client.get("/cakupan?wilayah=76.02.01").get_data(as_text=True)
+    assert "km dari" in html and "Mamunyu" in html  # a neighbour of the covered desa
+
+
+def test_a_pembina_lands_on_their_region(client, make_user):
+    from tests.conftest import login
+
+    login(client, make_user(role="pembina", scope="76.02"))
+    response = client.get("/cakupan")
+    assert response.status_code == 302 and response.headers["Location"] == "/cakupan?wilayah=76.02"
+    assert client.get("/cakupan?wilayah=73").status_code == 200  # the figures are public

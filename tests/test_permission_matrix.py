@@ -207,6 +207,7 @@ MATRIX = {
     ("maps.tile", "GET"): Case("/tiles/kims/5/25/16.pbf", EVERYONE),
     ("coverage.index", "GET"): Case("/cakupan?wilayah=76", EVERYONE),
     ("coverage.export", "GET"): Case("/cakupan/ekspor.csv?wilayah=76", EVERYONE),
+    ("coverage_api.Gaps", "GET"): Case("/api/v1/coverage/gaps?level=kecamatan&parent=76.02", EVERYONE),
     ("coverage_api.Coverage", "GET"): Case("/api/v1/coverage?level=kabupaten&parent=76", EVERYONE),
     ("map_api.RegionAt", "GET"): Case("/api/v1/map/region-at?lat=-2.75&lon=118.97&zoom=7", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).

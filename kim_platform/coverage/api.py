@@ -61,3 +61,35 @@ class Coverage(MethodView):
         rows = queries.coverage_rows(level, parent, window_days)
         return {"level": level, "parent": parent, "window_days": window_days, "as_of": date.today(),
                 "items": [row.as_dict() for row in rows]}
+
+
+class GapsArgs(ma.Schema):
+    level = ma.fields.String(load_default="kabupaten", validate=ma.validate.OneOf(["kabupaten", "kecamatan"]))
+    parent = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."))
+
+
+class GapSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    parent_code = ma.fields.String(required=True)
+    desa_total = ma.fields.Integer(required=True)
+
+
+class GapsSchema(ma.Schema):
+    level = ma.fields.String(required=True)
+    parent = ma.fields.String(allow_none=True)
+    total = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(GapSchema), required=True)
+
+
+@blp.route("/gaps")
+class Gaps(MethodView):
+    @blp.arguments(GapsArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, GapsSchema)
+    @error_responses(blp, 400, 404)
+    def get(self, level, parent=None):
+        """Blank spots: kabupaten/kota or kecamatan below `parent` without any verified KIM."""
+        if parent and get_region(parent) is None:
+            abort(404, message=_("No region with this code."))
+        items = queries.gaps(level, parent)
+        return {"level": level, "parent": parent, "total": len(items), "items": items}

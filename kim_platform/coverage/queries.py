@@ -112,3 +112,36 @@ def summary(parent: str | None = None, window_days: int = DEFAULT_WINDOW_DAYS, t
                             "desa_total", "desa_covered", "desa_active", "kim_verified", "kim_active",
                             "activities_window", "activities_previous")))
     return total, rows
+
+
+def gaps(level: str, parent: str | None = None) -> list[dict]:
+    """Regions of `level` (kabupaten or kecamatan) under `parent` without any verified KIM."""
+    rows = db.session.execute(text("""
+        SELECT r.code, r.name, r.parent_code,
+               (SELECT count(*) FROM region d WHERE d.level = 'desa' AND d.code LIKE r.code || '.%') AS desa_total
+        FROM region r LEFT JOIN region_kim_stats s ON s.code = r.code
+        WHERE r.level = :level AND r.code LIKE :prefix AND coalesce(s.kim_verified, 0) = 0
+        ORDER BY r.code"""), {"level": level, "prefix": (parent + ".%") if parent else "%"}).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def nearby_uncovered_desa(kecamatan: str) -> list[dict]:
+    """Desa without a KIM in a kecamatan that has one: the easiest next step for a pembina.
+
+    For each, the nearest covered desa of the same kecamatan and the distance in km."""
+    rows = db.session.execute(text("""
+        WITH desa AS (
+            SELECT r.code, r.name, r.centroid, coalesce(s.kim_verified, 0) > 0 AS covered
+            FROM region r LEFT JOIN region_kim_stats s ON s.code = r.code
+            WHERE r.level = 'desa' AND r.code LIKE :prefix
+        )
+        SELECT u.code, u.name, c.code AS near_code, c.name AS near_name,
+               round((ST_Distance(u.centroid::geography, c.centroid::geography) / 1000)::numeric, 1)::float8 AS km
+        FROM desa u
+        CROSS JOIN LATERAL (
+            SELECT code, name, centroid FROM desa c WHERE c.covered AND c.centroid IS NOT NULL
+            ORDER BY c.centroid <-> u.centroid LIMIT 1
+        ) c
+        WHERE NOT u.covered AND u.centroid IS NOT NULL
+        ORDER BY km, u.code"""), {"prefix": kecamatan + ".%"}).mappings().all()
+    return [dict(row) for row in rows]

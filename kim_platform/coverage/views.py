@@ -1,11 +1,14 @@
 """/cakupan: coverage tables from the nation down to the desa."""
 from datetime import date
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from kim_platform import permissions
 from kim_platform.coverage import exports, queries
+from kim_platform.maps.folium_maps import embed, new_map
 from kim_platform.regions.codes import CODE_RE
-from kim_platform.regions.queries import ancestors_of, get_region
+from kim_platform.regions.queries import ancestors_of, get_region, region_extent
 
 bp = Blueprint("coverage", __name__)
 SORTABLE = ("code", "name", "desa_total", "desa_covered", "desa_active", "coverage_pct", "active_pct",
@@ -24,15 +27,34 @@ def _region_arg():
 
 @bp.get("/cakupan")
 def index():
-    """National summary and provinces; ?wilayah= drills down to kabupaten, kecamatan, desa."""
+    """National summary and provinces; ?wilayah= drills down to kabupaten, kecamatan, desa.
+    A pembina lands on their own region."""
+    scope = permissions.pembina_scope(current_user)
+    if "wilayah" not in request.args and scope and not permissions.is_direktorat(current_user):
+        return redirect(url_for("coverage.index", wilayah=scope))
     region = _region_arg()
     total, rows = queries.summary(region.code if region else None)
     sort = request.args.get("urut") if request.args.get("urut") in SORTABLE else "code"
     descending = request.args.get("arah") == "turun"
     rows.sort(key=lambda row: getattr(row, sort), reverse=descending)
+    nearby = queries.nearby_uncovered_desa(region.code) if region and region.level == "kecamatan" else []
+    fmap = _coverage_map(region)
     return render_template("coverage/index.html", region=region, ancestors=ancestors_of(region) if region else [],
-                           total=total, rows=rows, sort=sort, descending=descending,
-                           window_days=queries.DEFAULT_WINDOW_DAYS)
+                           total=total, rows=rows, sort=sort, descending=descending, nearby=nearby,
+                           window_days=queries.DEFAULT_WINDOW_DAYS, coverage_map=embed(fmap),
+                           map_var=fmap.get_name())
+
+
+def _coverage_map(region):
+    """The map's coverage layer, centred on the region (the nation without one)."""
+    if region is None:
+        return new_map(location=(-2.5, 118.0), zoom_start=4)
+    extent = region_extent(region.code)
+    fmap = new_map(location=extent.centroid or (-2.5, 118.0), zoom_start=8)
+    if extent.bbox:
+        minlon, minlat, maxlon, maxlat = extent.bbox
+        fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
+    return fmap
 
 
 EXPORTS = {
