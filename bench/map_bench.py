@@ -11,7 +11,6 @@ import math
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time

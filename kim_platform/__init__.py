@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from kim_platform.config import PROJECT_ROOT, load_config
-from kim_platform.extensions import api, babel, db, migrate
+from kim_platform.extensions import api, db, migrate
 
 
 def create_app(config=None) -> Flask:

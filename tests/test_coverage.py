@@ -84,7 +84,7 @@ def test_exports_open_and_match_the_table(client, make_kim):
     workbook = load_workbook(io.BytesIO(client.get("/cakupan/ekspor.xlsx?wilayah=76").data))
     sheet = workbook.active
     header = [c.value for c in sheet[3]]
-    values = {row[0]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=4, values_only=True)}
+    values = {row[0]: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=4, values_only=True)}
     assert values["76.02"]["desa_covered"] == 1 and values["76.02"]["desa_total"] == 101
     geo = json.loads(client.get("/cakupan/ekspor.geojson?wilayah=76").data)
     feature = next(f for f in geo["features"] if f["id"] == "76.02")

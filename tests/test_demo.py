@@ -28,6 +28,11 @@ def test_generation_is_deterministic_marked_and_removable(client):
     # Heavy tail: the busiest KIM reports far more than the median one.
     counts = sorted(row[5] for row in first if row[1] in ("verified", "inactive"))
     assert counts[-1] > 5 * max(1, counts[len(counts) // 2])
+    # Every report is written by a member of its own KIM.
+    strangers = db.session.scalar(text(
+        "SELECT count(*) FROM activity a WHERE a.is_demo AND NOT EXISTS (SELECT 1 FROM kim_membership m "
+        "WHERE m.kim_id = a.kim_id AND m.user_id = a.author_id)"))
+    assert strangers == 0
     # last_activity_on follows the published reports.
     mismatched = db.session.scalar(text(
         "SELECT count(*) FROM kim k WHERE k.is_demo AND k.last_activity_on IS DISTINCT FROM "

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, Membership
-from tests.conftest import DESA, DESA_POINT, csrf_token, login
+from tests.conftest import DESA, csrf_token, login
 
 FORM = {
     "name": "KIM Binanga Maju", "bidang": ["literasi", "media"], "desa_code": DESA,

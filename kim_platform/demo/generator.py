@@ -133,7 +133,7 @@ def generate(connection: Connection, kims: int, activities: int, seed: int = 1, 
 
     # --- KIMs
     bidang = [row[0] for row in connection.execute(text("SELECT slug FROM bidang ORDER BY slug"))]
-    statuses, shares = zip(*STATUS_SHARES)
+    statuses, shares = zip(*STATUS_SHARES, strict=True)
     first_kim = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM kim")).scalar()
     sequences = dict(connection.execute(text("SELECT kabupaten_code, last_value FROM kim_number_sequence")).all())
     kim_rows, member_rows, kim_meta = [], [], []
@@ -185,7 +185,8 @@ def generate(connection: Connection, kims: int, activities: int, seed: int = 1, 
 
         def activity_rows():
             activity_id = first_activity
-            for (kim_id, code, desa_name, _), count, author in zip(publishing, counts, volunteer_ids):
+            for (kim_id, code, desa_name, _), count in zip(publishing, counts, strict=True):
+                author = volunteer_ids[kim_id - first_kim]  # the KIM's own ketua
                 dormant = rng.random() < DORMANT_SHARE
                 for _ in range(count):
                     age = rng.randint(120 if dormant else 0, HISTORY_DAYS)
