@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
 from kim_platform.regions.models import CODE_TYPE
 
@@ -28,17 +29,10 @@ STATUSES = ("draft", "published", "hidden")
 STATUS_LABELS = {"draft": _l("draft"), "published": _l("published"), "hidden": _l("hidden by the pembina")}
 
 
-class ActivityType(db.Model):
+class ActivityType(TaxonomyMixin, db.Model):
     __tablename__ = "activity_type"
 
-    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
     adinda: Mapped[str | None] = mapped_column(String(20))
-    name_id: Mapped[str] = mapped_column(String(80))
-    name_en: Mapped[str] = mapped_column(String(80))
-    sort: Mapped[int] = mapped_column(Integer, default=100)
-
-    def label(self, locale: str) -> str:
-        return self.name_en if locale == "en" else self.name_id
 
 
 class Activity(db.Model):

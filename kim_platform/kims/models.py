@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
 from kim_platform.regions.models import CODE_TYPE
 
@@ -37,17 +38,10 @@ MEMBER_ROLES = ("ketua", "admin", "anggota")
 MANAGER_ROLES = ("ketua", "admin")
 
 
-class Bidang(db.Model):
+class Bidang(TaxonomyMixin, db.Model):
     __tablename__ = "bidang"
 
-    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
     parent_slug: Mapped[str | None] = mapped_column(ForeignKey("bidang.slug"))
-    name_id: Mapped[str] = mapped_column(String(80))
-    name_en: Mapped[str] = mapped_column(String(80))
-    sort: Mapped[int] = mapped_column(Integer, default=100)
-
-    def label(self, locale: str) -> str:
-        return self.name_en if locale == "en" else self.name_id
 
 
 class Kim(db.Model):
@@ -125,7 +119,8 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     kim: Mapped[Kim] = relationship(back_populates="memberships")
-    user = relationship("User")
+    # Member lists show names: load the user with the membership, not one query per member.
+    user = relationship("User", lazy="joined")
 
 
 class KimInvitation(db.Model):
