@@ -16,9 +16,15 @@ def demo_data_present() -> bool:
     """Whether demo rows exist (for the banner); asked at most once a minute per worker."""
     now = time.monotonic()
     if now - _cache["at"] > current_app.config.get("DEMO_FLAG_TTL", 60):
+        from sqlalchemy.exc import SQLAlchemyError
+
         from kim_platform.demo.generator import demo_present
         from kim_platform.extensions import db
 
-        _cache["value"] = demo_present(db.session.connection())
+        try:
+            _cache["value"] = demo_present(db.session.connection())
+        except SQLAlchemyError:  # an error page must still render while the database is away
+            db.session.rollback()
+            return False
         _cache["at"] = now
     return _cache["value"]
