@@ -122,6 +122,7 @@ class RoleGrant(db.Model):
             name="scope",
         ),
         Index("ix_role_grant_scope_code", "scope_code"),
+        Index("ix_role_grant_granted_by_id", "granted_by_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

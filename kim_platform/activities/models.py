@@ -45,6 +45,8 @@ class Activity(db.Model):
         Index("ix_activity_status_date", "status", "activity_date"),
         Index("ix_activity_kim_date", "kim_id", "activity_date"),
         Index("ix_activity_updated_at", "updated_at"),
+        # Foreign keys to users are indexed so deleting a user never scans the whole table.
+        Index("ix_activity_author_id", "author_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

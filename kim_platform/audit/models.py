@@ -16,6 +16,7 @@ class AuditEntry(db.Model):
         Index("ix_audit_entry_object", "object_type", "object_id"),
         # Pembina see the entries of their region: a prefix scan on the code.
         Index("ix_audit_entry_scope_code", "scope_code"),
+        Index("ix_audit_entry_actor_id", "actor_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

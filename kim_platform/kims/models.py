@@ -56,6 +56,7 @@ class Kim(db.Model):
         Index("ix_kim_submitted_at", "submitted_at", postgresql_where="status = 'submitted'"),
         Index("ix_kim_updated_at", "updated_at"),
         Index("ix_kim_is_demo", "id", postgresql_where="is_demo"),
+        Index("ix_kim_verified_by_id", "verified_by_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -110,6 +111,7 @@ class Membership(db.Model):
         UniqueConstraint("user_id", "kim_id", name="uq_kim_membership_user_kim"),
         CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
         Index("ix_kim_membership_kim_id", "kim_id"),
+        Index("ix_kim_membership_user_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -131,6 +133,7 @@ class KimInvitation(db.Model):
         UniqueConstraint("kim_id", "email", name="uq_kim_invitation_kim_email"),
         CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
         Index("ix_kim_invitation_email", "email"),
+        Index("ix_kim_invitation_invited_by_id", "invited_by_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
