@@ -255,3 +255,22 @@ def test_a_pembina_cannot_move_a_kim_out_of_their_region(client, make_user, make
                                                             "lon": 119.02194}, headers=bearer(pembina))
     assert response.status_code == 403
     assert db.session.get(Kim, kim.id).desa_code == DESA
+
+
+BAD_BODIES = [[1, 2], "text", 42, None, {"name": ["x"]}, {"bidang": {"a": 1}}, {"lat": {"x": 1}, "lon": [1]},
+              {"socials": [1]}, {"desa_code": 12}, {"founded_on": 5}, {"whatsapp": 123}, {"email": ["a"]},
+              {"name": "x" * 10000}, {"reason": {"a": 1}}, {"title": 5, "date": [], "type": {}}]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES, ids=range(len(BAD_BODIES)))
+def test_odd_json_bodies_are_4xx_never_500(client, make_user, make_kim, body):
+    user = make_user(role="direktorat")
+    kim = make_kim(members=[(user, "ketua")], status="submitted")
+    for method, url in (("post", "/api/v1/kims"), ("patch", f"/api/v1/kims/{kim.id}"),
+                        ("post", f"/api/v1/kims/{kim.id}/activities"), ("post", "/api/v1/auth/register"),
+                        ("post", "/api/v1/auth/token"), ("post", f"/api/v1/kims/{kim.id}/reject"),
+                        ("post", f"/api/v1/kims/{kim.id}/members"), ("post", "/api/v1/bidang"),
+                        ("post", f"/api/v1/users/{user.id}/roles")):
+        response = getattr(client, method)(url, json=body, headers=bearer(user))
+        assert 400 <= response.status_code < 500 or response.status_code in (200, 201, 202), (method, url)
+        assert response.status_code < 500, (method, url, response.get_data(as_text=True)[:200])

@@ -103,7 +103,7 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             clean["description_md"] = text.strip()
 
     if "type" in present and "type" not in errors:
-        if raw.get("type") not in known_types():
+        if not isinstance(raw.get("type"), str) or raw.get("type") not in known_types():
             errors["type"] = _l("Choose a type from the list.")
         else:
             clean["type"] = raw["type"]

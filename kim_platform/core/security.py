@@ -20,8 +20,30 @@ def _tile_origin(url: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
+def refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold NUL; input that carries one is refused with 400 at the door
+    instead of failing deep inside a query as a 500."""
+    from flask import request
+    from flask_babel import gettext as _
+    from flask_smorest import abort
+
+    bad = [name for name, value in request.args.items(multi=True) if "\x00" in value or "\x00" in name]
+    if "\x00" in request.path:
+        bad.append("path")
+    if request.is_json:
+        body = request.get_data(cache=True)
+        if b"\\u0000" in body or b"\x00" in body:
+            bad.append("body")
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        bad += [name for name, value in request.form.items(multi=True) if "\x00" in value]
+    if bad:
+        abort(400, message=_("Input must not contain NUL characters."),
+              errors={name: [_("Contains a NUL character.")] for name in bad})
+
+
 def init_app(app) -> None:
     tile_origin = _tile_origin(app.config["TILE_URL"])
+    app.before_request(refuse_nul_characters)
 
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 

@@ -62,6 +62,8 @@ def parse_coordinate(value) -> float | None:
         raise ValueError
     if isinstance(value, (int, float)):
         number = float(value)
+    elif not isinstance(value, str):
+        raise ValueError
     else:
         text_value = value.strip().replace(" ", "")
         if text_value.count(",") == 1 and "." not in text_value:
