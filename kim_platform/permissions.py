@@ -110,6 +110,11 @@ def can_manage_members(user, kim) -> bool:
     return is_kim_manager(user, kim) or is_direktorat(user)
 
 
+def can_remove_member(user, membership) -> bool:
+    """Anyone may leave a KIM; removing someone else takes its ketua/admins (or the directorate)."""
+    return (is_authenticated(user) and membership.user_id == user.id) or can_manage_members(user, membership.kim)
+
+
 def can_submit_kim(user, kim) -> bool:
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
 
@@ -162,6 +167,7 @@ ACTIONS = {
     "kim.private": lambda user, obj: can_see_private_kim_data(user, obj),
     "kim.edit": lambda user, obj: can_edit_kim(user, obj),
     "kim.members": lambda user, obj: can_manage_members(user, obj),
+    "kim.member_remove": lambda user, obj: can_remove_member(user, obj),
     "kim.submit": lambda user, obj: can_submit_kim(user, obj),
     "kim.verify": lambda user, obj: can_verify_kim(user, obj),
     "kim.deactivate": lambda user, obj: can_deactivate_kim(user, obj),

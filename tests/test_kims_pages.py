@@ -194,3 +194,15 @@ def test_oversized_logo_is_refused_before_decoding(make_user, make_kim):
     with pytest.raises(services.KimError) as error:
         services.set_logo(make_user(), kim, b"\xff\xd8\xff" + bytes(6 * 1024 * 1024))
     assert "5 MB" in str(error.value.fields["logo"]) and kim.logo_key is None
+
+
+def test_members_may_leave_but_not_remove_others(app, client, make_user, make_kim):
+    ketua, one, other = make_user(), make_user(), make_user()
+    kim = make_kim(members=[(ketua, "ketua"), (one, "anggota"), (other, "anggota")])
+    login(client, one)
+    refused = client.post(f"/kim/{kim.number}/anggota/{other.id}/hapus", data={"csrf_token": csrf_token(client)})
+    assert refused.status_code == 403
+    left = client.post(f"/kim/{kim.number}/anggota/{one.id}/hapus", data={"csrf_token": csrf_token(client)})
+    assert left.status_code == 302 and left.headers["Location"] == "/akun"
+    remaining = {m.user_id for m in db.session.scalars(select(Membership).where(Membership.kim_id == kim.id))}
+    assert remaining == {ketua.id, other.id}

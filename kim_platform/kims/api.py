@@ -368,7 +368,7 @@ class KimMember(MethodView):
         membership = next((m for m in kim.memberships if m.user_id == user_id), None)
         if membership is None:
             abort(404, message=_("Not a member."))
-        if user_id != current_user.id and not permissions.can_manage_members(current_user, kim):
+        if not permissions.can_remove_member(current_user, membership):
             abort(403, message=_("Only the KIM's ketua and admins manage its members."))
         try:
             services.remove_member(current_user, kim, membership)

@@ -265,8 +265,7 @@ def member_action(ref: str, user_id: int, action: str):
     if membership is None or action not in ("hapus", "peran"):
         abort(404)
     leaving = action == "hapus" and user_id == current_user.id
-    if not leaving:
-        _require("kim.members", kim)
+    _require("kim.member_remove" if action == "hapus" else "kim.members", membership if action == "hapus" else kim)
     try:
         if action == "hapus":
             services.remove_member(current_user, kim, membership)
