@@ -318,3 +318,12 @@ def test_the_kims_last_activity_date_follows_its_published_reports(client, kim_w
     client.delete(f"/api/v1/activities/{first.get_json()['id']}", headers=bearer(member))
     db.session.refresh(kim)
     assert kim.last_activity_on is None
+
+
+def test_photos_of_a_kim_not_yet_public_are_never_publicly_cached(client, make_user, make_kim):
+    member = make_user()
+    kim = make_kim(status="submitted", members=[(member, "ketua")])
+    created = post_report(client, member, kim, photos=[(jpeg(800, 600), "a.jpg")]).get_json()
+    served = client.get(created["photos"][0]["thumb_url"], headers=bearer(member))
+    served.close()
+    assert served.status_code == 200 and served.headers["Cache-Control"] == "private, no-store"

@@ -243,7 +243,9 @@ def photo(key: str):
     found = queries.photo_by_key(key)
     if found is None or not permissions.can_view_activity(current_user, found[0].activity):
         abort(404)
-    public = found[0].activity.status == "published"
+    # Public caching only for what an anonymous visitor may see (not a published report of a
+    # KIM still awaiting verification, which its members see).
+    public = permissions.can_view_activity(None, found[0].activity)
     response = send_file(io.BytesIO(storage().read(key)), mimetype="image/webp", max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
