@@ -19,6 +19,14 @@ def activity_types() -> list[ActivityType]:
     return list(db.session.scalars(select(ActivityType).order_by(ActivityType.sort, ActivityType.slug)))
 
 
+def activity_type_names() -> dict[str, str]:
+    """slug → label in the interface language."""
+    from kim_platform.core.i18n import current_locale
+
+    locale = current_locale()
+    return {t.slug: t.label(locale) for t in activity_types()}
+
+
 def get_activity(activity_id: int) -> Activity | None:
     return db.session.get(Activity, activity_id)
 

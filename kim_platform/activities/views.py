@@ -1,8 +1,7 @@
 """Activity pages: report form, report page (shareable), feeds, Atom, moderation, photos."""
-import io
 from datetime import date, datetime, timezone
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,7 +11,7 @@ from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUS_LABELS
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
-from kim_platform.core.storage import KEY_RE, storage
+from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.extensions import db
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
 from kim_platform.kims.services import KimError
@@ -29,11 +28,6 @@ def _activity_or_404(activity_id: int):
     if activity is None or not permissions.can_view_activity(current_user, activity):
         abort(404)
     return activity
-
-
-def _type_names() -> dict[str, str]:
-    locale = current_locale()
-    return {t.slug: t.label(locale) for t in queries.activity_types()}
 
 
 def _form_values(activity=None) -> dict:
@@ -131,7 +125,7 @@ def detail(activity_id: int):
     fmap = None
     if facts.lat is not None:
         fmap = embed(kim_map((facts.lat, facts.lon), boundary_geojson(activity.desa_code[:8]), activity.title))
-    return render_template("activities/detail.html", activity=activity, facts=facts, type_names=_type_names(),
+    return render_template("activities/detail.html", activity=activity, facts=facts, type_names=queries.activity_type_names(),
                            activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS)
 
 
@@ -187,7 +181,7 @@ def index():
     page = queries.feed(page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE, **filters)
     locale = current_locale()
     return render_template(
-        "activities/index.html", page=page, facts=queries.activity_facts(page.items), type_names=_type_names(),
+        "activities/index.html", page=page, facts=queries.activity_facts(page.items), type_names=queries.activity_type_names(),
         types=queries.activity_types(), bidang=[(b.slug, b.label(locale)) for b in bidang_list()],
         args=request.args, region=get_region(filters["region"]) if filters["region"] else None,
     )
@@ -197,7 +191,7 @@ def _atom(title: str, activities, self_url: str, html_url: str):
     facts = queries.activity_facts(activities)
     updated = max((a.updated_at for a in activities), default=None) or datetime.now(timezone.utc)
     body = render_template("activities/feed.atom", title=title, activities=activities, facts=facts, updated=updated,
-                           self_url=self_url, html_url=html_url, type_names=_type_names())
+                           self_url=self_url, html_url=html_url, type_names=queries.activity_type_names())
     response = make_response(body)
     response.mimetype = "application/atom+xml"
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -232,7 +226,7 @@ def moderation():
         abort(403)
     page = queries.moderation_queue(current_user, request.args.get("page", 1, type=int) or 1)
     return render_template("activities/moderation.html", page=page, facts=queries.activity_facts(page.items),
-                           type_names=_type_names(), post_form=PostForm(), status_labels=STATUS_LABELS)
+                           type_names=queries.activity_type_names(), post_form=PostForm(), status_labels=STATUS_LABELS)
 
 
 @bp.get("/foto/<key>")
@@ -245,10 +239,4 @@ def photo(key: str):
         abort(404)
     # Public caching only for what an anonymous visitor may see (not a published report of a
     # KIM still awaiting verification, which its members see).
-    public = permissions.can_view_activity(None, found[0].activity)
-    response = send_file(io.BytesIO(storage().read(key)), mimetype="image/webp", max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # Keys are random and never reused, so a public photo can be cached for good.
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if public else "private, no-store"
-    return response
+    return send_stored(key, public=permissions.can_view_activity(None, found[0].activity))

@@ -4,12 +4,13 @@ Files written during a request are deleted again if the transaction rolls back, 
 scheduled for deletion go only once it commits: no orphans, no dangling rows. Another
 backend (object storage) needs only `save`, `read`, `delete` and `exists`.
 """
+import io
 import os
 import re
 import secrets
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, send_file
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,21 @@ class LocalStorage:
 
 def storage() -> LocalStorage:
     return LocalStorage(current_app.config["UPLOAD_DIR"])
+
+
+MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}
+
+
+def send_stored(key: str, public: bool, download_name: str | None = None):
+    """Serve a stored file: never sniffed, never run, cached for good only when public.
+
+    Keys are random and never reused, so a public file can be immutable."""
+    response = send_file(io.BytesIO(storage().read(key)), mimetype=MIMETYPES[key.rsplit(".", 1)[1]],
+                         as_attachment=bool(download_name), download_name=download_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if public else "private, no-store"
+    return response
 
 
 def save_in_transaction(session, data: bytes, suffix: str) -> str:

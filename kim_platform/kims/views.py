@@ -1,17 +1,15 @@
 """KIM pages: the public list and profiles, registration, editing, members, verification."""
-import io
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
-from kim_platform.activities.queries import activity_facts, activity_types, kim_activities
+from kim_platform.activities.queries import activity_facts, activity_type_names, kim_activities
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
-from kim_platform.core.storage import KEY_RE, storage
+from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
@@ -170,7 +168,7 @@ def profile(ref: str):
         kim_map=embed(fmap), map_var=fmap.get_name(),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
         nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
-        type_names={t.slug: t.label(current_locale()) for t in activity_types()},
+        type_names=activity_type_names(),
     )
 
 
@@ -333,25 +331,11 @@ def sk_file(ref: str):
     _require("kim.private", kim)
     if not kim.sk_file_key:
         abort(404)
-    return _send_stored(kim.sk_file_key, download_name=f"SK-{kim.slug}{kim.sk_file_key[-4:]}", private=True)
+    return send_stored(kim.sk_file_key, public=False, download_name=f"SK-{kim.slug}{kim.sk_file_key[-4:]}")
 
 
 @bp.get("/berkas/logo/<key>")
 def logo(key: str):
     if not KEY_RE.match(key) or not storage().exists(key):
         abort(404)
-    return _send_stored(key, download_name=None, private=False)
-
-
-MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}
-
-
-def _send_stored(key: str, download_name: str | None, private: bool):
-    mimetype = MIMETYPES[key.rsplit(".", 1)[1]]
-    response = send_file(io.BytesIO(storage().read(key)), mimetype=mimetype, as_attachment=bool(download_name),
-                         download_name=download_name, max_age=0 if private else 86400 * 30)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=2592000, immutable"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
+    return send_stored(key, public=True)

@@ -1,9 +1,8 @@
 """Region pages: /wilayah, /wilayah/<code>, /wilayah/cari."""
 from flask import Blueprint, abort, current_app, render_template, request
 
-from kim_platform.activities.queries import activity_facts, activity_types
+from kim_platform.activities.queries import activity_facts, activity_type_names
 from kim_platform.activities.queries import latest as latest_activities
-from kim_platform.core.i18n import current_locale
 from kim_platform.maps.folium_maps import embed, region_map
 from kim_platform.regions import queries
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
@@ -67,5 +66,5 @@ def detail(code: str):
         extent=extent,
         region_map=embed(fmap) if fmap else None, map_var=fmap.get_name() if fmap else None,
         activities=recent, activity_facts=activity_facts(recent),
-        type_names={t.slug: t.label(current_locale()) for t in activity_types()},
+        type_names=activity_type_names(),
     )
