@@ -18,7 +18,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench-map \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench-map bench-coverage \
         translations-update \
         vendor clean-venv
 
@@ -110,6 +110,9 @@ demo-national: db-dev data
 # Map figures against the naive folium pages (run after `make demo-national`).
 bench-map: venv db-dev data
 	$(BIN)/python bench/map_bench.py
+
+bench-coverage: venv db-dev data
+	$(BIN)/python bench/coverage_bench.py
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

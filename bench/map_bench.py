@@ -59,6 +59,22 @@ class Client:
         return response.status, body, elapsed
 
 
+def start_gunicorn(port, env=None):
+    """The app as production runs it: gunicorn with 2 x cores + 1 workers, on loopback."""
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(2 * os.cpu_count() + 1), "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning", "kim_platform:create_app()"], cwd=ROOT, env=env)
+
+
+def wait_until_up(client, path):
+    for _ in range(100):
+        try:
+            if client.get(path)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
@@ -112,17 +128,10 @@ def main():
     app = create_app()
     port = free_port()
     env = dict(os.environ)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(2 * os.cpu_count() + 1), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "kim_platform:create_app()"], cwd=ROOT, env=env)
+    server = start_gunicorn(port, env)
     try:
         client = Client(port)
-        for _ in range(100):
-            try:
-                if client.get("/peta")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_up(client, "/peta")
         results = {"date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores"}
         first_view = viewport_tiles(*CENTER, ZOOM, *VIEWPORT)
         total = 0

@@ -55,6 +55,7 @@ def _import_models() -> None:
     from kim_platform.accounts import models as _accounts  # noqa: F401
     from kim_platform.activities import models as _activities  # noqa: F401
     from kim_platform.audit import models as _audit  # noqa: F401
+    from kim_platform.coverage import models as _coverage  # noqa: F401
     from kim_platform.kims import models as _kims  # noqa: F401
     from kim_platform.maps import models as _maps  # noqa: F401
     from kim_platform.regions import models as _regions  # noqa: F401
@@ -63,19 +64,20 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from kim_platform.accounts.api import auth_blp, users_blp
     from kim_platform.accounts.views import bp as accounts_bp
-    from kim_platform.api.views import blp as api_meta_blp
-    from kim_platform.audit.api import blp as audit_api_blp
-    from kim_platform.audit.views import bp as audit_bp
     from kim_platform.activities.api import blp as activities_api_blp
     from kim_platform.activities.api import types_blp as activity_types_blp
     from kim_platform.activities.views import bp as activities_bp
-    from kim_platform.kims.api import bidang_blp, blp as kims_api_blp
-    from kim_platform.kims.views import bp as kims_bp
+    from kim_platform.api.views import blp as api_meta_blp
+    from kim_platform.audit.api import blp as audit_api_blp
+    from kim_platform.audit.views import bp as audit_bp
+    from kim_platform.core.views import bp as core_bp
     from kim_platform.coverage.api import blp as coverage_api_blp
     from kim_platform.coverage.views import bp as coverage_bp
+    from kim_platform.kims.api import bidang_blp
+    from kim_platform.kims.api import blp as kims_api_blp
+    from kim_platform.kims.views import bp as kims_bp
     from kim_platform.maps.api import blp as map_api_blp
     from kim_platform.maps.views import bp as maps_bp
-    from kim_platform.core.views import bp as core_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
 
@@ -103,8 +105,9 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
     from kim_platform.activities.cli import activities_cli
-    from kim_platform.kims.cli import bidang_cli
+    from kim_platform.coverage.cli import coverage_cli
     from kim_platform.demo.cli import demo_cli
+    from kim_platform.kims.cli import bidang_cli
     from kim_platform.maps.cli import maps_cli
     from kim_platform.regions.cli import regions_cli
 
@@ -114,3 +117,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(activities_cli)
     app.cli.add_command(maps_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(coverage_cli)

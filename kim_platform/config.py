@@ -99,6 +99,7 @@ class Config:
         # Largest non-file form field (a report's Markdown is at most 20,000 characters).
         self.MAX_FORM_MEMORY_SIZE = 256 * 1024
         self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
+        self.COVERAGE_WINDOW_DAYS = int(env("KIM_COVERAGE_WINDOW_DAYS", 90))
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))

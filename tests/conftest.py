@@ -1,8 +1,8 @@
 """Fixtures: the real PostGIS test database, one rolled-back transaction per test."""
 import contextvars
-import functools
 import email
 import email.policy
+import functools
 import re
 import subprocess
 import sys
@@ -17,10 +17,10 @@ from kim_platform import create_app
 from kim_platform.accounts.models import RoleGrant, User
 from kim_platform.accounts.passwords import hash_password
 from kim_platform.accounts.services import create_api_token, utcnow
-from kim_platform.core.auth import limiter
-from kim_platform.config import PROJECT_ROOT
-from kim_platform.extensions import db
 from kim_platform.activities.cli import load_activity_types
+from kim_platform.config import PROJECT_ROOT
+from kim_platform.core.auth import limiter
+from kim_platform.extensions import db
 from kim_platform.kims.cli import load_bidang
 from kim_platform.maps.prepare import prepare_region_geoms
 from kim_platform.regions.loader import load_regions

@@ -1,7 +1,7 @@
 """Activity reports: posting with photos, bad input, sanitising, moderation, feeds, sharing."""
 import io
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from kim_platform.activities.models import Activity, Photo
 from kim_platform.audit.models import AuditEntry
+from kim_platform.core import clock
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
 from tests.conftest import bearer, csrf_token, login
 
-TODAY = date.today().isoformat()
+TODAY = clock.today().isoformat()
 REPORT = {"title": "Sosialisasi cek fakta", "date": TODAY, "type": "klarifikasi-hoaks",
           "description": "Warga belajar **memeriksa** kabar.", "reach_offline": 45, "reach_online": 1200,
           "links": ["https://www.instagram.com/p/abc"], "tags": ["Cek Fakta", "#Pemilu"]}
@@ -100,9 +101,9 @@ def _truncated() -> bytes:
 @pytest.mark.parametrize(
     "data, photos, field",
     [
-        ({"date": (date.today() + timedelta(days=1)).isoformat()}, [], "date"),
+        ({"date": (clock.latest_today() + timedelta(days=1)).isoformat()}, [], "date"),
         ({"title": ""}, [], "title"),
-        ({"date": (date.today() - timedelta(days=400)).isoformat()}, [], "late_reason"),
+        ({"date": (clock.today() - timedelta(days=400)).isoformat()}, [], "late_reason"),
         ({"type": "pesta"}, [], "type"),
         ({"links": ["javascript:alert(1)"]}, [], "links"),
         ({"reach_offline": -3}, [], "reach_offline"),
@@ -148,7 +149,7 @@ def test_a_good_photo_after_a_bad_one_is_not_kept_either(client, kim_with_member
 
 def test_an_old_report_with_a_reason_is_accepted(client, kim_with_member):
     kim, member, _ = kim_with_member
-    old = (date.today() - timedelta(days=400)).isoformat()
+    old = (clock.today() - timedelta(days=400)).isoformat()
     response = client.post(f"/api/v1/kims/{kim.id}/activities", json={**REPORT, "date": old,
                            "late_reason": "Dokumentasi baru ditemukan."}, headers=bearer(member))
     assert response.status_code == 201
@@ -306,11 +307,11 @@ def test_reports_of_a_kim_not_yet_public_stay_private(app, client, make_user, ma
 
 def test_the_kims_last_activity_date_follows_its_published_reports(client, kim_with_member, make_user):
     kim, member, _ = kim_with_member
-    older = (date.today() - timedelta(days=30)).isoformat()
+    older = (clock.today() - timedelta(days=30)).isoformat()
     first = client.post(f"/api/v1/kims/{kim.id}/activities", json={**REPORT, "date": older}, headers=bearer(member))
     second = client.post(f"/api/v1/kims/{kim.id}/activities", json=REPORT, headers=bearer(member)).get_json()
     db.session.refresh(kim)
-    assert kim.last_activity_on == date.today()
+    assert kim.last_activity_on == clock.today()
     pembina = make_user(role="pembina", scope="76.02")
     client.post(f"/api/v1/activities/{second['id']}/hide", json={"reason": "Tidak sesuai."}, headers=bearer(pembina))
     db.session.refresh(kim)

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from sqlalchemy import text
 
 from kim_platform.activities.models import Activity
+from kim_platform.core import clock
 from kim_platform.coverage.queries import coverage_rows, summary
 from kim_platform.extensions import db
 from kim_platform.kims.services import refresh_last_activity_for
@@ -63,7 +64,7 @@ def test_api_and_page(client, make_kim):
     html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
     assert "Kabupaten Mamuju" in html and "1 dari 648" in html
     assert client.get("/cakupan?wilayah=76.02.01.1002").status_code == 404
-    sorted_page = client.get("/cakupan?urut=coverage_pct&arah=turun").get_data(as_text=True).split("<table")[1]
+    sorted_page = client.get("/cakupan?urut=coverage_pct&arah=turun").get_data(as_text=True).split('class="data coverage"')[1]
     assert sorted_page.index("Sulawesi Barat") < sorted_page.index("Sulawesi Selatan")
 
 
@@ -80,7 +81,7 @@ def test_exports_open_and_match_the_table(client, make_kim):
     assert 'filename="cakupan-76-' in csv_response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(csv_response.data.decode("utf-8-sig"))))
     mamuju = next(r for r in rows if r["code"] == "76.02")
-    assert (mamuju["desa_covered"], mamuju["desa_total"], mamuju["as_of"]) == ("1", "101", date.today().isoformat())
+    assert (mamuju["desa_covered"], mamuju["desa_total"], mamuju["as_of"]) == ("1", "101", clock.today().isoformat())
     workbook = load_workbook(io.BytesIO(client.get("/cakupan/ekspor.xlsx?wilayah=76").data))
     sheet = workbook.active
     header = [c.value for c in sheet[3]]
@@ -117,3 +118,34 @@ def test_a_pembina_lands_on_their_region(client, make_user):
     response = client.get("/cakupan")
     assert response.status_code == 302 and response.headers["Location"] == "/cakupan?wilayah=76.02"
     assert client.get("/cakupan?wilayah=73").status_code == 200  # the figures are public
+
+
+def test_timeseries_api_and_chart(client, make_kim):
+    kim = make_kim()
+    report(kim, 0)
+    body = client.get("/api/v1/coverage/timeseries?region=76.02&months=3").get_json()
+    assert body["name"] == "Kabupaten Mamuju" and len(body["items"]) == 3
+    this_month = body["items"][-1]
+    assert this_month["month"] == clock.today().strftime("%Y-%m")
+    assert (this_month["kim_verified"], this_month["kim_active"], this_month["desa_active"]) == (1, 1, 1)
+    assert all(point["kim_active"] == 0 for point in body["items"][:-1])
+    nation = client.get("/api/v1/coverage/timeseries").get_json()
+    assert nation["name"] == "Indonesia" and len(nation["items"]) == 24 and nation["items"][-1]["kim_verified"] == 1
+    for bad in ("months=0", "months=61", "region=7x"):
+        assert client.get(f"/api/v1/coverage/timeseries?{bad}").status_code == 400, bad
+    assert client.get("/api/v1/coverage/timeseries?region=99").status_code == 404
+    html = client.get("/cakupan?wilayah=76.02").get_data(as_text=True)
+    assert '<polyline class="line verified"' in html and "Angka per bulan" in html
+
+
+def test_wide_lists_need_a_parent(client):
+    response = client.get("/api/v1/coverage?level=kecamatan")
+    assert response.status_code == 400 and "parent" in response.get_json()["error"]["fields"]
+    assert client.get("/api/v1/coverage?level=kecamatan&parent=76").status_code == 200
+
+
+def test_desa_table_names_their_kims(client, make_kim):
+    make_kim(name="KIM Bersinar")
+    html = client.get("/cakupan?wilayah=76.02.01").get_data(as_text=True)
+    table = html.split('class="data coverage"')[1]
+    assert "KIM Bersinar" in table

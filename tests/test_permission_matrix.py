@@ -6,7 +6,6 @@ API routes with a Bearer token. "member" is an anggota and "kim_admin" an admin 
 matrix KIM, which lies in Kabupaten Mamuju (76.02), Sulawesi Barat (76).
 """
 from dataclasses import dataclass
-from datetime import date
 from typing import Callable
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import select
 
 from kim_platform.accounts.models import ApiToken, RoleGrant
 from kim_platform.activities.models import Activity, Photo
+from kim_platform.core import clock
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
 from tests.conftest import PASSWORD, bearer, csrf_token, login
@@ -209,6 +209,7 @@ MATRIX = {
     ("coverage.export", "GET"): Case("/cakupan/ekspor.csv?wilayah=76", EVERYONE),
     ("coverage_api.Gaps", "GET"): Case("/api/v1/coverage/gaps?level=kecamatan&parent=76.02", EVERYONE),
     ("coverage_api.Coverage", "GET"): Case("/api/v1/coverage?level=kabupaten&parent=76", EVERYONE),
+    ("coverage_api.Timeseries", "GET"): Case("/api/v1/coverage/timeseries?region=76.02", EVERYONE),
     ("map_api.RegionAt", "GET"): Case("/api/v1/map/region-at?lat=-2.75&lon=118.97&zoom=7", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
@@ -241,7 +242,7 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
     kim = make_kim(status=kim_status, members=members)
     kim.sk_file_key = storage().save(b"%PDF-1.4\ntrailer<<>>\n%%EOF\n", ".pdf")
     activity = Activity(kim_id=kim.id, kim=kim, author_id=other_member.id, title="Kegiatan matriks",
-                        activity_date=date.today(), type="diskusi", desa_code=kim.desa_code, status=activity_status,
+                        activity_date=clock.today(), type="diskusi", desa_code=kim.desa_code, status=activity_status,
                         hidden_reason="Alasan." if activity_status == "hidden" else None)
     activity.photos.append(Photo(key=storage().save(b"RIFF", ".webp"), thumb_key=storage().save(b"RIFF", ".webp"),
                                  width=1, height=1))

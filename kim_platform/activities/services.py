@@ -16,6 +16,7 @@ from kim_platform import permissions
 from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity, ActivityType, Photo
 from kim_platform.audit.services import record
+from kim_platform.core import clock
 from kim_platform.core.images import UploadError, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
@@ -119,9 +120,9 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         except ValueError:
             errors["date"] = _l("Use the date format YYYY-MM-DD.")
         else:
-            if day > date.today():
+            if day > clock.latest_today():
                 errors["date"] = _l("The date cannot be in the future.")
-            elif day < date.today() - timedelta(days=365) and not clean.get("late_reason"):
+            elif day < clock.today() - timedelta(days=365) and not clean.get("late_reason"):
                 errors["late_reason"] = _l("Reports older than one year need a reason.")
             else:
                 clean["activity_date"] = day

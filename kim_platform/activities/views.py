@@ -9,6 +9,7 @@ from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUS_LABELS
+from kim_platform.core import clock
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored
@@ -36,7 +37,7 @@ def _form_values(activity=None) -> dict:
         values = {key: request.form.get(key, "") for key in services.FIELDS}
         return values
     if activity is None:
-        return {"date": date.today().isoformat(), "type": "", "title": "", "description": "", "desa_code": "",
+        return {"date": clock.today().isoformat(), "type": "", "title": "", "description": "", "desa_code": "",
                 "lat": "", "lon": "", "reach_offline": "", "reach_online": "", "links": "", "tags": "",
                 "late_reason": ""}
     return {"title": activity.title, "date": activity.activity_date.isoformat(), "type": activity.type,
@@ -86,7 +87,7 @@ def report(ref: str):
             return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/form.html", kim=kim, activity=None, form=form, values=_form_values(),
                            errors=errors, types=queries.activity_types(), locale=current_locale(),
-                           today=date.today().isoformat()), 422 if errors else 200
+                           today=clock.today().isoformat()), 422 if errors else 200
 
 
 @bp.route("/kegiatan/<int:activity_id>/ubah", methods=["GET", "POST"])
@@ -114,7 +115,7 @@ def edit(activity_id: int):
             return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/form.html", kim=activity.kim, activity=activity, form=form,
                            values=_form_values(activity), errors=errors, types=queries.activity_types(),
-                           locale=current_locale(), today=date.today().isoformat()), 422 if errors else 200
+                           locale=current_locale(), today=clock.today().isoformat()), 422 if errors else 200
 
 
 @bp.get("/kegiatan/<int:activity_id>")

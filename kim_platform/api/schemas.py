@@ -38,7 +38,7 @@ def page_body(page, items) -> dict:
 
 def error_responses(blp, *statuses: int):
     """Document error answers ({"error": {...}}) of an operation in the OpenAPI spec."""
-    from kim_platform.api.errors import ApiErrorSchema, ERROR_CODES
+    from kim_platform.api.errors import ERROR_CODES, ApiErrorSchema
 
     def decorator(func):
         for status in statuses:

@@ -1,10 +1,12 @@
 """/api/v1/coverage."""
 import marshmallow as ma
+from flask import jsonify
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
 from kim_platform.api.schemas import error_responses
+from kim_platform.core import clock
 from kim_platform.coverage import queries
 from kim_platform.regions.codes import CODE_RE, LEVELS, level_of
 from kim_platform.regions.queries import get_region
@@ -15,7 +17,8 @@ blp = Blueprint("coverage_api", __name__, description="Coverage of desa by (acti
 class CoverageArgs(ma.Schema):
     level = ma.fields.String(load_default="provinsi", validate=ma.validate.OneOf(LEVELS))
     parent = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."))
-    window_days = ma.fields.Integer(load_default=queries.DEFAULT_WINDOW_DAYS, validate=ma.validate.Range(min=1, max=730))
+    window_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=730),
+                                    metadata={"description": "default: the KIM_COVERAGE_WINDOW_DAYS setting (90)"})
 
 
 class CoverageRowSchema(ma.Schema):
@@ -47,10 +50,8 @@ class Coverage(MethodView):
     @blp.arguments(CoverageArgs, location="query", as_kwargs=True, error_status_code=400)
     @blp.response(200, CoverageSchema)
     @error_responses(blp, 400, 404)
-    def get(self, level, window_days, parent=None):
+    def get(self, level, window_days=None, parent=None):
         """Coverage of every region of `level` below `parent` (desa only below a kecamatan)."""
-        from datetime import date
-
         if parent and get_region(parent) is None:
             abort(404, message=_("No region with this code."))
         if parent and LEVELS.index(level) <= LEVELS.index(level_of(parent)):
@@ -58,9 +59,15 @@ class Coverage(MethodView):
         if level == "desa" and (not parent or level_of(parent) != "kecamatan"):
             abort(400, message=_("Desa lists need a kecamatan as parent."),
                   errors={"parent": [_("Give a kecamatan code.")]})
+        if level == "kecamatan" and not parent:
+            abort(400, message=_("Kecamatan lists need a provinsi or kabupaten/kota as parent."),
+                  errors={"parent": [_("Give a provinsi or kabupaten/kota code.")]})
+        window_days = window_days or queries.window_days_setting()
         rows = queries.coverage_rows(level, parent, window_days)
-        return {"level": level, "parent": parent, "window_days": window_days, "as_of": date.today(),
-                "items": [row.as_dict() for row in rows]}
+        # Plain dicts of ints and strings already match the schema: serialising 700 rows through
+        # marshmallow would cost more than the query.
+        return jsonify({"level": level, "parent": parent, "window_days": window_days,
+                        "as_of": clock.today().isoformat(), "items": [row.as_dict() for row in rows]})
 
 
 class GapsArgs(ma.Schema):
@@ -93,3 +100,42 @@ class Gaps(MethodView):
             abort(404, message=_("No region with this code."))
         items = queries.gaps(level, parent)
         return {"level": level, "parent": parent, "total": len(items), "items": items}
+
+
+class TimeseriesArgs(ma.Schema):
+    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+                              metadata={"description": "a region code; the nation without it"})
+    months = ma.fields.Integer(load_default=24, validate=ma.validate.Range(min=1, max=60))
+
+
+class MonthPointSchema(ma.Schema):
+    month = ma.fields.String(required=True, metadata={"description": "YYYY-MM"})
+    kim_verified = ma.fields.Integer(required=True, metadata={"description": "verified KIMs at the month's end"})
+    kim_active = ma.fields.Integer(required=True,
+                                   metadata={"description": "verified KIMs with a published report dated in the month"})
+    desa_active = ma.fields.Integer(required=True, metadata={"description": "desa with such a KIM"})
+    activities = ma.fields.Integer(required=True, metadata={"description": "published reports dated in the month"})
+
+
+class TimeseriesSchema(ma.Schema):
+    region = ma.fields.String(allow_none=True)
+    name = ma.fields.String(required=True)
+    months = ma.fields.Integer(required=True)
+    as_of = ma.fields.Date(required=True)
+    items = ma.fields.List(ma.fields.Nested(MonthPointSchema), required=True)
+
+
+@blp.route("/timeseries")
+class Timeseries(MethodView):
+    @blp.arguments(TimeseriesArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, TimeseriesSchema)
+    @error_responses(blp, 400, 404)
+    def get(self, months, region=None):
+        """Monthly figures of a region (the nation without `region`), oldest first, this month last."""
+        found = get_region(region) if region else None
+        if region and found is None:
+            abort(404, message=_("No region with this code."))
+        points = queries.timeseries(region, months)
+        return {"region": region, "name": found.title if found else "Indonesia", "months": months,
+                "as_of": clock.today(),
+                "items": [{**point.as_dict(), "month": point.month.strftime("%Y-%m")} for point in points]}

@@ -1,11 +1,14 @@
 """/cakupan: coverage tables from the nation down to the desa."""
-from datetime import date
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from kim_platform import permissions
+from kim_platform.core import clock
 from kim_platform.coverage import exports, queries
+from kim_platform.coverage.chart import line_chart
 from kim_platform.maps.folium_maps import embed, new_map
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.regions.queries import ancestors_of, get_region, region_extent
@@ -37,12 +40,25 @@ def index():
     sort = request.args.get("urut") if request.args.get("urut") in SORTABLE else "code"
     descending = request.args.get("arah") == "turun"
     rows.sort(key=lambda row: getattr(row, sort), reverse=descending)
-    nearby = queries.nearby_uncovered_desa(region.code) if region and region.level == "kecamatan" else []
+    at_kecamatan = region is not None and region.level == "kecamatan"
+    nearby = queries.nearby_uncovered_desa(region.code) if at_kecamatan else []
+    kims_by_desa = queries.kims_by_desa(region.code) if at_kecamatan else {}
+    points = queries.timeseries(region.code if region else None)
     fmap = _coverage_map(region)
     return render_template("coverage/index.html", region=region, ancestors=ancestors_of(region) if region else [],
                            total=total, rows=rows, sort=sort, descending=descending, nearby=nearby,
-                           window_days=queries.DEFAULT_WINDOW_DAYS, coverage_map=embed(fmap),
+                           kims_by_desa=kims_by_desa, points=points, chart=_chart(points),
+                           window_days=queries.window_days_setting(), coverage_map=embed(fmap),
                            map_var=fmap.get_name())
+
+
+def _chart(points):
+    labels = [format_date(p.month, "MMM yy") for p in points]
+    return line_chart(labels, [
+        ("verified", _("Verified KIMs"), [p.kim_verified for p in points]),
+        ("active", _("KIMs with a report that month"), [p.kim_active for p in points]),
+        ("desa", _("Desa with such a KIM"), [p.desa_active for p in points]),
+    ])
 
 
 def _coverage_map(region):
@@ -71,7 +87,7 @@ def export(fmt: str):
         abort(404)
     region = _region_arg()
     _, rows = queries.summary(region.code if region else None)
-    as_of = date.today()
+    as_of = clock.today()
     title = f"Cakupan KIM {region.title if region else 'Indonesia'}"
     mimetype, render = EXPORTS[fmt]
     response = make_response(render(rows, as_of, title))

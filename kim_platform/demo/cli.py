@@ -42,7 +42,7 @@ def generate_command(kims, activities, seed, regions, photos, if_empty):
     click.echo(f"Generated {report.users} users, {report.kims} KIMs, {report.activities} activities and "
                f"{report.photos} photos in {report.seconds['total']:.1f} s "
                f"(users {report.seconds['users']:.1f} s, KIMs {report.seconds['kims']:.1f} s, "
-               f"activities {report.seconds['activities']:.1f} s).")
+               f"activities {report.seconds['activities']:.1f} s, aggregates {report.seconds['aggregates']:.1f} s).")
     click.echo(f"Demo logins (all @demo.kim.id, seed {seed}): direktorat.s{seed} / {DIREKTORAT_PASSWORD}; "
                f"pembina.<code>.s{seed} (e.g. pembina.76.02.s{seed}) / {PEMBINA_PASSWORD}; "
                f"relawan<n>.s{seed} / {RELAWAN_PASSWORD}")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
 from kim_platform.audit.services import record
+from kim_platform.core import clock
 from kim_platform.core.images import UploadError, check_pdf, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
@@ -84,7 +85,7 @@ def _parse_date(value, field: str, errors: dict):
     except ValueError:
         errors[field] = _l("Use the date format YYYY-MM-DD.")
         return None
-    if parsed > date.today():
+    if parsed > clock.latest_today():
         errors[field] = _l("The date cannot be in the future.")
     elif parsed.year < 1945:
         errors[field] = _l("The date is too far in the past.")

@@ -11,12 +11,13 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity
+from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 
@@ -101,7 +102,7 @@ def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool
 def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_only=False) -> bytes:
     seen, seen_params, _ = visibility(viewer)
     extra, params = _kim_filters(bidang, status, active_only)
-    params.update(seen_params, z=z, x=x, y=y, since=date.today() - timedelta(days=ACTIVE_DAYS),
+    params.update(seen_params, z=z, x=x, y=y, since=clock.today() - timedelta(days=ACTIVE_DAYS),
                   extent=EXTENT, buffer=BUFFER)
     if z >= POINTS_FROM_ZOOM:
         sql = f"""

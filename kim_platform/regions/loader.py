@@ -207,6 +207,17 @@ def _copy_rows(connection: Connection, rows: list[_Row]) -> None:
         cursor.close()
 
 
+# Desa/kelurahan under each region (1 for a desa): the denominator of every coverage figure.
+DESA_TOTALS = """
+UPDATE region r SET desa_total = t.n FROM (
+    SELECT p.code, count(*) AS n FROM region d
+    CROSS JOIN LATERAL unnest(ARRAY[left(d.code, 2), left(d.code, 5), left(d.code, 8), d.code]) AS p(code)
+    WHERE d.level = 'desa' GROUP BY 1
+) t
+WHERE r.code = t.code AND r.desa_total <> t.n
+"""
+
+
 def load_regions(
     connection: Connection, data_dir: Path, echo: Callable[[str], None] = lambda message: None
 ) -> LoadReport:
@@ -249,6 +260,7 @@ def load_regions(
         text("SELECT count(*) FROM region WHERE NOT (code = ANY(:codes))"), {"codes": all_codes}
     ).scalar_one()
     if report.changed:
+        connection.execute(text(DESA_TOTALS))
         connection.execute(text("ANALYZE region"))
     report.seconds = time.perf_counter() - started
     return report

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kim_platform.extensions import db
@@ -39,6 +39,8 @@ class Region(db.Model):
     search_name: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True)
     centroid = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
+    # desa/kelurahan under the region (1 for a desa), set by the loader
+    desa_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     def __repr__(self) -> str:
