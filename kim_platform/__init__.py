@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import demo
+    from kim_platform import demo, teladan
     from kim_platform.core import auth, errors, i18n, navigation, security
 
     if app.config["PROXY_COUNT"]:
@@ -40,6 +40,7 @@ def create_app(config=None) -> Flask:
     errors.init_app(app)
     navigation.init_app(app)
     demo.init_app(app)
+    teladan.init_app(app)
     from kim_platform.maps import views as map_views
 
     map_views.init_app(app)
@@ -59,6 +60,7 @@ def _import_models() -> None:
     from kim_platform.kims import models as _kims  # noqa: F401
     from kim_platform.maps import models as _maps  # noqa: F401
     from kim_platform.regions import models as _regions  # noqa: F401
+    from kim_platform.teladan import models as _teladan  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -80,6 +82,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.maps.views import bp as maps_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
+    from kim_platform.teladan.api import blp as teladan_api_blp
+    from kim_platform.teladan.views import bp as teladan_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(regions_bp)
@@ -89,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(activities_bp)
     app.register_blueprint(maps_bp)
     app.register_blueprint(coverage_bp)
+    app.register_blueprint(teladan_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -99,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(activity_types_blp, url_prefix="/api/v1/activity-types")
     api.register_blueprint(map_api_blp, url_prefix="/api/v1/map")
     api.register_blueprint(coverage_api_blp, url_prefix="/api/v1/coverage")
+    api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
     app.register_blueprint(api_meta_blp)
 
 
@@ -110,6 +116,7 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.kims.cli import bidang_cli
     from kim_platform.maps.cli import maps_cli
     from kim_platform.regions.cli import regions_cli
+    from kim_platform.teladan.cli import teladan_cli
 
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
@@ -118,3 +125,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(maps_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(coverage_cli)
+    app.cli.add_command(teladan_cli)

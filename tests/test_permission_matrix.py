@@ -210,6 +210,14 @@ MATRIX = {
     ("coverage_api.Gaps", "GET"): Case("/api/v1/coverage/gaps?level=kecamatan&parent=76.02", EVERYONE),
     ("coverage_api.Coverage", "GET"): Case("/api/v1/coverage?level=kabupaten&parent=76", EVERYONE),
     ("coverage_api.Timeseries", "GET"): Case("/api/v1/coverage/timeseries?region=76.02", EVERYONE),
+    # KIM teladan: public rankings and score; the next steps inside are checked in test_teladan.
+    ("teladan.index", "GET"): Case("/teladan?wilayah=76", EVERYONE),
+    ("teladan.examples", "GET"): Case("/teladan/contoh", EVERYONE),
+    ("teladan.method", "GET"): Case("/teladan/cara-penilaian", EVERYONE),
+    ("teladan_api.Teladan", "GET"): Case("/api/v1/teladan?region=76", EVERYONE),
+    ("teladan_api.KimScore", "GET"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/score", EVERYONE),
+    ("teladan_api.KimScore", "GET", "draft"): Case(lambda c: f"/api/v1/kims/{c.kim.id}/score", frozenset(),
+                                                   kim_status="draft"),
     ("map_api.RegionAt", "GET"): Case("/api/v1/map/region-at?lat=-2.75&lon=118.97&zoom=7", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),

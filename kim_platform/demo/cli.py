@@ -12,6 +12,7 @@ from kim_platform.demo.generator import (
     generate,
 )
 from kim_platform.extensions import db
+from kim_platform.teladan.scoring import recompute_all
 
 demo_cli = AppGroup("demo", help="Synthetic demo data (marked as demo, removable).")
 
@@ -39,6 +40,9 @@ def generate_command(kims, activities, seed, regions, photos, if_empty):
         raise click.ClickException(str(error)) from None
     db.session.commit()
     _cache["at"] = 0.0
+    scored, scoring_seconds = recompute_all()  # COPY bypasses the session hook that scores KIMs
+    db.session.commit()
+    click.echo(f"Teladan scores of {scored} verified KIMs in {scoring_seconds:.1f} s.")
     click.echo(f"Generated {report.users} users, {report.kims} KIMs, {report.activities} activities and "
                f"{report.photos} photos in {report.seconds['total']:.1f} s "
                f"(users {report.seconds['users']:.1f} s, KIMs {report.seconds['kims']:.1f} s, "

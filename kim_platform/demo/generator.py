@@ -161,11 +161,13 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         fields = "{" + ",".join(sorted(rng.sample(bidang, rng.choice((1, 1, 2))))) + "}"
         name = f"KIM {desa_name} {'Maju' if n % 3 == 0 else 'Sejahtera' if n % 3 == 1 else 'Informatif'}"
         founded = today - timedelta(days=rng.randint(200, 3000))
+        # verified some time after founding, within the reports' history, so the monthly series grows
+        verified_at = now - timedelta(days=rng.randint(0, min(HISTORY_DAYS, (today - founded).days))) if number else None
         kim_rows.append((kim_id, number, name, f"demo-{seed}-{kim_id}", code, point, fields, status,
                          "Data contoh." if status == "rejected" else None, founded.isoformat(),
                          f"140/{rng.randint(1, 99)}/{founded.year}", "{}", f"D{seed:02d}{kim_id:08d}"[-12:],
                          now.isoformat() if status != "draft" else None,
-                         now.isoformat() if number else None, "t"))
+                         verified_at.isoformat() if verified_at else None, "t"))
         member_rows.append((volunteer_ids[n], kim_id, "ketua"))
         kim_meta.append((kim_id, code, desa_name, status))
     report.kims = _copy(connection, "kim", [

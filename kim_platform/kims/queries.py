@@ -30,6 +30,19 @@ def bidang_with_children(slug: str) -> list[str]:
     return [slug, *children]
 
 
+def bidang_choices():
+    """(slug, label) for filter selects: sub-fields labelled "Field: sub-field"."""
+    from wtforms import SelectChoice
+
+    from kim_platform.core.i18n import current_locale
+
+    locale = current_locale()
+    items = bidang_list()
+    names = {b.slug: b.label(locale) for b in items}
+    return [SelectChoice(b.slug, names[b.slug] if not b.parent_slug else f"{names[b.parent_slug]}: {names[b.slug]}")
+            for b in items]
+
+
 def within(column, code: str):
     return or_(column == code, column.like(descendant_pattern(code)))
 

@@ -25,6 +25,9 @@ from kim_platform.regions.queries import (
     provinces,
     region_extent,
 )
+from kim_platform.teladan import queries as teladan_queries
+from kim_platform.teladan import scoring
+from kim_platform.teladan.coaching import next_steps
 
 bp = Blueprint("kims", __name__)
 PER_PAGE = 30
@@ -43,11 +46,7 @@ def _require(action: str, kim) -> None:
 
 
 def _bidang_choices():
-    locale = current_locale()
-    items = queries.bidang_list()
-    names = {b.slug: b.label(locale) for b in items}
-    return [SelectChoice(b.slug, names[b.slug] if not b.parent_slug else f"{names[b.parent_slug]}: {names[b.slug]}")
-            for b in items]
+    return queries.bidang_choices()
 
 
 @bp.get("/kim")
@@ -163,12 +162,16 @@ def profile(ref: str):
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
     recent = kim_activities(kim, current_user, limit=10)
+    score = teladan_queries.score_of(kim.id) if kim.status == "verified" else None
+    insider = permissions.can_see_private_kim_data(current_user, kim)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
         nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
-        type_names=activity_type_names(),
+        type_names=activity_type_names(), score=score, scoring=scoring,
+        next_steps=next_steps(kim, score) if insider and kim.status == "verified" else [],
+        show_breakdown=insider,
     )
 
 
