@@ -163,16 +163,24 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         founded = today - timedelta(days=rng.randint(200, 3000))
         # verified some time after founding, within the reports' history, so the monthly series grows
         verified_at = now - timedelta(days=rng.randint(0, min(HISTORY_DAYS, (today - founded).days))) if number else None
+        # SK renewed at some point after founding; some KIMs describe themselves and link an account
+        sk_date = founded + timedelta(days=rng.randint(0, (today - founded).days))
+        description = (f"KIM {desa_name} menyebarkan informasi pemerintah, melawan hoaks, dan menampung aspirasi "
+                       f"warga lewat pertemuan dan media sosial.") if rng.random() < 0.5 else None
+        socials = json.dumps({"instagram": f"https://www.instagram.com/kim.demo{kim_id}"}) if rng.random() < 0.4 \
+            else "{}"
         kim_rows.append((kim_id, number, name, f"demo-{seed}-{kim_id}", code, point, fields, status,
                          "Data contoh." if status == "rejected" else None, founded.isoformat(),
-                         f"140/{rng.randint(1, 99)}/{founded.year}", "{}", f"D{seed:02d}{kim_id:08d}"[-12:],
+                         f"140/{rng.randint(1, 99)}/{sk_date.year}", sk_date.isoformat(), description, socials,
+                         f"D{seed:02d}{kim_id:08d}"[-12:],
                          now.isoformat() if status != "draft" else None,
                          verified_at.isoformat() if verified_at else None, "t"))
         member_rows.append((volunteer_ids[n], kim_id, "ketua"))
         kim_meta.append((kim_id, code, desa_name, status))
     report.kims = _copy(connection, "kim", [
         "id", "number", "name", "slug", "desa_code", "point", "bidang", "status", "rejection_reason", "founded_on",
-        "sk_number", "socials", "join_code", "submitted_at", "verified_at", "is_demo"], kim_rows)
+        "sk_number", "sk_date", "description", "socials", "join_code", "submitted_at", "verified_at", "is_demo"],
+        kim_rows)
     _copy(connection, "kim_membership", ["user_id", "kim_id", "role"], member_rows)
     connection.execute(text("SELECT setval(pg_get_serial_sequence('kim', 'id'), (SELECT max(id) FROM kim))"))
     for kab, last in sequences.items():
