@@ -18,7 +18,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench-map bench-coverage \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench bench-map bench-coverage \
         translations-update \
         vendor clean-venv
 
@@ -108,6 +108,12 @@ demo-national: db-dev data
 	$(BIN)/flask demo generate --kims 84000 --activities 1000000 --seed 1
 
 # Map figures against the naive folium pages (run after `make demo-national`).
+# The whole benchmark: installs Debian's wrk (as root), loads the national demo set (timed) and
+# prints one table; bench/results/<date>.json. BENCH_SKIP_GENERATE=1 keeps a loaded national set.
+bench: venv db-dev data
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="wrk"
+	$(BIN)/python bench/platform_bench.py
+
 bench-map: venv db-dev data
 	$(BIN)/python bench/map_bench.py
 

@@ -134,9 +134,9 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
     KIMs no longer verified lose their row. Returns the number of scores written."""
     as_of = as_of or clock.today()
     params = {**_params(as_of), "ids": ids}
-    only = "AND kim_id = ANY(:ids)" if ids is not None else ""
+    only = "AND s.kim_id = ANY(:ids)" if ids is not None else ""
     db.session.execute(text(f"""
-        DELETE FROM kim_score WHERE kim_id NOT IN (SELECT id FROM kim WHERE status = 'verified') {only}
+        DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> 'verified' {only}
     """), {"ids": ids})
     written = db.session.execute(text(f"""
         INSERT INTO kim_score AS s (kim_id, as_of, score, regularity, recency, variety, reach, evidence,
