@@ -18,7 +18,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national bench bench-map bench-coverage \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-map bench-coverage \
         translations-update \
         vendor clean-venv
 
@@ -108,6 +108,15 @@ demo-national: db-dev data
 	$(BIN)/flask demo generate --kims 84000 --activities 1000000 --seed 1
 
 # Map figures against the naive folium pages (run after `make demo-national`).
+# The long adversarial checks (README "Security and reliability"): bandit, then crash safety,
+# brute force across workers (with Debian's redis-server), a soak (SOAK_SECONDS, default 600) and a
+# wapiti scan (WAPITI_SECONDS, default 300). ADVERSARIAL_CHECKS picks some of: crash brute soak wapiti.
+test-adversarial: venv db-dev data demo
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="redis-server wapiti"
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,redis,adversarial]'
+	$(BIN)/bandit -q -r kim_platform -ll
+	$(BIN)/python tests/adversarial/run.py $(ADVERSARIAL_CHECKS)
+
 # The whole benchmark: installs Debian's wrk (as root), loads the national demo set (timed) and
 # prints one table; bench/results/<date>.json. BENCH_SKIP_GENERATE=1 keeps a loaded national set.
 bench: venv db-dev data

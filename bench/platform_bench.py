@@ -86,6 +86,10 @@ end
 """
 
 
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
 def lua_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r") + "'"
 
@@ -254,6 +258,7 @@ def main():
                      if line.startswith("model name")), "?")}}
 
     # --- data
+    progress("region load (idempotent)")
     results["region_load_s"], _ = timed_command("regions", "load")
     app = create_app()
     with app.app_context():
@@ -264,6 +269,7 @@ def main():
     if os.environ.get("BENCH_SKIP_GENERATE") == "1" and counts[0] >= NATIONAL_KIMS:
         results["demo_generation_s"] = None
     else:
+        progress("demo clear and generate: 84k KIMs, 1M reports")
         results["demo_clear_s"], _ = timed_command("demo", "clear")
         seconds, output = timed_command("demo", "generate", "--kims", str(NATIONAL_KIMS), "--activities",
                                         str(NATIONAL_ACTIVITIES), "--seed", "1")
@@ -285,6 +291,7 @@ def main():
         wait_until_up(client, "/peta")
 
         # --- map: the first view against folium's pages, then tiles
+        progress("map: first view, folium pages (about a minute), tiles")
         first_view = viewport_tiles(*CENTER, ZOOM, *VIEWPORT)
         total = 0
         for layer in ("regions", "kims"):
@@ -308,6 +315,7 @@ def main():
         results["tiles"] = tiles
 
         # --- APIs and pages under wrk
+        progress(f"APIs and pages under wrk, {SECONDS} s per run")
         results["api"] = {name: {f"c{c}": wrk(port, read_script(paths), c) for c in (8, 32)}
                           for name, paths in sample["api"].items()}
         results["api"]["c16 all APIs mixed"] = wrk(port, read_script(
@@ -334,6 +342,7 @@ def main():
                             "KIM list, 50 in a bbox": naive_kim_list(app, "110.300,-7.900,110.600,-7.700")}
 
         # --- writes: JSON and multipart with a photo, every acknowledged post checked afterwards
+        progress("posting reports")
         today = date.today().isoformat()
         json_posters = ", ".join("{%d, %s, %s}" % (kim, lua_string(secret), lua_string(json.dumps(
             {"title": f"Bench {RUN}", "date": today, "type": "diskusi", "desa_code": desa,

@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
     from kim_platform.activities.cli import activities_cli
+    from kim_platform.core.cli import storage_cli
     from kim_platform.coverage.cli import coverage_cli
     from kim_platform.demo.cli import demo_cli
     from kim_platform.kims.cli import bidang_cli
@@ -126,3 +127,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(coverage_cli)
     app.cli.add_command(teladan_cli)
+    app.cli.add_command(storage_cli)

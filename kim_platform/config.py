@@ -100,6 +100,9 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = 256 * 1024
         self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
         self.COVERAGE_WINDOW_DAYS = int(env("KIM_COVERAGE_WINDOW_DAYS", 90))
+        # Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
+        self.MAX_REPORTS_PER_DAY = int(env("KIM_MAX_REPORTS_PER_DAY", 50))
+        self.MAX_KIMS_PER_DAY = int(env("KIM_MAX_KIMS_PER_DAY", 5))
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))

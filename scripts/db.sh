@@ -105,6 +105,13 @@ stop() {
     fi
 }
 
+# Like a power cut: no checkpoint, the next start replays the WAL (crash-safety tests).
+crash() {
+    running || die "cluster not running"
+    as_owner "$pgbin/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null
+    echo "db.sh: cluster stopped with -m immediate"
+}
+
 psql_su() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
 
 createdb() {
@@ -125,7 +132,8 @@ createdb() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    crash) crash ;;
     status) if running; then echo "running on port $port"; else echo "not running"; exit 3; fi ;;
     createdb) [ -n "${2:-}" ] || die "usage: db.sh createdb NAME"; createdb "$2" ;;
-    *) die "usage: db.sh start|stop|status|createdb NAME" ;;
+    *) die "usage: db.sh start|stop|crash|status|createdb NAME" ;;
 esac

@@ -226,3 +226,12 @@ def make_kim():
         return kim
 
     return make
+
+
+@pytest.fixture
+def kim_with_member(make_user, make_kim):
+    """A verified KIM in Mamuju with an anggota (who reports) and an admin."""
+    member = make_user(name="Relawan Pelapor")
+    admin = make_user(name="Admin KIM")
+    kim = make_kim(members=[(member, "anggota"), (admin, "admin")])
+    return kim, member, admin

@@ -40,14 +40,6 @@ def activity_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Activity))
 
 
-@pytest.fixture
-def kim_with_member(make_user, make_kim):
-    member = make_user(name="Relawan Pelapor")
-    admin = make_user(name="Admin KIM")
-    kim = make_kim(members=[(member, "anggota"), (admin, "admin")])
-    return kim, member, admin
-
-
 def post_report(client, user, kim, data=None, photos=()):
     form = {**REPORT, **(data or {})}
     payload = {k: v for k, v in form.items() if k not in ("links", "tags")}

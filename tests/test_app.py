@@ -132,3 +132,22 @@ def test_test_database_is_never_the_development_database(monkeypatch):
 )
 def test_safe_next_url(target, expected):
     assert safe_next_url(target) == expected
+
+
+def test_a_lost_database_is_a_friendly_503_not_a_500(app, client, monkeypatch):
+    """A dropped connection (a restarted PostgreSQL) answers 503 with Retry-After, page and JSON."""
+    from sqlalchemy.exc import OperationalError
+
+    from kim_platform.regions import queries as region_queries
+
+    def gone(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(region_queries, "provinces", gone)
+    monkeypatch.setattr(region_queries, "get_region", gone)
+    page = client.get("/wilayah")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "sementara tidak tersedia" in page.get_data(as_text=True)
+    assert "Content-Security-Policy" in page.headers
+    answer = client.get("/api/v1/regions/76")
+    assert answer.status_code == 503 and answer.get_json()["error"]["message"]

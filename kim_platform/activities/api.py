@@ -11,7 +11,7 @@ from flask_smorest import Blueprint, abort
 from kim_platform import permissions
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUSES
-from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
+from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
 from kim_platform.kims.api import BBoxField, kim_error
@@ -151,6 +151,7 @@ def _request_input() -> tuple[dict, list[bytes], bool]:
 class Activities(MethodView):
     @blp.arguments(ActivityListArgs, location="query", as_kwargs=True, error_status_code=400)
     @blp.response(200, ActivityPageSchema, description="GeoJSON with format=geojson or Accept: application/geo+json")
+    @blp.doc(**with_geojson(ActivityPageSchema))
     @error_responses(blp, 400)
     def get(self, page, per_page, format=None, from_=None, to=None, kim=None, **filters):
         """Published reports, newest first."""

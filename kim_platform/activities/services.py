@@ -213,9 +213,24 @@ def _audit(actor, action: str, activity: Activity, before=None, after=None) -> N
     record(actor, action, "activity", activity.id, scope_code=activity.desa_code, before=before, after=after)
 
 
+def _check_daily_cap(actor) -> None:
+    from flask import current_app
+    from sqlalchemy import func
+
+    cap = current_app.config.get("MAX_REPORTS_PER_DAY", 50)
+    if permissions.is_direktorat(actor):
+        return
+    sent = db.session.scalar(select(func.count()).select_from(Activity).where(
+        Activity.author_id == actor.id, Activity.created_at >= utcnow() - timedelta(days=1)))
+    if sent >= cap:
+        raise KimError(_l("You have sent %(n)d reports in the last 24 hours, the most allowed. Please continue "
+                          "tomorrow.", n=cap), status=429)
+
+
 def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:
     if not permissions.can_report_for(actor, kim):
         raise KimError(_l("Only members of this KIM report its activities."), status=403)
+    _check_daily_cap(actor)
     if len(photos) > MAX_PHOTOS:
         raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
     values = clean_activity_input(raw)

@@ -191,7 +191,8 @@ def index():
 def _atom(title: str, activities, self_url: str, html_url: str):
     facts = queries.activity_facts(activities)
     updated = max((a.updated_at for a in activities), default=None) or datetime.now(timezone.utc)
-    body = render_template("activities/feed.atom", title=title, activities=activities, facts=facts, updated=updated,
+    body = render_template("activities/feed.atom.xml",  # .xml: autoescaped
+                           title=title, activities=activities, facts=facts, updated=updated,
                            self_url=self_url, html_url=html_url, type_names=queries.activity_type_names())
     response = make_response(body)
     response.mimetype = "application/atom+xml"

@@ -36,6 +36,19 @@ def page_body(page, items) -> dict:
     return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total}
 
 
+def with_geojson(json_schema) -> dict:
+    """blp.doc() arguments for a list that is also served as GeoJSON (format=geojson or Accept:
+    application/geo+json). A manual "content" replaces the generated one, so both are given."""
+    geojson = {"type": "object", "required": ["type", "features"],
+               "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                              "features": {"type": "array", "items": {"type": "object"}},
+                              "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                              "total": {"type": "integer"}}}
+    return {"responses": {200: {"content": {
+        "application/json": {"schema": json_schema},
+        "application/geo+json": {"schema": geojson}}}}}
+
+
 def error_responses(blp, *statuses: int):
     """Document error answers ({"error": {...}}) of an operation in the OpenAPI spec."""
     from kim_platform.api.errors import ERROR_CODES, ApiErrorSchema

@@ -70,9 +70,40 @@ def handle_http_exception(error: HTTPException):
     return body, status, response_headers
 
 
+def database_unavailable(error: Exception) -> bool:
+    """The database went away (restart, crash, network): a 503 to retry, not a bug."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def handle_database_unavailable(error: Exception):
+    """503 with Retry-After. The page is rendered without the base layout, which would ask the
+    database who is logged in; the pool's pre-ping reconnects on the next request."""
+    log.warning("Database unavailable on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+    headers = {"Retry-After": "5"}
+    if wants_json():
+        from werkzeug.exceptions import ServiceUnavailable
+
+        response = api_error_response(ServiceUnavailable(), str(MESSAGES[503]))
+        response.headers.update(headers)
+        return response
+    from flask import current_app
+
+    from kim_platform.core.i18n import current_locale
+
+    # Straight from the Jinja environment: context processors (the demo banner) query the database.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+        title=TITLES[503], message=MESSAGES[503], current_locale=current_locale())
+    return page, 503, headers
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if database_unavailable(error):
+        return handle_database_unavailable(error)
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return handle_http_exception(InternalServerError())
 

@@ -54,6 +54,18 @@ class LocalStorage:
             pass
 
 
+    def keys_older_than(self, seconds: float):
+        """Stored keys (and leftover .part files) last written more than `seconds` ago."""
+        import time
+
+        cutoff = time.time() - seconds
+        if not self.root.exists():
+            return
+        for path in self.root.glob("*/*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                yield path.name
+
+
 def storage() -> LocalStorage:
     return LocalStorage(current_app.config["UPLOAD_DIR"])
 
@@ -98,3 +110,27 @@ def _after_rollback(session, previous_transaction):
     for store, key in session.info.pop("kim_new_files", []):
         store.delete(key)
     session.info.pop("kim_doomed_files", None)
+
+
+def referenced_keys(session) -> set[str]:
+    from sqlalchemy import text
+
+    rows = session.execute(text(
+        "SELECT key FROM activity_photo UNION ALL SELECT thumb_key FROM activity_photo "
+        "UNION ALL SELECT logo_key FROM kim WHERE logo_key IS NOT NULL "
+        "UNION ALL SELECT sk_file_key FROM kim WHERE sk_file_key IS NOT NULL")).scalars()
+    return set(rows)
+
+
+def sweep_orphans(session, older_than_seconds: float = 3600) -> list[str]:
+    """Delete files no row refers to: left when a worker died between writing a file and its
+    commit (the rollback hook never ran). Young files are kept: their transaction may be open."""
+    store = storage()
+    referenced = referenced_keys(session)
+    removed = []
+    for name in store.keys_older_than(older_than_seconds):
+        if name not in referenced:
+            path = store.root / name[:2] / name
+            path.unlink(missing_ok=True)
+            removed.append(name)
+    return removed

@@ -171,7 +171,7 @@ def direct_coverage_rows(level: str, parent: str | None = None, window_days: int
         LEFT JOIN kims k ON k.code = p.code
         LEFT JOIN reports r ON r.code = p.code
         ORDER BY p.code
-    """), params).all()
+    """), params).all()  # nosec B608: the formatted CTE is a constant; values are bound
     return _rows(level, rows)
 
 

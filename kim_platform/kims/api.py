@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
-from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
+from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
 from kim_platform.kims import queries, services
@@ -214,6 +214,7 @@ class Kims(MethodView):
     @blp.arguments(KimListArgs, location="query", as_kwargs=True, error_status_code=400)
     @blp.response(200, KimPageSchema, description="also as GeoJSON with format=geojson or Accept: "
                                                    "application/geo+json")
+    @blp.doc(**with_geojson(KimPageSchema))
     @error_responses(blp, 400)
     def get(self, page, per_page, sort, format=None, **filters):
         """List KIMs (the public sees verified ones), filtered, one page at a time."""

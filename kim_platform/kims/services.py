@@ -6,7 +6,7 @@ import math
 import re
 import secrets
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
@@ -62,7 +62,10 @@ def parse_coordinate(value) -> float | None:
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a 400-digit integer in JSON
+            raise ValueError from None
     elif not isinstance(value, str):
         raise ValueError
     else:
@@ -321,8 +324,23 @@ def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
 
 # --- creating and editing --------------------------------------------------------------
 
+def _check_daily_cap(actor) -> None:
+    from flask import current_app
+
+    cap = current_app.config.get("MAX_KIMS_PER_DAY", 5)
+    if permissions.is_direktorat(actor):
+        return
+    registered = db.session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.user_id == actor.id, Membership.role == "ketua",
+        Membership.created_at >= utcnow() - timedelta(days=1)))
+    if registered >= cap:
+        raise KimError(_l("You have registered %(n)d KIMs in the last 24 hours, the most allowed. Please continue "
+                          "tomorrow.", n=cap), status=429)
+
+
 def create_kim(actor, raw: dict) -> Kim:
     """A new draft KIM; the registrant becomes its ketua."""
+    _check_daily_cap(actor)
     values = clean_kim_input(raw)
     check_location(values["desa_code"], values["lat"], values["lon"])
     lat, lon = values.pop("lat"), values.pop("lon")

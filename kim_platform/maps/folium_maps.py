@@ -4,6 +4,7 @@ folium normally writes a whole HTML document pulling Leaflet, jQuery and Bootstr
 CDNs. We keep only the map's <div> and its script (under the page's CSP nonce) and load
 Leaflet once from static/vendor in the page template.
 """
+import html
 import json
 
 import folium
@@ -47,14 +48,21 @@ def region_map(boundary_geojson: str | None, centroid, bbox, context_geojson: st
                        control=False).add_to(fmap)
     if boundary_geojson:
         folium.GeoJson(json.loads(boundary_geojson), style_function=lambda _: BOUNDARY_STYLE,
-                       tooltip=label or None, control=False).add_to(fmap)
+                       tooltip=_text(label) or None, control=False).add_to(fmap)
     if centroid and not boundary_geojson:
         folium.CircleMarker(location=list(centroid), radius=7, color="#0b6e4f", fill=True,
-                            fill_opacity=0.8, tooltip=label or None).add_to(fmap)
+                            fill_opacity=0.8, tooltip=_text(label) or None).add_to(fmap)
     if bbox:
         minlon, minlat, maxlon, maxlat = bbox
         fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
     return fmap
+
+
+def _text(label: str | None) -> str | None:
+    """Tooltips are HTML inside an inline script: names typed by users are escaped for both."""
+    if not label:
+        return label
+    return html.escape(label).replace("/", "&#x2F;").replace("`", "&#x60;").replace("$", "&#x24;")
 
 
 def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
@@ -64,7 +72,7 @@ def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
         folium.GeoJson(json.loads(context_geojson), style_function=lambda _: CONTEXT_STYLE,
                        control=False).add_to(fmap)
     folium.CircleMarker(location=list(point), radius=8, color="#0b6e4f", fill=True, fill_opacity=0.9,
-                        tooltip=label).add_to(fmap)
+                        tooltip=_text(label)).add_to(fmap)
     return fmap
 
 
@@ -75,7 +83,7 @@ def points_map(points: list[tuple[float, float, str]]) -> LocalMap | None:
     fmap = new_map(location=points[0][:2], zoom_start=12)
     for lat, lon, label in points:
         folium.CircleMarker(location=[lat, lon], radius=7, color="#a05a00", fill=True, fill_opacity=0.9,
-                            tooltip=label).add_to(fmap)
+                            tooltip=_text(label)).add_to(fmap)
     if len(points) > 1:
         lats, lons = [p[0] for p in points], [p[1] for p in points]
         fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=14)
@@ -88,11 +96,12 @@ def embed(fmap: LocalMap) -> Markup:
     root.render()
     html = root.html.render()
     script = root.script.render()
-    return Markup(f'{html}\n<script nonce="{csp_nonce()}">{script}</script>')
+    # folium's own output; the only user text in it (tooltips) went through _text().
+    return Markup(f'{html}\n<script nonce="{csp_nonce()}">{script}</script>')  # nosec B704
 
 
 def leaflet_assets() -> Markup:
     """<link> and <script> for the vendored Leaflet, for pages that show a map."""
     css = url_for("static", filename="vendor/leaflet/leaflet.css")
     js = url_for("static", filename="vendor/leaflet/leaflet.js")
-    return Markup(f'<link rel="stylesheet" href="{css}">\n<script src="{js}"></script>')
+    return Markup(f'<link rel="stylesheet" href="{css}">\n<script src="{js}"></script>')  # nosec B704: our URLs

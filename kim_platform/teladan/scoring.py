@@ -135,9 +135,10 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
     as_of = as_of or clock.today()
     params = {**_params(as_of), "ids": ids}
     only = "AND s.kim_id = ANY(:ids)" if ids is not None else ""
+    # Below, only constant SQL (scores_sql, `only`) is formatted in; every value is bound (nosec B608).
     db.session.execute(text(f"""
         DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> 'verified' {only}
-    """), {"ids": ids})
+    """), {"ids": ids})  # nosec B608
     written = db.session.execute(text(f"""
         INSERT INTO kim_score AS s (kim_id, as_of, score, regularity, recency, variety, reach, evidence,
                                     completeness, active_months, last_report_on, eligible, score_90_days_ago,
@@ -151,12 +152,12 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
             evidence = EXCLUDED.evidence, completeness = EXCLUDED.completeness,
             active_months = EXCLUDED.active_months, last_report_on = EXCLUDED.last_report_on,
             eligible = EXCLUDED.eligible, computed_at = EXCLUDED.computed_at
-    """), params).rowcount
+    """), params).rowcount  # nosec B608
     past = {**_params(as_of - timedelta(days=DROP_DAYS)), "ids": ids}
     db.session.execute(text(f"""
         UPDATE kim_score s SET score_90_days_ago = past.score
         FROM ({scores_sql(ids)}) past WHERE past.kim_id = s.kim_id
-    """), past)
+    """), past)  # nosec B608
     return written
 
 
