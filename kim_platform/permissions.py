@@ -178,6 +178,8 @@ ACTIONS = {
     "activity.edit": lambda user, obj: can_edit_activity(user, obj),
     "activity.moderate": lambda user, obj: can_moderate_activity(user, obj),
     "activity.moderation_queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
+    # The KIMs whose teladan score fell most: for those who foster them (their own region only).
+    "teladan.watch": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
 }
 
 

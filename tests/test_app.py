@@ -151,3 +151,23 @@ def test_a_lost_database_is_a_friendly_503_not_a_500(app, client, monkeypatch):
     assert "Content-Security-Policy" in page.headers
     answer = client.get("/api/v1/regions/76")
     assert answer.status_code == 503 and answer.get_json()["error"]["message"]
+
+
+def test_a_connection_lost_at_the_end_of_a_request_does_not_fail_it(client, monkeypatch):
+    """Closing the session rolls back; on a connection the database dropped that raises, after the
+    answer was made. The request must still be answered."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    original, calls = Session.close, []
+
+    def close_on_a_dead_connection(self):
+        calls.append(1)
+        if len(calls) == 1:
+            original(self)
+            raise OperationalError("ROLLBACK", {}, Exception("server closed the connection unexpectedly"))
+        return original(self)
+
+    monkeypatch.setattr(Session, "close", close_on_a_dead_connection)
+    assert client.get("/wilayah/76").status_code == 200
+    assert calls

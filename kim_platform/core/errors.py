@@ -108,6 +108,22 @@ def handle_unexpected(error: Exception):
     return handle_http_exception(InternalServerError())
 
 
+def remove_session_quietly(exc) -> None:
+    """End the request's session before Flask-SQLAlchemy's own teardown (teardowns run in reverse
+    order), tolerating a connection the database dropped: closing it rolls back, which raises after
+    a restart, and an exception here would turn an answered request into a gunicorn 500."""
+    from sqlalchemy.exc import DBAPIError
+
+    from kim_platform.extensions import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        log.warning("Session closed on a lost connection: %s", str(error).splitlines()[0])
+        db.session.registry.clear()
+
+
 def init_app(app) -> None:
+    app.teardown_appcontext(remove_session_quietly)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -37,10 +37,10 @@ def index():
     kims = [kim for _, kim in page.items]
     province = region if region and region.level == "provinsi" else (
         get_region(region.code[:2]) if region else None)
-    scope = permissions.pembina_scope(current_user)
     watch = None
-    if permissions.is_direktorat(current_user) or scope:
-        watch = queries.dropped_most(None if permissions.is_direktorat(current_user) else scope)
+    if permissions.can(current_user, "teladan.watch"):
+        watch = queries.dropped_most(None if permissions.is_direktorat(current_user)
+                                     else permissions.pembina_scope(current_user))
     return render_template(
         "teladan/index.html", page=page, region=region, bidang=bidang, bidang_choices=bidang_choices,
         provinces=provinces(), kabupaten=children_page(province.code, 1, 200).items if province else [],
