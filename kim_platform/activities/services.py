@@ -20,7 +20,7 @@ from kim_platform.core import clock
 from kim_platform.core.images import UploadError, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, check_location, clean_place_input
+from kim_platform.kims.services import KimError, check_daily_cap, check_location, clean_place_input
 
 MAX_PHOTOS = 6
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
@@ -214,17 +214,14 @@ def _audit(actor, action: str, activity: Activity, before=None, after=None) -> N
 
 
 def _check_daily_cap(actor) -> None:
-    from flask import current_app
     from sqlalchemy import func
 
-    cap = current_app.config.get("MAX_REPORTS_PER_DAY", 50)
-    if permissions.is_direktorat(actor):
-        return
-    sent = db.session.scalar(select(func.count()).select_from(Activity).where(
-        Activity.author_id == actor.id, Activity.created_at >= utcnow() - timedelta(days=1)))
-    if sent >= cap:
-        raise KimError(_l("You have sent %(n)d reports in the last 24 hours, the most allowed. Please continue "
-                          "tomorrow.", n=cap), status=429)
+    check_daily_cap(
+        actor, "MAX_REPORTS_PER_DAY",
+        lambda since: select(func.count()).select_from(Activity).where(
+            Activity.author_id == actor.id, Activity.created_at >= since),
+        lambda cap: _l("You have sent %(n)d reports in the last 24 hours, the most allowed. Please continue "
+                       "tomorrow.", n=cap))
 
 
 def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:

@@ -324,18 +324,27 @@ def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
 
 # --- creating and editing --------------------------------------------------------------
 
-def _check_daily_cap(actor) -> None:
+def check_daily_cap(actor, setting: str, done_since, message) -> None:
+    """Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
+
+    `done_since(since)` is a count query of the actor's actions since then; `message(cap)` the
+    refusal, answered with 429."""
     from flask import current_app
 
-    cap = current_app.config.get("MAX_KIMS_PER_DAY", 5)
     if permissions.is_direktorat(actor):
         return
-    registered = db.session.scalar(select(func.count()).select_from(Membership).where(
-        Membership.user_id == actor.id, Membership.role == "ketua",
-        Membership.created_at >= utcnow() - timedelta(days=1)))
-    if registered >= cap:
-        raise KimError(_l("You have registered %(n)d KIMs in the last 24 hours, the most allowed. Please continue "
-                          "tomorrow.", n=cap), status=429)
+    cap = current_app.config[setting]
+    if db.session.scalar(done_since(utcnow() - timedelta(days=1))) >= cap:
+        raise KimError(message(cap), status=429)
+
+
+def _check_daily_cap(actor) -> None:
+    check_daily_cap(
+        actor, "MAX_KIMS_PER_DAY",
+        lambda since: select(func.count()).select_from(Membership).where(
+            Membership.user_id == actor.id, Membership.role == "ketua", Membership.created_at >= since),
+        lambda cap: _l("You have registered %(n)d KIMs in the last 24 hours, the most allowed. Please continue "
+                       "tomorrow.", n=cap))
 
 
 def create_kim(actor, raw: dict) -> Kim:

@@ -45,10 +45,6 @@ def _require(action: str, kim) -> None:
         abort(403)
 
 
-def _bidang_choices():
-    return queries.bidang_choices()
-
-
 @bp.get("/kim")
 def index():
     """All verified KIMs (and, for pembina, those awaiting work in their region), filtered."""
@@ -61,7 +57,7 @@ def index():
     page = queries.list_kims(current_user, page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
                              region=region, bidang=bidang, status=status, q=q, sort=sort)
     return render_template(
-        "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=_bidang_choices(),
+        "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=queries.bidang_choices(),
         region=get_region(region) if region else None, filters={"wilayah": region or "", "bidang": bidang or "",
                                                                 "status": status or "", "q": q, "urut": sort},
         may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
@@ -95,7 +91,7 @@ def _region_chooser():
 def register():
     """Register a KIM: choose the desa, place the pin, describe the group; saved as a draft."""
     form = KimForm()
-    form.bidang.choices = _bidang_choices()
+    form.bidang.choices = queries.bidang_choices()
     chosen, options = _region_chooser()
     desa = chosen.get("desa")
     if request.method == "POST":
@@ -188,7 +184,7 @@ def edit(ref: str):
     _require("kim.edit", kim)
     facts = queries.kim_facts([kim])[kim.id]
     form = KimForm(obj=kim) if request.method == "GET" else KimForm()
-    form.bidang.choices = _bidang_choices()
+    form.bidang.choices = queries.bidang_choices()
     if request.method == "GET":
         form.lat.data, form.lon.data = f"{facts.lat:.6f}", f"{facts.lon:.6f}"
         for platform, url in (kim.socials or {}).items():
