@@ -78,3 +78,18 @@ def api_error_response(error: HTTPException, message: str):
     if error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
     return response
+
+
+def region_or_404(code: str | None):
+    """The region a query parameter names (None when absent); an unknown code is a 404."""
+    from flask_babel import gettext as _
+    from flask_smorest import abort
+
+    from kim_platform.regions.queries import get_region
+
+    if not code:
+        return None
+    region = get_region(code)
+    if region is None:
+        abort(404, message=_("No region with this code."))
+    return region

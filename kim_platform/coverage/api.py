@@ -5,11 +5,11 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
+from kim_platform.api.errors import region_or_404
 from kim_platform.api.schemas import error_responses
 from kim_platform.core import clock
 from kim_platform.coverage import queries
 from kim_platform.regions.codes import CODE_RE, LEVELS, level_of
-from kim_platform.regions.queries import get_region
 
 blp = Blueprint("coverage_api", __name__, description="Coverage of desa by (active) KIMs")
 
@@ -52,8 +52,7 @@ class Coverage(MethodView):
     @error_responses(blp, 400, 404)
     def get(self, level, window_days=None, parent=None):
         """Coverage of every region of `level` below `parent` (desa only below a kecamatan)."""
-        if parent and get_region(parent) is None:
-            abort(404, message=_("No region with this code."))
+        region_or_404(parent)
         if parent and LEVELS.index(level) <= LEVELS.index(level_of(parent)):
             abort(400, message=_("The level must be below the parent."), errors={"level": [_("Below the parent.")]})
         if level == "desa" and (not parent or level_of(parent) != "kecamatan"):
@@ -96,8 +95,7 @@ class Gaps(MethodView):
     @error_responses(blp, 400, 404)
     def get(self, level, parent=None):
         """Blank spots: kabupaten/kota or kecamatan below `parent` without any verified KIM."""
-        if parent and get_region(parent) is None:
-            abort(404, message=_("No region with this code."))
+        region_or_404(parent)
         items = queries.gaps(level, parent)
         return {"level": level, "parent": parent, "total": len(items), "items": items}
 
@@ -132,9 +130,7 @@ class Timeseries(MethodView):
     @error_responses(blp, 400, 404)
     def get(self, months, region=None):
         """Monthly figures of a region (the nation without `region`), oldest first, this month last."""
-        found = get_region(region) if region else None
-        if region and found is None:
-            abort(404, message=_("No region with this code."))
+        found = region_or_404(region)
         points = queries.timeseries(region, months)
         return {"region": region, "name": found.title if found else "Indonesia", "months": months,
                 "as_of": clock.today(),

@@ -6,12 +6,12 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
+from kim_platform.api.errors import region_or_404
 from kim_platform.api.schemas import error_responses
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_list
 from kim_platform.regions.codes import CODE_RE
-from kim_platform.regions.queries import get_region
 from kim_platform.teladan import coaching, queries, scoring
 
 blp = Blueprint("teladan_api", __name__, description="KIM teladan: the platform's own score, not an official rank")
@@ -80,13 +80,10 @@ class Teladan(MethodView):
     @error_responses(blp, 400, 404)
     def get(self, limit, page, region=None, bidang=None):
         """Eligible verified KIMs ranked by score, with the components of each."""
-        if region:
-            found = get_region(region)
-            if found is None:
-                abort(404, message=_("No region with this code."))
-            if found.level not in ("provinsi", "kabupaten"):
-                abort(400, message=_("Rank within a provinsi or a kabupaten/kota."),
-                      errors={"region": [_("Give a provinsi or kabupaten/kota code.")]})
+        found = region_or_404(region)
+        if found is not None and found.level not in ("provinsi", "kabupaten"):
+            abort(400, message=_("Rank within a provinsi or a kabupaten/kota."),
+                  errors={"region": [_("Give a provinsi or kabupaten/kota code.")]})
         if bidang and bidang not in {b.slug for b in bidang_list()}:
             abort(400, message=_("Unknown bidang."), errors={"bidang": [_("Unknown bidang.")]})
         result = queries.ranking(region, bidang, page=page, per_page=limit)
