@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -129,6 +130,26 @@ class Outbox:
                     if path_fragment in match:
                         return "/" + match.split("/", 3)[3]
         raise AssertionError(f"no mail to {to} with a link to {path_fragment}")
+
+
+@pytest.fixture
+def frozen_clock():
+    """Freeze Python's clock (datetime.now, date.today, time.time) at a UTC moment.
+
+    `frozen_clock(datetime(2028, 2, 29, 3, tzinfo=timezone.utc))`; the clock stands still until
+    the test ends. Every date the code derives goes through kim_platform.core.clock, so this fixes
+    "today" in Jakarta and in Papua alike. PostgreSQL's now() is not frozen: code under test must
+    take its dates from Python, as it does."""
+    travellers = []
+
+    def freeze(moment):
+        traveller = time_machine.travel(moment, tick=False)
+        traveller.start()
+        travellers.append(traveller)
+
+    yield freeze
+    for traveller in reversed(travellers):
+        traveller.stop()
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_kim_status_number_and_ownership_cannot_be_assigned(client, make_user, m
     kim = make_kim(status="draft", members=[(admin, "admin")])
     attempts = [{"status": "verified"}, {"number": "KIM-76.02-9999"}, {"id": other.id},
                 {"verified_at": "2020-01-01T00:00:00Z"}, {"join_code": "AAAA"}, {"is_demo": True},
-                {"last_activity_on": "2026-01-01"}, {"verified_by_id": admin.id}]
+                {"last_activity_on": "2001-01-01T00:00:00Z"}, {"verified_by_id": admin.id}]
     for attempt in attempts:
         response = client.patch(f"/api/v1/kims/{kim.id}", json=attempt, headers=bearer(admin))
         assert response.status_code in (200, 400, 422), (attempt, response.status_code)  # ignored or refused

@@ -1,5 +1,5 @@
 """Coverage figures are exact: constructed data checked number by number, and the window moves."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 
@@ -10,17 +10,18 @@ from kim_platform.extensions import db
 from kim_platform.kims.services import refresh_last_activity_for
 from tests.conftest import DESA
 
-TODAY = date(2026, 11, 22)
 
-
-def report(kim, days_ago, status="published"):
-    db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=TODAY - timedelta(days=days_ago),
+def report(kim, days_ago, status="published", today=None):
+    """A report dated `days_ago` before `today` (the code's own today by default)."""
+    day = (today or clock.today()) - timedelta(days=days_ago)
+    db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=day,
                             type="diskusi", desa_code=kim.desa_code, status=status))
     db.session.flush()
     refresh_last_activity_for(kim)
 
 
 def test_constructed_coverage_of_kabupaten_mamuju(make_kim):
+    today = clock.today()
     two_a = make_kim(name="Dua A")                                  # desa 1002: two verified KIMs
     two_b = make_kim(name="Dua B")
     other = make_kim(name="Lain", desa_code="76.02.01.1003", point=(-2.714437, 118.95994))
@@ -28,26 +29,27 @@ def test_constructed_coverage_of_kabupaten_mamuju(make_kim):
     report(two_a, 10)
     report(two_b, 91)                                               # outside the 90-day window
     report(other, 5, status="hidden")                               # hidden: counts for nothing
-    rows = {r.code: r for r in coverage_rows("kecamatan", "76.02", today=TODAY)}
+    rows = {r.code: r for r in coverage_rows("kecamatan", "76.02", today=today)}
     mamuju = rows["76.02.01"]
     assert (mamuju.desa_covered, mamuju.desa_active, mamuju.kim_verified, mamuju.kim_active) == (2, 1, 3, 1)
     assert (mamuju.activities_window, mamuju.activities_previous) == (1, 1)
     assert mamuju.desa_total == db.session.scalar(text(
         "SELECT count(*) FROM region WHERE level = 'desa' AND code LIKE '76.02.01.%'"))
     assert all(r.desa_covered == 0 for code, r in rows.items() if code != "76.02.01")
-    desa = {r.code: r for r in coverage_rows("desa", "76.02.01", today=TODAY)}
+    desa = {r.code: r for r in coverage_rows("desa", "76.02.01", today=today)}
     assert (desa[DESA].desa_covered, desa[DESA].kim_verified, desa[DESA].desa_active) == (1, 2, 1)
     assert desa["76.02.01.1012"].desa_covered == 0  # a rejected KIM does not cover
-    total, provinces = summary(today=TODAY)
+    total, provinces = summary(today=today)
     assert (total.desa_covered, total.desa_active, total.kim_verified) == (2, 1, 3)
     assert total.desa_total == 3707
 
 
 def test_the_window_moves_with_time(make_kim):
+    today = clock.today()
     kim = make_kim()
     report(kim, 0)
-    assert coverage_rows("kabupaten", "76", today=TODAY)[1].desa_active == 1
-    later = TODAY + timedelta(days=91)
+    assert coverage_rows("kabupaten", "76", today=today)[1].desa_active == 1
+    later = today + timedelta(days=91)
     mamuju = {r.code: r for r in coverage_rows("kabupaten", "76", today=later)}["76.02"]
     assert (mamuju.desa_covered, mamuju.desa_active, mamuju.activities_window, mamuju.activities_previous) == (1, 0, 0, 1)
 

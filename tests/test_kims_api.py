@@ -1,8 +1,11 @@
 """The KIM registry through the API: validation, location rules, status machine, numbers, GeoJSON."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from kim_platform.audit.models import AuditEntry
+from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, KimInvitation, Membership
 from tests.conftest import DESA, DESA_POINT, bearer
@@ -11,7 +14,7 @@ VALID = {
     "name": "KIM Binanga Maju", "bidang": ["literasi", "umkm"], "desa_code": DESA,
     "lat": DESA_POINT[0], "lon": DESA_POINT[1], "description": "Kelompok informasi masyarakat.",
     "whatsapp": "0812 3456 7890", "socials": {"instagram": "instagram.com/kimbinanga"},
-    "sk_number": "140/12/2024", "founded_on": "2024-03-01",
+    "sk_number": "140/12/2024", "founded_on": (clock.today() - timedelta(days=1000)).isoformat(),
 }
 
 

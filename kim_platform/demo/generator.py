@@ -10,12 +10,13 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from kim_platform.accounts.passwords import hash_password
+from kim_platform.core import clock
 from kim_platform.coverage.aggregates import bulk_writes
 
 RELAWAN_PASSWORD = "demo-relawan-2026"
@@ -98,7 +99,7 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     rng = random.Random(seed)
     report = DemoReport()
     started = time.perf_counter()
-    today = date.today()
+    today = clock.today()  # Jakarta's today, as every figure counts it
     now = datetime.now(timezone.utc)
 
     desa_rows = connection.execute(text(
