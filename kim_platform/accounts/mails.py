@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def send_quietly(to: str, subject: str, body: str) -> None:
+    """Queue the mail (it goes after the response: core/mail.py); a failure is only logged."""
     try:
         send_mail(to, subject, body)
     except Exception:  # an SMTP outage must not turn into a 500 or an account oracle
