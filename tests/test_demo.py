@@ -81,7 +81,8 @@ def test_printed_demo_logins_exist_and_see_their_data(runner):
     kabupaten = logins[1][0].split()[-1]
     assert logins[2][0].split()[-1] == kabupaten[:2]
     verified_there = db.session.scalar(text(
-        "SELECT count(*) FROM kim WHERE is_demo AND status = 'verified' AND desa_code LIKE :p"), {"p": kabupaten + ".%"})
+        "SELECT count(*) FROM kim WHERE is_demo AND status = 'verified' AND desa_code LIKE :p"),
+        {"p": kabupaten + ".%"})
     assert verified_there > 0
     assert db.session.scalar(text("SELECT count(*) FROM kim WHERE number = :n AND desa_code LIKE :p"),
                              {"n": logins[3][0].split()[-1], "p": kabupaten + ".%"}) == 1

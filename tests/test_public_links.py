@@ -114,9 +114,10 @@ def test_production_requires_a_base_url(production_env):
         create_app()
 
 
-@pytest.mark.parametrize("url", ["kim.example.id", "ftp://kim.example.id", "https://", "https://kim.example.id/kim",
-                                 "https://kim.example.id?x=1", "https://kim.example.id/#a", "https://u:p@kim.example.id",
-                                 "https://kim.example.id:port", "https://kim example.id", "javascript:alert(1)"])
+@pytest.mark.parametrize("url", [
+    "kim.example.id", "ftp://kim.example.id", "https://", "https://kim.example.id/kim", "https://kim.example.id?x=1",
+    "https://kim.example.id/#a", "https://u:p@kim.example.id", "https://kim.example.id:port",
+    "https://kim example.id", "javascript:alert(1)"])
 def test_a_malformed_base_url_is_refused(production_env, url):
     production_env.setenv("KIM_BASE_URL", url)
     with pytest.raises(RuntimeError, match="KIM_BASE_URL"):
@@ -156,7 +157,8 @@ def test_behind_a_proxy_the_forwarded_host_is_checked(production_env):
     app = create_app()
     assert app.config["ALLOWED_HOSTS"] == ["kim.example.id", "www.kim.example.id"]
     client = app.test_client()
-    forged = client.get("/lupa-sandi", base_url="https://kim.example.id", headers={"X-Forwarded-Host": "attacker.example"})
+    forged = client.get("/lupa-sandi", base_url="https://kim.example.id",
+                        headers={"X-Forwarded-Host": "attacker.example"})
     assert forged.status_code == 400
     allowed = client.get("/static/css/site.css", headers={"Host": "10.0.0.5", "X-Forwarded-Host": "www.kim.example.id"})
     allowed.close()
