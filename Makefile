@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 export KIM_PG_PORT ?= 54329
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Absolute links (mails, feeds) point here; set it to the public address when serving for others.
+export KIM_BASE_URL ?= http://$(HOST):$(PORT)
 WORKERS ?= 5
 # chromium: Debian's browser for the Playwright tests (never a downloaded browser build).
 SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium

@@ -19,7 +19,7 @@ def create_app(config=None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kim_platform import demo, teladan
-    from kim_platform.core import auth, errors, i18n, navigation, security
+    from kim_platform.core import auth, errors, i18n, mail, navigation, security
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,6 +36,7 @@ def create_app(config=None) -> Flask:
         "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session",
                        "description": "browser session; writes also need the X-CSRFToken header"})
     security.init_app(app)
+    mail.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)

@@ -3,9 +3,11 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 def private_cluster_url(database: str = "kim") -> str:
@@ -113,6 +115,13 @@ class Config:
         self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
         self.UPLOAD_DIR = env("KIM_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
+        # The public address every absolute link (mails, feeds, share tags) is built from; never the
+        # request's Host. Required in production (load_config), a local default otherwise.
+        self.BASE_URL = env("KIM_BASE_URL")
+        # Host names requests may carry; others get 400. Default: the base URL's host in production,
+        # anything elsewhere. Not Flask's TRUSTED_HOSTS: see core/security.refuse_untrusted_host.
+        hosts = env("KIM_TRUSTED_HOSTS")
+        self.ALLOWED_HOSTS = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
         self.TILE_URL = env("KIM_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.TILE_ATTRIBUTION = env(
             "KIM_TILE_ATTRIBUTION",
@@ -146,6 +155,21 @@ CONFIGS = {
 }
 
 
+def normalise_base_url(url: str) -> str:
+    """`url` without a trailing slash; RuntimeError unless it is http(s)://host[:port] and nothing more."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment
+            or "\\" in url or any(ord(ch) < 33 for ch in url.strip())):
+        raise RuntimeError(f"KIM_BASE_URL must look like https://kim.example.id (scheme and host only), "
+                           f"not {url!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 def load_config(app, config=None) -> None:
     """Apply the named (or KIM_ENV) config class, then any mapping the caller passes."""
     if config is None or isinstance(config, str):
@@ -162,3 +186,11 @@ def load_config(app, config=None) -> None:
         if app.config["KIM_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production")
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
+    if not app.config.get("BASE_URL"):
+        if app.config["KIM_ENV"] == "production":
+            raise RuntimeError("KIM_BASE_URL must be set in production (the public address, e.g. "
+                               "https://kim.example.id): mails and feeds link to it")
+        app.config["BASE_URL"] = DEVELOPMENT_BASE_URL
+    app.config["BASE_URL"] = normalise_base_url(app.config["BASE_URL"])
+    if app.config.get("ALLOWED_HOSTS") is None and app.config["KIM_ENV"] == "production":
+        app.config["ALLOWED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]

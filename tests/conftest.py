@@ -37,13 +37,15 @@ def _compile_translations() -> None:
 
 
 class IsolatedClient(FlaskClient):
-    """Runs every request in its own app context, as a server does.
+    """Runs every request in its own app context and closes its response, as a server does.
 
     Without this, requests made while a test holds an app context share its `g`
-    (cached locale, logged-in user), which production never does.
+    (cached locale, logged-in user), which production never does. Closing (buffered) runs the
+    response's `call_on_close` work, e.g. the mail sent after the response, before `open` returns.
     """
 
     def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

@@ -236,13 +236,20 @@ def test_atom_feeds_per_region_and_kim(client, kim_with_member):
     kim, member, _ = kim_with_member
     client.post(f"/api/v1/kims/{kim.id}/activities", json=REPORT, headers=bearer(member))
     ns = {"a": "http://www.w3.org/2005/Atom"}
+    base = client.application.config["BASE_URL"]
     for url in ("/wilayah/76.02/kegiatan.atom", f"/kim/{kim.number}/kegiatan.atom"):
-        response = client.get(url)
+        # A forged Host must not reach the cached feed: every link comes from the base URL.
+        response = client.get(url, headers={"Host": "attacker.example", "X-Forwarded-Host": "attacker.example"})
         assert response.mimetype == "application/atom+xml"
+        assert b"attacker.example" not in response.data
         feed = ET.fromstring(response.data)
         entries = feed.findall("a:entry", ns)
         assert [e.find("a:title", ns).text for e in entries] == ["Sosialisasi cek fakta"]
-        assert entries[0].find("a:link", ns).get("href").startswith("http://localhost/kegiatan/")
+        assert entries[0].find("a:link", ns).get("href").startswith(f"{base}/kegiatan/")
+        assert entries[0].find("a:id", ns).text.startswith(f"{base}/kegiatan/")
+        assert feed.find("a:id", ns).text == base + url
+        assert {link.get("href") for link in feed.findall("a:link", ns)} <= {
+            base + url, f"{base}/wilayah/76.02", f"{base}/kim/{kim.number}"}
     empty = ET.fromstring(client.get("/wilayah/73/kegiatan.atom").data)
     assert empty.findall("a:entry", ns) == []
 
@@ -250,9 +257,12 @@ def test_atom_feeds_per_region_and_kim(client, kim_with_member):
 def test_report_page_has_open_graph_tags_and_share_buttons(client, kim_with_member):
     kim, member, _ = kim_with_member
     created = post_report(client, member, kim, photos=[(jpeg(1600, 1200), "a.jpg")]).get_json()
-    html = client.get(f"/kegiatan/{created['id']}").get_data(as_text=True)
+    html = client.get(f"/kegiatan/{created['id']}", headers={"Host": "attacker.example"}).get_data(as_text=True)
+    base = client.application.config["BASE_URL"]
     assert '<meta property="og:title" content="Sosialisasi cek fakta' in html
-    assert f'<meta property="og:image" content="http://localhost{created["photos"][0]["url"]}">' in html
+    assert f'<meta property="og:image" content="{base}{created["photos"][0]["url"]}">' in html
+    assert f'<meta property="og:url" content="{base}/kegiatan/{created["id"]}">' in html
+    assert "attacker.example" not in html
     assert '<meta name="twitter:card" content="summary_large_image">' in html
     for share in ("https://wa.me/?text=", "facebook.com/sharer", "x.com/intent/post", "t.me/share", "copy-link"):
         assert share in html

@@ -92,11 +92,13 @@ def test_production_config_requires_a_secret_and_secures_cookies(monkeypatch):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("KIM_BASE_URL", "https://kim.example.id")
+    monkeypatch.delenv("KIM_TRUSTED_HOSTS", raising=False)
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["REMEMBER_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_HTTPONLY"]
-    response = app.test_client().get("/static/css/site.css")
+    response = app.test_client().get("/static/css/site.css", base_url="https://kim.example.id")
     response.close()
     assert "max-age" in response.headers["Strict-Transport-Security"]
 

@@ -62,3 +62,30 @@ def test_cli_refuses_a_second_set_and_clears(runner):
     assert skip.exit_code == 0 and "nothing to do" in skip.output
     cleared = runner.invoke(args=["demo", "clear"])
     assert cleared.exit_code == 0 and "10 kims" in cleared.output
+
+
+def test_printed_demo_logins_exist_and_see_their_data(runner):
+    """`make run` used to print pembina.76.02.s1, a pembina of a kabupaten without demo KIMs (so
+    without an account); the logins now come from the generated rows."""
+    from kim_platform.accounts.services import authenticate
+    from kim_platform.demo.generator import demo_logins
+
+    result = runner.invoke(args=["demo", "generate", "--kims", "30", "--activities", "60", "--regions", "sample",
+                                 "--photos", "0", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    logins = demo_logins(db.session.connection())
+    assert [who.split()[0] for who, _, _ in logins] == ["direktorat", "pembina", "pembina", "ketua"]
+    for who, email, password in logins:
+        assert f"{who}: {email} / {password}" in result.output
+        assert authenticate(email, password) is not None, email
+    kabupaten = logins[1][0].split()[-1]
+    assert logins[2][0].split()[-1] == kabupaten[:2]
+    verified_there = db.session.scalar(text(
+        "SELECT count(*) FROM kim WHERE is_demo AND status = 'verified' AND desa_code LIKE :p"),
+        {"p": kabupaten + ".%"})
+    assert verified_there > 0
+    assert db.session.scalar(text("SELECT count(*) FROM kim WHERE number = :n AND desa_code LIKE :p"),
+                             {"n": logins[3][0].split()[-1], "p": kabupaten + ".%"}) == 1
+    # A second `make run` (--if-empty) prints the same logins.
+    again = runner.invoke(args=["demo", "generate", "--if-empty", "--regions", "sample"])
+    assert all(f"{email} / {password}" in again.output for _, email, password in logins)

@@ -82,9 +82,12 @@ def register(name: str, email: str, password: str, whatsapp: str | None = None) 
     if problem:
         raise AccountError(problem, field="password")
     whatsapp = normalise_whatsapp(whatsapp)
+    # Hashed in both cases: argon2 is most of the work, and skipping it for a taken address
+    # would let the response time tell that the address has an account.
+    password_hash = hash_password(password)
     if queries.user_by_email(email) is not None:
         return Registration(user=None, email=email)
-    user = User(name=name, email=email, password_hash=hash_password(password), whatsapp=whatsapp)
+    user = User(name=name, email=email, password_hash=password_hash, whatsapp=whatsapp)
     db.session.add(user)
     db.session.flush()
     return Registration(user=user, email=email)

@@ -13,6 +13,7 @@ from kim_platform.core import clock
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored
+from kim_platform.core.urls import absolute_url
 from kim_platform.extensions import db
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
 from kim_platform.kims.services import KimError
@@ -206,8 +207,7 @@ def region_feed(code: str):
     if region is None:
         abort(404)
     return _atom(_("Activities in %(region)s", region=region.title), queries.latest(30, region=code),
-                 url_for("activities.region_feed", code=code, _external=True),
-                 url_for("regions.detail", code=code, _external=True))
+                 absolute_url("activities.region_feed", code=code), absolute_url("regions.detail", code=code))
 
 
 @bp.get("/kim/<ref>/kegiatan.atom")
@@ -216,8 +216,7 @@ def kim_feed(ref: str):
     if kim is None or not permissions.can_view_kim(current_user, kim):
         abort(404)
     return _atom(_("Activities of %(name)s", name=kim.name), queries.latest(30, kim_id=kim.id),
-                 url_for("activities.kim_feed", ref=ref, _external=True),
-                 url_for("kims.profile", ref=kim.public_ref, _external=True))
+                 absolute_url("activities.kim_feed", ref=ref), absolute_url("kims.profile", ref=kim.public_ref))
 
 
 @bp.get("/moderasi")

@@ -1,8 +1,24 @@
-"""Security headers on every response, with a per-request nonce for the few inline scripts."""
+"""Checks at the door (Host, NUL characters, JSON nesting) and security headers on every response,
+with a per-request nonce for the few inline scripts."""
+import functools
+import itertools
+import operator
+import re
 import secrets
 from urllib.parse import urlsplit
 
-from flask import g
+from flask import current_app, g, request
+from werkzeug.exceptions import BadRequest
+from werkzeug.sansio.utils import host_is_trusted
+
+from kim_platform.core.urls import absolute_url
+
+# Deeper than any body the API accepts, far below what makes a recursive parser overflow.
+MAX_JSON_DEPTH = 64
+# A JSON string; an unterminated one runs to the end (so the scan never backtracks).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_WEIGHTS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
 def csp_nonce() -> str:
@@ -18,6 +34,36 @@ def _tile_origin(url: str) -> str:
     if "{s}" in url:
         host = "*." + host.split(".", 1)[1]
     return f"{parts.scheme}://{host}"
+
+
+def refuse_untrusted_host() -> None:
+    """400 for a Host (after ProxyFix: X-Forwarded-Host) that is not one of ALLOWED_HOSTS.
+
+    Flask's own TRUSTED_HOSTS check fails while the URL adapter is built, which leaves the error
+    page without url_for (a 500); checked here, first, the usual 400 page or JSON answers."""
+    allowed = current_app.config.get("ALLOWED_HOSTS")
+    if allowed and not host_is_trusted(request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME"),
+                                       allowed):
+        raise BadRequest()
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parser would nest deeper than `limit` arrays/objects in `body`, found without
+    parsing it (and at C speed): strings are dropped, each opener counts 2 and each closer 0, so
+    the depth after the k-th bracket is the running sum minus k."""
+    brackets = _JSON_STRING.sub(b"", body).translate(_BRACKET_WEIGHTS, _NOT_BRACKETS)
+    depths = map(operator.sub, itertools.accumulate(brackets), itertools.count(1))
+    return next(filter(functools.partial(operator.lt, limit), depths), None) is not None
+
+
+def refuse_deep_json() -> None:
+    """A JSON body nested thousands of levels deep makes the parser raise RecursionError (a 500
+    under gunicorn); it is refused with 400 before anything parses it."""
+    from flask_babel import gettext as _
+    from flask_smorest import abort
+
+    if request.is_json and json_depth_exceeds(request.get_data(cache=True)):
+        abort(400, message=_("The JSON body is nested too deeply (at most %(n)d levels).", n=MAX_JSON_DEPTH))
 
 
 def refuse_nul_characters() -> None:
@@ -43,9 +89,12 @@ def refuse_nul_characters() -> None:
 
 def init_app(app) -> None:
     tile_origin = _tile_origin(app.config["TILE_URL"])
+    app.before_request(refuse_untrusted_host)
+    app.before_request(refuse_deep_json)
     app.before_request(refuse_nul_characters)
 
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.after_request
     def set_security_headers(response):

@@ -3,14 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from kim_platform.demo import _cache
-from kim_platform.demo.generator import (
-    DIREKTORAT_PASSWORD,
-    PEMBINA_PASSWORD,
-    RELAWAN_PASSWORD,
-    clear,
-    demo_present,
-    generate,
-)
+from kim_platform.demo.generator import clear, demo_logins, demo_present, generate
 from kim_platform.extensions import db
 from kim_platform.teladan.scoring import recompute_all
 
@@ -31,6 +24,7 @@ def generate_command(kims, activities, seed, regions, photos, if_empty):
     if demo_present(connection):
         if if_empty:
             click.echo("Demo data present already; nothing to do (flask demo clear removes it).")
+            _echo_logins(connection)
             return
         raise click.ClickException("Demo data present already: run `flask demo clear` first.")
     try:
@@ -47,9 +41,16 @@ def generate_command(kims, activities, seed, regions, photos, if_empty):
                f"{report.photos} photos in {report.seconds['total']:.1f} s "
                f"(users {report.seconds['users']:.1f} s, KIMs {report.seconds['kims']:.1f} s, "
                f"activities {report.seconds['activities']:.1f} s, aggregates {report.seconds['aggregates']:.1f} s).")
-    click.echo(f"Demo logins (all @demo.kim.id, seed {seed}): direktorat.s{seed} / {DIREKTORAT_PASSWORD}; "
-               f"pembina.<code>.s{seed} (e.g. pembina.76.02.s{seed}) / {PEMBINA_PASSWORD}; "
-               f"relawan<n>.s{seed} / {RELAWAN_PASSWORD}")
+    _echo_logins(db.session.connection())
+
+
+def _echo_logins(connection) -> None:
+    """Logins taken from the demo rows themselves, so every one printed exists."""
+    logins = demo_logins(connection)
+    if logins:
+        click.echo("Demo logins (email / password):")
+        for who, email, password in logins:
+            click.echo(f"  {who}: {email} / {password}")
 
 
 @demo_cli.command("clear")

@@ -270,6 +270,36 @@ def _demo_photos(connection: Connection, rng: random.Random, count: int) -> int:
                  rows)
 
 
+def demo_logins(connection: Connection) -> list[tuple[str, str, str]]:
+    """(who, email, password) of demo accounts that exist and have something to see: the director,
+    the pembina of the kabupaten with the most verified demo KIMs and of its province, and the
+    ketua of one of those KIMs. Read from the data, so they match whatever set was generated."""
+    logins = []
+    director = connection.execute(text(
+        "SELECT u.email FROM user_account u JOIN role_grant g ON g.user_id = u.id "
+        "WHERE u.is_demo AND g.role = 'direktorat' ORDER BY u.id LIMIT 1")).scalar()
+    if director:
+        logins.append(("direktorat", director, DIREKTORAT_PASSWORD))
+    busiest = connection.execute(text(
+        "SELECT left(desa_code, 5) FROM kim WHERE is_demo AND status = 'verified' "
+        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+    if busiest is None:
+        return logins
+    for who, scope in (("pembina kabupaten/kota", busiest), ("pembina provinsi", busiest[:2])):
+        email = connection.execute(text(
+            "SELECT u.email FROM user_account u JOIN role_grant g ON g.user_id = u.id WHERE u.is_demo "
+            "AND g.role = 'pembina' AND g.scope_code = :scope ORDER BY u.id LIMIT 1"), {"scope": scope}).scalar()
+        if email:
+            logins.append((f"{who} {scope}", email, PEMBINA_PASSWORD))
+    ketua = connection.execute(text(
+        "SELECT u.email, k.number FROM kim k JOIN kim_membership m ON m.kim_id = k.id AND m.role = 'ketua' "
+        "JOIN user_account u ON u.id = m.user_id WHERE k.is_demo AND u.is_demo AND k.status = 'verified' "
+        "AND k.desa_code LIKE :prefix ORDER BY k.id LIMIT 1"), {"prefix": busiest + ".%"}).first()
+    if ketua:
+        logins.append((f"ketua {ketua[1]}", ketua[0], RELAWAN_PASSWORD))
+    return logins
+
+
 def clear(connection: Connection) -> dict:
     """Remove every demo row (and the demo photos' files)."""
     from kim_platform.core.storage import storage

@@ -1,14 +1,14 @@
 """Mails to a KIM's ketua and admins when its status changes."""
-from flask import url_for
 from flask_babel import gettext as _
 
 from kim_platform.accounts.mails import send_quietly
+from kim_platform.core.urls import absolute_url
 
 
 def notify_status(kim, action: str) -> None:
     if action not in ("verify", "reject"):
         return
-    link = url_for("kims.profile", ref=kim.public_ref, _external=True)
+    link = absolute_url("kims.profile", ref=kim.public_ref)
     for membership in kim.memberships:
         if membership.role not in ("ketua", "admin"):
             continue

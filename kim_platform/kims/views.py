@@ -10,6 +10,7 @@ from kim_platform.activities.queries import activity_facts, activity_type_names,
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored, storage
+from kim_platform.core.urls import local_referrer
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
@@ -214,8 +215,7 @@ def change_status(ref: str, action: str):
         if error.status == 403:
             abort(403)
         flash(str(next(iter(error.fields.values()), error.message)), "error")
-        return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                        else url_for("kims.profile", ref=kim.public_ref))
+        return redirect(local_referrer() or url_for("kims.profile", ref=kim.public_ref))
     db.session.commit()
     mails.notify_status(kim, action)
     messages = {
