@@ -90,6 +90,9 @@ class Config:
 
     EMAIL_VERIFY_MAX_AGE = 7 * 24 * 3600
     PASSWORD_RESET_MAX_AGE = 3600
+    # A browser that logged in successfully is a known device for that account (core/throttle.py).
+    DEVICE_COOKIE_NAME = "kim_device"
+    DEVICE_COOKIE_LIFETIME = timedelta(days=365)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
 
@@ -105,6 +108,10 @@ class Config:
         # Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
         self.MAX_REPORTS_PER_DAY = int(env("KIM_MAX_REPORTS_PER_DAY", 50))
         self.MAX_KIMS_PER_DAY = int(env("KIM_MAX_KIMS_PER_DAY", 5))
+        self.API_TOKEN_LIFETIME = timedelta(days=int(env("KIM_API_TOKEN_DAYS", 90)))
+        # Posting attempts (reports, KIM registration and edits), failed ones included.
+        self.POST_LIMITS_ACCOUNT = env("KIM_POST_LIMITS_ACCOUNT", "20 per minute;120 per hour")
+        self.POST_LIMITS_ADDRESS = env("KIM_POST_LIMITS_ADDRESS", "300 per hour")
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))

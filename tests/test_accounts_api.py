@@ -41,7 +41,7 @@ def test_token_login_and_same_401_for_unknown_and_wrong(client, make_user):
     ok = client.post("/api/v1/auth/token", json={"email": "ada@example.id", "password": PASSWORD, "label": "hp"})
     assert ok.status_code == 201
     body = ok.get_json()
-    assert set(body) == {"id", "label", "token"} and body["token"].startswith("kim_")
+    assert set(body) == {"id", "label", "token", "expires_at"} and body["token"].startswith("kim_")
     stored = db.session.get(ApiToken, body["id"])
     assert stored.user_id == user.id and body["token"] not in stored.token_hash
 
@@ -71,7 +71,8 @@ def test_tokens_list_and_revoke(client, make_user):
     user = make_user()
     headers = bearer(user)
     listed = client.get("/api/v1/auth/tokens", headers=headers).get_json()
-    assert len(listed) == 1 and set(listed[0]) == {"id", "label", "prefix", "created_at", "last_used_at"}
+    assert len(listed) == 1 and set(listed[0]) == {"id", "label", "prefix", "created_at", "last_used_at",
+                                                      "expires_at"}
     assert client.delete(f"/api/v1/auth/tokens/{listed[0]['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 

@@ -13,9 +13,8 @@ from kim_platform.accounts import mails, queries, services
 from kim_platform.accounts.models import ROLES
 from kim_platform.accounts.passwords import MAX_LENGTH
 from kim_platform.accounts.services import AccountError
-from kim_platform.accounts.views import ACCOUNT_LIMITS, LOGIN_LIMITS
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
-from kim_platform.core.auth import limiter, submitted_email_key
+from kim_platform.core import throttle
 from kim_platform.extensions import db
 from kim_platform.kims.queries import my_memberships
 
@@ -58,6 +57,8 @@ class NewTokenSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     label = ma.fields.String(required=True)
     token = ma.fields.String(required=True, metadata={"description": "shown once; send as `Authorization: Bearer`"})
+    expires_at = ma.fields.DateTime(required=True, metadata={
+        "description": "after this the token is refused with 401; create a new one (lifetime `KIM_API_TOKEN_DAYS`)"})
 
 
 class TokenSchema(ma.Schema):
@@ -65,7 +66,8 @@ class TokenSchema(ma.Schema):
     label = ma.fields.String(required=True)
     prefix = ma.fields.String(required=True)
     created_at = ma.fields.DateTime(required=True)
-    last_used_at = ma.fields.DateTime(allow_none=True)
+    last_used_at = ma.fields.DateTime(allow_none=True, metadata={"description": "to the minute; null if never used"})
+    expires_at = ma.fields.DateTime(required=True)
 
 
 class GrantSchema(ma.Schema):
@@ -124,7 +126,7 @@ def _grants(user) -> list[dict]:
 
 @auth_blp.route("/auth/register")
 class Register(MethodView):
-    decorators = [limiter.limit("10 per hour", methods=["POST"])]
+    decorators = throttle.REGISTER
 
     @auth_blp.arguments(RegisterSchema)
     @auth_blp.response(201, RegisteredSchema)
@@ -147,10 +149,7 @@ class Register(MethodView):
 
 @auth_blp.route("/auth/token")
 class Token(MethodView):
-    decorators = [
-        limiter.limit(LOGIN_LIMITS, methods=["POST"]),
-        limiter.limit(ACCOUNT_LIMITS, methods=["POST"], key_func=submitted_email_key, scope="login-account"),
-    ]
+    decorators = throttle.LOGIN
 
     @auth_blp.arguments(TokenRequestSchema)
     @auth_blp.response(201, NewTokenSchema)
@@ -167,7 +166,7 @@ class Token(MethodView):
         token, secret = services.create_api_token(user, data.get("label") or "api")
         db.session.commit()
         security_log.info("token created for user %s from %s", user.id, request.remote_addr)
-        return {"id": token.id, "label": token.label, "token": secret}
+        return {"id": token.id, "label": token.label, "token": secret, "expires_at": token.expires_at}
 
 
 @auth_blp.route("/auth/tokens")
@@ -178,7 +177,9 @@ class Tokens(MethodView):
     @auth_blp.response(200, TokenSchema(many=True))
     @error_responses(auth_blp, 401)
     def get(self):
-        """My live API tokens (never their values)."""
+        """My live API tokens (never their values): neither revoked nor expired.
+
+        Changing or resetting the password revokes all of them."""
         return queries.live_api_tokens(current_user)
 
 

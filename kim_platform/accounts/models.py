@@ -92,7 +92,10 @@ class LoginSession(db.Model):
 
 
 class ApiToken(db.Model):
-    """Personal token for `Authorization: Bearer`; only its SHA-256 is stored."""
+    """Personal token for `Authorization: Bearer`; only its SHA-256 is stored.
+
+    A token ends when it expires, when its owner revokes it, and (all of the owner's tokens at
+    once) when the password is changed or reset or the account is deactivated."""
 
     __tablename__ = "api_token"
 
@@ -104,6 +107,8 @@ class ApiToken(db.Model):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # After this moment the token is refused like an unknown one (API_TOKEN_LIFETIME, default 90 days).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()

@@ -1,4 +1,6 @@
 """Reads over accounts."""
+from datetime import datetime, timezone
+
 from sqlalchemy import or_, select
 
 from kim_platform.accounts.models import ApiToken, RoleGrant, User
@@ -17,8 +19,12 @@ def get_user(user_id: int) -> User | None:
 
 
 def live_api_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work: neither revoked nor expired."""
+    now = datetime.now(timezone.utc)
     return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .order_by(ApiToken.id)
     ))
 
 

@@ -1,5 +1,6 @@
 """Account operations shared by the pages, the API and the CLI. They flush; callers commit."""
 import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -184,6 +185,48 @@ def start_login_session(user: User, user_agent: str | None = None) -> str:
     return token
 
 
+# --- known devices (OWASP "device cookies") ------------------------------------------------
+
+MAX_DEVICE_ACCOUNTS = 5
+
+
+def _account_tag(email: str) -> str:
+    # Keyed, so the (readable) cookie does not reveal or confirm the address.
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"device:" + normalise_email(email).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _device_data(cookie: str | None) -> dict | None:
+    if not cookie:
+        return None
+    try:
+        data = _serializer("device").loads(
+            cookie, max_age=int(current_app.config["DEVICE_COOKIE_LIFETIME"].total_seconds()))
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str) or not isinstance(data.get("a"), list):
+        return None
+    return data
+
+
+def device_cookie(user: User, previous: str | None = None) -> str:
+    """The signed device cookie after `user` logged in on this browser: the browser's id (kept
+    from `previous` when that is genuine) and the last few accounts that logged in on it."""
+    data = _device_data(previous) or {"n": secrets.token_urlsafe(12), "a": []}
+    tag = _account_tag(user.email)
+    accounts = [tag] + [a for a in data["a"] if a != tag]
+    return _serializer("device").dumps({"n": data["n"], "a": accounts[:MAX_DEVICE_ACCOUNTS]})
+
+
+def known_device(cookie: str | None, email: str | None) -> str | None:
+    """The browser's id when `cookie` was set by a successful login to the account `email`."""
+    data = _device_data(cookie)
+    if data is None or not email:
+        return None
+    tag = _account_tag(email)
+    return data["n"] if any(isinstance(a, str) and hmac.compare_digest(a, tag) for a in data["a"]) else None
+
+
 def user_for_session_token(token: str) -> User | None:
     row = db.session.execute(
         select(LoginSession, User)
@@ -212,12 +255,13 @@ def end_all_login_sessions(user: User, keep_token: str | None = None) -> None:
 # --- profile and password ------------------------------------------------------------
 
 def set_password(user: User, new_password: str) -> None:
-    """Change the password and end every login made with the old one."""
+    """Change the password and end every login and API token made with the old one."""
     problem = password_problem(new_password, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem, field="password")
     user.password_hash = hash_password(new_password)
     end_all_login_sessions(user)
+    revoke_all_api_tokens(user)
     security_log.info("password changed for user %s", user.id)
 
 
@@ -242,6 +286,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
     user.is_active = active
     if not active:
         end_all_login_sessions(user)
+        revoke_all_api_tokens(user)
     record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
            before={"active": not active}, after={"active": active})
 
@@ -252,7 +297,8 @@ def create_api_token(user: User, label: str | None) -> tuple[ApiToken, str]:
     """A new token; the plain value is returned once and never stored."""
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, label=(label or "").strip()[:80] or "token",
-                     token_hash=sha256(secret), prefix=secret[:12])
+                     token_hash=sha256(secret), prefix=secret[:12],
+                     expires_at=utcnow() + current_app.config["API_TOKEN_LIFETIME"])
     db.session.add(token)
     db.session.flush()
     return token, secret
@@ -264,7 +310,8 @@ def user_for_api_token(secret: str) -> User | None:
     row = db.session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None), User.is_active)
+        .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > utcnow(), User.is_active)
     ).first()
     if row is None:
         return None
@@ -286,6 +333,13 @@ def revoke_api_token(user: User, token_id: int) -> bool:
         return False
     token.revoked_at = utcnow()
     return True
+
+
+def revoke_all_api_tokens(user: User) -> None:
+    """Revoke every live token of `user` (new password, reset, deactivation)."""
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
 
 
 # --- roles -----------------------------------------------------------------------------

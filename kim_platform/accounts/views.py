@@ -19,7 +19,9 @@ from kim_platform.accounts.forms import (
     ResetPasswordForm,
 )
 from kim_platform.accounts.services import AccountError
-from kim_platform.core.auth import limiter, submitted_email_key
+from kim_platform.core import throttle
+from kim_platform.core.auth import limiter
+from kim_platform.core.throttle import throttled
 from kim_platform.core.urls import safe_next_url
 from kim_platform.extensions import db
 from kim_platform.kims.queries import my_memberships
@@ -29,8 +31,6 @@ from kim_platform.regions.queries import regions_by_code
 bp = Blueprint("accounts", __name__)
 security_log = logging.getLogger("kim_platform.security")
 
-LOGIN_LIMITS = "10 per minute;60 per hour"
-ACCOUNT_LIMITS = "5 per minute;30 per hour"
 
 
 def _attach_error(form, error: AccountError) -> None:
@@ -41,13 +41,25 @@ def _attach_error(form, error: AccountError) -> None:
         form.form_errors.append(str(error.message))
 
 
+def _remember_device(response, user) -> None:
+    """Set the device cookie: later logins to this account from this browser skip the
+    per-account and per-address lockouts (core/throttle.py)."""
+    config = current_app.config
+    name = config["DEVICE_COOKIE_NAME"]
+    response.set_cookie(
+        name, services.device_cookie(user, request.cookies.get(name)),
+        max_age=int(config["DEVICE_COOKIE_LIFETIME"].total_seconds()), httponly=True, samesite="Lax",
+        secure=config["SESSION_COOKIE_SECURE"],
+    )
+
+
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.route("/daftar", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@throttled(throttle.REGISTER)
 def register():
     """Create an account; the answer is the same whether or not the email was taken."""
     if current_user.is_authenticated:
@@ -81,9 +93,9 @@ def verify_email(token: str):
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, methods=["POST"], key_func=submitted_email_key, scope="login-account")
+@throttled(throttle.LOGIN)
 def login():
+    """Log in; a successful login makes this browser a known device for the account."""
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
     form = LoginForm()
@@ -101,7 +113,9 @@ def login():
             accept_invitations(user)
             db.session.commit()
             security_log.info("login succeeded for user %s from %s", user.id, request.remote_addr)
-            return redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
+            response = redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
+            _remember_device(response, user)
+            return response
     status = 422 if form.errors else 200
     return _no_store(current_app.make_response((render_template("accounts/login.html", form=form), status)))
 
@@ -119,8 +133,7 @@ def logout():
 
 
 @bp.route("/lupa-sandi", methods=["GET", "POST"])
-@limiter.limit("5 per minute;20 per hour", methods=["POST"])
-@limiter.limit("3 per hour", methods=["POST"], key_func=submitted_email_key, scope="reset-account")
+@throttled(throttle.PASSWORD_RESET_REQUEST)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -165,6 +178,7 @@ def profile():
         scope_region=scope_region,
         memberships=my_memberships(current_user),
         tokens=queries.live_api_tokens(current_user),
+        token_days=current_app.config["API_TOKEN_LIFETIME"].days,
         token_form=ApiTokenForm(),
         post_form=PostForm(),
     )
@@ -204,7 +218,8 @@ def change_password():
             session.clear()
             login_user(user)
             db.session.commit()
-            flash(_("Your password has been changed. Other devices have been logged out."), "success")
+            flash(_("Your password has been changed. Other devices have been logged out and your API tokens "
+                    "revoked."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/password.html", form=form), 422 if form.errors else 200
 

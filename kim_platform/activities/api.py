@@ -12,6 +12,7 @@ from kim_platform import permissions
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUSES
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
+from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
 from kim_platform.kims.api import BBoxField, kim_error
@@ -173,6 +174,8 @@ class Activities(MethodView):
 
 @blp.route("/kims/<int:kim_id>/activities")
 class KimActivities(MethodView):
+    decorators = throttle.posting("report")
+
     @login_required
     @blp.doc(security=SECURITY, requestBody={"content": {
         "application/json": {"schema": ActivityInputSchema},
@@ -196,6 +199,8 @@ class KimActivities(MethodView):
 
 @blp.route("/activities/<int:activity_id>")
 class ActivityItem(MethodView):
+    decorators = throttle.posting("report", methods=["PATCH"])
+
     @blp.response(200, ActivitySchema)
     @error_responses(blp, 404)
     def get(self, activity_id):

@@ -9,8 +9,7 @@ from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUS_LABELS
-from kim_platform.core import clock
-from kim_platform.core.auth import limiter
+from kim_platform.core import clock, throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
@@ -64,7 +63,7 @@ def _uploaded_photos() -> list[bytes]:
 
 @bp.route("/kim/<ref>/lapor", methods=["GET", "POST"])
 @login_required
-@limiter.limit("60 per hour", methods=["POST"])
+@throttle.throttled(throttle.posting("report"))
 def report(ref: str):
     """Lapor kegiatan: one phone-friendly form, photos straight from the camera."""
     kim = get_kim_by_ref(ref)
@@ -93,6 +92,7 @@ def report(ref: str):
 
 @bp.route("/kegiatan/<int:activity_id>/ubah", methods=["GET", "POST"])
 @login_required
+@throttle.throttled(throttle.posting("report"))
 def edit(activity_id: int):
     activity = _activity_or_404(activity_id)
     if not permissions.can(current_user, "activity.edit", activity):

@@ -19,15 +19,21 @@ limiter = Limiter(key_func=get_remote_address)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def submitted_email_key() -> str:
-    """Rate-limit key for the account being tried: the submitted email, else the address."""
+def submitted_email() -> str | None:
+    """The email a form or JSON body names (lower-cased), or None."""
     email = request.form.get("email")
     if email is None:
         body = request.get_json(silent=True)
         email = body.get("email") if isinstance(body, dict) else None
     if isinstance(email, str) and email.strip():
-        return "account:" + email.strip().lower()[:254]
-    return "ip:" + get_remote_address()
+        return email.strip().lower()[:254]
+    return None
+
+
+def submitted_email_key() -> str:
+    """Rate-limit key for the account being tried: the submitted email, else the address."""
+    email = submitted_email()
+    return "account:" + email if email else "ip:" + get_remote_address()
 
 
 def _bearer_token() -> str | None:

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
+from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
 from kim_platform.kims import queries, services
@@ -211,6 +212,8 @@ def _kim_or_404(kim_id: int):
 
 @blp.route("")
 class Kims(MethodView):
+    decorators = throttle.posting("kim")
+
     @blp.arguments(KimListArgs, location="query", as_kwargs=True, error_status_code=400)
     @blp.response(200, KimPageSchema, description="also as GeoJSON with format=geojson or Accept: "
                                                    "application/geo+json")
@@ -250,6 +253,8 @@ class Kims(MethodView):
 
 @blp.route("/<int:kim_id>")
 class KimItem(MethodView):
+    decorators = throttle.posting("kim", methods=["PATCH"])
+
     @blp.response(200, KimSchema)
     @error_responses(blp, 404)
     def get(self, kim_id):

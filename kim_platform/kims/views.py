@@ -7,6 +7,7 @@ from wtforms import SelectChoice
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities.queries import activity_facts, activity_type_names, kim_activities
+from kim_platform.core import throttle
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored, storage
@@ -88,7 +89,7 @@ def _region_chooser():
 
 @bp.route("/kim/daftar", methods=["GET", "POST"])
 @login_required
-@limiter.limit("30 per hour", methods=["POST"])
+@throttle.throttled(throttle.posting("kim"))
 def register():
     """Register a KIM: choose the desa, place the pin, describe the group; saved as a draft."""
     form = KimForm()
@@ -180,6 +181,7 @@ def _bidang_names(slugs) -> list[str]:
 
 @bp.route("/kim/<ref>/ubah", methods=["GET", "POST"])
 @login_required
+@throttle.throttled(throttle.posting("kim"))
 def edit(ref: str):
     kim = _kim_or_404(ref)
     _require("kim.edit", kim)

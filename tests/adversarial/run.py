@@ -41,10 +41,13 @@ GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 
 
 def gunicorn(port: int, env: dict | None = None, workers: int = 5) -> subprocess.Popen:
-    """The app as in production; the daily report cap is lifted, the clients post far beyond it."""
+    """The app as in production; the daily report cap and the posting rate limits are lifted, the
+    clients post far beyond them from one address."""
     return subprocess.Popen([GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level",
                              "error", "--graceful-timeout", "5", "kim_platform:create_app()"], cwd=ROOT,
-                            env={**os.environ, "KIM_MAX_REPORTS_PER_DAY": "1000000", **(env or {})})
+                            env={**os.environ, "KIM_MAX_REPORTS_PER_DAY": "1000000",
+                                 "KIM_POST_LIMITS_ACCOUNT": "1000000 per minute",
+                                 "KIM_POST_LIMITS_ADDRESS": "1000000 per minute", **(env or {})})
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
