@@ -291,9 +291,31 @@ def _unique_slug(name: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I; 32 letters
+JOIN_CODE_LENGTH = 8
+_JOIN_CODE_TABLE = bytes(ord(JOIN_CODE_ALPHABET[b % 32]) for b in range(256))  # 256 % 32 == 0: uniform
+
+
 def _new_join_code() -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-    return "".join(secrets.choice(alphabet) for _ in range(8))
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def random_join_codes(count: int, taken=()) -> list[str]:
+    """`count` distinct random join codes (the real format), none of them in `taken`.
+
+    For bulk loads (the demo generator): one call to the system's random source, translated."""
+    taken = set(taken)
+    codes: list[str] = []
+    seen: set[str] = set()
+    while len(codes) < count:
+        missing = count - len(codes)
+        raw = secrets.token_bytes(missing * JOIN_CODE_LENGTH).translate(_JOIN_CODE_TABLE).decode("ascii")
+        for i in range(0, len(raw), JOIN_CODE_LENGTH):
+            code = raw[i:i + JOIN_CODE_LENGTH]
+            if code not in seen and code not in taken:
+                seen.add(code)
+                codes.append(code)
+    return codes
 
 
 def _point_wkt(lat: float, lon: float) -> str:
