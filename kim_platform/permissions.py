@@ -135,11 +135,17 @@ def can_report_for(user, kim) -> bool:
     return kim_role(user, kim) is not None or is_direktorat(user)
 
 
+def is_current_author(user, activity) -> bool:
+    """The author while still a member of the report's KIM: rights follow membership, so a
+    member who leaves (or is removed) no longer edits, deletes or sees their hidden reports."""
+    return is_authenticated(user) and activity.author_id == user.id and kim_role(user, activity.kim) is not None
+
+
 def can_edit_activity(user, activity) -> bool:
-    """The author and the KIM's ketua/admins edit and delete."""
+    """The author (a current member) and the KIM's ketua/admins edit and delete."""
     if not is_authenticated(user):
         return False
-    return activity.author_id == user.id or is_kim_manager(user, activity.kim) or is_direktorat(user)
+    return is_current_author(user, activity) or is_kim_manager(user, activity.kim) or is_direktorat(user)
 
 
 def can_moderate_activity(user, activity) -> bool:
@@ -151,8 +157,7 @@ def can_view_activity(user, activity) -> bool:
     """Published reports of public KIMs are public; the rest for the KIM and its pembina."""
     if activity.status == "published" and activity.kim.status in PUBLIC_KIM_STATUSES:
         return True
-    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity) or \
-        (is_authenticated(user) and activity.author_id == user.id)
+    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity)
 
 
 ACTIONS = {
