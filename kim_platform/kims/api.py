@@ -100,7 +100,10 @@ class DuplicateSchema(ma.Schema):
 
 
 class KimCreatedSchema(KimSchema):
-    possible_duplicates = ma.fields.List(ma.fields.Nested(DuplicateSchema), required=True)
+    possible_duplicates = ma.fields.List(ma.fields.Nested(DuplicateSchema), required=True, metadata={
+        "description": "KIMs with a similar name in the same desa that the caller may see"})
+    similar_name_being_registered = ma.fields.Boolean(required=True, metadata={
+        "description": "another group is registering a KIM with a similar name in this desa (not public yet)"})
 
 
 KimPageSchema = page_schema(KimSchema, "KimPage")
@@ -241,10 +244,11 @@ class Kims(MethodView):
         except KimError as error:
             db.session.rollback()
             kim_error(error)
-        duplicates = services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id)
+        duplicates = services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
         db.session.commit()
         body = serialise_kims([kim], current_user)[0]
-        body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates]
+        body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates.visible]
+        body["similar_name_being_registered"] = duplicates.others_being_registered
         return body
 
 

@@ -6,11 +6,13 @@ import math
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import selectinload
 
 from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
@@ -276,7 +278,26 @@ def similar_kims(name: str, desa_code: str, exclude_id: int | None = None, limit
     )
     if exclude_id:
         stmt = stmt.where(Kim.id != exclude_id)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.options(selectinload(Kim.memberships))))
+
+
+@dataclass
+class LookAlikes:
+    """What the duplicate guard may tell a viewer: the look-alike KIMs they may see, and only
+    whether others (drafts, submissions of other groups) with a similar name exist in the desa."""
+    visible: list
+    others_being_registered: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.visible) or self.others_being_registered
+
+
+def look_alikes_for(viewer, name: str, desa_code: str, exclude_id: int | None = None) -> LookAlikes:
+    """similar_kims split by the KIM visibility rule: no link, id or status of a KIM the viewer
+    may not see (another group's private draft)."""
+    found = similar_kims(name, desa_code, exclude_id=exclude_id)
+    visible = [kim for kim in found if permissions.can_view_kim(viewer, kim)]
+    return LookAlikes(visible=visible, others_being_registered=len(visible) < len(found))
 
 
 def _slugify(name: str) -> str:

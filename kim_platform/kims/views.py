@@ -107,7 +107,7 @@ def register():
     status = 422 if form.errors or getattr(form, "duplicates", None) else 200
     return render_template("kims/form.html", form=form, kim=None, chosen=chosen, options=options, desa=desa,
                            desa_path=ancestors_of(desa) if desa else [],
-                           duplicates=getattr(form, "duplicates", [])), status
+                           duplicates=getattr(form, "duplicates", None)), status
 
 
 def _save_kim(form, kim):
@@ -116,7 +116,7 @@ def _save_kim(form, kim):
         return None
     raw = form.raw_input()
     if kim is None and not form.confirm_not_duplicate.data:
-        duplicates = services.similar_kims(raw["name"], raw["desa_code"])
+        duplicates = services.look_alikes_for(current_user, raw["name"], raw["desa_code"])
         if duplicates:
             form.duplicates = duplicates
             form.confirm_not_duplicate.data = "1"
@@ -196,7 +196,7 @@ def edit(ref: str):
             return outcome
     desa = get_region(form.desa_code.data or kim.desa_code)
     return render_template("kims/form.html", form=form, kim=kim, chosen={}, options={}, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [], duplicates=[]), 422 if form.errors else 200
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=None), 422 if form.errors else 200
 
 
 @bp.post("/kim/<ref>/status/<action>")
@@ -314,7 +314,8 @@ def queue():
     if not permissions.can(current_user, "kim.queue"):
         abort(403)
     page = queries.verification_queue(current_user, request.args.get("page", 1, type=int) or 1)
-    duplicates = {kim.id: services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id) for kim in page.items}
+    duplicates = {kim.id: services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
+                  for kim in page.items}
     facts = queries.kim_facts(page.items)
     preview = points_map([(facts[k.id].lat, facts[k.id].lon, k.name) for k in page.items])
     return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=facts,
