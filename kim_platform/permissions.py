@@ -63,6 +63,29 @@ def can_revoke(user, grant) -> bool:
     return can_grant(user, grant.role, grant.scope_code)
 
 
+def user_directory_scope(user) -> str | None:
+    """Whose accounts a role manager may list: None for the directorate (everyone), else the
+    pembina provinsi's province, read as "people connected to it" (members of its KIMs, pembina
+    inside it); see accounts.queries.search_users."""
+    return None if is_direktorat(user) else pembina_scope(user)
+
+
+def sees_full_emails(user) -> bool:
+    """Only the directorate sees account emails in the user directory. Granting a role needs a
+    name and a hint to tell namesakes apart, not the address: others get `b***@example.id`."""
+    return is_direktorat(user)
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = (email or "").partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def shown_email(viewer, email: str) -> str:
+    """An account's email as `viewer` may see it in the user directory."""
+    return email if sees_full_emails(viewer) else mask_email(email)
+
+
 def can_view_audit(user, scope_code: str | None) -> bool:
     """Direktorat reads every entry; a pembina the entries of their own region."""
     if is_direktorat(user):

@@ -243,7 +243,7 @@ def _require_role_manager():
 
 def _managed_scope():
     """None for the directorate (everyone); the province code for a pembina provinsi."""
-    return None if permissions.is_direktorat(current_user) else permissions.pembina_scope(current_user)
+    return permissions.user_directory_scope(current_user)
 
 
 @bp.get("/pengguna")
@@ -252,10 +252,11 @@ def users():
     """Find users and grant or revoke roles within one's own scope."""
     _require_role_manager()
     q = (request.args.get("q") or "").strip()[:100]
-    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, within_scope=_managed_scope())
+    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, viewer=current_user)
     scopes = {g.scope_code for user in page.items for g in user.grants if g.scope_code}
     return render_template(
         "accounts/users.html", q=q, page=page, regions=regions_by_code(scopes),
+        emails={user.id: permissions.shown_email(current_user, user.email) for user in page.items},
         grant_form=GrantRoleForm(), post_form=PostForm(), own_scope=_managed_scope(),
     )
 
