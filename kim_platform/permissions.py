@@ -138,6 +138,12 @@ def can_remove_member(user, membership) -> bool:
     return (is_authenticated(user) and membership.user_id == user.id) or can_manage_members(user, membership.kim)
 
 
+def can_answer_invitation(user, invitation) -> bool:
+    """Only the verified owner of the invited address accepts or declines (others get a 404)."""
+    return (is_authenticated(user) and getattr(user, "email_verified_at", None) is not None
+            and user.email == invitation.email)
+
+
 def can_submit_kim(user, kim) -> bool:
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
 
@@ -196,6 +202,7 @@ ACTIONS = {
     "kim.edit": lambda user, obj: can_edit_kim(user, obj),
     "kim.members": lambda user, obj: can_manage_members(user, obj),
     "kim.member_remove": lambda user, obj: can_remove_member(user, obj),
+    "kim.invitation_answer": lambda user, obj: can_answer_invitation(user, obj),
     "kim.submit": lambda user, obj: can_submit_kim(user, obj),
     "kim.verify": lambda user, obj: can_verify_kim(user, obj),
     "kim.deactivate": lambda user, obj: can_deactivate_kim(user, obj),

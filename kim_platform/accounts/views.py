@@ -22,8 +22,8 @@ from kim_platform.accounts.services import AccountError
 from kim_platform.core.auth import limiter, submitted_email_key
 from kim_platform.core.urls import safe_next_url
 from kim_platform.extensions import db
-from kim_platform.kims.queries import my_memberships
-from kim_platform.kims.services import accept_invitations
+from kim_platform.kims.mails import ROLE_NAMES
+from kim_platform.kims.queries import my_memberships, pending_invitations
 from kim_platform.regions.queries import regions_by_code
 
 bp = Blueprint("accounts", __name__)
@@ -74,7 +74,6 @@ def verify_email(token: str):
         return render_template("accounts/message.html", title=_("Link not valid"),
                                message=_("This confirmation link is invalid or has expired. Register again "
                                          "or use “Forgot password” to receive a new link.")), 400
-    accept_invitations(user)
     db.session.commit()
     flash(_("Your email address is confirmed. You can log in now."), "success")
     return redirect(url_for("accounts.login"))
@@ -98,7 +97,6 @@ def login():
             session.clear()  # a fresh session (and CSRF secret) for the new login
             services.start_login_session(user, request.user_agent.string)
             login_user(user, remember=form.remember.data)
-            accept_invitations(user)
             db.session.commit()
             security_log.info("login succeeded for user %s from %s", user.id, request.remote_addr)
             return redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
@@ -157,13 +155,15 @@ def reset_password(token: str):
 @bp.get("/akun")
 @login_required
 def profile():
-    """Akun saya: my KIMs, my scope, my API tokens."""
+    """Akun saya: my KIMs, invitations waiting for my answer, my scope, my API tokens."""
     grant = current_user.grant("pembina")
     scope_region = regions_by_code([grant.scope_code]).get(grant.scope_code) if grant else None
     return render_template(
         "accounts/profile.html",
         scope_region=scope_region,
         memberships=my_memberships(current_user),
+        invitations=pending_invitations(current_user),
+        role_names=ROLE_NAMES,
         tokens=queries.live_api_tokens(current_user),
         token_form=ApiTokenForm(),
         post_form=PostForm(),

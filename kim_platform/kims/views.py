@@ -238,20 +238,60 @@ def members(ref: str):
     form = InviteForm()
     form.role.choices = [SelectChoice("anggota", _("member")), SelectChoice("admin", _("admin")),
                          SelectChoice("ketua", _("chair (ketua)"))]
+    may_manage = permissions.can(current_user, "kim.members", kim)
     if request.method == "POST":
         _require("kim.members", kim)
         if form.validate():
             try:
-                services.invite_member(current_user, kim, form.email.data or "", form.role.data)
+                invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data)
             except KimError as error:
                 db.session.rollback()
                 form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
             else:
                 db.session.commit()
-                flash(_("%(email)s has been added or invited.", email=form.email.data), "success")
+                mails.send_invitation(invitation, current_user)
+                flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
+                        email=invitation.email), "success")
                 return redirect(url_for("kims.members", ref=kim.public_ref))
-    return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(),
-                           may_manage=permissions.can(current_user, "kim.members", kim)), 422 if form.errors else 200
+    return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(), may_manage=may_manage,
+                           invitations=queries.open_invitations_of(kim) if may_manage else [],
+                           role_names=mails.ROLE_NAMES), 422 if form.errors else 200
+
+
+@bp.get("/undangan/<token>")
+@login_required
+def invitation(token: str):
+    """The page of the mailed link: its invitee accepts or declines (anyone else: 404)."""
+    found = services.answerable_invitation(current_user, services.invitation_id_from_token(token))
+    if found is None:
+        abort(404)
+    return render_template("kims/invitation.html", invitation=found, post_form=PostForm(),
+                           role_names=mails.ROLE_NAMES, is_open=services.invitation_is_open(found))
+
+
+@bp.post("/undangan/<int:invitation_id>/<action>")
+@login_required
+def answer_invitation(invitation_id: int, action: str):
+    """terima (accept) or tolak (decline), from "Akun saya" or the mailed link's page."""
+    found = services.answerable_invitation(current_user, invitation_id)
+    if found is None or action not in ("terima", "tolak"):
+        abort(404)
+    kim = found.kim
+    try:
+        if action == "terima":
+            services.accept_invitation(current_user, found)
+        else:
+            services.decline_invitation(current_user, found)
+    except KimError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("accounts.profile"))
+    db.session.commit()
+    if action == "terima":
+        flash(_("You are now a member of %(name)s.", name=kim.name), "success")
+        return redirect(url_for("kims.profile", ref=kim.public_ref))
+    flash(_("You have declined the invitation to %(name)s.", name=kim.name), "info")
+    return redirect(url_for("accounts.profile"))
 
 
 @bp.post("/kim/<ref>/anggota/<int:user_id>/<action>")
