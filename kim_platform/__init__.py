@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.coverage.views import bp as coverage_bp
     from kim_platform.kims.api import bidang_blp
     from kim_platform.kims.api import blp as kims_api_blp
+    from kim_platform.kims.api import invitations_blp
     from kim_platform.kims.views import bp as kims_bp
     from kim_platform.maps.api import blp as map_api_blp
     from kim_platform.maps.views import bp as maps_bp
@@ -101,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(audit_api_blp, url_prefix="/api/v1/audit")
     api.register_blueprint(kims_api_blp, url_prefix="/api/v1/kims")
     api.register_blueprint(bidang_blp, url_prefix="/api/v1/bidang")
+    api.register_blueprint(invitations_blp, url_prefix="/api/v1")
     api.register_blueprint(activities_api_blp, url_prefix="/api/v1")
     api.register_blueprint(activity_types_blp, url_prefix="/api/v1/activity-types")
     api.register_blueprint(map_api_blp, url_prefix="/api/v1/map")

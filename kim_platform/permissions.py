@@ -63,6 +63,29 @@ def can_revoke(user, grant) -> bool:
     return can_grant(user, grant.role, grant.scope_code)
 
 
+def user_directory_scope(user) -> str | None:
+    """Whose accounts a role manager may list: None for the directorate (everyone), else the
+    pembina provinsi's province, read as "people connected to it" (members of its KIMs, pembina
+    inside it); see accounts.queries.search_users."""
+    return None if is_direktorat(user) else pembina_scope(user)
+
+
+def sees_full_emails(user) -> bool:
+    """Only the directorate sees account emails in the user directory. Granting a role needs a
+    name and a hint to tell namesakes apart, not the address: others get `b***@example.id`."""
+    return is_direktorat(user)
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = (email or "").partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def shown_email(viewer, email: str) -> str:
+    """An account's email as `viewer` may see it in the user directory."""
+    return email if sees_full_emails(viewer) else mask_email(email)
+
+
 def can_view_audit(user, scope_code: str | None) -> bool:
     """Direktorat reads every entry; a pembina the entries of their own region."""
     if is_direktorat(user):
@@ -115,6 +138,12 @@ def can_remove_member(user, membership) -> bool:
     return (is_authenticated(user) and membership.user_id == user.id) or can_manage_members(user, membership.kim)
 
 
+def can_answer_invitation(user, invitation) -> bool:
+    """Only the verified owner of the invited address accepts or declines (others get a 404)."""
+    return (is_authenticated(user) and getattr(user, "email_verified_at", None) is not None
+            and user.email == invitation.email)
+
+
 def can_submit_kim(user, kim) -> bool:
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
 
@@ -135,11 +164,17 @@ def can_report_for(user, kim) -> bool:
     return kim_role(user, kim) is not None or is_direktorat(user)
 
 
+def is_current_author(user, activity) -> bool:
+    """The author while still a member of the report's KIM: rights follow membership, so a
+    member who leaves (or is removed) no longer edits, deletes or sees their hidden reports."""
+    return is_authenticated(user) and activity.author_id == user.id and kim_role(user, activity.kim) is not None
+
+
 def can_edit_activity(user, activity) -> bool:
-    """The author and the KIM's ketua/admins edit and delete."""
+    """The author (a current member) and the KIM's ketua/admins edit and delete."""
     if not is_authenticated(user):
         return False
-    return activity.author_id == user.id or is_kim_manager(user, activity.kim) or is_direktorat(user)
+    return is_current_author(user, activity) or is_kim_manager(user, activity.kim) or is_direktorat(user)
 
 
 def can_moderate_activity(user, activity) -> bool:
@@ -151,8 +186,7 @@ def can_view_activity(user, activity) -> bool:
     """Published reports of public KIMs are public; the rest for the KIM and its pembina."""
     if activity.status == "published" and activity.kim.status in PUBLIC_KIM_STATUSES:
         return True
-    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity) or \
-        (is_authenticated(user) and activity.author_id == user.id)
+    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity)
 
 
 ACTIONS = {
@@ -168,6 +202,7 @@ ACTIONS = {
     "kim.edit": lambda user, obj: can_edit_kim(user, obj),
     "kim.members": lambda user, obj: can_manage_members(user, obj),
     "kim.member_remove": lambda user, obj: can_remove_member(user, obj),
+    "kim.invitation_answer": lambda user, obj: can_answer_invitation(user, obj),
     "kim.submit": lambda user, obj: can_submit_kim(user, obj),
     "kim.verify": lambda user, obj: can_verify_kim(user, obj),
     "kim.deactivate": lambda user, obj: can_deactivate_kim(user, obj),

@@ -89,3 +89,26 @@ def test_printed_demo_logins_exist_and_see_their_data(runner):
     # A second `make run` (--if-empty) prints the same logins.
     again = runner.invoke(args=["demo", "generate", "--if-empty", "--regions", "sample"])
     assert all(f"{email} / {password}" in again.output for _, email, password in logins)
+
+
+def test_demo_join_codes_are_random_and_not_derived_from_the_id(client):
+    from kim_platform.kims.services import JOIN_CODE_ALPHABET, random_join_codes
+
+    report = generate(db.session.connection(), kims=60, activities=0, seed=7, regions="sample", photos=0)
+    assert report.kims == 60
+    rows = db.session.execute(select(Kim.id, Kim.join_code).where(Kim.is_demo)).all()
+    codes = [code for _, code in rows]
+    assert len(set(codes)) == len(codes) == 60
+    # The format of real codes: 8 letters of the unambiguous alphabet (no digits 0/1, so no id inside).
+    assert all(len(code) == 8 and set(code) <= set(JOIN_CODE_ALPHABET) for code in codes)
+    assert not any(f"{kim_id:08d}"[-6:] in code for kim_id, code in rows)
+    assert not any(code.startswith("D0") for code in codes)
+    # A second set with the same seed gets other codes: nobody can recompute them from the seed.
+    clear(db.session.connection())
+    generate(db.session.connection(), kims=60, activities=0, seed=7, regions="sample", photos=0)
+    again = set(db.session.scalars(select(Kim.join_code).where(Kim.is_demo)))
+    assert not again & set(codes)
+    # The bulk helper never repeats a code nor reuses one already taken.
+    taken = set(random_join_codes(1000))
+    fresh = random_join_codes(5000, taken=taken)
+    assert len(set(fresh)) == 5000 and not set(fresh) & taken

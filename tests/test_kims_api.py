@@ -216,11 +216,17 @@ def test_members_invite_join_and_the_last_manager_stays(client, make_user, make_
     ketua, existing = make_user(), make_user(email="ada@example.id")
     kim = make_kim(members=[(ketua, "ketua")])
     url = f"/api/v1/kims/{kim.id}/members"
-    added = client.post(url, json={"email": "ada@example.id", "role": "admin"}, headers=bearer(ketua))
-    assert added.status_code == 201 and added.get_json()["role"] == "admin"
-    invited = client.post(url, json={"email": "Baru@Example.id"}, headers=bearer(ketua))
-    assert invited.status_code == 202
-    assert db.session.scalar(select(KimInvitation.email).where(KimInvitation.kim_id == kim.id)) == "baru@example.id"
+    invited = client.post(url, json={"email": "ada@example.id", "role": "admin"}, headers=bearer(ketua))
+    assert invited.status_code == 202 and invited.get_json() == {"status": "invited", "email": "ada@example.id",
+                                                                 "role": "admin"}
+    assert client.post(url, json={"email": "Baru@Example.id"}, headers=bearer(ketua)).status_code == 202
+    assert db.session.scalar(select(func.count()).where(KimInvitation.kim_id == kim.id,
+                                                        KimInvitation.email == "baru@example.id")) == 1
+    # Nobody is a member before accepting.
+    assert {m.user_id for m in db.session.get(Kim, kim.id).memberships} == {ketua.id}
+    invitation_id = client.get("/api/v1/me/invitations", headers=bearer(existing)).get_json()[0]["id"]
+    accepted = client.post(f"/api/v1/invitations/{invitation_id}/accept", headers=bearer(existing))
+    assert accepted.status_code == 200 and accepted.get_json()["status"] == "accepted"
     assert client.post(url, json={"email": "x@example.id"}, headers=bearer(existing)).status_code == 202  # admin
     assert client.delete(f"{url}/{ketua.id}", headers=bearer(existing)).status_code == 204
     # The admin is now the last manager and cannot leave.

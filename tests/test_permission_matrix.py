@@ -16,6 +16,7 @@ from kim_platform.activities.models import Activity, Photo
 from kim_platform.core import clock
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
+from kim_platform.kims.services import invite_member
 from tests.conftest import PASSWORD, bearer, csrf_token, login
 
 ROLES = ("anonymous", "relawan", "member", "kim_admin", "pembina_in", "pembina_out", "pembina_prov",
@@ -50,6 +51,8 @@ class Ctx:
     other_member: object = None  # an anggota of it, to remove, and the author of its report
     activity: object = None  # a report of the KIM, with one photo
     actor_token_id: int | None = None
+    invitation: object = None  # an invitation to the KIM for the actor's own address
+    foreign_invitation: object = None  # one for somebody else's address (the target's)
 
 
 @dataclass
@@ -67,6 +70,17 @@ class Case:
 
 def own_token(ctx: Ctx) -> int:
     return ctx.actor_token_id or 999_999
+
+
+def own_invitation(ctx: Ctx):
+    """The actor's own invitation; anonymous visitors have none and try the target's."""
+    return ctx.invitation or ctx.foreign_invitation
+
+
+def invitation_link(invitation) -> str:
+    from kim_platform.kims.services import invitation_token
+
+    return f"/undangan/{invitation_token(invitation)}"
 
 
 MATRIX = {
@@ -121,6 +135,26 @@ MATRIX = {
                                           json={"role": "pembina", "scope": "76.02"}),
     ("users_api.UserRole", "DELETE"): Case(lambda c: f"/api/v1/users/{c.appointed.id}/roles/pembina",
                                            GRANTERS_FOR_7602),
+    # Invitations: only the invited address's verified owner answers; anyone else gets a 404.
+    ("kims.invitation", "GET"): Case(lambda c: invitation_link(own_invitation(c)), LOGGED_IN),
+    ("kims.invitation", "GET", "other"): Case(lambda c: invitation_link(c.foreign_invitation), frozenset()),
+    ("kims.answer_invitation", "POST"): Case(lambda c: f"/undangan/{own_invitation(c).id}/terima", LOGGED_IN,
+                                             data={}),
+    ("kims.answer_invitation", "POST", "decline"): Case(lambda c: f"/undangan/{own_invitation(c).id}/tolak",
+                                                        LOGGED_IN, data={}),
+    ("kims.answer_invitation", "POST", "other"): Case(lambda c: f"/undangan/{c.foreign_invitation.id}/terima",
+                                                      frozenset(), data={}),
+    ("kims.answer_invitation", "POST", "other decline"): Case(
+        lambda c: f"/undangan/{c.foreign_invitation.id}/tolak", frozenset(), data={}),
+    ("invitations_api.MyInvitations", "GET"): Case("/api/v1/me/invitations", LOGGED_IN),
+    ("invitations_api.InvitationAccept", "POST"): Case(
+        lambda c: f"/api/v1/invitations/{own_invitation(c).id}/accept", LOGGED_IN),
+    ("invitations_api.InvitationAccept", "POST", "other"): Case(
+        lambda c: f"/api/v1/invitations/{c.foreign_invitation.id}/accept", frozenset()),
+    ("invitations_api.InvitationDecline", "POST"): Case(
+        lambda c: f"/api/v1/invitations/{own_invitation(c).id}/decline", LOGGED_IN),
+    ("invitations_api.InvitationDecline", "POST", "other"): Case(
+        lambda c: f"/api/v1/invitations/{c.foreign_invitation.id}/decline", frozenset()),
     # KIM registry.
     ("kims.index", "GET"): Case("/kim", EVERYONE),
     ("kims.register", "GET"): Case("/kim/daftar", LOGGED_IN),
@@ -255,15 +289,18 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
     activity.photos.append(Photo(key=storage().save(b"RIFF", ".webp"), thumb_key=storage().save(b"RIFF", ".webp"),
                                  width=1, height=1))
     db.session.add(activity)
+    invitation = invite_member(founder, kim, actor.email) if actor is not None else None
+    foreign_invitation = invite_member(founder, kim, target.email)
     db.session.flush()
     return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member,
-               activity=activity)
+               activity=activity, invitation=invitation, foreign_invitation=foreign_invitation)
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
-            ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/")):
+            ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
+             "/api/v1/invitations/")):
         return True
     if role == "anonymous":
         if is_api:

@@ -98,8 +98,9 @@ def test_grants_and_revokes_are_audited_and_visible_by_scope(client, people, mak
     assert client.get("/api/v1/audit", headers=bearer(people["relawan"])).status_code == 403
 
 
-def test_users_page_grants_within_scope(client, people, make_user):
+def test_users_page_grants_within_scope(client, people, make_user, make_kim):
     target = make_user(name="Calon Pembina")
+    make_kim(members=[(target, "ketua")])  # connected to the province: a KIM in Mamuju (76.02)
     login(client, people["prov76"])
     page = client.get("/pengguna?q=Calon").get_data(as_text=True)
     assert "Calon Pembina" in page
@@ -113,7 +114,8 @@ def test_users_page_grants_within_scope(client, people, make_user):
     assert db.session.get(User, target.id).pembina_scope == "76.02"
 
 
-def test_province_pembina_does_not_list_pembina_of_other_provinces(client, people):
+def test_province_pembina_does_not_list_pembina_of_other_provinces(client, people, make_kim):
+    make_kim(members=[(people["relawan"], "ketua")])
     body = client.get("/api/v1/users?per_page=200", headers=bearer(people["prov76"])).get_json()
     names = {item["name"] for item in body["items"]}
     assert "Pembina Mamuju" in names and "Relawan" in names

@@ -96,7 +96,7 @@ class MeSchema(ma.Schema):
 class UserSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
-    email = ma.fields.String(required=True)
+    email = ma.fields.String(required=True, metadata={"description": "full for the directorate, else masked"})
     is_active = ma.fields.Boolean(required=True)
     roles = ma.fields.List(ma.fields.Nested(GrantSchema), required=True)
 
@@ -219,8 +219,8 @@ def _require_role_manager():
 
 
 def _serialise_user(user) -> dict:
-    return {"id": user.id, "name": user.name, "email": user.email, "is_active": user.is_active,
-            "roles": _grants(user)}
+    return {"id": user.id, "name": user.name, "email": permissions.shown_email(current_user, user.email),
+            "is_active": user.is_active, "roles": _grants(user)}
 
 
 @users_blp.route("")
@@ -232,10 +232,13 @@ class Users(MethodView):
     @users_blp.response(200, UserPageSchema)
     @error_responses(users_blp, 401, 403)
     def get(self, page, per_page, q=None):
-        """Find users to appoint (direktorat: everyone; pembina provinsi: within their province)."""
+        """Find users to appoint.
+
+        Direktorat: everyone, by name or email, with emails. Pembina provinsi: by name the people
+        connected to their province (members of its KIMs, pembina inside it), anyone else by their
+        exact email address; emails masked (`b***@example.id`)."""
         _require_role_manager()
-        scope = None if permissions.is_direktorat(current_user) else permissions.pembina_scope(current_user)
-        result = queries.search_users(q, page, per_page, within_scope=scope)
+        result = queries.search_users(q, page, per_page, viewer=current_user)
         return page_body(result, [_serialise_user(u) for u in result.items])
 
 

@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
+from kim_platform import permissions
 from kim_platform.accounts.models import ApiToken, RoleGrant, User
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
@@ -28,22 +29,43 @@ def live_api_tokens(user: User) -> list[ApiToken]:
     ))
 
 
-def search_users(q: str | None, page: int = 1, per_page: int = 50, within_scope: str | None = None) -> Page:
-    """Users by name or email fragment. `within_scope` limits to pembina of that region
-    plus users without any role (whom a pembina provinsi may appoint)."""
+def search_users(q: str | None, page: int = 1, per_page: int = 50, viewer=None) -> Page:
+    """The user directory of a role manager (permissions.user_directory_scope).
+
+    The directorate finds anyone by name or email fragment. A pembina provinsi finds, by name,
+    the people connected to their province: members of a KIM registered in it and pembina whose
+    scope lies in it; anyone else only by typing their full email address (to appoint a new
+    Diskominfo colleague), and never by an email fragment."""
+    from kim_platform.accounts.services import normalise_email  # services import this module
+    from kim_platform.kims.models import Kim, Membership
+
+    scope = permissions.user_directory_scope(viewer)
     stmt = select(User)
     term = (q or "").strip()
+    full_emails = permissions.sees_full_emails(viewer)
+    exact_email = User.email == normalise_email(term) if "@" in term else None
     if term:
         like = f"%{escape_like(term)}%"
-        stmt = stmt.where(or_(User.name.ilike(like), User.email.ilike(like)))
-    if within_scope:
-        has_any_grant = select(RoleGrant.id).where(RoleGrant.user_id == User.id).exists()
-        grant_in_scope = (
+        conditions = [User.name.ilike(like)]
+        if full_emails:
+            conditions.append(User.email.ilike(like))
+        elif exact_email is not None:
+            conditions.append(exact_email)
+        stmt = stmt.where(or_(*conditions))
+    if not full_emails:
+        if not scope:
+            return Page(items=[], page=max(1, page), per_page=per_page, total=0)
+        in_scope = or_(Kim.desa_code == scope, Kim.desa_code.like(descendant_pattern(scope)))
+        member_here = select(Membership.id).join(Kim, Kim.id == Membership.kim_id).where(
+            Membership.user_id == User.id, in_scope).exists()
+        pembina_here = (
             select(RoleGrant.id)
             .where(RoleGrant.user_id == User.id, RoleGrant.role == "pembina",
-                   or_(RoleGrant.scope_code == within_scope,
-                       RoleGrant.scope_code.like(descendant_pattern(within_scope))))
+                   or_(RoleGrant.scope_code == scope, RoleGrant.scope_code.like(descendant_pattern(scope))))
             .exists()
         )
-        stmt = stmt.where(or_(~has_any_grant, grant_in_scope))
+        connected = [member_here, pembina_here]
+        if exact_email is not None:
+            connected.append(exact_email)
+        stmt = stmt.where(or_(*connected))
     return paginate(stmt.order_by(User.name, User.id), page, per_page)

@@ -24,8 +24,8 @@ from kim_platform.core.auth import limiter
 from kim_platform.core.throttle import throttled
 from kim_platform.core.urls import safe_next_url
 from kim_platform.extensions import db
-from kim_platform.kims.queries import my_memberships
-from kim_platform.kims.services import accept_invitations
+from kim_platform.kims.mails import ROLE_NAMES
+from kim_platform.kims.queries import my_memberships, pending_invitations
 from kim_platform.regions.queries import regions_by_code
 
 bp = Blueprint("accounts", __name__)
@@ -86,7 +86,6 @@ def verify_email(token: str):
         return render_template("accounts/message.html", title=_("Link not valid"),
                                message=_("This confirmation link is invalid or has expired. Register again "
                                          "or use “Forgot password” to receive a new link.")), 400
-    accept_invitations(user)
     db.session.commit()
     flash(_("Your email address is confirmed. You can log in now."), "success")
     return redirect(url_for("accounts.login"))
@@ -110,7 +109,6 @@ def login():
             session.clear()  # a fresh session (and CSRF secret) for the new login
             services.start_login_session(user, request.user_agent.string)
             login_user(user, remember=form.remember.data)
-            accept_invitations(user)
             db.session.commit()
             security_log.info("login succeeded for user %s from %s", user.id, request.remote_addr)
             response = redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
@@ -170,13 +168,15 @@ def reset_password(token: str):
 @bp.get("/akun")
 @login_required
 def profile():
-    """Akun saya: my KIMs, my scope, my API tokens."""
+    """Akun saya: my KIMs, invitations waiting for my answer, my scope, my API tokens."""
     grant = current_user.grant("pembina")
     scope_region = regions_by_code([grant.scope_code]).get(grant.scope_code) if grant else None
     return render_template(
         "accounts/profile.html",
         scope_region=scope_region,
         memberships=my_memberships(current_user),
+        invitations=pending_invitations(current_user),
+        role_names=ROLE_NAMES,
         tokens=queries.live_api_tokens(current_user),
         token_days=current_app.config["API_TOKEN_LIFETIME"].days,
         token_form=ApiTokenForm(),
@@ -258,7 +258,7 @@ def _require_role_manager():
 
 def _managed_scope():
     """None for the directorate (everyone); the province code for a pembina provinsi."""
-    return None if permissions.is_direktorat(current_user) else permissions.pembina_scope(current_user)
+    return permissions.user_directory_scope(current_user)
 
 
 @bp.get("/pengguna")
@@ -267,10 +267,11 @@ def users():
     """Find users and grant or revoke roles within one's own scope."""
     _require_role_manager()
     q = (request.args.get("q") or "").strip()[:100]
-    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, within_scope=_managed_scope())
+    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, viewer=current_user)
     scopes = {g.scope_code for user in page.items for g in user.grants if g.scope_code}
     return render_template(
         "accounts/users.html", q=q, page=page, regions=regions_by_code(scopes),
+        emails={user.id: permissions.shown_email(current_user, user.email) for user in page.items},
         grant_form=GrantRoleForm(), post_form=PostForm(), own_scope=_managed_scope(),
     )
 

@@ -1,7 +1,8 @@
 """Deterministic synthetic data on the real regions, written with COPY.
 
 Everything it writes carries is_demo = true and goes again with `flask demo clear`. The same
-seed and sizes always give the same rows, so benchmarks are comparable from run to run.
+seed and sizes always give the same rows, so benchmarks are comparable from run to run, except
+the KIMs' join codes: they admit anyone to a KIM, so they are random like real ones.
 """
 import csv
 import html
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from kim_platform.accounts.passwords import hash_password
 from kim_platform.core import clock
 from kim_platform.coverage.aggregates import bulk_writes
+from kim_platform.kims.services import random_join_codes
 
 RELAWAN_PASSWORD = "demo-relawan-2026"
 PEMBINA_PASSWORD = "demo-pembina-2026"
@@ -151,6 +153,9 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     first_kim = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM kim")).scalar()
     sequences = dict(connection.execute(text("SELECT kabupaten_code, last_value FROM kim_number_sequence")).all())
     kim_rows, member_rows, kim_meta = [], [], []
+    # Join codes let anyone join a KIM: random like real ones, never derived from the seed or the id.
+    join_codes = random_join_codes(len(kim_places),
+                                   taken=connection.execute(text("SELECT join_code FROM kim")).scalars())
     for n, (code, desa_name, lat, lon) in enumerate(kim_places):
         kim_id = first_kim + n
         status = rng.choices(statuses, shares)[0]
@@ -173,7 +178,7 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         kim_rows.append((kim_id, number, name, f"demo-{seed}-{kim_id}", code, point, fields, status,
                          "Data contoh." if status == "rejected" else None, founded.isoformat(),
                          f"140/{rng.randint(1, 99)}/{sk_date.year}", sk_date.isoformat(), description, socials,
-                         f"D{seed:02d}{kim_id:08d}"[-12:],
+                         join_codes[n],
                          now.isoformat() if status != "draft" else None,
                          verified_at.isoformat() if verified_at else None, "t"))
         member_rows.append((volunteer_ids[n], kim_id, "ketua"))

@@ -13,12 +13,14 @@ from kim_platform.api.schemas import PaginationArgs, error_responses, page_body,
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
-from kim_platform.kims import queries, services
-from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang, Membership
+from kim_platform.kims import mails, queries, services
+from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang
 from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
+invitations_blp = Blueprint("invitations_api", __name__,
+                            description="Invitations to join a KIM, answered by the invited address's owner")
 bidang_blp = Blueprint("bidang_api", __name__, description="The bidang taxonomy")
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
@@ -101,7 +103,10 @@ class DuplicateSchema(ma.Schema):
 
 
 class KimCreatedSchema(KimSchema):
-    possible_duplicates = ma.fields.List(ma.fields.Nested(DuplicateSchema), required=True)
+    possible_duplicates = ma.fields.List(ma.fields.Nested(DuplicateSchema), required=True, metadata={
+        "description": "KIMs with a similar name in the same desa that the caller may see"})
+    similar_name_being_registered = ma.fields.Boolean(required=True, metadata={
+        "description": "another group is registering a KIM with a similar name in this desa (not public yet)"})
 
 
 KimPageSchema = page_schema(KimSchema, "KimPage")
@@ -142,6 +147,24 @@ class MemberSchema(ma.Schema):
 class MemberInputSchema(ma.Schema):
     email = ma.fields.Email(required=True)
     role = ma.fields.String(load_default="anggota", validate=ma.validate.OneOf(MEMBER_ROLES))
+
+
+class InvitedSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "always `invited`"})
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+
+
+class InvitationSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kim_id = ma.fields.Integer(required=True)
+    kim_name = ma.fields.String(required=True)
+    kim_desa_code = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, metadata={"description": "the role offered"})
+    invited_by = ma.fields.String(allow_none=True, metadata={"description": "the inviter's name"})
+    invited_at = ma.fields.DateTime(required=True)
+    expires_at = ma.fields.DateTime(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(("pending", "accepted", "declined")))
 
 
 class BidangSchema(ma.Schema):
@@ -244,10 +267,11 @@ class Kims(MethodView):
         except KimError as error:
             db.session.rollback()
             kim_error(error)
-        duplicates = services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id)
+        duplicates = services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
         db.session.commit()
         body = serialise_kims([kim], current_user)[0]
-        body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates]
+        body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates.visible]
+        body["similar_name_being_registered"] = duplicates.others_being_registered
         return body
 
 
@@ -343,23 +367,24 @@ class KimMembers(MethodView):
     @login_required
     @blp.doc(security=SECURITY)
     @blp.arguments(MemberInputSchema)
-    @blp.response(201, MemberSchema)
-    @blp.alt_response(202, description="no confirmed account has this email yet: an invitation is kept")
+    @blp.response(202, InvitedSchema)
     @error_responses(blp, 401, 403, 404, 422)
     def post(self, data, kim_id):
-        """Add a member by email (ketua/admin)."""
+        """Invite someone by email (ketua/admin).
+
+        Nobody becomes a member here: the address gets a mail, and its owner accepts or declines
+        (`POST /api/v1/invitations/<id>/accept`). The answer is the same for every address."""
         kim = _kim_or_404(kim_id)
         if not permissions.can_manage_members(current_user, kim):
             abort(403, message=_("Only the KIM's ketua and admins manage its members."))
         try:
-            result = services.invite_member(current_user, kim, data["email"], data["role"])
+            invitation = services.invite_member(current_user, kim, data["email"], data["role"])
         except KimError as error:
             db.session.rollback()
             kim_error(error)
         db.session.commit()
-        if isinstance(result, Membership):
-            return {"user_id": result.user_id, "name": result.user.name, "role": result.role}
-        return jsonify({"status": "invited", "email": result.email, "role": result.role}), 202
+        mails.send_invitation(invitation, current_user)
+        return {"status": "invited", "email": invitation.email, "role": invitation.role}
 
 
 @blp.route("/<int:kim_id>/members/<int:user_id>")
@@ -417,3 +442,61 @@ class BidangList(MethodView):
         db.session.commit()
         return _bidang_json(bidang)
 
+
+
+def _invitation_json(invitation) -> dict:
+    return {"id": invitation.id, "kim_id": invitation.kim_id, "kim_name": invitation.kim.name,
+            "kim_desa_code": invitation.kim.desa_code, "role": invitation.role,
+            "invited_by": invitation.invited_by.name if invitation.invited_by else None,
+            "invited_at": invitation.created_at, "expires_at": invitation.expires_at, "status": invitation.status}
+
+
+@invitations_blp.route("/me/invitations")
+class MyInvitations(MethodView):
+    @login_required
+    @invitations_blp.doc(security=SECURITY)
+    @invitations_blp.response(200, InvitationSchema(many=True))
+    @error_responses(invitations_blp, 401)
+    def get(self):
+        """Open invitations to my (verified) email address, newest first."""
+        return [_invitation_json(i) for i in queries.pending_invitations(current_user)]
+
+
+def _answer(invitation_id: int, action: str):
+    invitation = services.answerable_invitation(current_user, invitation_id)
+    if invitation is None:
+        abort(404, message=_("No such invitation."))
+    try:
+        if action == "accept":
+            services.accept_invitation(current_user, invitation)
+        else:
+            services.decline_invitation(current_user, invitation)
+    except KimError as error:
+        db.session.rollback()
+        kim_error(error)
+    db.session.commit()
+    return _invitation_json(invitation)
+
+
+@invitations_blp.route("/invitations/<int:invitation_id>/accept")
+class InvitationAccept(MethodView):
+    @login_required
+    @invitations_blp.doc(security=SECURITY)
+    @invitations_blp.response(200, InvitationSchema)
+    @error_responses(invitations_blp, 401, 404, 409)
+    def post(self, invitation_id):
+        """Accept an invitation to my address: I become a member with the offered role.
+
+        404 for an invitation to another address; 409 when already answered or expired."""
+        return _answer(invitation_id, "accept")
+
+
+@invitations_blp.route("/invitations/<int:invitation_id>/decline")
+class InvitationDecline(MethodView):
+    @login_required
+    @invitations_blp.doc(security=SECURITY)
+    @invitations_blp.response(200, InvitationSchema)
+    @error_responses(invitations_blp, 401, 404, 409)
+    def post(self, invitation_id):
+        """Decline an invitation to my address (404 for another address's; 409 when answered or expired)."""
+        return _answer(invitation_id, "decline")

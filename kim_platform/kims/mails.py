@@ -1,8 +1,10 @@
-"""Mails to a KIM's ketua and admins when its status changes."""
+"""Mails about KIMs: to its ketua and admins when its status changes, and invitations."""
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from kim_platform.accounts.mails import send_quietly
 from kim_platform.core.urls import absolute_url
+from kim_platform.kims.services import INVITATION_DAYS, invitation_token
 
 
 def notify_status(kim, action: str) -> None:
@@ -22,3 +24,20 @@ def notify_status(kim, action: str) -> None:
                      "Edit the KIM and submit it again:\n%(link)s", name=kim.name, reason=kim.rejection_reason,
                      link=link)
         send_quietly(membership.user.email, subject, body)
+
+
+ROLE_NAMES = {"ketua": _l("chair (ketua)"), "admin": _l("admin"), "anggota": _l("member")}
+
+
+def send_invitation(invitation, inviter) -> None:
+    """The same mail whether or not the address has an account: the link leads to a page where
+    its owner, logged in (or after registering with this address), accepts or declines."""
+    link = absolute_url("kims.invitation", token=invitation_token(invitation))
+    kim = invitation.kim
+    send_quietly(invitation.email, _("Invitation to join %(name)s", name=kim.name), _(
+        "%(inviter)s invites you to join %(name)s as %(role)s on the KIM Platform.\n\n"
+        "Open this link to accept or decline; log in, or register with this email address first:\n%(link)s\n\n"
+        "The invitation is valid for %(days)d days. Nobody becomes a member without accepting. If you do not "
+        "know this KIM, ignore this message.",
+        inviter=inviter.name, name=kim.name, role=ROLE_NAMES[invitation.role], link=link,
+        days=INVITATION_DAYS))

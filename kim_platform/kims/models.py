@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -125,13 +126,18 @@ class Membership(db.Model):
     user = relationship("User", lazy="joined")
 
 
+INVITATION_STATUSES = ("pending", "accepted", "declined")
+
+
 class KimInvitation(db.Model):
-    """An invitation by email, applied when that address logs in (or confirms a new account)."""
+    """An invitation by email. It makes nobody a member: the verified owner of the address
+    accepts or declines it ("Akun saya", the mailed link or the API) before it expires."""
 
     __tablename__ = "kim_invitation"
     __table_args__ = (
         UniqueConstraint("kim_id", "email", name="uq_kim_invitation_kim_email"),
         CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
+        CheckConstraint(f"status IN {INVITATION_STATUSES}", name="status"),
         Index("ix_kim_invitation_email", "email"),
         Index("ix_kim_invitation_invited_by_id", "invited_by_id"),
     )
@@ -141,9 +147,15 @@ class KimInvitation(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(10))
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # When it was (last) sent: inviting the same address again refreshes the invitation.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=text("now() + interval '14 days'"))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     kim: Mapped[Kim] = relationship()
+    invited_by = relationship("User", foreign_keys=[invited_by_id])
 
 
 class KimNumberSequence(db.Model):

@@ -3,12 +3,13 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.orm import joinedload
 
 from kim_platform import permissions
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
-from kim_platform.kims.models import Bidang, Kim, Membership
+from kim_platform.kims.models import Bidang, Kim, KimInvitation, Membership
 from kim_platform.regions.codes import descendant_pattern
 from kim_platform.regions.models import Region
 from kim_platform.regions.queries import region_paths
@@ -106,6 +107,34 @@ def my_memberships(user) -> list[tuple[Membership, Kim]]:
         .where(Membership.user_id == user.id).order_by(Kim.name)
     )
     return [(row.Membership, row.Kim) for row in rows]
+
+
+def pending_invitations(user) -> list[KimInvitation]:
+    """Open invitations to the user's (verified) address, newest first, with KIM and inviter.
+
+    An account registered after the invitation sees it too: invitations are kept by address."""
+    from kim_platform.accounts.services import utcnow
+
+    if getattr(user, "email_verified_at", None) is None:
+        return []
+    return list(db.session.scalars(
+        select(KimInvitation)
+        .options(joinedload(KimInvitation.kim), joinedload(KimInvitation.invited_by))
+        .where(KimInvitation.email == user.email, KimInvitation.status == "pending",
+               KimInvitation.expires_at > utcnow())
+        .order_by(KimInvitation.created_at.desc(), KimInvitation.id.desc())
+    ))
+
+
+def open_invitations_of(kim: Kim) -> list[KimInvitation]:
+    """The KIM's invitations not answered yet (for its managers, who typed the addresses)."""
+    from kim_platform.accounts.services import utcnow
+
+    return list(db.session.scalars(
+        select(KimInvitation).where(KimInvitation.kim_id == kim.id, KimInvitation.status == "pending",
+                                    KimInvitation.expires_at > utcnow())
+        .order_by(KimInvitation.created_at.desc())
+    ))
 
 
 @dataclass

@@ -6,11 +6,13 @@ import math
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import selectinload
 
 from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
@@ -276,7 +278,26 @@ def similar_kims(name: str, desa_code: str, exclude_id: int | None = None, limit
     )
     if exclude_id:
         stmt = stmt.where(Kim.id != exclude_id)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.options(selectinload(Kim.memberships))))
+
+
+@dataclass
+class LookAlikes:
+    """What the duplicate guard may tell a viewer: the look-alike KIMs they may see, and only
+    whether others (drafts, submissions of other groups) with a similar name exist in the desa."""
+    visible: list
+    others_being_registered: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.visible) or self.others_being_registered
+
+
+def look_alikes_for(viewer, name: str, desa_code: str, exclude_id: int | None = None) -> LookAlikes:
+    """similar_kims split by the KIM visibility rule: no link, id or status of a KIM the viewer
+    may not see (another group's private draft)."""
+    found = similar_kims(name, desa_code, exclude_id=exclude_id)
+    visible = [kim for kim in found if permissions.can_view_kim(viewer, kim)]
+    return LookAlikes(visible=visible, others_being_registered=len(visible) < len(found))
 
 
 def _slugify(name: str) -> str:
@@ -291,9 +312,31 @@ def _unique_slug(name: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I; 32 letters
+JOIN_CODE_LENGTH = 8
+_JOIN_CODE_TABLE = bytes(ord(JOIN_CODE_ALPHABET[b % 32]) for b in range(256))  # 256 % 32 == 0: uniform
+
+
 def _new_join_code() -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-    return "".join(secrets.choice(alphabet) for _ in range(8))
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def random_join_codes(count: int, taken=()) -> list[str]:
+    """`count` distinct random join codes (the real format), none of them in `taken`.
+
+    For bulk loads (the demo generator): one call to the system's random source, translated."""
+    taken = set(taken)
+    codes: list[str] = []
+    seen: set[str] = set()
+    while len(codes) < count:
+        missing = count - len(codes)
+        raw = secrets.token_bytes(missing * JOIN_CODE_LENGTH).translate(_JOIN_CODE_TABLE).decode("ascii")
+        for i in range(0, len(raw), JOIN_CODE_LENGTH):
+            code = raw[i:i + JOIN_CODE_LENGTH]
+            if code not in seen and code not in taken:
+                seen.add(code)
+                codes.append(code)
+    return codes
 
 
 def _point_wkt(lat: float, lon: float) -> str:
@@ -339,10 +382,14 @@ def check_daily_cap(actor, setting: str, done_since, message) -> None:
 
 
 def _check_daily_cap(actor) -> None:
+    """KIMs this account registered itself (its kim.create audit entries): becoming ketua by an
+    accepted invitation or a role change is no registration and counts for nothing."""
+    from kim_platform.audit.models import AuditEntry
+
     check_daily_cap(
         actor, "MAX_KIMS_PER_DAY",
-        lambda since: select(func.count()).select_from(Membership).where(
-            Membership.user_id == actor.id, Membership.role == "ketua", Membership.created_at >= since),
+        lambda since: select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor_id == actor.id, AuditEntry.action == "kim.create", AuditEntry.at >= since),
         lambda cap: _l("You have registered %(n)d KIMs in the last 24 hours, the most allowed. Please continue "
                        "tomorrow.", n=cap))
 
@@ -526,40 +573,99 @@ def remove_member(actor, kim: Kim, membership: Membership) -> None:
     _audit(actor, "kim.member_remove", kim, before={"user_id": membership.user_id, "role": membership.role})
 
 
-def invite_member(actor, kim: Kim, email: str, role: str = "anggota"):
-    """Add an existing account at once; otherwise keep an invitation for when it registers."""
-    from kim_platform.accounts.queries import user_by_email
+INVITATION_DAYS = 14
 
+
+def invite_member(actor, kim: Kim, email: str, role: str = "anggota") -> KimInvitation:
+    """Create or refresh a pending invitation for an address; never a membership.
+
+    The same happens whether or not the address has an account (and whether or not it belongs
+    to a member already), so the inviter learns nothing about it; its owner answers."""
     email = normalise_email(email)
-    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email) or len(email) > 254:
         raise KimError(_l("Enter a valid email address."), fields={"email": _l("Enter a valid email address.")})
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
-    user = user_by_email(email)
-    if user is not None and user.email_verified_at is not None:
-        return add_member(actor, kim, user, role)
     invitation = db.session.scalar(select(KimInvitation).where(KimInvitation.kim_id == kim.id,
                                                                 KimInvitation.email == email))
     if invitation is None:
-        invitation = KimInvitation(kim_id=kim.id, email=email, role=role, invited_by_id=actor.id)
+        invitation = KimInvitation(kim_id=kim.id, email=email)
         db.session.add(invitation)
-    else:
-        invitation.role = role
+    now = utcnow()
+    invitation.role = role
+    invitation.invited_by_id = actor.id
+    invitation.status = "pending"
+    invitation.created_at = now
+    invitation.expires_at = now + timedelta(days=INVITATION_DAYS)
+    invitation.answered_at = None
     db.session.flush()
     _audit(actor, "kim.member_invite", kim, after={"email": email, "role": role})
     return invitation
 
 
-def accept_invitations(user) -> list[Kim]:
-    """Turn invitations for the user's (confirmed) address into memberships."""
-    invitations = list(db.session.scalars(select(KimInvitation).where(KimInvitation.email == user.email)))
-    joined = []
-    for invitation in invitations:
-        add_member(None, invitation.kim, user, invitation.role)
-        joined.append(invitation.kim)
-        db.session.delete(invitation)
+def invitation_token(invitation: KimInvitation) -> str:
+    """The signed reference in the mailed link (it names the invitation; only its owner may act)."""
+    from flask import current_app
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kim-invitation").dumps(invitation.id)
+
+
+def invitation_id_from_token(token: str) -> int | None:
+    from flask import current_app
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    try:
+        value = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kim-invitation").loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def answerable_invitation(user, invitation_id: int | None) -> KimInvitation | None:
+    """The invitation if `user` may answer it (its address's verified owner), else None (404)."""
+    if invitation_id is None:
+        return None
+    invitation = db.session.get(KimInvitation, invitation_id)
+    if invitation is None or not permissions.can_answer_invitation(user, invitation):
+        return None
+    return invitation
+
+
+def invitation_is_open(invitation: KimInvitation) -> bool:
+    return invitation.status == "pending" and invitation.expires_at > utcnow()
+
+
+def _check_open(invitation: KimInvitation) -> None:
+    if invitation.status != "pending":
+        raise KimError(_l("You have already answered this invitation."), status=409)
+    if invitation.expires_at <= utcnow():
+        raise KimError(_l("This invitation has expired. Ask the KIM to invite you again."), status=409)
+
+
+def accept_invitation(user, invitation: KimInvitation) -> Membership:
+    """The invitee joins with the offered role (or takes it, if already a member)."""
+    if not permissions.can_answer_invitation(user, invitation):
+        raise KimError(_l("No such invitation."), status=404)
+    _check_open(invitation)
+    membership = add_member(user, invitation.kim, user, invitation.role)
+    invitation.status = "accepted"
+    invitation.answered_at = utcnow()
     db.session.flush()
-    return joined
+    _audit(user, "kim.invitation_accept", invitation.kim,
+           after={"invitation_id": invitation.id, "user_id": user.id, "role": invitation.role})
+    return membership
+
+
+def decline_invitation(user, invitation: KimInvitation) -> None:
+    if not permissions.can_answer_invitation(user, invitation):
+        raise KimError(_l("No such invitation."), status=404)
+    _check_open(invitation)
+    invitation.status = "declined"
+    invitation.answered_at = utcnow()
+    db.session.flush()
+    _audit(user, "kim.invitation_decline", invitation.kim,
+           after={"invitation_id": invitation.id, "user_id": user.id, "role": invitation.role})
 
 
 def join_by_code(user, code: str) -> Kim:

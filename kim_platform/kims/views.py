@@ -109,7 +109,7 @@ def register():
     status = 422 if form.errors or getattr(form, "duplicates", None) else 200
     return render_template("kims/form.html", form=form, kim=None, chosen=chosen, options=options, desa=desa,
                            desa_path=ancestors_of(desa) if desa else [],
-                           duplicates=getattr(form, "duplicates", [])), status
+                           duplicates=getattr(form, "duplicates", None)), status
 
 
 def _save_kim(form, kim):
@@ -118,7 +118,7 @@ def _save_kim(form, kim):
         return None
     raw = form.raw_input()
     if kim is None and not form.confirm_not_duplicate.data:
-        duplicates = services.similar_kims(raw["name"], raw["desa_code"])
+        duplicates = services.look_alikes_for(current_user, raw["name"], raw["desa_code"])
         if duplicates:
             form.duplicates = duplicates
             form.confirm_not_duplicate.data = "1"
@@ -199,7 +199,7 @@ def edit(ref: str):
             return outcome
     desa = get_region(form.desa_code.data or kim.desa_code)
     return render_template("kims/form.html", form=form, kim=kim, chosen={}, options={}, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [], duplicates=[]), 422 if form.errors else 200
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=None), 422 if form.errors else 200
 
 
 @bp.post("/kim/<ref>/status/<action>")
@@ -240,20 +240,60 @@ def members(ref: str):
     form = InviteForm()
     form.role.choices = [SelectChoice("anggota", _("member")), SelectChoice("admin", _("admin")),
                          SelectChoice("ketua", _("chair (ketua)"))]
+    may_manage = permissions.can(current_user, "kim.members", kim)
     if request.method == "POST":
         _require("kim.members", kim)
         if form.validate():
             try:
-                services.invite_member(current_user, kim, form.email.data or "", form.role.data)
+                invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data)
             except KimError as error:
                 db.session.rollback()
                 form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
             else:
                 db.session.commit()
-                flash(_("%(email)s has been added or invited.", email=form.email.data), "success")
+                mails.send_invitation(invitation, current_user)
+                flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
+                        email=invitation.email), "success")
                 return redirect(url_for("kims.members", ref=kim.public_ref))
-    return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(),
-                           may_manage=permissions.can(current_user, "kim.members", kim)), 422 if form.errors else 200
+    return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(), may_manage=may_manage,
+                           invitations=queries.open_invitations_of(kim) if may_manage else [],
+                           role_names=mails.ROLE_NAMES), 422 if form.errors else 200
+
+
+@bp.get("/undangan/<token>")
+@login_required
+def invitation(token: str):
+    """The page of the mailed link: its invitee accepts or declines (anyone else: 404)."""
+    found = services.answerable_invitation(current_user, services.invitation_id_from_token(token))
+    if found is None:
+        abort(404)
+    return render_template("kims/invitation.html", invitation=found, post_form=PostForm(),
+                           role_names=mails.ROLE_NAMES, is_open=services.invitation_is_open(found))
+
+
+@bp.post("/undangan/<int:invitation_id>/<action>")
+@login_required
+def answer_invitation(invitation_id: int, action: str):
+    """terima (accept) or tolak (decline), from "Akun saya" or the mailed link's page."""
+    found = services.answerable_invitation(current_user, invitation_id)
+    if found is None or action not in ("terima", "tolak"):
+        abort(404)
+    kim = found.kim
+    try:
+        if action == "terima":
+            services.accept_invitation(current_user, found)
+        else:
+            services.decline_invitation(current_user, found)
+    except KimError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("accounts.profile"))
+    db.session.commit()
+    if action == "terima":
+        flash(_("You are now a member of %(name)s.", name=kim.name), "success")
+        return redirect(url_for("kims.profile", ref=kim.public_ref))
+    flash(_("You have declined the invitation to %(name)s.", name=kim.name), "info")
+    return redirect(url_for("accounts.profile"))
 
 
 @bp.post("/kim/<ref>/anggota/<int:user_id>/<action>")
@@ -316,7 +356,8 @@ def queue():
     if not permissions.can(current_user, "kim.queue"):
         abort(403)
     page = queries.verification_queue(current_user, request.args.get("page", 1, type=int) or 1)
-    duplicates = {kim.id: services.similar_kims(kim.name, kim.desa_code, exclude_id=kim.id) for kim in page.items}
+    duplicates = {kim.id: services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
+                  for kim in page.items}
     facts = queries.kim_facts(page.items)
     preview = points_map([(facts[k.id].lat, facts[k.id].lon, k.name) for k in page.items])
     return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=facts,
