@@ -335,6 +335,10 @@ def sk_file(ref: str):
 
 @bp.get("/berkas/logo/<key>")
 def logo(key: str):
-    if not KEY_RE.match(key) or not storage().exists(key):
+    """A KIM's logo, and nothing else stored: visible exactly when the KIM is.
+
+    Only a verified (public) KIM's logo may sit in shared caches; a draft's is private."""
+    kim = queries.kim_by_logo_key(key) if KEY_RE.match(key) else None
+    if kim is None or not permissions.can_view_kim(current_user, kim) or not storage().exists(key):
         abort(404)
-    return send_stored(key, public=True)
+    return send_stored(key, public=permissions.can_view_kim(None, kim))
