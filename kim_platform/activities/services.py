@@ -17,7 +17,7 @@ from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity, ActivityType, Photo
 from kim_platform.audit.services import record
 from kim_platform.core import clock
-from kim_platform.core.images import UploadError, image_variants
+from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
 from kim_platform.kims.services import KimError, check_daily_cap, check_location, clean_place_input
@@ -178,13 +178,39 @@ def _check_place(values: dict, kim) -> None:
             raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
 
 
-def _store_photos(activity: Activity, uploads: list[bytes], start: int = 0) -> None:
+def _photo_error(n: int, error: UploadError) -> KimError:
+    return KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=n, problem=error.message)})
+
+
+def check_photos(uploads: list[bytes]) -> list[int]:
+    """Every photo of the request judged from its header, before any is decoded: count, size,
+    format, pixels each and pixels together. Returns the pixel count of each."""
+    if len(uploads) > MAX_PHOTOS:
+        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    pixels = []
     for offset, data in enumerate(uploads):
         try:
-            (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+            pixels.append(image_pixels(data, PHOTO_MAX_BYTES))
         except UploadError as error:
-            raise KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=offset + 1,
-                                                                 problem=error.message)}) from None
+            raise _photo_error(offset + 1, error) from None
+    try:
+        check_pixel_budget(pixels)
+    except UploadError as error:
+        raise KimError(error.message, fields={"photos": error.message}) from None
+    return pixels
+
+
+def _store_photos(activity: Activity, uploads: list[bytes], pixels: list[int], start: int = 0) -> None:
+    """Decode and store photos already passed by check_photos. The smallest are decoded first:
+    a damaged small file is found before a large one has cost its CPU."""
+    variants = {}
+    for offset in sorted(range(len(uploads)), key=lambda i: pixels[i]):
+        try:
+            variants[offset] = image_variants(uploads[offset], PHOTO_MAX_BYTES)
+        except UploadError as error:
+            raise _photo_error(offset + 1, error) from None
+    for offset in range(len(uploads)):
+        (full, width, height), (thumb, _, _) = variants[offset]
         activity.photos.append(Photo(
             key=save_in_transaction(db.session, full, ".webp"),
             thumb_key=save_in_transaction(db.session, thumb, ".webp"),
@@ -228,8 +254,8 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     if not permissions.can_report_for(actor, kim):
         raise KimError(_l("Only members of this KIM report its activities."), status=403)
     _check_daily_cap(actor)
-    if len(photos) > MAX_PHOTOS:
-        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    photos = list(photos)
+    pixels = check_photos(photos)
     values = clean_activity_input(raw)
     _check_place(values, kim)
     lat, lon = values.pop("lat", None), values.pop("lon", None)
@@ -244,7 +270,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     )
     db.session.add(activity)
     db.session.flush()
-    _store_photos(activity, list(photos))
+    _store_photos(activity, photos, pixels)
     db.session.flush()
     refresh_last_activity(kim)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
@@ -255,6 +281,8 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
                     remove_photo_ids: list[int] = ()) -> Activity:
     if not permissions.can_edit_activity(actor, activity):
         raise KimError(_l("You may not edit this report."), status=403)
+    new_photos = list(new_photos)
+    pixels = check_photos(new_photos)
     values = clean_activity_input(raw, partial=True)
     before = _snapshot(activity)
     _check_place(values, activity.kim)
@@ -272,7 +300,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
         activity.photos.remove(photo)
     if len(activity.photos) + len(new_photos) > MAX_PHOTOS:
         raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
-    _store_photos(activity, list(new_photos), start=len(activity.photos))
+    _store_photos(activity, new_photos, pixels, start=len(activity.photos))
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
     changed = {k: v for k, v in _snapshot(activity).items() if before.get(k) != v}

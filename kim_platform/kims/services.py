@@ -16,7 +16,7 @@ from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
 from kim_platform.audit.services import record
 from kim_platform.core import clock
-from kim_platform.core.images import UploadError, check_pdf, reencode_image
+from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.extensions import db
 from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
@@ -394,6 +394,30 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     if changed_after:
         _audit(actor, "kim.update", kim, before=changed_before, after=changed_after)
     return kim
+
+
+def set_files(actor, kim: Kim, logo: bytes | None = None, sk_file: bytes | None = None) -> None:
+    """The logo and the SK scan of one form: both judged from their headers (size, format,
+    pixels each and together) before either image is decoded."""
+    errors, pixels = {}, []
+    for field, data, max_bytes in (("logo", logo, LOGO_MAX_BYTES), ("sk_file", sk_file, SK_MAX_BYTES)):
+        if data is None or (field == "sk_file" and data[:5] == b"%PDF-"):
+            continue
+        try:
+            pixels.append(image_pixels(data, max_bytes))
+        except UploadError as error:
+            errors[field] = error.message
+    if not errors:
+        try:
+            check_pixel_budget(pixels)
+        except UploadError as error:
+            errors = {field: error.message for field, data in (("logo", logo), ("sk_file", sk_file)) if data}
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    if logo is not None:
+        set_logo(actor, kim, logo)
+    if sk_file is not None:
+        set_sk_file(actor, kim, sk_file)
 
 
 def set_logo(actor, kim: Kim, data: bytes) -> None:

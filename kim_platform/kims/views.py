@@ -126,10 +126,10 @@ def _save_kim(form, kim):
             kim = services.create_kim(current_user, raw)
         else:
             services.update_kim(current_user, kim, raw)
-        for field, setter in ((form.logo, services.set_logo), (form.sk_file, services.set_sk_file)):
-            upload = field.data
-            if upload and getattr(upload, "filename", ""):
-                setter(current_user, kim, upload.read())
+        uploads = {name: upload.read() for name, upload in (("logo", form.logo.data), ("sk_file", form.sk_file.data))
+                   if upload and getattr(upload, "filename", "")}
+        if uploads:
+            services.set_files(current_user, kim, **uploads)
     except KimError as error:
         db.session.rollback()
         form.show_errors(error.fields or {"name": error.message})
