@@ -166,7 +166,17 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
 
 
 def _check_place(values: dict, kim) -> None:
+    """A report takes place in its KIM's own province (it lands in that province's feeds, figures
+    and moderation), in a real desa, with its point inside the desa's kabupaten/kota."""
     desa_code = values.get("desa_code") or kim.desa_code
+    province_code = kim.desa_code[:2]
+    if not permissions.code_within(desa_code, province_code):
+        from kim_platform.regions.models import Region
+
+        province = db.session.get(Region, province_code)
+        raise KimError(_l("Some fields need attention."), fields={"desa_code": _l(
+            "Choose a desa/kelurahan in %(province)s: a KIM reports activities in its own province.",
+            province=province.title if province else province_code)})
     lat, lon = values.get("lat"), values.get("lon")
     if lat is not None:
         check_location(desa_code, lat, lon)
