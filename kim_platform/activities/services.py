@@ -19,6 +19,7 @@ from kim_platform.audit.services import record
 from kim_platform.core import clock
 from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.services import KimError, check_daily_cap, check_location, clean_place_input
 
@@ -52,6 +53,8 @@ def _http_url(value) -> str:
     if not isinstance(value, str) or len(value) > 500:
         raise ValueError
     url = value.strip()
+    if forbidden_character(url):
+        raise ValueError
     if not re.match(r"^https?://", url, re.I):
         url = "https://" + url
     parts = urlsplit(url)
@@ -89,6 +92,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         title = title.strip() if isinstance(title, str) else ""
         if not title:
             errors["title"] = _l("This field is required.")
+        elif text_problem(title):
+            errors["title"] = text_problem(title)
         elif len(title) > 150:
             errors["title"] = _l("At most %(n)d characters.", n=150)
         else:
@@ -98,6 +103,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         text = raw.get("description") or ""
         if not isinstance(text, str):
             errors["description"] = _l("Must be text.")
+        elif text_problem(text, multiline=True):
+            errors["description"] = text_problem(text, multiline=True)
         elif len(text) > MAX_DESCRIPTION:
             errors["description"] = _l("At most %(n)d characters.", n=MAX_DESCRIPTION)
         else:
@@ -111,6 +118,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
 
     if "late_reason" in present:
         reason = raw.get("late_reason")
+        if text_problem(reason, multiline=True):
+            errors["late_reason"] = text_problem(reason, multiline=True)
         clean["late_reason"] = reason.strip()[:300] if isinstance(reason, str) and reason.strip() else None
 
     if "date" in present and "date" not in errors:
@@ -154,6 +163,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             tags = [t for t in re.split(r"[,\n]", tags)]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             errors["tags"] = _l("Give tags as words separated by commas.")
+        elif any(forbidden_character(t.strip()) for t in tags):
+            errors["tags"] = next(text_problem(t.strip()) for t in tags if forbidden_character(t.strip()))
         else:
             tags = list(dict.fromkeys(t.strip().lstrip("#")[:40] for t in tags if t.strip()))
             if len(tags) > MAX_TAGS:
@@ -350,6 +361,8 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
     reason = (reason or "").strip()
     if len(reason) < 5:
         raise KimError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
+    if text_problem(reason, multiline=True):
+        raise KimError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
     if activity.status == "hidden":
         raise KimError(_l("This report is hidden already."), status=409)
     before = activity.status

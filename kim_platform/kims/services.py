@@ -18,6 +18,7 @@ from kim_platform.audit.services import record
 from kim_platform.core import clock
 from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
 from kim_platform.regions.codes import is_valid_code, level_of
@@ -133,7 +134,7 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
             if value is None or (isinstance(value, (str, list, dict)) and not value):
                 errors[key] = _l("This field is required.")
 
-    def text_field(key, max_length, min_length=0):
+    def text_field(key, max_length, min_length=0, multiline=False):
         if key not in present or key in errors:
             return
         value = raw.get(key)
@@ -144,6 +145,9 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
             errors[key] = _l("Must be text.")
             return
         value = value.strip()
+        if text_problem(value, multiline):
+            errors[key] = text_problem(value, multiline)
+            return
         if len(value) > max_length:
             errors[key] = _l("At most %(n)d characters.", n=max_length)
         elif value and len(value) < min_length:
@@ -157,7 +161,7 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
     text_field("address", 300)
     text_field("sk_number", 120)
     text_field("sk_issuer", 150)
-    text_field("description", 5000)
+    text_field("description", 5000, multiline=True)
 
     if "bidang" in present and "bidang" not in errors:
         value = raw.get("bidang")
@@ -488,6 +492,8 @@ def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Ki
         reason = (reason or "").strip()
         if len(reason) < 5:
             raise KimError(_l("Give the reason for the rejection."), fields={"reason": _l("Give a reason.")})
+        if text_problem(reason, multiline=True):
+            raise KimError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
         kim.rejection_reason = reason[:2000]
     before = {"status": kim.status, "number": kim.number}
     kim.status = target
