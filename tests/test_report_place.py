@@ -33,8 +33,8 @@ def test_api_refuses_a_report_placed_in_another_province(client, kim_with_member
 
 def test_api_accepts_another_kabupaten_of_the_same_province(client, kim_with_member):
     kim, member, _ = kim_with_member
-    response = client.post(f"/api/v1/kims/{kim.id}/activities", json={**REPORT, "desa_code": OWN_PROVINCE_OTHER_KABUPATEN},
-                           headers=bearer(member))
+    response = client.post(f"/api/v1/kims/{kim.id}/activities",
+                           json={**REPORT, "desa_code": OWN_PROVINCE_OTHER_KABUPATEN}, headers=bearer(member))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["desa_code"] == OWN_PROVINCE_OTHER_KABUPATEN
 

@@ -1,8 +1,9 @@
 """Checking and re-encoding uploaded images and documents.
 
-Images are judged by their content, not their name: opened with Pillow, refused above a
-pixel budget before decoding (decompression bombs), rotated upright, stripped of every
-piece of metadata (EXIF with GPS included) and written anew.
+Images are judged by their content, not their name: opened with Pillow (which reads only
+the header until asked for pixels), refused above a pixel budget per image and per request
+before anything is decoded (decompression bombs, CPU for free), rotated upright, stripped of
+every piece of metadata (EXIF with GPS included) and written anew.
 """
 import io
 import warnings
