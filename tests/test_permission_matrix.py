@@ -181,7 +181,12 @@ MATRIX = {
     ("kims.join", "POST"): Case("/kim/gabung", LOGGED_IN, data={"code": "NOTACODE"}),
     ("kims.queue", "GET"): Case("/verifikasi", AUDIT_READERS),
     ("kims.sk_file", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/sk", KIM_INSIDERS),
-    ("kims.logo", "GET"): Case("/berkas/logo/" + "a" * 32 + ".webp", EVERYONE),
+    ("kims.logo", "GET"): Case(lambda c: f"/berkas/logo/{c.kim.logo_key}", EVERYONE),
+    ("kims.logo", "GET", "draft"): Case(lambda c: f"/berkas/logo/{c.kim.logo_key}", KIM_INSIDERS, kim_status="draft"),
+    # The logo route serves logos only: never the SK scan or a photo, whoever asks.
+    ("kims.logo", "GET", "sk"): Case(lambda c: f"/berkas/logo/{c.kim.sk_file_key}", frozenset()),
+    ("kims.logo", "GET", "photo"): Case(lambda c: f"/berkas/logo/{c.activity.photos[0].key}", frozenset(),
+                                        activity_status="hidden"),
     ("kims_api.Kims", "GET"): Case("/api/v1/kims", EVERYONE),
     ("kims_api.Kims", "POST"): Case("/api/v1/kims", LOGGED_IN, json={"name": "x"}),
     ("kims_api.KimItem", "GET"): Case(lambda c: f"/api/v1/kims/{c.kim.id}", EVERYONE),
@@ -283,6 +288,7 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
         members.append((actor, "anggota" if role == "member" else "admin"))
     kim = make_kim(status=kim_status, members=members)
     kim.sk_file_key = storage().save(b"%PDF-1.4\ntrailer<<>>\n%%EOF\n", ".pdf")
+    kim.logo_key = storage().save(b"RIFF", ".webp")
     activity = Activity(kim_id=kim.id, kim=kim, author_id=other_member.id, title="Kegiatan matriks",
                         activity_date=clock.today(), type="diskusi", desa_code=kim.desa_code, status=activity_status,
                         hidden_reason="Alasan." if activity_status == "hidden" else None)
@@ -300,7 +306,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/")):
+             "/api/v1/invitations/", "/berkas/")):
         return True
     if role == "anonymous":
         if is_api:

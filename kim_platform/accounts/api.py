@@ -15,6 +15,7 @@ from kim_platform.accounts.passwords import MAX_LENGTH
 from kim_platform.accounts.services import AccountError
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
 from kim_platform.core import throttle
+from kim_platform.core.text import PlainText
 from kim_platform.extensions import db
 from kim_platform.kims.queries import my_memberships
 
@@ -50,7 +51,7 @@ class RegisteredSchema(ma.Schema):
 class TokenRequestSchema(ma.Schema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(max=254))
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=MAX_LENGTH * 4))
-    label = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=80))
+    label = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=80), PlainText()])
 
 
 class NewTokenSchema(ma.Schema):

@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, Selec
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from kim_platform.accounts.passwords import MAX_LENGTH
+from kim_platform.core.text import PlainTextField
 
 REQUIRED = _l("This field is required.")
 
@@ -62,7 +63,7 @@ class ProfileForm(FlaskForm):
 
 
 class ApiTokenForm(FlaskForm):
-    label = StringField(_l("Label"), validators=[Optional(), Length(max=80)],
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=80), PlainTextField()],
                         render_kw={"placeholder": _l("e.g. phone app")})
 
 

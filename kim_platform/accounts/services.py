@@ -16,6 +16,7 @@ from kim_platform.accounts import queries
 from kim_platform.accounts.models import ApiToken, LoginSession, RoleGrant, User
 from kim_platform.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from kim_platform.audit.services import record
+from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
 from kim_platform.regions.codes import is_valid_code, level_of
 from kim_platform.regions.queries import get_region
@@ -79,6 +80,8 @@ def register(name: str, email: str, password: str, whatsapp: str | None = None) 
     name = (name or "").strip()
     if not name:
         raise AccountError(_l("Enter your name."), field="name")
+    if text_problem(name):
+        raise AccountError(text_problem(name), field="name")
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise AccountError(problem, field="password")
@@ -277,6 +280,8 @@ def update_profile(user: User, name: str, whatsapp: str | None) -> None:
     name = (name or "").strip()
     if not name:
         raise AccountError(_l("Enter your name."), field="name")
+    if text_problem(name):
+        raise AccountError(text_problem(name), field="name")
     user.name = name[:120]
     user.whatsapp = normalise_whatsapp(whatsapp)
 

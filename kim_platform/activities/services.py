@@ -17,8 +17,9 @@ from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity, ActivityType, Photo
 from kim_platform.audit.services import record
 from kim_platform.core import clock
-from kim_platform.core.images import UploadError, image_variants
+from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.services import KimError, check_daily_cap, check_location, clean_place_input
 
@@ -52,6 +53,8 @@ def _http_url(value) -> str:
     if not isinstance(value, str) or len(value) > 500:
         raise ValueError
     url = value.strip()
+    if forbidden_character(url):
+        raise ValueError
     if not re.match(r"^https?://", url, re.I):
         url = "https://" + url
     parts = urlsplit(url)
@@ -89,6 +92,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         title = title.strip() if isinstance(title, str) else ""
         if not title:
             errors["title"] = _l("This field is required.")
+        elif text_problem(title):
+            errors["title"] = text_problem(title)
         elif len(title) > 150:
             errors["title"] = _l("At most %(n)d characters.", n=150)
         else:
@@ -98,6 +103,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         text = raw.get("description") or ""
         if not isinstance(text, str):
             errors["description"] = _l("Must be text.")
+        elif text_problem(text, multiline=True):
+            errors["description"] = text_problem(text, multiline=True)
         elif len(text) > MAX_DESCRIPTION:
             errors["description"] = _l("At most %(n)d characters.", n=MAX_DESCRIPTION)
         else:
@@ -111,6 +118,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
 
     if "late_reason" in present:
         reason = raw.get("late_reason")
+        if text_problem(reason, multiline=True):
+            errors["late_reason"] = text_problem(reason, multiline=True)
         clean["late_reason"] = reason.strip()[:300] if isinstance(reason, str) and reason.strip() else None
 
     if "date" in present and "date" not in errors:
@@ -154,6 +163,8 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             tags = [t for t in re.split(r"[,\n]", tags)]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             errors["tags"] = _l("Give tags as words separated by commas.")
+        elif any(forbidden_character(t.strip()) for t in tags):
+            errors["tags"] = next(text_problem(t.strip()) for t in tags if forbidden_character(t.strip()))
         else:
             tags = list(dict.fromkeys(t.strip().lstrip("#")[:40] for t in tags if t.strip()))
             if len(tags) > MAX_TAGS:
@@ -166,7 +177,17 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
 
 
 def _check_place(values: dict, kim) -> None:
+    """A report takes place in its KIM's own province (it lands in that province's feeds, figures
+    and moderation), in a real desa, with its point inside the desa's kabupaten/kota."""
     desa_code = values.get("desa_code") or kim.desa_code
+    province_code = kim.desa_code[:2]
+    if not permissions.code_within(desa_code, province_code):
+        from kim_platform.regions.models import Region
+
+        province = db.session.get(Region, province_code)
+        raise KimError(_l("Some fields need attention."), fields={"desa_code": _l(
+            "Choose a desa/kelurahan in %(province)s: a KIM reports activities in its own province.",
+            province=province.title if province else province_code)})
     lat, lon = values.get("lat"), values.get("lon")
     if lat is not None:
         check_location(desa_code, lat, lon)
@@ -178,13 +199,39 @@ def _check_place(values: dict, kim) -> None:
             raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
 
 
-def _store_photos(activity: Activity, uploads: list[bytes], start: int = 0) -> None:
+def _photo_error(n: int, error: UploadError) -> KimError:
+    return KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=n, problem=error.message)})
+
+
+def check_photos(uploads: list[bytes]) -> list[int]:
+    """Every photo of the request judged from its header, before any is decoded: count, size,
+    format, pixels each and pixels together. Returns the pixel count of each."""
+    if len(uploads) > MAX_PHOTOS:
+        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    pixels = []
     for offset, data in enumerate(uploads):
         try:
-            (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+            pixels.append(image_pixels(data, PHOTO_MAX_BYTES))
         except UploadError as error:
-            raise KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=offset + 1,
-                                                                 problem=error.message)}) from None
+            raise _photo_error(offset + 1, error) from None
+    try:
+        check_pixel_budget(pixels)
+    except UploadError as error:
+        raise KimError(error.message, fields={"photos": error.message}) from None
+    return pixels
+
+
+def _store_photos(activity: Activity, uploads: list[bytes], pixels: list[int], start: int = 0) -> None:
+    """Decode and store photos already passed by check_photos. The smallest are decoded first:
+    a damaged small file is found before a large one has cost its CPU."""
+    variants = {}
+    for offset in sorted(range(len(uploads)), key=lambda i: pixels[i]):
+        try:
+            variants[offset] = image_variants(uploads[offset], PHOTO_MAX_BYTES)
+        except UploadError as error:
+            raise _photo_error(offset + 1, error) from None
+    for offset in range(len(uploads)):
+        (full, width, height), (thumb, _, _) = variants[offset]
         activity.photos.append(Photo(
             key=save_in_transaction(db.session, full, ".webp"),
             thumb_key=save_in_transaction(db.session, thumb, ".webp"),
@@ -228,8 +275,8 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     if not permissions.can_report_for(actor, kim):
         raise KimError(_l("Only members of this KIM report its activities."), status=403)
     _check_daily_cap(actor)
-    if len(photos) > MAX_PHOTOS:
-        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    photos = list(photos)
+    pixels = check_photos(photos)
     values = clean_activity_input(raw)
     _check_place(values, kim)
     lat, lon = values.pop("lat", None), values.pop("lon", None)
@@ -244,7 +291,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     )
     db.session.add(activity)
     db.session.flush()
-    _store_photos(activity, list(photos))
+    _store_photos(activity, photos, pixels)
     db.session.flush()
     refresh_last_activity(kim)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
@@ -255,6 +302,8 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
                     remove_photo_ids: list[int] = ()) -> Activity:
     if not permissions.can_edit_activity(actor, activity):
         raise KimError(_l("You may not edit this report."), status=403)
+    new_photos = list(new_photos)
+    pixels = check_photos(new_photos)
     values = clean_activity_input(raw, partial=True)
     before = _snapshot(activity)
     _check_place(values, activity.kim)
@@ -272,7 +321,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
         activity.photos.remove(photo)
     if len(activity.photos) + len(new_photos) > MAX_PHOTOS:
         raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
-    _store_photos(activity, list(new_photos), start=len(activity.photos))
+    _store_photos(activity, new_photos, pixels, start=len(activity.photos))
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
     changed = {k: v for k, v in _snapshot(activity).items() if before.get(k) != v}
@@ -312,6 +361,8 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
     reason = (reason or "").strip()
     if len(reason) < 5:
         raise KimError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
+    if text_problem(reason, multiline=True):
+        raise KimError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
     if activity.status == "hidden":
         raise KimError(_l("This report is hidden already."), status=409)
     before = activity.status

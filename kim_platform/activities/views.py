@@ -13,6 +13,7 @@ from kim_platform.core import clock, throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
+from kim_platform.core.text import xml_safe
 from kim_platform.extensions import db
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
 from kim_platform.kims.services import KimError
@@ -195,7 +196,7 @@ def _atom(title: str, activities, self_url: str, html_url: str):
     body = render_template("activities/feed.atom.xml",  # .xml: autoescaped
                            title=title, activities=activities, facts=facts, updated=updated,
                            self_url=self_url, html_url=html_url, type_names=queries.activity_type_names())
-    response = make_response(body)
+    response = make_response(xml_safe(body))  # rows stored before control characters were refused
     response.mimetype = "application/atom+xml"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

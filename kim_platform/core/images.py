@@ -1,8 +1,9 @@
 """Checking and re-encoding uploaded images and documents.
 
-Images are judged by their content, not their name: opened with Pillow, refused above a
-pixel budget before decoding (decompression bombs), rotated upright, stripped of every
-piece of metadata (EXIF with GPS included) and written anew.
+Images are judged by their content, not their name: opened with Pillow (which reads only
+the header until asked for pixels), refused above a pixel budget per image and per request
+before anything is decoded (decompression bombs, CPU for free), rotated upright, stripped of
+every piece of metadata (EXIF with GPS included) and written anew.
 """
 import io
 import warnings
@@ -18,7 +19,14 @@ except ImportError:  # pragma: no cover - optional
     pass
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "HEIF", "GIF"}
+# One image: a 40-megapixel camera (7,300 x 5,470) still goes; beyond that a file is refused from
+# its header, before a single pixel is decoded.
 MAX_PIXELS = 40_000_000
+# One request: decoding costs CPU in proportion to pixels (about 1.5 s for 40 MP with the two
+# resized copies), whatever the file's size on the wire, so the pixels of all images of a
+# request are added up from their headers and refused together beyond six 24-megapixel photos
+# (a report's six photos from a good phone camera; the browser shrinks them to 1600 px anyway).
+MAX_PIXELS_PER_REQUEST = 6 * 24_000_000
 
 
 class UploadError(ValueError):
@@ -27,22 +35,49 @@ class UploadError(ValueError):
         self.message = message
 
 
-def _open_checked(data: bytes, max_bytes: int) -> Image.Image:
-    """Decode an upload after checking its size, format and pixel count; upright, in RGB(A)."""
+def _open_lazily(data: bytes, max_bytes: int) -> Image.Image:
+    """Open an upload without decoding it (Pillow reads only the header) and check its size in
+    bytes, its format and its pixel count."""
     if len(data) > max_bytes:
         raise UploadError(_l("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.format not in ACCEPTED_FORMATS:
-                raise UploadError(_l("Only JPEG, PNG, WebP or HEIC images are accepted."))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise UploadError(_l("The image has too many pixels (at most 40 megapixels)."))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError(_l("This file is not an image we can read.")) from None
+    except (OSError, SyntaxError, ValueError):  # a damaged header
+        raise UploadError(_l("The image is damaged or incomplete.")) from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise UploadError(_l("Only JPEG, PNG, WebP or HEIC images are accepted."))
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise UploadError(_l("The image has too many pixels (at most 40 megapixels)."))
+    return image
+
+
+def image_pixels(data: bytes, max_bytes: int) -> int:
+    """The pixel count of an acceptable upload, read from its header: nothing is decoded."""
+    width, height = _open_lazily(data, max_bytes).size
+    return width * height
+
+
+def check_pixel_budget(pixel_counts, limit: int = MAX_PIXELS_PER_REQUEST) -> None:
+    """Refuse the images of one request together when their pixels add up beyond `limit`."""
+    total = sum(pixel_counts)
+    if total > limit:
+        raise UploadError(_l("The images together have %(total)d megapixels; at most %(limit)d are accepted at "
+                             "once. Send fewer or smaller photos.", total=-(-total // 1_000_000),
+                             limit=limit // 1_000_000))
+
+
+def _open_checked(data: bytes, max_bytes: int) -> Image.Image:
+    """Decode an upload after checking its size, format and pixel count; upright, in RGB(A)."""
+    image = _open_lazily(data, max_bytes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
-    except UploadError:
-        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(_l("This file is not an image we can read.")) from None
     except (OSError, SyntaxError, ValueError):  # truncated or corrupt files

@@ -12,6 +12,7 @@ from kim_platform import permissions
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.text import PlainText
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang
@@ -135,7 +136,7 @@ class KimInputSchema(ma.Schema):
 
 
 class RejectSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=2000), PlainText(multiline=True)])
 
 
 class MemberSchema(ma.Schema):
@@ -178,8 +179,8 @@ class BidangSchema(ma.Schema):
 class BidangInputSchema(ma.Schema):
     slug = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$"))
     parent_slug = ma.fields.String(load_default=None, allow_none=True)
-    name_id = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
-    name_en = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
+    name_id = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=80), PlainText()])
+    name_en = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=80), PlainText()])
 
 
 def serialise_kims(kims, viewer) -> list[dict]:

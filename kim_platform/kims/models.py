@@ -58,6 +58,8 @@ class Kim(db.Model):
         Index("ix_kim_updated_at", "updated_at"),
         Index("ix_kim_is_demo", "id", postgresql_where="is_demo"),
         Index("ix_kim_verified_by_id", "verified_by_id"),
+        # /berkas/logo/<key> serves only a key that is some KIM's logo: one index probe.
+        Index("ix_kim_logo_key", "logo_key", postgresql_where="logo_key IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

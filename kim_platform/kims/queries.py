@@ -82,6 +82,11 @@ def get_kim(kim_id: int) -> Kim | None:
     return db.session.get(Kim, kim_id)
 
 
+def kim_by_logo_key(key: str) -> Kim | None:
+    """The KIM whose logo is stored under `key` (None for any other stored file)."""
+    return db.session.scalar(select(Kim).where(Kim.logo_key == key).limit(1))
+
+
 NUMBER_RE = re.compile(r"^KIM-\d{2}\.\d{2}-\d{4,}$", re.IGNORECASE)
 
 

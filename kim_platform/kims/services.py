@@ -18,8 +18,9 @@ from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
 from kim_platform.audit.services import record
 from kim_platform.core import clock
-from kim_platform.core.images import UploadError, check_pdf, reencode_image
+from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
 from kim_platform.regions.codes import is_valid_code, level_of
@@ -135,7 +136,7 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
             if value is None or (isinstance(value, (str, list, dict)) and not value):
                 errors[key] = _l("This field is required.")
 
-    def text_field(key, max_length, min_length=0):
+    def text_field(key, max_length, min_length=0, multiline=False):
         if key not in present or key in errors:
             return
         value = raw.get(key)
@@ -146,6 +147,9 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
             errors[key] = _l("Must be text.")
             return
         value = value.strip()
+        if text_problem(value, multiline):
+            errors[key] = text_problem(value, multiline)
+            return
         if len(value) > max_length:
             errors[key] = _l("At most %(n)d characters.", n=max_length)
         elif value and len(value) < min_length:
@@ -159,7 +163,7 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
     text_field("address", 300)
     text_field("sk_number", 120)
     text_field("sk_issuer", 150)
-    text_field("description", 5000)
+    text_field("description", 5000, multiline=True)
 
     if "bidang" in present and "bidang" not in errors:
         value = raw.get("bidang")
@@ -443,6 +447,30 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     return kim
 
 
+def set_files(actor, kim: Kim, logo: bytes | None = None, sk_file: bytes | None = None) -> None:
+    """The logo and the SK scan of one form: both judged from their headers (size, format,
+    pixels each and together) before either image is decoded."""
+    errors, pixels = {}, []
+    for field, data, max_bytes in (("logo", logo, LOGO_MAX_BYTES), ("sk_file", sk_file, SK_MAX_BYTES)):
+        if data is None or (field == "sk_file" and data[:5] == b"%PDF-"):
+            continue
+        try:
+            pixels.append(image_pixels(data, max_bytes))
+        except UploadError as error:
+            errors[field] = error.message
+    if not errors:
+        try:
+            check_pixel_budget(pixels)
+        except UploadError as error:
+            errors = {field: error.message for field, data in (("logo", logo), ("sk_file", sk_file)) if data}
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    if logo is not None:
+        set_logo(actor, kim, logo)
+    if sk_file is not None:
+        set_sk_file(actor, kim, sk_file)
+
+
 def set_logo(actor, kim: Kim, data: bytes) -> None:
     try:
         clean = reencode_image(data, max_side=512, max_bytes=LOGO_MAX_BYTES)
@@ -511,6 +539,8 @@ def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Ki
         reason = (reason or "").strip()
         if len(reason) < 5:
             raise KimError(_l("Give the reason for the rejection."), fields={"reason": _l("Give a reason.")})
+        if text_problem(reason, multiline=True):
+            raise KimError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
         kim.rejection_reason = reason[:2000]
     before = {"status": kim.status, "number": kim.number}
     kim.status = target

@@ -128,10 +128,10 @@ def _save_kim(form, kim):
             kim = services.create_kim(current_user, raw)
         else:
             services.update_kim(current_user, kim, raw)
-        for field, setter in ((form.logo, services.set_logo), (form.sk_file, services.set_sk_file)):
-            upload = field.data
-            if upload and getattr(upload, "filename", ""):
-                setter(current_user, kim, upload.read())
+        uploads = {name: upload.read() for name, upload in (("logo", form.logo.data), ("sk_file", form.sk_file.data))
+                   if upload and getattr(upload, "filename", "")}
+        if uploads:
+            services.set_files(current_user, kim, **uploads)
     except KimError as error:
         db.session.rollback()
         form.show_errors(error.fields or {"name": error.message})
@@ -378,6 +378,10 @@ def sk_file(ref: str):
 
 @bp.get("/berkas/logo/<key>")
 def logo(key: str):
-    if not KEY_RE.match(key) or not storage().exists(key):
+    """A KIM's logo, and nothing else stored: visible exactly when the KIM is.
+
+    Only a verified (public) KIM's logo may sit in shared caches; a draft's is private."""
+    kim = queries.kim_by_logo_key(key) if KEY_RE.match(key) else None
+    if kim is None or not permissions.can_view_kim(current_user, kim) or not storage().exists(key):
         abort(404)
-    return send_stored(key, public=True)
+    return send_stored(key, public=permissions.can_view_kim(None, kim))
