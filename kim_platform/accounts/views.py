@@ -20,6 +20,7 @@ from kim_platform.accounts.forms import (
 )
 from kim_platform.accounts.services import AccountError
 from kim_platform.core.auth import limiter, submitted_email_key
+from kim_platform.core.pagination import page_arg
 from kim_platform.core.urls import safe_next_url
 from kim_platform.extensions import db
 from kim_platform.kims.queries import my_memberships
@@ -252,7 +253,7 @@ def users():
     """Find users and grant or revoke roles within one's own scope."""
     _require_role_manager()
     q = (request.args.get("q") or "").strip()[:100]
-    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, within_scope=_managed_scope())
+    page = queries.search_users(q, page_arg(), 25, within_scope=_managed_scope())
     scopes = {g.scope_code for user in page.items for g in user.grants if g.scope_code}
     return render_template(
         "accounts/users.html", q=q, page=page, regions=regions_by_code(scopes),
