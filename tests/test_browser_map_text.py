@@ -104,6 +104,8 @@ def _page(browser, errors):
     page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Nothing the page loads is missing.
+    page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
     # Base-map tiles come from the internet, which tests must not need: serve blank ones.
     page.route("**/tile.openstreetmap.org/**",
                lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))

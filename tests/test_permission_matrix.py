@@ -72,6 +72,7 @@ def own_token(ctx: Ctx) -> int:
 MATRIX = {
     ("core.home", "GET"): Case("/", EVERYONE),
     ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
+    ("core.favicon", "GET"): Case("/favicon.ico", EVERYONE),
     ("static", "GET"): Case("/static/css/site.css", EVERYONE),
     ("regions.index", "GET"): Case("/wilayah", EVERYONE),
     ("regions.detail", "GET"): Case("/wilayah/76.02", EVERYONE),
