@@ -30,15 +30,15 @@ def test_no_interface_text_catalogue_or_document_uses_the_old_name():
 
 
 def test_favicon_is_served_at_the_root_and_linked_from_every_page(client):
-    response = client.get("/favicon.ico")
-    assert response.status_code == 200
-    assert response.mimetype == "image/vnd.microsoft.icon"
-    assert "max-age=" in response.headers["Cache-Control"]
-    icon = Image.open(io.BytesIO(response.data))
-    assert icon.format == "ICO" and (32, 32) in icon.info["sizes"]
-    assert len(response.data) < 10_000
-    svg = client.get("/static/favicon.svg")
-    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "image/vnd.microsoft.icon"
+        assert "max-age=" in response.headers["Cache-Control"]
+        icon = Image.open(io.BytesIO(response.data))
+        assert icon.format == "ICO" and (32, 32) in icon.info["sizes"]
+        assert len(response.data) < 10_000
+    with client.get("/static/favicon.svg") as svg:
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
     for path in ("/", "/kim", "/masuk", "/tidak-ada"):
         html = client.get(path).get_data(as_text=True)
         assert 'rel="icon" href="/static/favicon.svg"' in html and 'rel="icon" href="/favicon.ico"' in html, path

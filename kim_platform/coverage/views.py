@@ -90,12 +90,14 @@ def export(fmt: str):
     as_of = clock.today()
     title = f"Cakupan KIM {region.title if region else 'Indonesia'}"
     mimetype, render = EXPORTS[fmt]
-    key = (fmt, region.code if region else None, title, as_of, queries.window_days_setting(), data_version())
-    body, etag = exports.cached(key, lambda: render(queries.summary(region.code if region else None)[1], as_of, title))
-    response = make_response("", 304) if request.if_none_match and etag in request.if_none_match else make_response(body)
+    code = region.code if region else None
+    key = (fmt, code, title, as_of, queries.window_days_setting(), data_version())
+    body, etag = exports.cached(key, lambda: render(queries.summary(code)[1], as_of, title))
+    fresh = request.if_none_match and etag in request.if_none_match
+    response = make_response("", 304) if fresh else make_response(body)
     response.headers["Content-Type"] = mimetype
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=300"
-    name = f"cakupan-{region.code if region else 'indonesia'}-{as_of.isoformat()}.{fmt}"
+    name = f"cakupan-{code or 'indonesia'}-{as_of.isoformat()}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
