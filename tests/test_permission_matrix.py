@@ -86,6 +86,7 @@ def invitation_link(invitation) -> str:
 MATRIX = {
     ("core.home", "GET"): Case("/", EVERYONE),
     ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
+    ("core.favicon", "GET"): Case("/favicon.ico", EVERYONE),
     ("static", "GET"): Case("/static/css/site.css", EVERYONE),
     ("regions.index", "GET"): Case("/wilayah", EVERYONE),
     ("regions.detail", "GET"): Case("/wilayah/76.02", EVERYONE),

@@ -22,6 +22,7 @@ from kim_platform.accounts.services import AccountError
 from kim_platform.core import throttle
 from kim_platform.core.auth import limiter
 from kim_platform.core.throttle import throttled
+from kim_platform.core.pagination import page_arg
 from kim_platform.core.urls import safe_next_url
 from kim_platform.extensions import db
 from kim_platform.kims.mails import ROLE_NAMES
@@ -267,7 +268,7 @@ def users():
     """Find users and grant or revoke roles within one's own scope."""
     _require_role_manager()
     q = (request.args.get("q") or "").strip()[:100]
-    page = queries.search_users(q, request.args.get("page", 1, type=int) or 1, 25, viewer=current_user)
+    page = queries.search_users(q, page_arg(), 25, viewer=current_user)
     scopes = {g.scope_code for user in page.items for g in user.grants if g.scope_code}
     return render_template(
         "accounts/users.html", q=q, page=page, regions=regions_by_code(scopes),

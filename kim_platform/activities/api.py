@@ -11,7 +11,7 @@ from flask_smorest import Blueprint, abort
 from kim_platform import permissions
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUSES
-from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
+from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.extensions import db
@@ -28,7 +28,7 @@ SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 class ActivityListArgs(PaginationArgs):
     region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
                               metadata={"description": "where it took place: this region and below"})
-    kim = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    kim = ma.fields.Integer(validate=ID_RANGE)
     type = ma.fields.String(validate=ma.validate.Length(max=40))
     bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang of the KIM"})
     from_ = ma.fields.Date(data_key="from")

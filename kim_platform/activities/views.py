@@ -11,6 +11,7 @@ from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUS_LABELS
 from kim_platform.core import clock, throttle
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
 from kim_platform.core.text import xml_safe
@@ -181,7 +182,7 @@ def _feed_filters() -> dict:
 def index():
     """The national feed of published reports with filters."""
     filters = _feed_filters()
-    page = queries.feed(page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE, **filters)
+    page = queries.feed(page=page_arg(), per_page=PER_PAGE, **filters)
     locale = current_locale()
     return render_template(
         "activities/index.html", page=page, facts=queries.activity_facts(page.items), type_names=queries.activity_type_names(),
@@ -226,7 +227,7 @@ def moderation():
     """Pembina: the latest reports of their region; hide with a reason or show again."""
     if not permissions.can(current_user, "activity.moderation_queue"):
         abort(403)
-    page = queries.moderation_queue(current_user, request.args.get("page", 1, type=int) or 1)
+    page = queries.moderation_queue(current_user, page_arg())
     return render_template("activities/moderation.html", page=page, facts=queries.activity_facts(page.items),
                            type_names=queries.activity_type_names(), post_form=PostForm(), status_labels=STATUS_LABELS)
 

@@ -1,11 +1,14 @@
 """Schemas shared by every API module: pagination arguments and the list envelope."""
 import marshmallow as ma
 
-from kim_platform.core.pagination import MAX_PER_PAGE
+from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+
+# Ids are bigint: a larger number names nothing and is refused with 400.
+ID_RANGE = ma.validate.Range(min=1, max=2**63 - 1)
 
 
 class PaginationArgs(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(
         load_default=50,
         validate=ma.validate.Range(min=1),

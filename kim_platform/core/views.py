@@ -1,5 +1,5 @@
-"""Home page and the language toggle."""
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+"""Home page, the language toggle and /favicon.ico."""
+from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
 
 from kim_platform.core.i18n import LANG_COOKIE
 from kim_platform.core.urls import safe_next_url
@@ -12,6 +12,13 @@ bp = Blueprint("core", __name__)
 def home():
     """Landing page: what the platform is, and a way into the regions."""
     return render_template("core/home.html", provinces=provinces())
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers and feed readers ask for at the root, whatever the page links."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=7 * 24 * 3600)
 
 
 @bp.get("/bahasa/<lang>")

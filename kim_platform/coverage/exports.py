@@ -1,12 +1,19 @@
-"""Coverage tables as CSV (UTF-8 with BOM, for Excel), XLSX and GeoJSON."""
+"""Coverage tables as CSV (UTF-8 with BOM, for Excel), XLSX and GeoJSON, cached per worker."""
 import csv
+import hashlib
 import io
 import json
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import text
 
+from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
+
+# A national GeoJSON costs about half a second of PostGIS and weighs ~2 MB; the provinces,
+# kabupaten and kecamatan exports people actually download fit in a few dozen entries.
+cache = LruCache(capacity=48)
 
 COLUMNS = ("code", "name", "level", "desa_total", "desa_covered", "coverage_pct", "desa_active", "active_pct",
            "kim_verified", "kim_active", "activities_window", "activities_previous", "activities_delta")
@@ -59,3 +66,13 @@ def as_geojson(rows, as_of: date) -> bytes:
         "properties": {**row.as_dict(), "as_of": as_of.isoformat()},
     } for row in rows]
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")).encode()
+
+
+def cached(key: tuple, build: Callable[[], bytes]) -> tuple[bytes, str]:
+    """(file, ETag) for `key`, built once. The key carries the data version and the day, so a
+    change to any KIM or report, or a new day (the window moves), is a new entry."""
+    body = cache.get(key)
+    if body is None:
+        body = build()
+        cache.put(key, body)
+    return body, hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()[:20]

@@ -10,6 +10,7 @@ from kim_platform.core import clock
 from kim_platform.coverage import exports, queries
 from kim_platform.coverage.chart import line_chart
 from kim_platform.maps.folium_maps import embed, new_map
+from kim_platform.maps.tiles import data_version
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.regions.queries import ancestors_of, get_region, region_extent
 
@@ -82,16 +83,21 @@ EXPORTS = {
 
 @bp.get("/cakupan/ekspor.<fmt>")
 def export(fmt: str):
-    """The table on the page, as a file that opens in a spreadsheet or a GIS."""
+    """The table on the page, as a file that opens in a spreadsheet or a GIS (cached per data version)."""
     if fmt not in EXPORTS:
         abort(404)
     region = _region_arg()
-    _, rows = queries.summary(region.code if region else None)
     as_of = clock.today()
     title = f"Cakupan KIM {region.title if region else 'Indonesia'}"
     mimetype, render = EXPORTS[fmt]
-    response = make_response(render(rows, as_of, title))
+    code = region.code if region else None
+    key = (fmt, code, title, as_of, queries.window_days_setting(), data_version())
+    body, etag = exports.cached(key, lambda: render(queries.summary(code)[1], as_of, title))
+    fresh = request.if_none_match and etag in request.if_none_match
+    response = make_response("", 304) if fresh else make_response(body)
     response.headers["Content-Type"] = mimetype
-    name = f"cakupan-{region.code if region else 'indonesia'}-{as_of.isoformat()}.{fmt}"
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    name = f"cakupan-{code or 'indonesia'}-{as_of.isoformat()}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -31,6 +31,14 @@ def bidang_with_children(slug: str) -> list[str]:
     return [slug, *children]
 
 
+def bidang_family(slug: str) -> list[str] | None:
+    """`bidang_with_children` in one query, or None when the taxonomy has no such bidang."""
+    found = db.session.scalars(
+        select(Bidang.slug).where(or_(Bidang.slug == slug, Bidang.parent_slug == slug))
+        .order_by(Bidang.slug != slug, Bidang.slug)).all()
+    return found if found and found[0] == slug else None
+
+
 def bidang_choices():
     """(slug, label) for filter selects: sub-fields labelled "Field: sub-field"."""
     from wtforms import SelectChoice

@@ -10,6 +10,7 @@ from kim_platform.activities.queries import activity_facts, activity_type_names,
 from kim_platform.core import throttle
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
 from kim_platform.extensions import db
@@ -56,7 +57,7 @@ def index():
     bidang = request.args.get("bidang") or None
     sort = request.args.get("urut") if request.args.get("urut") in queries.SORTS else "name"
     q = (request.args.get("q") or "").strip()[:100]
-    page = queries.list_kims(current_user, page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
+    page = queries.list_kims(current_user, page=page_arg(), per_page=PER_PAGE,
                              region=region, bidang=bidang, status=status, q=q, sort=sort)
     return render_template(
         "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=queries.bidang_choices(),
@@ -355,7 +356,7 @@ def queue():
     """Pembina: KIMs submitted in their region, oldest first, with look-alikes to check."""
     if not permissions.can(current_user, "kim.queue"):
         abort(403)
-    page = queries.verification_queue(current_user, request.args.get("page", 1, type=int) or 1)
+    page = queries.verification_queue(current_user, page_arg())
     duplicates = {kim.id: services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
                   for kim in page.items}
     facts = queries.kim_facts(page.items)

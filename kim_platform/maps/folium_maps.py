@@ -4,17 +4,50 @@ folium normally writes a whole HTML document pulling Leaflet, jQuery and Bootstr
 CDNs. We keep only the map's <div> and its script (under the page's CSP nonce) and load
 Leaflet once from static/vendor in the page template.
 """
-import html
 import json
 
 import folium
+from branca.element import MacroElement
 from flask import current_app, url_for
+from folium.template import Template
 from markupsafe import Markup
 
 from kim_platform.core.security import csp_nonce
 
 BOUNDARY_STYLE = {"color": "#0b6e4f", "weight": 2, "fillColor": "#0b6e4f", "fillOpacity": 0.12}
 CONTEXT_STYLE = {"color": "#555555", "weight": 1, "dashArray": "4 4", "fillOpacity": 0.03}
+
+
+class TextTooltip(MacroElement):
+    """A tooltip that shows its text as text, whatever characters a user typed into it.
+
+    folium's Tooltip puts its text inside a JavaScript template literal and Leaflet sets it as
+    innerHTML, so `\\u003c`, `${…}` or a backtick in a name became markup (or broke the whole
+    script). Here the text reaches the script as a JSON string (`tojson` escapes `<`, `>`, `&`
+    and `'` as well, so `</script>` cannot close the tag) and the DOM as a text node.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindTooltip(function () {
+                var box = document.createElement("div");
+                box.appendChild(document.createTextNode({{ this.text|tojson }}));
+                return box;
+            }(), {"sticky": true});
+        {% endmacro %}
+    """)
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "TextTooltip"
+        self.text = str(text)
+
+
+def _with_tooltip(element, label: str | None):
+    """Attach a text tooltip to a folium element when there is a label."""
+    if label:
+        element.add_child(TextTooltip(label))
+    return element
 
 
 class LocalMap(folium.Map):
@@ -47,22 +80,15 @@ def region_map(boundary_geojson: str | None, centroid, bbox, context_geojson: st
         folium.GeoJson(json.loads(context_geojson), style_function=lambda _: CONTEXT_STYLE,
                        control=False).add_to(fmap)
     if boundary_geojson:
-        folium.GeoJson(json.loads(boundary_geojson), style_function=lambda _: BOUNDARY_STYLE,
-                       tooltip=_text(label) or None, control=False).add_to(fmap)
+        _with_tooltip(folium.GeoJson(json.loads(boundary_geojson), style_function=lambda _: BOUNDARY_STYLE,
+                                     control=False), label).add_to(fmap)
     if centroid and not boundary_geojson:
-        folium.CircleMarker(location=list(centroid), radius=7, color="#0b6e4f", fill=True,
-                            fill_opacity=0.8, tooltip=_text(label) or None).add_to(fmap)
+        _with_tooltip(folium.CircleMarker(location=list(centroid), radius=7, color="#0b6e4f", fill=True,
+                                          fill_opacity=0.8), label).add_to(fmap)
     if bbox:
         minlon, minlat, maxlon, maxlat = bbox
         fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
     return fmap
-
-
-def _text(label: str | None) -> str | None:
-    """Tooltips are HTML inside an inline script: names typed by users are escaped for both."""
-    if not label:
-        return label
-    return html.escape(label).replace("/", "&#x2F;").replace("`", "&#x60;").replace("$", "&#x24;")
 
 
 def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
@@ -71,8 +97,8 @@ def kim_map(point, context_geojson: str | None, label: str) -> LocalMap:
     if context_geojson:
         folium.GeoJson(json.loads(context_geojson), style_function=lambda _: CONTEXT_STYLE,
                        control=False).add_to(fmap)
-    folium.CircleMarker(location=list(point), radius=8, color="#0b6e4f", fill=True, fill_opacity=0.9,
-                        tooltip=_text(label)).add_to(fmap)
+    _with_tooltip(folium.CircleMarker(location=list(point), radius=8, color="#0b6e4f", fill=True,
+                                      fill_opacity=0.9), label).add_to(fmap)
     return fmap
 
 
@@ -82,8 +108,8 @@ def points_map(points: list[tuple[float, float, str]]) -> LocalMap | None:
         return None
     fmap = new_map(location=points[0][:2], zoom_start=12)
     for lat, lon, label in points:
-        folium.CircleMarker(location=[lat, lon], radius=7, color="#a05a00", fill=True, fill_opacity=0.9,
-                            tooltip=_text(label)).add_to(fmap)
+        _with_tooltip(folium.CircleMarker(location=[lat, lon], radius=7, color="#a05a00", fill=True,
+                                          fill_opacity=0.9), label).add_to(fmap)
     if len(points) > 1:
         lats, lons = [p[0] for p in points], [p[1] for p in points]
         fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=14)
@@ -96,7 +122,7 @@ def embed(fmap: LocalMap) -> Markup:
     root.render()
     html = root.html.render()
     script = root.script.render()
-    # folium's own output; the only user text in it (tooltips) went through _text().
+    # folium's own output; the only user text in it (tooltips) is JSON-encoded by TextTooltip.
     return Markup(f'{html}\n<script nonce="{csp_nonce()}">{script}</script>')  # nosec B704
 
 

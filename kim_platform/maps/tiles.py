@@ -8,9 +8,7 @@ reports show on the next request without any explicit invalidation.
 """
 import gzip
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from datetime import timedelta
 
 from sqlalchemy import func, select, text
@@ -18,6 +16,7 @@ from sqlalchemy import func, select, text
 from kim_platform import permissions
 from kim_platform.activities.models import Activity
 from kim_platform.core import clock
+from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 
@@ -59,14 +58,20 @@ _version = {"value": None, "at": 0.0}
 
 
 def data_version() -> str:
-    """Changes whenever a KIM or a report changes (two index-only lookups), asked at most once
-    a second per worker: a map may show a change one second late, and tiles cost no query
-    when cached."""
+    """Changes whenever a KIM or a report changes (two index-only lookups and a sequence read),
+    asked at most once a second per worker: a map or an export may show a change one second
+    late, and cached answers cost no query.
+
+    The coverage triggers append a `coverage_delta` row for every change to the figures,
+    deletions included (which leave the latest `updated_at` as it was), so its sequence moves
+    with them."""
     now = time.monotonic()
     if _version["value"] is None or now - _version["at"] > VERSION_TTL_S:
         kims = db.session.scalar(select(func.max(Kim.updated_at)))
         reports = db.session.scalar(select(func.max(Activity.updated_at)))
-        _version["value"] = hashlib.sha1(f"{kims}|{reports}".encode(), usedforsecurity=False).hexdigest()[:12]
+        figures = db.session.scalar(text("SELECT last_value FROM coverage_delta_id_seq"))
+        state = f"{kims}|{reports}|{figures}"
+        _version["value"] = hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
         _version["at"] = now
     return _version["value"]
 
@@ -177,31 +182,11 @@ def region_tile(z: int, x: int, y: int) -> bytes:
     return bytes(db.session.scalar(text(sql), params) or b"")
 
 
-class TileCache:
+class TileCache(LruCache):
     """A bounded LRU of gzipped tiles, shared by the threads of one worker."""
 
     def __init__(self, capacity: int = 4000):
-        self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        super().__init__(capacity)
 
 
 cache = TileCache()

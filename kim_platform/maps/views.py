@@ -9,7 +9,7 @@ from kim_platform import permissions
 from kim_platform.api.errors import api_error_response
 from kim_platform.core.i18n import current_locale
 from kim_platform.kims.models import STATUSES
-from kim_platform.kims.queries import bidang_list
+from kim_platform.kims.queries import bidang_family, bidang_list
 from kim_platform.maps import tiles
 from kim_platform.maps.folium_maps import embed, new_map
 
@@ -60,15 +60,19 @@ def tile(layer: str, z: str, x: str, y: str):
         return _tile_error(error.field, str(error))
     filters = {}
     if layer == "kims":
+        # Every filter value is checked before the cache is asked: a made-up value would
+        # otherwise build, store and evict a tile of its own.
         bidang = request.args.get("bidang")
         status = request.args.get("status")
+        active = request.args.get("active", "")
+        family = bidang_family(bidang) if bidang else None
+        if bidang and family is None:
+            return _tile_error("bidang", _("Unknown bidang."))
         if status and status not in STATUSES:
             return _tile_error("status", _("Unknown status."))
-        filters = {
-            "bidang": _bidang_and_children(bidang) if bidang else None,
-            "status": status,
-            "active_only": request.args.get("active") == "1",
-        }
+        if active not in ("", "0", "1"):
+            return _tile_error("active", _("Use active=1, or leave it out."))
+        filters = {"bidang": family, "status": status, "active_only": active == "1"}
     body, etag, public = tiles.cached_tile(layer, z, x, y, current_user, **filters)
     if request.if_none_match and etag in request.if_none_match:
         response = make_response("", 304)
@@ -86,9 +90,3 @@ def tile(layer: str, z: str, x: str, y: str):
     max_age = current_app.config.get("TILE_MAX_AGE", 300)
     response.headers["Cache-Control"] = f"public, max-age={max_age}" if public else "private, max-age=60"
     return response
-
-
-def _bidang_and_children(slug: str) -> list[str]:
-    from kim_platform.kims.queries import bidang_with_children
-
-    return bidang_with_children(slug[:40])

@@ -3,15 +3,12 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from kim_platform.activities.queries import activity_facts, activity_type_names
 from kim_platform.activities.queries import latest as latest_activities
+from kim_platform.core.pagination import page_arg
 from kim_platform.maps.folium_maps import embed, region_map
 from kim_platform.regions import queries
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 
 bp = Blueprint("regions", __name__, url_prefix="/wilayah")
-
-
-def _page_arg() -> int:
-    return request.args.get("page", 1, type=int) or 1
 
 
 @bp.get("")
@@ -41,7 +38,7 @@ def detail(code: str):
     region = queries.get_region(code) if is_valid_code(code) else None
     if region is None:
         abort(404)
-    children = queries.children_page(code, _page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
+    children = queries.children_page(code, page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
     child_codes = [child.code for child in children.items]
     extent = queries.region_extent(code)
     boundary = queries.boundary_geojson(code)

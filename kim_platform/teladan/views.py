@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from kim_platform import permissions
 from kim_platform.activities.queries import activity_type_names, activity_types
+from kim_platform.core.pagination import page_arg
 from kim_platform.kims import queries as kim_queries
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.regions.queries import children_page, get_region, provinces
@@ -33,7 +34,7 @@ def index():
     if bidang and bidang not in {choice.value for choice in bidang_choices}:
         bidang = None
     page = queries.ranking(region.code if region else None, bidang,
-                           page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE)
+                           page=page_arg(), per_page=PER_PAGE)
     kims = [kim for _, kim in page.items]
     province = region if region and region.level == "provinsi" else (
         get_region(region.code[:2]) if region else None)
