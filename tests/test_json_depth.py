@@ -22,6 +22,19 @@ def test_deeply_nested_json_is_refused_with_400(client, make_user, path, kind):
     assert error["code"] == "bad_request" and "terlalu dalam" in error["message"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/api/v1/kims"])
+def test_an_oversized_json_body_is_refused_before_it_is_scanned(client, make_user, path, monkeypatch):
+    from kim_platform.core import security
+
+    scanned = []
+    monkeypatch.setattr(security, "json_depth_exceeds", lambda body, *a: scanned.append(body) or False)
+    body = b'{"email": "a@example.id", "password": "' + b"x" * security.MAX_JSON_BYTES + b'"}'
+    response = client.post(path, data=body, content_type="application/json",
+                           headers=bearer(make_user()) if path == "/api/v1/kims" else {})
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+    assert "paling banyak 1024 KB" in response.get_json()["error"]["message"] and scanned == []
+
+
 def test_ordinary_nesting_still_reaches_the_schema(client):
     body = {"email": "a@example.id", "password": "x", "label": "[{\"]]]]]]]]]]]]]]]]]]]]]]"}
     assert client.post("/api/v1/auth/token", json=body).status_code == 401

@@ -15,6 +15,9 @@ from kim_platform.core.urls import absolute_url
 
 # Deeper than any body the API accepts, far below what makes a recursive parser overflow.
 MAX_JSON_DEPTH = 64
+# The largest JSON body: a report is at most 20,000 characters of Markdown plus links and tags;
+# photos travel as multipart. Bounds the depth scan (and the parser) to milliseconds.
+MAX_JSON_BYTES = 1024 * 1024
 # A JSON string; an unterminated one runs to the end (so the scan never backtracks).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -58,11 +61,19 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 def refuse_deep_json() -> None:
     """A JSON body nested thousands of levels deep makes the parser raise RecursionError (a 500
-    under gunicorn); it is refused with 400 before anything parses it."""
+    under gunicorn); it is refused with 400 before anything parses it. A JSON body over
+    MAX_JSON_BYTES is refused with 413 before it is even scanned."""
     from flask_babel import gettext as _
     from flask_smorest import abort
 
-    if request.is_json and json_depth_exceeds(request.get_data(cache=True)):
+    if not request.is_json:
+        return
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        abort(413, message=_("A JSON body may be at most %(n)d KB.", n=MAX_JSON_BYTES // 1024))
+    body = request.get_data(cache=True)
+    if len(body) > MAX_JSON_BYTES:  # sent without a Content-Length (chunked)
+        abort(413, message=_("A JSON body may be at most %(n)d KB.", n=MAX_JSON_BYTES // 1024))
+    if json_depth_exceeds(body):
         abort(400, message=_("The JSON body is nested too deeply (at most %(n)d levels).", n=MAX_JSON_DEPTH))
 
 
