@@ -130,7 +130,7 @@ def test_a_forged_device_cookie_is_ignored(app, make_user):
 
 # --- posting attempts count, failed ones too (M6) ------------------------------------------
 
-BAD_REPORT = {"title": "", "date": "2000-01-01", "type": "diskusi"}
+BAD_REPORT = {"title": "", "date": "bukan-tanggal", "type": "diskusi"}
 
 
 def bad_api_post(client, kim, headers, address="127.0.0.1"):
