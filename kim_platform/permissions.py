@@ -222,3 +222,91 @@ def can(user, action: str, obj=None) -> bool:
     """Generic entry point; unknown actions are refused, never allowed."""
     rule = ACTIONS.get(action)
     return bool(rule and rule(user, obj))
+
+
+# --- the acting user inside the services --------------------------------------------------
+# Every service that changes state takes the acting user first and asks here itself, so a
+# page, an API route, a CLI command and a job cannot disagree; views and the API only
+# translate the refusal (tests/test_service_permissions.py holds the matrix of every write).
+
+
+class SystemActor:
+    """The command line or a job acting with the directorate's authority, where no person acts.
+
+    Passed explicitly as `permissions.SYSTEM` (e.g. `flask users create-admin`, which bootstraps
+    the first directorate account). It is never a person: it registers no KIM, writes no report,
+    joins nothing and holds no account. `None` is an anonymous visitor and is refused."""
+
+    id = None
+    name = "system"
+    email = None
+    email_verified_at = None
+    is_authenticated = True
+    is_active = True
+    is_direktorat = True
+    pembina_scope = None
+    memberships = ()
+
+    def grant(self, role):
+        return None
+
+    def __repr__(self) -> str:
+        return "<system actor>"
+
+
+SYSTEM = SystemActor()
+
+
+def is_system(actor) -> bool:
+    return actor is SYSTEM
+
+
+def is_person(actor) -> bool:
+    """A logged-in account, not the system actor: one who may become a member or an author."""
+    return is_authenticated(actor) and not is_system(actor)
+
+
+def refusal(allowed: bool, visible: bool = True) -> int | None:
+    """None when the write is allowed; else the status to answer: 404 when the object must not
+    be revealed to the actor (what its routes answer), 403 when it may be seen but not changed."""
+    if allowed:
+        return None
+    return 403 if visible else 404
+
+
+def can_register_kim(actor) -> bool:
+    """Any person registers a KIM (and becomes its ketua)."""
+    return is_person(actor)
+
+
+def can_add_member(actor, kim, user, role: str, invitation=None, join_code: str | None = None, now=None) -> bool:
+    """Nobody becomes a member without consent: a person adds themself, with an open invitation
+    of this KIM for this role or with the KIM's join code; the system actor adds anyone.
+    (KIM managers invite, they do not add.)"""
+    if is_system(actor):
+        return True
+    if not is_person(actor) or user is None or getattr(user, "id", None) != actor.id:
+        return False
+    if invitation is not None:
+        return (invitation.kim_id == kim.id and invitation.role == role and invitation.status == "pending"
+                and now is not None and invitation.expires_at > now and can_answer_invitation(actor, invitation))
+    return bool(join_code) and join_code == kim.join_code and role == "anggota"
+
+
+def can_write_report(actor, kim) -> bool:
+    """A person who may report for the KIM (the report has an author)."""
+    return is_person(actor) and can_report_for(actor, kim)
+
+
+def can_set_active(actor) -> bool:
+    """The directorate (de)activates accounts (its own is refused by the service: 409)."""
+    return is_direktorat(actor)
+
+
+def acts_for_own_account(actor) -> bool:
+    """Own-account operations (profile, password, API tokens) need a person."""
+    return is_person(actor)
+
+
+def can_create_bidang(actor) -> bool:
+    return is_direktorat(actor)

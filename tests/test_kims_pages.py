@@ -190,9 +190,10 @@ def test_list_filters_and_pagination_in_html(client, make_kim):
 def test_oversized_logo_is_refused_before_decoding(make_user, make_kim):
     from kim_platform.kims import services
 
-    kim = make_kim()
+    ketua = make_user()
+    kim = make_kim(members=[(ketua, "ketua")])
     with pytest.raises(services.KimError) as error:
-        services.set_logo(make_user(), kim, b"\xff\xd8\xff" + bytes(6 * 1024 * 1024))
+        services.set_logo(ketua, kim, b"\xff\xd8\xff" + bytes(6 * 1024 * 1024))
     assert "5 MB" in str(error.value.fields["logo"]) and kim.logo_key is None
 
 

@@ -4,6 +4,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from kim_platform import permissions
 from kim_platform.accounts import services
 from kim_platform.accounts.services import AccountError
 from kim_platform.extensions import db
@@ -23,7 +24,8 @@ def create_admin_command(email: str, name: str | None) -> None:
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        user, created = services.create_admin(email, password, name)
+        # Bootstrap: nobody is logged in on the command line, so the system actor appoints.
+        user, created = services.create_admin(permissions.SYSTEM, email, password, name)
     except AccountError as error:
         db.session.rollback()
         raise click.ClickException(str(error.message)) from None

@@ -36,6 +36,17 @@ class AccountError(ValueError):
         self.status = status
 
 
+def _refuse_unless(allowed: bool, message) -> None:
+    """403 for an operation the actor may not do (kim_platform.permissions decides)."""
+    if not allowed:
+        raise AccountError(message, status=403)
+
+
+def _own_account(user) -> None:
+    """Own-account operations need a person: not an anonymous visitor, not the system actor."""
+    _refuse_unless(permissions.acts_for_own_account(user), _l("Log in to change your account."))
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -147,7 +158,7 @@ def reset_password(token: str, new_password: str) -> User:
     user = user_for_reset_token(token)
     if user is None:
         raise AccountError(_l("This reset link is invalid, expired or already used."), status=400)
-    set_password(user, new_password)
+    _set_password(user, new_password)
     # Following the emailed link proves the address.
     user.email_verified_at = user.email_verified_at or utcnow()
     return user
@@ -248,7 +259,7 @@ def end_login_session(token: str | None) -> None:
         db.session.execute(delete(LoginSession).where(LoginSession.token_hash == sha256(token)))
 
 
-def end_all_login_sessions(user: User, keep_token: str | None = None) -> None:
+def _end_all_login_sessions(user: User, keep_token: str | None = None) -> None:
     stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
     if keep_token:
         stmt = stmt.where(LoginSession.token_hash != sha256(keep_token))
@@ -257,26 +268,28 @@ def end_all_login_sessions(user: User, keep_token: str | None = None) -> None:
 
 # --- profile and password ------------------------------------------------------------
 
-def set_password(user: User, new_password: str) -> None:
+def _set_password(user: User, new_password: str) -> None:
     """Change the password and end every login and API token made with the old one."""
     problem = password_problem(new_password, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem, field="password")
     user.password_hash = hash_password(new_password)
-    end_all_login_sessions(user)
-    revoke_all_api_tokens(user)
+    _end_all_login_sessions(user)
+    _revoke_all_api_tokens(user)
     security_log.info("password changed for user %s", user.id)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> str:
     """Check the current password, set the new one, and return a fresh login token."""
+    _own_account(user)
     if not verify_password(user.password_hash, current_password):
         raise AccountError(_l("The current password is not correct."), field="current_password")
-    set_password(user, new_password)
+    _set_password(user, new_password)
     return start_login_session(user)
 
 
 def update_profile(user: User, name: str, whatsapp: str | None) -> None:
+    _own_account(user)
     name = (name or "").strip()
     if not name:
         raise AccountError(_l("Enter your name."), field="name")
@@ -287,11 +300,14 @@ def update_profile(user: User, name: str, whatsapp: str | None) -> None:
 
 
 def set_active(actor: User, user: User, active: bool) -> None:
-    """Deactivation ends every login and API token use at once."""
+    """Deactivation ends every login and API token use at once (the directorate; not its own)."""
+    _refuse_unless(permissions.can_set_active(actor), _l("You may not change this account."))
+    if getattr(actor, "id", None) == user.id:
+        raise AccountError(_l("You cannot deactivate your own account."), status=409)
     user.is_active = active
     if not active:
-        end_all_login_sessions(user)
-        revoke_all_api_tokens(user)
+        _end_all_login_sessions(user)
+        _revoke_all_api_tokens(user)
     record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
            before={"active": not active}, after={"active": active})
 
@@ -299,7 +315,8 @@ def set_active(actor: User, user: User, active: bool) -> None:
 # --- API tokens ------------------------------------------------------------------------
 
 def create_api_token(user: User, label: str | None) -> tuple[ApiToken, str]:
-    """A new token; the plain value is returned once and never stored."""
+    """A new token of the user's own; the plain value is returned once and never stored."""
+    _own_account(user)
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, label=(label or "").strip()[:80] or "token",
                      token_hash=sha256(secret), prefix=secret[:12],
@@ -331,6 +348,7 @@ def user_for_api_token(secret: str) -> User | None:
 
 def revoke_api_token(user: User, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False when there is no such live token."""
+    _own_account(user)
     token = db.session.scalar(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     )
@@ -340,7 +358,7 @@ def revoke_api_token(user: User, token_id: int) -> bool:
     return True
 
 
-def revoke_all_api_tokens(user: User) -> None:
+def _revoke_all_api_tokens(user: User) -> None:
     """Revoke every live token of `user` (new password, reset, deactivation)."""
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
@@ -356,7 +374,8 @@ def _grant_snapshot(grant: RoleGrant) -> dict:
 def grant_role(actor: User | None, user: User, role: str, scope_code: str | None) -> RoleGrant:
     """Give `user` a role, replacing a previous grant of the same role (e.g. a new scope).
 
-    `actor` None means the command line, which acts with the directorate's authority."""
+    The command line passes `permissions.SYSTEM` (the directorate's authority); `None` is refused."""
+    _refuse_unless(permissions.can_manage_roles(actor), _l("You may not manage users."))
     if role not in ("pembina", "direktorat"):
         raise AccountError(_l("Unknown role."), field="role")
     if role == "direktorat":
@@ -367,14 +386,14 @@ def grant_role(actor: User | None, user: User, role: str, scope_code: str | None
             raise AccountError(_l("A pembina's scope is one provinsi or kabupaten/kota code."), field="scope")
         if get_region(scope_code) is None:
             raise AccountError(_l("No region has this code."), field="scope")
-    if actor is not None and not permissions.can_grant(actor, role, scope_code):
+    if not permissions.can_grant(actor, role, scope_code):
         raise AccountError(_l("You may not grant this role with this scope."), status=403)
     existing = user.grant(role)
     before = _grant_snapshot(existing) if existing else None
     if existing:
         if existing.scope_code == scope_code:
             return existing
-        if actor is not None and not permissions.can_revoke(actor, existing):
+        if not permissions.can_revoke(actor, existing):
             raise AccountError(_l("This user already holds this role in a region outside your scope."), status=403)
         existing.scope_code = scope_code
         existing.granted_by_id = getattr(actor, "id", None)
@@ -389,6 +408,7 @@ def grant_role(actor: User | None, user: User, role: str, scope_code: str | None
 
 
 def revoke_role(actor: User, user: User, role: str) -> RoleGrant:
+    _refuse_unless(permissions.can_manage_roles(actor), _l("You may not manage users."))
     grant = user.grant(role)
     if grant is None:
         raise AccountError(_l("This user does not hold this role."), status=404)
@@ -401,8 +421,13 @@ def revoke_role(actor: User, user: User, role: str) -> RoleGrant:
     return grant
 
 
-def create_admin(email: str, password: str, name: str | None = None) -> tuple[User, bool]:
-    """First directorate account (CLI). Returns the user and whether it was created."""
+def create_admin(actor, email: str, password: str, name: str | None = None) -> tuple[User, bool]:
+    """A directorate account, created if needed. Returns the user and whether it was created.
+
+    `flask users create-admin` bootstraps the first one with `actor=permissions.SYSTEM`; otherwise
+    only the directorate appoints the directorate."""
+    _refuse_unless(permissions.can_grant(actor, "direktorat", None),
+                   _l("You may not grant this role with this scope."))
     email = normalise_email(email)
     user = queries.user_by_email(email)
     created = user is None
@@ -416,5 +441,5 @@ def create_admin(email: str, password: str, name: str | None = None) -> tuple[Us
                     email_verified_at=utcnow())
         db.session.add(user)
         db.session.flush()
-    grant_role(None, user, "direktorat", None)
+    grant_role(actor, user, "direktorat", None)
     return user, created

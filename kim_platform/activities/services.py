@@ -21,7 +21,7 @@ from kim_platform.core.images import UploadError, check_pixel_budget, image_pixe
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, check_daily_cap, check_location, clean_place_input
+from kim_platform.kims.services import KimError, authorise, check_daily_cap, check_location, clean_place_input
 
 MAX_PHOTOS = 6
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
@@ -271,9 +271,19 @@ def _check_daily_cap(actor) -> None:
                        "tomorrow.", n=cap))
 
 
+def _authorise(actor, allowed: bool, activity: Activity, message) -> None:
+    """Refuse a write on a report: 404 when the actor may not see it (as its routes answer), else 403."""
+    status = permissions.refusal(allowed, visible=permissions.can_view_activity(actor, activity))
+    if status == 404:
+        raise KimError(_l("No such report."), status=404)
+    if status:
+        raise KimError(message, status=status)
+
+
 def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:
-    if not permissions.can_report_for(actor, kim):
-        raise KimError(_l("Only members of this KIM report its activities."), status=403)
+    """A report of `kim` by a person who may report for it (its members, the directorate)."""
+    authorise(actor, permissions.can_write_report(actor, kim), kim,
+              _l("Only members of this KIM report its activities."))
     _check_daily_cap(actor)
     photos = list(photos)
     pixels = check_photos(photos)
@@ -300,8 +310,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
 
 def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes] = (),
                     remove_photo_ids: list[int] = ()) -> Activity:
-    if not permissions.can_edit_activity(actor, activity):
-        raise KimError(_l("You may not edit this report."), status=403)
+    _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     new_photos = list(new_photos)
     pixels = check_photos(new_photos)
     values = clean_activity_input(raw, partial=True)
@@ -331,8 +340,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
 
 
 def publish_activity(actor, activity: Activity) -> None:
-    if not permissions.can_edit_activity(actor, activity):
-        raise KimError(_l("You may not edit this report."), status=403)
+    _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     if activity.status != "draft":
         raise KimError(_l("Only a draft can be published."), status=409)
     activity.status = "published"
@@ -344,8 +352,7 @@ def publish_activity(actor, activity: Activity) -> None:
 
 def delete_activity(actor, activity: Activity) -> None:
     """Delete the report; its photo files go once the deletion commits."""
-    if not permissions.can_edit_activity(actor, activity):
-        raise KimError(_l("You may not delete this report."), status=403)
+    _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not delete this report."))
     for photo in activity.photos:
         delete_after_commit(db.session, photo.key)
         delete_after_commit(db.session, photo.thumb_key)
@@ -356,8 +363,8 @@ def delete_activity(actor, activity: Activity) -> None:
 
 
 def hide_activity(actor, activity: Activity, reason: str) -> None:
-    if not permissions.can_moderate_activity(actor, activity):
-        raise KimError(_l("You may not moderate this report."), status=403)
+    _authorise(actor, permissions.can_moderate_activity(actor, activity), activity,
+               _l("You may not moderate this report."))
     reason = (reason or "").strip()
     if len(reason) < 5:
         raise KimError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
@@ -375,8 +382,8 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
 
 
 def unhide_activity(actor, activity: Activity) -> None:
-    if not permissions.can_moderate_activity(actor, activity):
-        raise KimError(_l("You may not moderate this report."), status=403)
+    _authorise(actor, permissions.can_moderate_activity(actor, activity), activity,
+               _l("You may not moderate this report."))
     if activity.status != "hidden":
         raise KimError(_l("This report is not hidden."), status=409)
     activity.status = "published"
@@ -391,8 +398,7 @@ def unhide_activity(actor, activity: Activity) -> None:
 
 def request_review(actor, activity: Activity) -> None:
     """After editing a hidden report, its KIM asks the pembina to look again."""
-    if not permissions.can_edit_activity(actor, activity):
-        raise KimError(_l("You may not edit this report."), status=403)
+    _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     if activity.status != "hidden":
         raise KimError(_l("This report is not hidden."), status=409)
     activity.review_requested_at = utcnow()

@@ -369,6 +369,17 @@ def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
     record(actor, action, "kim", kim.id, scope_code=kim.desa_code, before=before, after=after)
 
 
+def authorise(actor, allowed: bool, kim: Kim | None, message) -> None:
+    """Refuse a write `actor` may not do (`allowed` from kim_platform.permissions): 404 for a KIM
+    they may not see, as its routes answer, else 403 with `message`. Every write service of
+    KIMs and reports calls this before looking at its input."""
+    status = permissions.refusal(allowed, visible=kim is None or permissions.can_view_kim(actor, kim))
+    if status == 404:
+        raise KimError(_l("No such KIM."), status=404)
+    if status:
+        raise KimError(message, status=status)
+
+
 # --- creating and editing --------------------------------------------------------------
 
 def check_daily_cap(actor, setting: str, done_since, message) -> None:
@@ -399,7 +410,8 @@ def _check_daily_cap(actor) -> None:
 
 
 def create_kim(actor, raw: dict) -> Kim:
-    """A new draft KIM; the registrant becomes its ketua."""
+    """A new draft KIM; the registrant (a person) becomes its ketua."""
+    authorise(actor, permissions.can_register_kim(actor), None, _l("Log in to register a KIM."))
     _check_daily_cap(actor)
     values = clean_kim_input(raw)
     check_location(values["desa_code"], values["lat"], values["lon"])
@@ -419,6 +431,7 @@ def create_kim(actor, raw: dict) -> Kim:
 def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     """Change fields. Moving a KIM is limited to the editor's scope, and a verified KIM that
     moves to another kabupaten/kota goes back to that region's pembina for verification."""
+    authorise(actor, permissions.can_edit_kim(actor, kim), kim, _l("You may not edit this KIM."))
     values = clean_kim_input(raw, partial=True)
     before = _snapshot(kim)
     desa_code = values.get("desa_code", kim.desa_code)
@@ -450,6 +463,7 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
 def set_files(actor, kim: Kim, logo: bytes | None = None, sk_file: bytes | None = None) -> None:
     """The logo and the SK scan of one form: both judged from their headers (size, format,
     pixels each and together) before either image is decoded."""
+    authorise(actor, permissions.can_edit_kim(actor, kim), kim, _l("You may not edit this KIM."))
     errors, pixels = {}, []
     for field, data, max_bytes in (("logo", logo, LOGO_MAX_BYTES), ("sk_file", sk_file, SK_MAX_BYTES)):
         if data is None or (field == "sk_file" and data[:5] == b"%PDF-"):
@@ -472,6 +486,7 @@ def set_files(actor, kim: Kim, logo: bytes | None = None, sk_file: bytes | None 
 
 
 def set_logo(actor, kim: Kim, data: bytes) -> None:
+    authorise(actor, permissions.can_edit_kim(actor, kim), kim, _l("You may not edit this KIM."))
     try:
         clean = reencode_image(data, max_side=512, max_bytes=LOGO_MAX_BYTES)
     except UploadError as error:
@@ -484,6 +499,7 @@ def set_logo(actor, kim: Kim, data: bytes) -> None:
 
 def set_sk_file(actor, kim: Kim, data: bytes) -> None:
     """The SK scan: a PDF kept as is, or an image re-encoded without metadata."""
+    authorise(actor, permissions.can_edit_kim(actor, kim), kim, _l("You may not edit this KIM."))
     try:
         if data[:5] == b"%PDF-":
             stored, suffix = check_pdf(data, SK_MAX_BYTES), ".pdf"
@@ -529,8 +545,7 @@ def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Ki
     """Apply one transition of the status machine, checking who may and from where."""
     if action not in TRANSITIONS:
         raise KimError(_l("Unknown action."), status=400)
-    if not PERMISSION_FOR[action](actor, kim):
-        raise KimError(_l("You may not do this for this KIM."), status=403)
+    authorise(actor, PERMISSION_FOR[action](actor, kim), kim, _l("You may not do this for this KIM."))
     sources, target = TRANSITIONS[action]
     if kim.status not in sources:
         raise KimError(_l("This KIM is %(status)s; that cannot be done now.", status=STATUS_LABELS[kim.status]),
@@ -568,13 +583,21 @@ def _managers(kim: Kim) -> list[Membership]:
     return [m for m in kim.memberships if m.role in ("ketua", "admin")]
 
 
-def add_member(actor, kim: Kim, user, role: str = "anggota") -> Membership:
+def add_member(actor, kim: Kim, user, role: str = "anggota", *, invitation: KimInvitation | None = None,
+               join_code: str | None = None) -> Membership:
+    """Make `user` a member with `role`, or give an existing member that role.
+
+    Nobody becomes a member without consent (permissions.can_add_member): a person adds
+    themself with an open invitation of this KIM (its role) or with the KIM's join code (as
+    anggota; an existing member keeps their role); the system actor adds anyone."""
+    authorise(actor, permissions.can_add_member(actor, kim, user, role, invitation=invitation, join_code=join_code,
+                                                now=utcnow()), None, _l("You may not add this member."))
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
     existing = next((m for m in kim.memberships if m.user_id == user.id), None)
     if existing:
-        if existing.role != role:
-            set_member_role(actor, kim, existing, role)
+        if existing.role != role and join_code is None:
+            _change_role(actor, kim, existing, role)
         return existing
     membership = Membership(user_id=user.id, kim_id=kim.id, role=role)
     kim.memberships.append(membership)
@@ -584,6 +607,13 @@ def add_member(actor, kim: Kim, user, role: str = "anggota") -> Membership:
 
 
 def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
+    """Change a member's role (the KIM's ketua/admins, the directorate)."""
+    authorise(actor, permissions.can_manage_members(actor, kim), kim,
+              _l("Only the KIM's ketua and admins manage its members."))
+    _change_role(actor, kim, membership, role)
+
+
+def _change_role(actor, kim: Kim, membership: Membership, role: str) -> None:
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
     if membership.role in ("ketua", "admin") and role == "anggota" and len(_managers(kim)) <= 1:
@@ -596,6 +626,9 @@ def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
 
 
 def remove_member(actor, kim: Kim, membership: Membership) -> None:
+    """Anyone leaves; the KIM's ketua/admins (and the directorate) remove others."""
+    authorise(actor, permissions.can_remove_member(actor, membership), kim,
+              _l("Only the KIM's ketua and admins manage its members."))
     if membership.role in ("ketua", "admin") and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     kim.memberships.remove(membership)
@@ -611,6 +644,8 @@ def invite_member(actor, kim: Kim, email: str, role: str = "anggota") -> KimInvi
 
     The same happens whether or not the address has an account (and whether or not it belongs
     to a member already), so the inviter learns nothing about it; its owner answers."""
+    authorise(actor, permissions.can_manage_members(actor, kim), kim,
+              _l("Only the KIM's ketua and admins manage its members."))
     email = normalise_email(email)
     if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email) or len(email) > 254:
         raise KimError(_l("Enter a valid email address."), fields={"email": _l("Enter a valid email address.")})
@@ -678,7 +713,7 @@ def accept_invitation(user, invitation: KimInvitation) -> Membership:
     if not permissions.can_answer_invitation(user, invitation):
         raise KimError(_l("No such invitation."), status=404)
     _check_open(invitation)
-    membership = add_member(user, invitation.kim, user, invitation.role)
+    membership = add_member(user, invitation.kim, user, invitation.role, invitation=invitation)
     invitation.status = "accepted"
     invitation.answered_at = utcnow()
     db.session.flush()
@@ -699,19 +734,42 @@ def decline_invitation(user, invitation: KimInvitation) -> None:
 
 
 def join_by_code(user, code: str) -> Kim:
+    """A person joins the KIM whose join code they were given (the code is the consent of its
+    ketua); a member stays as they are."""
+    authorise(user, permissions.is_person(user), None, _l("Log in to join a KIM."))
     kim = db.session.scalar(select(Kim).where(Kim.join_code == (code or "").strip().upper()))
     if kim is None:
         raise KimError(_l("No KIM has this join code."), fields={"code": _l("No KIM has this join code.")},
                        status=404)
     if permissions.kim_role(user, kim) is None:
-        add_member(user, kim, user, "anggota")
+        add_member(user, kim, user, "anggota", join_code=kim.join_code)
     return kim
 
 
 def new_join_code(actor, kim: Kim) -> str:
+    """A fresh join code (the old one stops working): the KIM's ketua/admins, the directorate."""
+    authorise(actor, permissions.can_manage_members(actor, kim), kim,
+              _l("Only the KIM's ketua and admins manage its members."))
     kim.join_code = _new_join_code()
     _audit(actor, "kim.join_code", kim)
     return kim.join_code
+
+
+# --- the bidang taxonomy ----------------------------------------------------------------------
+
+def create_bidang(actor, data: dict) -> Bidang:
+    """Add a bidang (the directorate): `slug`, `name_id`, `name_en`, optional `parent_slug`,
+    already checked for shape by the caller's schema."""
+    authorise(actor, permissions.can_create_bidang(actor), None, _l("Only the directorate extends the taxonomy."))
+    if db.session.get(Bidang, data["slug"]) is not None:
+        raise KimError(_l("This bidang exists already."), status=409)
+    if data.get("parent_slug") and db.session.get(Bidang, data["parent_slug"]) is None:
+        raise KimError(_l("Unknown parent bidang."), fields={"parent_slug": _l("Unknown parent bidang.")})
+    bidang = Bidang(**data, sort=100)
+    db.session.add(bidang)
+    db.session.flush()
+    record(actor, "bidang.create", "bidang", bidang.slug, after=data)
+    return bidang
 
 
 def refresh_last_activity_for(kim) -> None:

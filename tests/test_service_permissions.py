@@ -1,0 +1,379 @@
+"""Every state-changing service × every role → allowed, or refused with 403 / 404, called directly.
+
+The services check permissions themselves (kim_platform.permissions), so a page, an API route,
+a CLI command and a job cannot disagree; this matrix calls them without HTTP. A public function
+added to any `kim_platform/<domain>/services.py` without a row here (or an exemption saying why
+it changes nothing a role decides) fails `test_every_service_function_has_a_rule`, as a new route
+fails the route matrix (tests/test_permission_matrix.py).
+
+The world of each case: a KIM in Kabupaten Mamuju (76.02), Sulawesi Barat (76), with its ketua, an
+admin and an anggota (the author of its report), an account to appoint, a pembina of 76.02 to
+dismiss, and invitations to the KIM: one for the actor's own address, one for somebody else's.
+"""
+import importlib
+import importlib.util
+import inspect
+import io
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+import kim_platform
+from kim_platform import permissions
+from kim_platform.accounts import services as accounts
+from kim_platform.accounts.services import AccountError
+from kim_platform.activities import services as activities
+from kim_platform.activities.models import Activity
+from kim_platform.audit.models import AuditEntry
+from kim_platform.core import clock
+from kim_platform.extensions import db
+from kim_platform.kims import services as kims
+from kim_platform.kims.services import KimError
+from tests.conftest import DESA, DESA_POINT, PASSWORD
+
+ROLES = ("anonymous", "relawan", "member", "kim_admin", "ketua", "pembina_in", "pembina_out", "pembina_prov",
+         "pembina_prov_out", "direktorat", "system")
+ROLE_GRANTS = {
+    "pembina_in": ("pembina", "76.02"),
+    "pembina_out": ("pembina", "73.71"),
+    "pembina_prov": ("pembina", "76"),
+    "pembina_prov_out": ("pembina", "73"),
+    "direktorat": ("direktorat", None),
+}
+KIM_ROLES = {"member": "anggota", "kim_admin": "admin", "ketua": "ketua"}
+
+EVERYONE = frozenset(ROLES)
+PERSONS = EVERYONE - {"anonymous", "system"}
+NOBODY = frozenset()
+DIREKTORAT = frozenset({"direktorat", "system"})
+KIM_REGION = frozenset({"pembina_in", "pembina_prov"}) | DIREKTORAT
+KIM_MANAGERS = frozenset({"kim_admin", "ketua"}) | DIREKTORAT
+KIM_EDITORS = KIM_REGION | KIM_MANAGERS
+REPORTERS = frozenset({"member", "kim_admin", "ketua", "direktorat"})  # persons only: a report has an author
+GRANTERS_FOR_7602 = frozenset({"pembina_prov"}) | DIREKTORAT
+ROLE_MANAGERS = frozenset({"pembina_prov", "pembina_prov_out"}) | DIREKTORAT
+# Who may not even see a draft KIM or a hidden report: they are answered 404, as by the routes.
+OUTSIDERS = frozenset({"anonymous", "relawan", "pembina_out", "pembina_prov_out"})
+
+
+@dataclass
+class World:
+    actor: object
+    kim: object
+    other: object  # an anggota of the KIM, the author of its report
+    activity: object
+    target: object  # an account to appoint, deactivate, or add
+    appointed: object  # a pembina of 76.02 to dismiss
+    invitation: object  # to the KIM for the actor's own address (persons only)
+    foreign_invitation: object  # to the KIM for the target's address
+
+    def membership(self, user):
+        return next(m for m in self.kim.memberships if m.user_id == user.id)
+
+    @property
+    def own_membership(self):
+        """The actor's membership, or (for those without one) the anggota's."""
+        role = permissions.kim_role(self.actor, self.kim)
+        return self.membership(self.actor if role else self.other)
+
+    @property
+    def me_or_target(self):
+        """Whom a self-service call adds: the actor if a person, else the target."""
+        return self.actor if permissions.is_person(self.actor) else self.target
+
+
+@dataclass
+class Rule:
+    call: Callable[[World], object]
+    allowed: frozenset
+    hidden: frozenset = NOBODY  # denied with 404 (the object is not revealed); other denials are 403
+    rejected: frozenset = NOBODY  # past the permission check, their (invalid) input is refused: 422
+    kim_status: str = "verified"
+    activity_status: str = "published"
+
+
+def _image(fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 120, 200)).save(out, format=fmt)
+    return out.getvalue()
+
+
+KIM_INPUT = {"name": "KIM Matriks Layanan", "bidang": ["literasi"], "desa_code": DESA,
+             "lat": DESA_POINT[0], "lon": DESA_POINT[1]}
+REPORT = {"title": "Rapat warga", "type": "diskusi"}  # the date is added per call (clock.today())
+NEW_PASSWORD = "teh manis hangat sekali"
+
+
+def _report() -> dict:
+    return {**REPORT, "date": clock.today().isoformat()}
+
+
+def _own_invitation(w: World, answer):
+    return answer(w.actor, w.invitation or w.foreign_invitation)
+
+
+def _revoke_own_token(w: World):
+    token_id = accounts.create_api_token(w.actor, "matriks")[0].id if permissions.is_person(w.actor) else 999_999
+    return accounts.revoke_api_token(w.actor, token_id)
+
+
+# Keyed by "<module>.<function>" plus a variant; every row is one call as every role.
+MATRIX = {
+    # --- KIMs ---------------------------------------------------------------------------------
+    ("kims.create_kim",): Rule(lambda w: kims.create_kim(w.actor, dict(KIM_INPUT)), PERSONS),
+    ("kims.update_kim",): Rule(lambda w: kims.update_kim(w.actor, w.kim, {"name": "KIM Nama Baru"}), KIM_EDITORS),
+    ("kims.update_kim", "invalid input"): Rule(  # the permission is checked before the input is judged
+        lambda w: kims.update_kim(w.actor, w.kim, {"name": ""}), NOBODY, rejected=KIM_EDITORS),
+    ("kims.update_kim", "draft"): Rule(lambda w: kims.update_kim(w.actor, w.kim, {"name": "KIM Nama Baru"}),
+                                       KIM_EDITORS, hidden=OUTSIDERS, kim_status="draft"),
+    ("kims.set_files",): Rule(lambda w: kims.set_files(w.actor, w.kim, logo=_image()), KIM_EDITORS),
+    ("kims.set_logo",): Rule(lambda w: kims.set_logo(w.actor, w.kim, _image()), KIM_EDITORS),
+    ("kims.set_sk_file",): Rule(lambda w: kims.set_sk_file(w.actor, w.kim, _image("JPEG")), KIM_EDITORS),
+    ("kims.set_sk_file", "draft"): Rule(lambda w: kims.set_sk_file(w.actor, w.kim, _image("JPEG")), KIM_EDITORS,
+                                        hidden=OUTSIDERS, kim_status="draft"),
+    ("kims.change_status", "submit"): Rule(lambda w: kims.change_status(w.actor, w.kim, "submit"), KIM_EDITORS,
+                                           hidden=OUTSIDERS, kim_status="draft"),
+    ("kims.change_status", "verify"): Rule(lambda w: kims.change_status(w.actor, w.kim, "verify"), KIM_REGION,
+                                           hidden=OUTSIDERS, kim_status="submitted"),
+    ("kims.change_status", "reject"): Rule(lambda w: kims.change_status(w.actor, w.kim, "reject", "Lengkapi SK."),
+                                           KIM_REGION, hidden=OUTSIDERS, kim_status="submitted"),
+    ("kims.change_status", "deactivate"): Rule(lambda w: kims.change_status(w.actor, w.kim, "deactivate"),
+                                               KIM_EDITORS),
+    ("kims.change_status", "reactivate"): Rule(lambda w: kims.change_status(w.actor, w.kim, "reactivate"),
+                                               KIM_REGION, kim_status="inactive"),
+    # --- the bidang taxonomy ------------------------------------------------------------------
+    ("kims.create_bidang",): Rule(lambda w: kims.create_bidang(w.actor, {
+        "slug": "matriks-baru", "parent_slug": None, "name_id": "Bidang Baru", "name_en": "New field"}), DIREKTORAT),
+    # --- membership: nobody becomes a member without consent ----------------------------------
+    ("kims.add_member", "own invitation"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.me_or_target, (w.invitation or w.foreign_invitation).role,
+        invitation=w.invitation or w.foreign_invitation), PERSONS | {"system"}),
+    ("kims.add_member", "somebody else's invitation"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.target, "anggota", invitation=w.foreign_invitation), frozenset({"system"})),
+    ("kims.add_member", "somebody else, directly"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.target, "ketua"), frozenset({"system"})),
+    ("kims.add_member", "join code"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.me_or_target, "anggota", join_code=w.kim.join_code), PERSONS | {"system"}),
+    ("kims.add_member", "wrong join code"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.me_or_target, "anggota", join_code="SALAHKOD"), frozenset({"system"})),
+    ("kims.add_member", "join code for a higher role"): Rule(lambda w: kims.add_member(
+        w.actor, w.kim, w.me_or_target, "admin", join_code=w.kim.join_code), frozenset({"system"})),
+    ("kims.join_by_code",): Rule(lambda w: kims.join_by_code(w.actor, w.kim.join_code), PERSONS),
+    ("kims.join_by_code", "draft"): Rule(lambda w: kims.join_by_code(w.actor, w.kim.join_code), PERSONS,
+                                         kim_status="draft"),
+    ("kims.set_member_role",): Rule(lambda w: kims.set_member_role(w.actor, w.kim, w.membership(w.other), "admin"),
+                                    KIM_MANAGERS),
+    ("kims.remove_member",): Rule(lambda w: kims.remove_member(w.actor, w.kim, w.membership(w.other)), KIM_MANAGERS),
+    ("kims.remove_member", "leave"): Rule(lambda w: kims.remove_member(w.actor, w.kim, w.own_membership),
+                                          KIM_MANAGERS | {"member"}),
+    ("kims.remove_member", "draft"): Rule(lambda w: kims.remove_member(w.actor, w.kim, w.membership(w.other)),
+                                          KIM_MANAGERS, hidden=OUTSIDERS, kim_status="draft"),
+    ("kims.new_join_code",): Rule(lambda w: kims.new_join_code(w.actor, w.kim), KIM_MANAGERS),
+    # --- invitations -------------------------------------------------------------------------
+    ("kims.invite_member",): Rule(lambda w: kims.invite_member(w.actor, w.kim, "baru@example.id"), KIM_MANAGERS),
+    ("kims.invite_member", "draft"): Rule(lambda w: kims.invite_member(w.actor, w.kim, "baru@example.id"),
+                                          KIM_MANAGERS, hidden=OUTSIDERS, kim_status="draft"),
+    ("kims.accept_invitation",): Rule(lambda w: _own_invitation(w, kims.accept_invitation), PERSONS,
+                                      hidden=frozenset({"anonymous", "system"})),
+    ("kims.accept_invitation", "somebody else's"): Rule(
+        lambda w: kims.accept_invitation(w.actor, w.foreign_invitation), NOBODY, hidden=EVERYONE),
+    ("kims.decline_invitation",): Rule(lambda w: _own_invitation(w, kims.decline_invitation), PERSONS,
+                                       hidden=frozenset({"anonymous", "system"})),
+    ("kims.decline_invitation", "somebody else's"): Rule(
+        lambda w: kims.decline_invitation(w.actor, w.foreign_invitation), NOBODY, hidden=EVERYONE),
+    # --- activity reports (written by another anggota) ----------------------------------------
+    ("activities.create_activity",): Rule(lambda w: activities.create_activity(w.actor, w.kim, _report()),
+                                          REPORTERS),
+    ("activities.create_activity", "draft KIM"): Rule(
+        lambda w: activities.create_activity(w.actor, w.kim, _report()), REPORTERS, hidden=OUTSIDERS,
+        kim_status="draft"),
+    ("activities.update_activity",): Rule(lambda w: activities.update_activity(w.actor, w.activity, {"title": "Baru"}),
+                                          KIM_MANAGERS),
+    ("activities.update_activity", "hidden"): Rule(
+        lambda w: activities.update_activity(w.actor, w.activity, {"title": "Baru"}), KIM_MANAGERS,
+        hidden=OUTSIDERS, activity_status="hidden"),
+    ("activities.publish_activity",): Rule(lambda w: activities.publish_activity(w.actor, w.activity), KIM_MANAGERS,
+                                           hidden=OUTSIDERS, activity_status="draft"),
+    ("activities.delete_activity",): Rule(lambda w: activities.delete_activity(w.actor, w.activity), KIM_MANAGERS),
+    ("activities.request_review",): Rule(lambda w: activities.request_review(w.actor, w.activity), KIM_MANAGERS,
+                                         hidden=OUTSIDERS, activity_status="hidden"),
+    # --- moderation -------------------------------------------------------------------------
+    ("activities.hide_activity",): Rule(
+        lambda w: activities.hide_activity(w.actor, w.activity, "Memuat data pribadi."), KIM_REGION),
+    ("activities.unhide_activity",): Rule(lambda w: activities.unhide_activity(w.actor, w.activity), KIM_REGION,
+                                          hidden=OUTSIDERS, activity_status="hidden"),
+    # --- roles and accounts -------------------------------------------------------------------
+    ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
+                                   GRANTERS_FOR_7602),
+    ("accounts.grant_role", "invalid scope"): Rule(  # the permission is checked before the input is judged
+        lambda w: accounts.grant_role(w.actor, w.target, "pembina", "99"), NOBODY, rejected=ROLE_MANAGERS),
+    ("accounts.revoke_role",): Rule(lambda w: accounts.revoke_role(w.actor, w.appointed, "pembina"),
+                                    GRANTERS_FOR_7602),
+    ("accounts.set_active",): Rule(lambda w: accounts.set_active(w.actor, w.target, False), DIREKTORAT),
+    ("accounts.create_admin",): Rule(
+        lambda w: accounts.create_admin(w.actor, "admin.baru@example.id", "ombak pantai barat sekali"), DIREKTORAT),
+    ("accounts.create_api_token",): Rule(lambda w: accounts.create_api_token(w.actor, "matriks"), PERSONS),
+    ("accounts.revoke_api_token",): Rule(_revoke_own_token, PERSONS),
+    ("accounts.change_password",): Rule(lambda w: accounts.change_password(w.actor, PASSWORD, NEW_PASSWORD), PERSONS),
+    ("accounts.update_profile",): Rule(lambda w: accounts.update_profile(w.actor, "Nama Baru", None), PERSONS),
+}
+
+# Public functions of the services modules that no role decides, and why.
+EXEMPT = {
+    # Pure helpers: parse, validate, sign, compute; they write nothing.
+    **dict.fromkeys((
+        "kims.parse_coordinate", "kims.validate_social_url", "kims.clean_kim_input", "kims.clean_place_input",
+        "kims.random_join_codes", "kims.invitation_token", "kims.invitation_id_from_token", "kims.invitation_is_open",
+        "activities.render_markdown", "activities.clean_activity_input", "activities.check_photos",
+        "accounts.utcnow", "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
+        "accounts.email_verification_token", "accounts.password_reset_token", "accounts.device_cookie",
+        "accounts.known_device", "accounts.login_refusal",
+    ), "pure helper"),
+    # Reads (what a viewer may see is the visibility rule's business, not a write's).
+    **dict.fromkeys((
+        "kims.known_bidang", "kims.check_location", "kims.similar_kims", "kims.look_alikes_for",
+        "kims.answerable_invitation", "activities.known_types", "accounts.user_for_reset_token",
+    ), "read only"),
+    # Authorised by a secret, not a role: there is no acting user yet.
+    "accounts.register": "anyone signs up (no acting user); the same answer whether the address is taken",
+    "accounts.verify_email": "the signed link mailed to the address is the authority",
+    "accounts.reset_password": "the signed, single-use link mailed to the address is the authority",
+    "accounts.authenticate": "the password is the authority (it may only rehash it)",
+    "accounts.start_login_session": "called right after authenticate: the checked password is the authority",
+    "accounts.end_login_session": "the session token is the authority (logging out)",
+    "accounts.user_for_session_token": "the session token is the authority (it only resolves it)",
+    "accounts.user_for_api_token": "the API token is the authority (it only notes its last use)",
+    # Derived data and building blocks of authorised writes.
+    "kims.next_number": "allocates the next KIM number inside change_status(verify), which authorised it",
+    "kims.refresh_last_activity_for": "recomputes a derived date from published reports; decides nothing",
+    "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
+}
+# Helpers that take the acting user but change nothing on their own: they serve the write services.
+ACTOR_HELPERS = {
+    "kims.authorise": "the write services' refusal (404/403) from a permissions answer",
+    "kims.check_daily_cap": "counts the actor's writes of the day (a read; 429 past the cap)",
+    "audit.record": "the audit trail written by the write services themselves, inside their transaction",
+}
+EXEMPT.update(ACTOR_HELPERS)
+
+
+def _services_modules():
+    """Every kim_platform/<domain>/services.py, found by walking the package (new domains included)."""
+    for info in pkgutil.iter_modules(kim_platform.__path__):
+        if info.ispkg and importlib.util.find_spec(f"kim_platform.{info.name}.services") is not None:
+            yield info.name, importlib.import_module(f"kim_platform.{info.name}.services")
+
+
+def _public_functions() -> dict[str, Callable]:
+    return {f"{domain}.{name}": function
+            for domain, module in _services_modules()
+            for name, function in inspect.getmembers(module, inspect.isfunction)
+            if function.__module__ == module.__name__ and not name.startswith("_")}
+
+
+def test_every_service_function_has_a_rule():
+    functions = _public_functions()
+    ruled = {key[0] for key in MATRIX}
+    missing = set(functions) - ruled - set(EXEMPT)
+    assert not missing, f"service functions without a rule in the service matrix (or an exemption): {sorted(missing)}"
+    stale = (ruled | set(EXEMPT)) - set(functions)
+    assert not stale, f"rules for service functions that no longer exist: {sorted(stale)}"
+    assert not ruled & set(EXEMPT), f"both ruled and exempt: {sorted(ruled & set(EXEMPT))}"
+    # A function that takes an acting user changes state on its behalf: it needs a rule, not an exemption.
+    acting = {name for name, function in functions.items()
+              if next(iter(inspect.signature(function).parameters), None) == "actor"}
+    exempt_acting = acting & (set(EXEMPT) - set(ACTOR_HELPERS))
+    assert not exempt_acting, f"services taking an actor are exempt: {sorted(exempt_acting)}"
+
+
+def test_the_system_actor_is_explicit_and_none_is_anonymous(make_user):
+    """The CLI's bootstrap path is `permissions.SYSTEM`, never a silent `None`."""
+    target = make_user()
+    with pytest.raises(AccountError) as refused:
+        accounts.grant_role(None, target, "direktorat", None)
+    assert refused.value.status == 403 and target.grants == []
+    grant = accounts.grant_role(permissions.SYSTEM, target, "direktorat", None)
+    assert grant.granted_by_id is None and target.is_direktorat
+    assert not permissions.is_person(permissions.SYSTEM) and not permissions.is_person(None)
+
+
+def _world(make_user, make_kim, role: str, rule: Rule) -> World:
+    if role == "anonymous":
+        actor = None
+    elif role == "system":
+        actor = permissions.SYSTEM
+    else:
+        grant = ROLE_GRANTS.get(role)
+        actor = make_user(name=f"Aktor {role}", role=grant[0] if grant else None, scope=grant[1] if grant else None)
+    target = make_user(name="Calon")
+    appointed = make_user(name="Pembina Lama", role="pembina", scope="76.02")
+    other = make_user(name="Anggota Lain")
+    # A second admin, so that "a KIM needs a ketua or admin" never decides a case.
+    members = [(other, "anggota"), (make_user(name="Admin Lain"), "admin")]
+    if role != "ketua":
+        members.append((make_user(name="Ketua"), "ketua"))
+    if role in KIM_ROLES:
+        members.append((actor, KIM_ROLES[role]))
+    kim = make_kim(status=rule.kim_status, members=members)
+    activity = Activity(kim_id=kim.id, kim=kim, author_id=other.id, title="Kegiatan matriks",
+                        activity_date=clock.today(), type="diskusi", desa_code=kim.desa_code,
+                        status=rule.activity_status,
+                        hidden_reason="Alasan." if rule.activity_status == "hidden" else None)
+    db.session.add(activity)
+    db.session.flush()
+    invitation = None
+    if permissions.is_person(actor):
+        invitation = kims.invite_member(permissions.SYSTEM, kim, actor.email, KIM_ROLES.get(role, "anggota"))
+    foreign_invitation = kims.invite_member(permissions.SYSTEM, kim, target.email)
+    db.session.flush()
+    return World(actor=actor, kim=kim, other=other, activity=activity, target=target, appointed=appointed,
+                 invitation=invitation, foreign_invitation=foreign_invitation)
+
+
+def _audit_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEntry))
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("service", sorted(MATRIX), ids=" ".join)
+def test_service_role(make_user, make_kim, service, role):
+    rule = MATRIX[service]
+    world = _world(make_user, make_kim, role, rule)
+    written = _audit_count()
+    if role in rule.allowed:
+        rule.call(world)  # no refusal, and no other error either: the inputs are valid
+        db.session.flush()
+        return
+    with pytest.raises((KimError, AccountError)) as refused:
+        rule.call(world)
+    expected = 404 if role in rule.hidden else 422 if role in rule.rejected else 403
+    assert refused.value.status == expected, f"{role}: {refused.value.status} {refused.value.message}"
+    assert _audit_count() == written, "a refused write left an audit entry"
+
+
+def test_a_join_code_never_changes_a_members_role(make_user, make_kim):
+    admin = make_user()
+    kim = make_kim(members=[(admin, "admin"), (make_user(), "ketua")])
+    kims.add_member(admin, kim, admin, "anggota", join_code=kim.join_code)
+    assert permissions.kim_role(admin, kim) == "admin"
+
+
+def test_the_directorate_cannot_deactivate_itself_from_any_caller(make_user):
+    direktur = make_user(role="direktorat")
+    with pytest.raises(AccountError) as refused:
+        accounts.set_active(direktur, direktur, False)
+    assert refused.value.status == 409 and direktur.is_active
+
+
+def test_the_bidang_api_answers_through_the_service(client, make_user):
+    from tests.conftest import bearer
+
+    headers = bearer(make_user(role="direktorat"))
+    response = client.post("/api/v1/bidang", headers=headers,
+                           json={"slug": "anak-baru", "parent_slug": "tidak-ada", "name_id": "Anak", "name_en": "Child"})
+    assert response.status_code == 422
+    assert "parent_slug" in response.get_json()["error"]["fields"]
