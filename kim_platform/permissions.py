@@ -336,14 +336,6 @@ def has_private_memberships(viewer) -> bool:
         Membership.user_id == viewer.id, Membership.kim_id == Kim.id, Kim.status.not_in(PUBLIC_KIM_STATUSES)))))
 
 
-def sees_like_the_public(viewer) -> bool:
-    """True when the KIM rule gives `viewer` nothing beyond what the public sees, so public
-    answers (and shared caches) serve them."""
-    if is_direktorat(viewer) or pembina_scope(viewer):
-        return False
-    return not has_private_memberships(viewer)
-
-
 def stored_file_visible(viewer, kind: str, owner) -> bool:
     """May `viewer` fetch a stored file of `kind` belonging to `owner` (a KIM, a report)?
     A logo follows its KIM, a photo its report; an SK scan is private KIM data."""
