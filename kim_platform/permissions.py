@@ -4,7 +4,7 @@ Views, the API and the CLI ask here (`can(user, action, obj)` or the named funct
 templates ask through the `can` global. Region scopes are code prefixes: a pembina of
 `76` covers `76.02`, `76.02.01` and `76.02.01.2001`.
 """
-from kim_platform.regions.codes import is_valid_code, level_of
+from kim_platform.regions.codes import descendant_pattern, is_valid_code, level_of
 
 
 def is_authenticated(user) -> bool:
@@ -113,10 +113,9 @@ def is_kim_manager(user, kim) -> bool:
 
 
 def can_view_kim(user, kim) -> bool:
-    """Verified (and later inactive) KIMs are public; drafts only for members and pembina."""
-    if kim.status in PUBLIC_KIM_STATUSES:
-        return True
-    return kim_role(user, kim) is not None or in_scope(user, kim.desa_code)
+    """Verified and inactive KIMs are public; the others for members and pembina (see
+    `kim_visible`, the one rule that lists and tiles use too)."""
+    return kim_visible(user, kim)
 
 
 def can_see_private_kim_data(user, kim) -> bool:
@@ -183,10 +182,175 @@ def can_moderate_activity(user, activity) -> bool:
 
 
 def can_view_activity(user, activity) -> bool:
-    """Published reports of public KIMs are public; the rest for the KIM and its pembina."""
-    if activity.status == "published" and activity.kim.status in PUBLIC_KIM_STATUSES:
-        return True
-    return kim_role(user, activity.kim) is not None or can_moderate_activity(user, activity)
+    """Published reports of public KIMs are public; the rest for the KIM and its pembina (see
+    `activity_visible`, the one rule that feeds use too)."""
+    return activity_visible(user, activity)
+
+
+# --- visibility: one rule per entity, two forms ---------------------------------------
+#
+# Who may see a KIM, a report or a stored file is written once, as the *grounds* a viewer has
+# (any one suffices). The same grounds answer "may this viewer see this object" (a profile, a
+# detail page, a file) in Python and "which objects may this viewer see" (lists, feeds, tiles,
+# exports, the duplicate guard) as a SQL boolean, so the two can never disagree; the property
+# test in tests/test_visibility.py checks them against each other for every status and role.
+#
+#   KIM:      a public status (verified, inactive) | a member of it | pembina of its region | direktorat
+#   report:   published by a KIM of public status  | a member of its KIM
+#             | pembina of the report's place or of its KIM's region | direktorat
+#   file:     a logo follows its KIM, a photo its report; an SK scan is private KIM data.
+#
+# Inactive KIMs keep a public profile (marked "inactive"), their published reports stay public;
+# lists leave them out unless asked (kims.queries.DEFAULT_HIDDEN_STATUSES), the map draws them
+# grey, coverage never counts them as covering or active (coverage.queries).
+
+ANY = "any"          # everything (the directorate)
+STATUS = "status"    # public by the object's own status
+MEMBER = "member"    # a member of the KIM (of the report's KIM)
+REGION = "region"    # pembina whose scope holds the place
+
+
+def kim_grounds(viewer) -> list[tuple[str, object]]:
+    """The KIM visibility rule: why `viewer` may see a KIM (any ground suffices)."""
+    if is_direktorat(viewer):
+        return [(ANY, None)]
+    grounds: list[tuple[str, object]] = [(STATUS, PUBLIC_KIM_STATUSES)]
+    if is_authenticated(viewer):
+        grounds.append((MEMBER, viewer.id))
+    if pembina_scope(viewer):
+        grounds.append((REGION, pembina_scope(viewer)))
+    return grounds
+
+
+def activity_grounds(viewer) -> list[tuple[str, object]]:
+    """The report visibility rule: why `viewer` may see a report (any ground suffices)."""
+    if is_direktorat(viewer):
+        return [(ANY, None)]
+    grounds: list[tuple[str, object]] = [(STATUS, ("published", PUBLIC_KIM_STATUSES))]
+    if is_authenticated(viewer):
+        grounds.append((MEMBER, viewer.id))
+    if pembina_scope(viewer):
+        grounds.append((REGION, pembina_scope(viewer)))
+    return grounds
+
+
+def _is_member(user_id: int, kim) -> bool:
+    return any(m.user_id == user_id for m in kim.memberships)
+
+
+def kim_visible(viewer, kim) -> bool:
+    """May `viewer` see this KIM (its profile, logo, API record)? The predicate form."""
+    for kind, arg in kim_grounds(viewer):
+        if (kind == ANY or (kind == STATUS and kim.status in arg)
+                or (kind == MEMBER and _is_member(arg, kim))
+                or (kind == REGION and code_within(kim.desa_code, arg))):
+            return True
+    return False
+
+
+def activity_visible(viewer, activity) -> bool:
+    """May `viewer` see this report (its page, photos, API record)? The predicate form."""
+    kim = activity.kim
+    for kind, arg in activity_grounds(viewer):
+        if kind == ANY:
+            return True
+        if kind == STATUS and activity.status == arg[0] and kim.status in arg[1]:
+            return True
+        if kind == MEMBER and _is_member(arg, kim):
+            return True
+        if kind == REGION and (code_within(activity.desa_code, arg) or code_within(kim.desa_code, arg)):
+            return True
+    return False
+
+
+def _sql_within(column, scope: str):
+    from sqlalchemy import or_
+
+    return or_(column == scope, column.like(descendant_pattern(scope)))
+
+
+def _sql_member(kim_id_column, user_id: int):
+    from sqlalchemy import select
+
+    from kim_platform.kims.models import Membership
+
+    # IN, not a correlated EXISTS: the clause also compiles on its own (the tiles' raw SQL).
+    return kim_id_column.in_(select(Membership.kim_id).where(Membership.user_id == user_id))
+
+
+def kim_visible_sql(viewer, kim=None):
+    """Which KIMs `viewer` may see, as a SQL boolean over `kim` (the Kim entity or an alias of
+    it): the list form of `kim_visible`."""
+    from sqlalchemy import or_, true
+
+    from kim_platform.kims.models import Kim
+
+    kim = kim if kim is not None else Kim
+    clauses = []
+    for kind, arg in kim_grounds(viewer):
+        if kind == ANY:
+            return true()
+        if kind == STATUS:
+            clauses.append(kim.status.in_(arg))
+        elif kind == MEMBER:
+            clauses.append(_sql_member(kim.id, arg))
+        elif kind == REGION:
+            clauses.append(_sql_within(kim.desa_code, arg))
+    return or_(*clauses)
+
+
+def activity_visible_sql(viewer, activity=None, kim=None):
+    """Which reports `viewer` may see, as a SQL boolean over `activity` joined to its `kim`
+    (the query must join them): the list form of `activity_visible`."""
+    from sqlalchemy import and_, or_, true
+
+    from kim_platform.activities.models import Activity
+    from kim_platform.kims.models import Kim
+
+    activity = activity if activity is not None else Activity
+    kim = kim if kim is not None else Kim
+    clauses = []
+    for kind, arg in activity_grounds(viewer):
+        if kind == ANY:
+            return true()
+        if kind == STATUS:
+            clauses.append(and_(activity.status == arg[0], kim.status.in_(arg[1])))
+        elif kind == MEMBER:
+            clauses.append(_sql_member(activity.kim_id, arg))
+        elif kind == REGION:
+            clauses.append(or_(_sql_within(activity.desa_code, arg), _sql_within(kim.desa_code, arg)))
+    return or_(*clauses)
+
+
+def has_private_memberships(viewer) -> bool:
+    """Does `viewer` belong to a KIM of non-public status (so the member ground shows them more
+    than the public sees)? One index lookup; answers shared between viewers depend on it."""
+    if not is_authenticated(viewer):
+        return False
+    from sqlalchemy import exists, select
+
+    from kim_platform.extensions import db
+    from kim_platform.kims.models import Kim, Membership
+
+    return bool(db.session.scalar(select(exists().where(
+        Membership.user_id == viewer.id, Membership.kim_id == Kim.id, Kim.status.not_in(PUBLIC_KIM_STATUSES)))))
+
+
+def stored_file_visible(viewer, kind: str, owner) -> bool:
+    """May `viewer` fetch a stored file of `kind` belonging to `owner` (a KIM, a report)?
+    A logo follows its KIM, a photo its report; an SK scan is private KIM data."""
+    if kind == "logo":
+        return kim_visible(viewer, owner)
+    if kind == "photo":
+        return activity_visible(viewer, owner)
+    if kind == "sk":
+        return is_authenticated(viewer) and can_see_private_kim_data(viewer, owner)
+    return False
+
+
+def stored_file_public(kind: str, owner) -> bool:
+    """Whether the file may sit in shared caches: exactly when an anonymous visitor may see it."""
+    return stored_file_visible(None, kind, owner)
 
 
 ACTIONS = {

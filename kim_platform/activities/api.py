@@ -29,6 +29,9 @@ class ActivityListArgs(PaginationArgs):
     region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
                               metadata={"description": "where it took place: this region and below"})
     kim = ma.fields.Integer(validate=ID_RANGE)
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
+                              metadata={"description": "default `published`; drafts and hidden reports "
+                                                       "only where the caller may see them"})
     type = ma.fields.String(validate=ma.validate.Length(max=40))
     bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang of the KIM"})
     from_ = ma.fields.Date(data_key="from")
@@ -155,8 +158,9 @@ class Activities(MethodView):
     @blp.doc(**with_geojson(ActivityPageSchema))
     @error_responses(blp, 400)
     def get(self, page, per_page, format=None, from_=None, to=None, kim=None, **filters):
-        """Published reports, newest first."""
-        result = queries.feed(page=page, per_page=per_page, kim_id=kim, date_from=from_, date_to=to, **filters)
+        """Reports the caller may see, newest first: published ones unless `status` asks for another."""
+        result = queries.feed(current_user, page=page, per_page=per_page, kim_id=kim, date_from=from_, date_to=to,
+                              **filters)
         items = serialise_activities(result.items, current_user)
         if format == "geojson" or (not format and request.accept_mimetypes.best_match(
                 ["application/json", "application/geo+json"]) == "application/geo+json"):

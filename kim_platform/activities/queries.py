@@ -31,10 +31,18 @@ def get_activity(activity_id: int) -> Activity | None:
     return db.session.get(Activity, activity_id)
 
 
-def feed_query(region=None, kim_id=None, type=None, bidang=None, date_from=None, date_to=None, bbox=None):
-    """Published reports of public KIMs, newest first. Region means where the activity took place."""
+# What feeds list unless another status is asked for (drafts and hidden reports stay on their
+# KIM's profile and in the moderation queue).
+LISTED_STATUS = "published"
+
+
+def feed_query(viewer=None, status=None, region=None, kim_id=None, type=None, bidang=None, date_from=None,
+               date_to=None, bbox=None):
+    """Reports `viewer` may see (the one report visibility rule; anonymous: published reports of
+    public KIMs, inactive ones included), published ones unless `status` asks for another,
+    newest first. Region means where the activity took place."""
     stmt = (select(Activity).join(Kim, Kim.id == Activity.kim_id)
-            .where(Activity.status == "published", Kim.status.in_(permissions.PUBLIC_KIM_STATUSES)))
+            .where(permissions.activity_visible_sql(viewer), Activity.status == (status or LISTED_STATUS)))
     if region:
         stmt = stmt.where(within(Activity.desa_code, region))
     if kim_id:
@@ -53,19 +61,20 @@ def feed_query(region=None, kim_id=None, type=None, bidang=None, date_from=None,
     return stmt.order_by(*NEWEST)
 
 
-def feed(page=1, per_page=20, **filters) -> Page:
-    return paginate(feed_query(**filters), page, per_page)
+def feed(viewer=None, page=1, per_page=20, **filters) -> Page:
+    return paginate(feed_query(viewer, **filters), page, per_page)
 
 
 def latest(limit=10, **filters) -> list[Activity]:
-    return list(db.session.scalars(feed_query(**filters).limit(limit)))
+    """The public's latest reports (Atom feeds, cached publicly)."""
+    return list(db.session.scalars(feed_query(None, **filters).limit(limit)))
 
 
 def kim_activities(kim: Kim, viewer, limit: int = 10) -> list[Activity]:
-    """The KIM's reports for its profile: published ones, plus drafts and hidden ones for insiders."""
-    stmt = select(Activity).where(Activity.kim_id == kim.id)
-    if not (permissions.kim_role(viewer, kim) or permissions.in_scope(viewer, kim.desa_code)):
-        stmt = stmt.where(Activity.status == "published")
+    """The KIM's reports for its profile, every status the viewer may see (drafts and hidden
+    ones for insiders), by the report visibility rule."""
+    stmt = (select(Activity).join(Kim, Kim.id == Activity.kim_id)
+            .where(Activity.kim_id == kim.id, permissions.activity_visible_sql(viewer)))
     return list(db.session.scalars(stmt.order_by(*NEWEST).limit(limit)))
 
 

@@ -180,9 +180,9 @@ def _feed_filters() -> dict:
 
 @bp.get("/kegiatan")
 def index():
-    """The national feed of published reports with filters."""
+    """The national feed of published reports the viewer may see, with filters."""
     filters = _feed_filters()
-    page = queries.feed(page=page_arg(), per_page=PER_PAGE, **filters)
+    page = queries.feed(current_user, page=page_arg(), per_page=PER_PAGE, **filters)
     locale = current_locale()
     return render_template(
         "activities/index.html", page=page, facts=queries.activity_facts(page.items), type_names=queries.activity_type_names(),
@@ -238,8 +238,8 @@ def photo(key: str):
     if not KEY_RE.match(key):
         abort(404)
     found = queries.photo_by_key(key)
-    if found is None or not permissions.can_view_activity(current_user, found[0].activity):
+    if found is None or not permissions.stored_file_visible(current_user, "photo", found[0].activity):
         abort(404)
     # Public caching only for what an anonymous visitor may see (not a published report of a
     # KIM still awaiting verification, which its members see).
-    return send_stored(key, public=permissions.can_view_activity(None, found[0].activity))
+    return send_stored(key, public=permissions.stored_file_public("photo", found[0].activity))

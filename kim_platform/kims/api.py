@@ -56,7 +56,11 @@ class KimListArgs(PaginationArgs):
                               metadata={"description": "region code; KIMs in it and below (prefix)"})
     bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang slug"})
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
-                              metadata={"description": "non-verified KIMs only within the caller's scope"})
+                              metadata={"description": "only this status (`inactive` for KIMs no longer "
+                                                       "active; drafts and submissions only where the "
+                                                       "caller may see them)"})
+    include_inactive = ma.fields.Boolean(load_default=False, metadata={
+        "description": "also list inactive KIMs (left out by default; the map draws them grey)"})
     q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={"description": "name or number"})
     bbox = BBoxField(metadata={"description": "minlon,minlat,maxlon,maxlat"})
     sort = ma.fields.String(load_default="name", validate=ma.validate.OneOf(sorted(queries.SORTS)))
@@ -244,7 +248,8 @@ class Kims(MethodView):
     @blp.doc(**with_geojson(KimPageSchema))
     @error_responses(blp, 400)
     def get(self, page, per_page, sort, format=None, **filters):
-        """List KIMs (the public sees verified ones), filtered, one page at a time."""
+        """List the KIMs the caller may see (the public: verified ones; inactive ones with
+        `status=inactive` or `include_inactive`), filtered, one page at a time."""
         result = queries.list_kims(current_user, page=page, per_page=per_page, sort=sort, **filters)
         items = serialise_kims(result.items, current_user)
         if _wants_geojson(format):

@@ -9,7 +9,7 @@ from kim_platform import permissions
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
-from kim_platform.kims.models import Bidang, Kim, KimInvitation, Membership
+from kim_platform.kims.models import STATUSES, Bidang, Kim, KimInvitation, Membership
 from kim_platform.regions.codes import descendant_pattern
 from kim_platform.regions.models import Region
 from kim_platform.regions.queries import region_paths
@@ -56,23 +56,41 @@ def within(column, code: str):
     return or_(column == code, column.like(descendant_pattern(code)))
 
 
+# Visible but left out of lists unless asked for by `status` (the directory, the API list):
+# an inactive KIM keeps its public profile and is drawn grey on the map.
+DEFAULT_HIDDEN_STATUSES = ("inactive",)
+
+
 def visibility_filter(viewer):
-    """Which KIMs a viewer may see: verified ones, plus every status inside their scope."""
-    if permissions.is_direktorat(viewer):
-        return true()
-    scope = permissions.pembina_scope(viewer)
-    public = Kim.status == "verified"
-    return or_(public, within(Kim.desa_code, scope)) if scope else public
+    """Which KIMs a viewer may see: the SQL form of the one KIM visibility rule."""
+    return permissions.kim_visible_sql(viewer)
 
 
-def kim_list_query(viewer, region=None, bidang=None, status=None, q=None, bbox=None, sort="name"):
-    stmt = select(Kim).where(visibility_filter(viewer))
+def status_filter(status: str | None, include_inactive: bool = False):
+    """One status when asked for; else every status but the ones hidden by default (unless
+    `include_inactive`, as the map asks for the grey points it draws)."""
+    if status:
+        return Kim.status == status
+    return true() if include_inactive else Kim.status.not_in(DEFAULT_HIDDEN_STATUSES)
+
+
+def status_choices(viewer) -> tuple[str, ...]:
+    """The statuses a list or map filter offers: the public ones (verified, inactive) to
+    everyone, every status to those with a verification queue."""
+    if permissions.can(viewer, "kim.queue"):
+        return STATUSES
+    return permissions.PUBLIC_KIM_STATUSES
+
+
+def kim_list_query(viewer, region=None, bidang=None, status=None, q=None, bbox=None, sort="name",
+                   include_inactive=False):
+    """The KIMs `viewer` may see (the one KIM visibility rule), filtered; inactive KIMs only
+    when asked for (`status="inactive"` or `include_inactive`)."""
+    stmt = select(Kim).where(visibility_filter(viewer), status_filter(status, include_inactive))
     if region:
         stmt = stmt.where(within(Kim.desa_code, region))
     if bidang:
         stmt = stmt.where(Kim.bidang.overlap(bidang_with_children(bidang)))
-    if status:
-        stmt = stmt.where(Kim.status == status)
     if q and q.strip():
         term = q.strip()
         stmt = stmt.where(or_(Kim.name.ilike(f"%{escape_like(term)}%"), Kim.number == term.upper()))
@@ -197,8 +215,9 @@ def kims_in_desa_count(desa_code: str) -> int:
 
 
 def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:
-    """Verified KIMs of the same kecamatan, for the profile's "nearby" list."""
+    """Listed public KIMs (verified) of the same kecamatan, for the profile's "nearby" list."""
     return list(db.session.scalars(
-        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kim.desa_code[:8]), Kim.id != kim.id))
+        select(Kim).where(and_(visibility_filter(None), status_filter(None),
+                               within(Kim.desa_code, kim.desa_code[:8]), Kim.id != kim.id))
         .order_by(Kim.name).limit(limit)
     ))

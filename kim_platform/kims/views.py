@@ -50,7 +50,8 @@ def _require(action: str, kim) -> None:
 
 @bp.get("/kim")
 def index():
-    """All verified KIMs (and, for pembina, those awaiting work in their region), filtered."""
+    """The KIMs the viewer may see (verified ones; for members and pembina also those awaiting
+    work), inactive ones with status=inactive, filtered."""
     region = request.args.get("wilayah", "").strip()
     region = region if CODE_RE.match(region) else None
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
@@ -63,7 +64,7 @@ def index():
         "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=queries.bidang_choices(),
         region=get_region(region) if region else None, filters={"wilayah": region or "", "bidang": bidang or "",
                                                                 "status": status or "", "q": q, "urut": sort},
-        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
+        statuses=queries.status_choices(current_user),
         status_labels=STATUS_LABELS,
     )
 
@@ -381,8 +382,8 @@ def sk_file(ref: str):
 def logo(key: str):
     """A KIM's logo, and nothing else stored: visible exactly when the KIM is.
 
-    Only a verified (public) KIM's logo may sit in shared caches; a draft's is private."""
+    Only a public (verified, inactive) KIM's logo may sit in shared caches; a draft's is private."""
     kim = queries.kim_by_logo_key(key) if KEY_RE.match(key) else None
-    if kim is None or not permissions.can_view_kim(current_user, kim) or not storage().exists(key):
+    if kim is None or not permissions.stored_file_visible(current_user, "logo", kim) or not storage().exists(key):
         abort(404)
-    return send_stored(key, public=permissions.can_view_kim(None, kim))
+    return send_stored(key, public=permissions.stored_file_public("logo", kim))

@@ -12,6 +12,8 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.orm import aliased
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity
@@ -19,6 +21,7 @@ from kim_platform.core import clock
 from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
+from kim_platform.kims.queries import DEFAULT_HIDDEN_STATUSES
 
 MAX_ZOOM = 16
 POINTS_FROM_ZOOM = 11
@@ -80,18 +83,31 @@ def forget_version() -> None:
     _version["value"] = None
 
 
+def _as_sql(clause) -> tuple[str, dict]:
+    """A SQLAlchemy boolean as text with named bound parameters, for the raw tile SQL below."""
+    compiled = clause.compile(dialect=PGDialect(paramstyle="named"), compile_kwargs={"render_postcompile": True})
+    return f"({compiled})", dict(compiled.params)
+
+
 def visibility(viewer) -> tuple[str, dict, str]:
-    """SQL condition on `k` for the KIMs the viewer may see, its parameters, and a cache class."""
+    """SQL condition on `k` for the KIMs the viewer may see (the one KIM rule,
+    permissions.kim_visible_sql), its parameters, and a cache class: viewers whose rule gives
+    them only what the public sees share the public tiles."""
+    k = aliased(Kim, name="k")
     if permissions.is_direktorat(viewer):
         return "TRUE", {}, "all"
+    private_member = permissions.has_private_memberships(viewer)
     scope = permissions.pembina_scope(viewer)
-    if scope:
-        return ("(k.status = 'verified' OR k.desa_code = :scope OR k.desa_code LIKE :scope_like)",
-                {"scope": scope, "scope_like": scope + ".%"}, f"scope:{scope}")
-    return "k.status = 'verified'", {}, "public"
+    if not scope and not private_member:
+        return (*_as_sql(permissions.kim_visible_sql(None, k)), "public")
+    parts = ([f"scope:{scope}"] if scope else []) + ([f"user:{viewer.id}"] if private_member else [])
+    return (*_as_sql(permissions.kim_visible_sql(viewer, k)), "|".join(parts))
 
 
-def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool) -> tuple[str, dict]:
+def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool,
+                 counting: bool) -> tuple[str, dict]:
+    """Filter clauses on `k`. Points carry every visible status (inactive ones drawn grey);
+    counts leave out what lists hide by default (inactive KIMs), unless a status is asked for."""
     clauses, params = [], {}
     if bidang:
         clauses.append("k.bidang && CAST(:bidang AS varchar[])")
@@ -99,14 +115,17 @@ def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool
     if status:
         clauses.append("k.status = :status")
         params["status"] = status
+    elif counting:
+        clauses.append("k.status <> ALL (CAST(:hidden_statuses AS varchar[]))")
+        params["hidden_statuses"] = list(DEFAULT_HIDDEN_STATUSES)
     if active_only:
         clauses.append("k.last_activity_on >= :since")
     return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
 
 def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_only=False) -> bytes:
-    seen, seen_params, _ = visibility(viewer)
-    extra, params = _kim_filters(bidang, status, active_only)
+    seen, seen_params, visibility_class = visibility(viewer)
+    extra, params = _kim_filters(bidang, status, active_only, counting=z < POINTS_FROM_ZOOM)
     params.update(seen_params, z=z, x=x, y=y, since=clock.today() - timedelta(days=ACTIVE_DAYS),
                   extent=EXTENT, buffer=BUFFER)
     if z >= POINTS_FROM_ZOOM:
@@ -121,8 +140,9 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
                 FROM kim k, env
                 WHERE k.point && ST_Transform(env.e, 4326) AND {seen}{extra}
             ) t"""  # nosec B608
-    elif not extra and seen == "k.status = 'verified'":
-        # The public, unfiltered view (the national first view): counts kept by the trigger.
+    elif visibility_class == "public" and not (bidang or status or active_only):
+        # The public, unfiltered view (the national first view): counts kept by the trigger
+        # (verified KIMs: the public statuses less the inactive ones lists hide by default).
         params["level"] = "kabupaten" if z <= 7 else "kecamatan"
         sql = """
             WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e)

@@ -8,8 +8,8 @@ from flask_login import current_user
 from kim_platform import permissions
 from kim_platform.api.errors import api_error_response
 from kim_platform.core.i18n import current_locale
-from kim_platform.kims.models import STATUSES
-from kim_platform.kims.queries import bidang_family, bidang_list
+from kim_platform.kims.models import STATUS_LABELS, STATUSES
+from kim_platform.kims.queries import bidang_family, bidang_list, status_choices
 from kim_platform.maps import tiles
 from kim_platform.maps.folium_maps import embed, new_map
 
@@ -37,7 +37,7 @@ def national_map():
     return render_template(
         "maps/national.html", national_map=embed(fmap), map_var=fmap.get_name(),
         bidang=[(b.slug, b.label(locale), b.parent_slug) for b in bidang_list()],
-        may_filter_status=permissions.can(current_user, "kim.queue"), statuses=STATUSES,
+        statuses=status_choices(current_user), status_labels=STATUS_LABELS,
     )
 
 

@@ -10,6 +10,7 @@
   var map = window[tools.dataset.map];
   if (!map) { return; }
   var d = tools.dataset;
+  var INACTIVE_COLOR = "#9ca3af";
   var BIDANG_COLORS = {
     "ekonomi-kreatif": "#d97706", "umkm": "#d97706", "sosial-budaya": "#7c3aed", "pariwisata": "#7c3aed",
     "kesehatan": "#7c3aed", "lingkungan": "#7c3aed", "literasi": "#0369a1", "edukasi": "#0369a1",
@@ -54,7 +55,8 @@
   function showKim(kim, latlng) {
     var place = (kim.region_path || []).map(function (r) { return r.name; }).slice(0, 2).join(", ");
     L.popup({ className: "kim-popup" }).setLatLng(latlng).setContent(
-      "<strong>" + escapeHtml(kim.name) + "</strong><br>" + escapeHtml(place) + "<br>" +
+      "<strong>" + escapeHtml(kim.name) + "</strong>" +
+      (kim.status === "inactive" ? " (" + escapeHtml(d.labelInactive) + ")" : "") + "<br>" + escapeHtml(place) + "<br>" +
       escapeHtml((kim.bidang || []).join(", ")) + "<br>" + escapeHtml(d.labelLast) + ": " +
       escapeHtml(kim.last_activity_on || d.labelNone) +
       "<br><a href=\"" + kim.url + "\">" + escapeHtml(d.labelOpen) + "</a>").openOn(map);
@@ -80,7 +82,10 @@
     var sw = map.containerPointToLatLng([point.x - 10, point.y + 10]);
     var ne = map.containerPointToLatLng([point.x + 10, point.y - 10]);
     var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
-    getJSON(d.kimsApi + "?per_page=1&bbox=" + bbox + filterQuery("&")).then(function (page) {
+    // The list leaves inactive KIMs out unless asked; the map draws them (grey), so it asks.
+    var chosen = control("filter-status");
+    var lookup = filterQuery("&") + (chosen && chosen.value ? "" : "&include_inactive=true");
+    getJSON(d.kimsApi + "?per_page=1&bbox=" + bbox + lookup).then(function (page) {
       if (page.items && page.items.length) { showKim(page.items[0], e.latlng); } else { regionAt(e.latlng); }
     }).catch(function () { regionAt(e.latlng); });
   });
@@ -109,6 +114,10 @@
     if (p.count !== undefined) {  // an aggregate: a circle sized by the number of KIMs
       var radius = Math.min(14, 3 + Math.sqrt(p.count) * 0.8);
       return { radius: radius, fill: true, fillColor: "#0b6e4f", fillOpacity: 0.8, color: "#ffffff", weight: 1.5 };
+    }
+    if (p.status === "inactive") {  // an inactive KIM: public profile, drawn grey, never "active"
+      return { radius: zoom >= 14 ? 7 : 5, fill: true, fillColor: INACTIVE_COLOR, fillOpacity: 0.6,
+               color: "#6b7280", weight: 1 };
     }
     var color = BIDANG_COLORS[p.bidang] || "#374151";
     return { radius: zoom >= 14 ? 8 : 6, fill: true, fillColor: color, fillOpacity: p.active ? 0.95 : 0.35,
