@@ -188,6 +188,8 @@ def serialise_kims(kims, viewer) -> list[dict]:
     from flask import url_for
 
     facts = queries.kim_facts(kims)
+    # Who may read a rejection reason depends on membership: one query for the page, not one per KIM.
+    queries.load_memberships([kim for kim in kims if kim.rejection_reason])
     items = []
     for kim in kims:
         fact = facts[kim.id]
@@ -199,7 +201,8 @@ def serialise_kims(kims, viewer) -> list[dict]:
             "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer, "sk_date": kim.sk_date,
             "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}),
             "logo_url": url_for("kims.logo", key=kim.logo_key, _external=False) if kim.logo_key else None,
-            "rejection_reason": kim.rejection_reason if permissions.can_see_private_kim_data(viewer, kim) else None,
+            "rejection_reason": kim.rejection_reason if kim.rejection_reason
+            and permissions.can_see_private_kim_data(viewer, kim) else None,
             "verified_at": kim.verified_at, "last_activity_on": kim.last_activity_on,
             "url": url_for("kims.profile", ref=kim.public_ref),
         })

@@ -2,8 +2,9 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, false, func, inspect, or_, select, true
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kim_platform import permissions
 from kim_platform.core.pagination import Page, paginate
@@ -112,6 +113,20 @@ def verification_queue(viewer, page=1, per_page=25) -> Page:
         scope = permissions.pembina_scope(viewer)
         stmt = stmt.where(within(Kim.desa_code, scope) if scope else false())
     return paginate(stmt.order_by(Kim.submitted_at, Kim.id), page, per_page)
+
+
+def load_memberships(kims: list[Kim]) -> None:
+    """Fill `memberships` of these KIMs in one query, where not loaded yet, so that permission
+    checks over a page of KIMs (`permissions.kim_role`) do not load them one KIM at a time."""
+    pending = [kim for kim in kims if "memberships" in inspect(kim).unloaded]
+    if not pending:
+        return
+    by_kim: dict[int, list[Membership]] = {kim.id: [] for kim in pending}
+    for membership in db.session.scalars(
+            select(Membership).where(Membership.kim_id.in_(by_kim)).order_by(Membership.id)):
+        by_kim[membership.kim_id].append(membership)
+    for kim in pending:
+        set_committed_value(kim, "memberships", by_kim[kim.id])
 
 
 def my_memberships(user) -> list[tuple[Membership, Kim]]:

@@ -357,8 +357,7 @@ def queue():
     if not permissions.can(current_user, "kim.queue"):
         abort(403)
     page = queries.verification_queue(current_user, page_arg())
-    duplicates = {kim.id: services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
-                  for kim in page.items}
+    duplicates = services.look_alikes_of_page(current_user, page.items)
     facts = queries.kim_facts(page.items)
     preview = points_map([(facts[k.id].lat, facts[k.id].lon, k.name) for k in page.items])
     return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=facts,
