@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from kim_platform import permissions
 from kim_platform.accounts import queries
-from kim_platform.accounts.models import ApiToken, LoginSession, RoleGrant, User
+from kim_platform.accounts.models import ROLES, ApiToken, LoginSession, RoleGrant, User
 from kim_platform.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from kim_platform.audit.services import record
 from kim_platform.core.text import text_problem
@@ -357,7 +357,7 @@ def grant_role(actor: User | None, user: User, role: str, scope_code: str | None
     """Give `user` a role, replacing a previous grant of the same role (e.g. a new scope).
 
     `actor` None means the command line, which acts with the directorate's authority."""
-    if role not in ("pembina", "direktorat"):
+    if role not in ROLES:
         raise AccountError(_l("Unknown role."), field="role")
     if role == "direktorat":
         scope_code = None

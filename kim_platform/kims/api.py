@@ -15,7 +15,7 @@ from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
-from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang
+from kim_platform.kims.models import INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
 from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
@@ -165,7 +165,7 @@ class InvitationSchema(ma.Schema):
     invited_by = ma.fields.String(allow_none=True, metadata={"description": "the inviter's name"})
     invited_at = ma.fields.DateTime(required=True)
     expires_at = ma.fields.DateTime(required=True)
-    status = ma.fields.String(required=True, validate=ma.validate.OneOf(("pending", "accepted", "declined")))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(INVITATION_STATUSES))
 
 
 class BidangSchema(ma.Schema):

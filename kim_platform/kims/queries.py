@@ -11,7 +11,7 @@ from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
 from kim_platform.kims.models import Bidang, Kim, KimInvitation, Membership
-from kim_platform.regions.codes import descendant_pattern
+from kim_platform.regions.codes import descendant_pattern, kecamatan_of
 from kim_platform.regions.models import Region
 from kim_platform.regions.queries import region_paths
 
@@ -214,6 +214,6 @@ def kims_in_desa_count(desa_code: str) -> int:
 def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:
     """Verified KIMs of the same kecamatan, for the profile's "nearby" list."""
     return list(db.session.scalars(
-        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kim.desa_code[:8]), Kim.id != kim.id))
+        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kecamatan_of(kim.desa_code)), Kim.id != kim.id))
         .order_by(Kim.name).limit(limit)
     ))

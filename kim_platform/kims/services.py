@@ -22,8 +22,8 @@ from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget,
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
-from kim_platform.regions.codes import is_valid_code, level_of
+from kim_platform.kims.models import MANAGER_ROLES, MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
+from kim_platform.regions.codes import is_valid_code, kabupaten_of, level_of
 from kim_platform.regions.models import Region
 
 # Indonesia's extent (with its outer islands), for a first, cheap plausibility check.
@@ -259,7 +259,7 @@ def check_location(desa_code: str, lat: float | None, lon: float | None) -> Regi
         message = (_l("The point is outside Indonesia. Latitude and longitude look swapped.")
                    if inside(lon, lat) else _l("The point is outside Indonesia."))
         raise KimError(_l("Some fields need attention."), fields={"lat": message})
-    kabupaten = db.session.get(Region, desa_code[:5])
+    kabupaten = db.session.get(Region, kabupaten_of(desa_code))
     if kabupaten is not None and kabupaten.geom is not None:
         within = db.session.scalar(
             text("SELECT ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :tol) "
@@ -447,7 +447,7 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     values = clean_kim_input(raw, partial=True)
     before = _snapshot(kim)
     desa_code = values.get("desa_code", kim.desa_code)
-    moved_kabupaten = desa_code[:5] != kim.desa_code[:5]
+    moved_kabupaten = kabupaten_of(desa_code) != kim.kabupaten_code
     if desa_code != kim.desa_code and not permissions.is_kim_manager(actor, kim) \
             and not permissions.in_scope(actor, desa_code):
         raise KimError(_l("You may only move a KIM within your own region."),
@@ -590,7 +590,7 @@ def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Ki
 # --- members ---------------------------------------------------------------------------------
 
 def _managers(kim: Kim) -> list[Membership]:
-    return [m for m in kim.memberships if m.role in ("ketua", "admin")]
+    return [m for m in kim.memberships if m.role in MANAGER_ROLES]
 
 
 def add_member(actor, kim: Kim, user, role: str = "anggota") -> Membership:
@@ -611,7 +611,7 @@ def add_member(actor, kim: Kim, user, role: str = "anggota") -> Membership:
 def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
-    if membership.role in ("ketua", "admin") and role == "anggota" and len(_managers(kim)) <= 1:
+    if membership.role in MANAGER_ROLES and role == "anggota" and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     before = membership.role
     membership.role = role
@@ -621,7 +621,7 @@ def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
 
 
 def remove_member(actor, kim: Kim, membership: Membership) -> None:
-    if membership.role in ("ketua", "admin") and len(_managers(kim)) <= 1:
+    if membership.role in MANAGER_ROLES and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     kim.memberships.remove(membership)
     db.session.flush()

@@ -19,7 +19,7 @@ from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
 from kim_platform.maps.folium_maps import embed, kim_map, points_map
-from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
+from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
     ancestors_of,
     boundary_geojson,
@@ -159,7 +159,7 @@ def profile(ref: str):
     kim = _kim_or_404(ref)
     facts = queries.kim_facts([kim])[kim.id]
     extent = (facts.lat, facts.lon)
-    fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
+    fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
     recent = kim_activities(kim, current_user, limit=10)
     score = teladan_queries.score_of(kim.id) if kim.status == "verified" else None
     insider = permissions.can_see_private_kim_data(current_user, kim)
