@@ -196,6 +196,39 @@ def test_pages_do_not_grow_with_the_page(client, world, url, viewer):
     assert_same_count(client, world, _url(url, world))
 
 
+# Regions are the loaded sample, the same in every test: their lists grow with the page size asked for.
+REGION_LISTS = [
+    "/api/v1/regions?level=desa&parent=76.02&per_page={n}",
+    "/api/v1/regions?q=mamuju&per_page={n}",
+    "/api/v1/regions/76.02.01/children?per_page={n}",
+]
+
+
+@pytest.mark.parametrize("url", REGION_LISTS)
+def test_region_lists_do_not_grow_with_the_page_size(client, url):
+    statements(client, url.format(n=FEW))
+    (few, small), (many, large) = (statements(client, url.format(n=n)) for n in (FEW, MANY))
+    assert len(large) > len(small)
+    assert many == few, f"{url}: {few} statements for {FEW} regions, {many} for {MANY}"
+
+
+@pytest.mark.parametrize("code", ["76.02", "76.02.01"])
+def test_a_region_page_does_not_grow_with_its_children_per_page(app, client, world, code):
+    world.grow(FEW)
+    url = f"/wilayah/{code}"
+    statements(client, url)
+    counts = []
+    for n in (FEW, MANY):
+        app.config["REGION_CHILDREN_PER_PAGE"], previous = n, app.config["REGION_CHILDREN_PER_PAGE"]
+        try:
+            counts.append(statements(client, url))
+        finally:
+            app.config["REGION_CHILDREN_PER_PAGE"] = previous
+    (few, small), (many, large) = counts
+    assert len(large) > len(small)
+    assert many == few, f"{url}: {few} statements for {FEW} children, {many} for {MANY}"
+
+
 def test_the_queue_finds_each_kims_look_alikes_in_one_query(world):
     """The batched look-alikes are those of look_alikes_for, KIM by KIM, split by the same visibility."""
     from kim_platform.kims.services import look_alikes_for, look_alikes_of_page
