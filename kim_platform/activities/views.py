@@ -128,7 +128,8 @@ def detail(activity_id: int):
     facts = queries.activity_facts([activity])[activity.id]
     fmap = None
     if facts.lat is not None:
-        fmap = embed(kim_map((facts.lat, facts.lon), boundary_geojson(kecamatan_of(activity.desa_code)), activity.title))
+        boundary = boundary_geojson(kecamatan_of(activity.desa_code))
+        fmap = embed(kim_map((facts.lat, facts.lon), boundary, activity.title))
     return render_template("activities/detail.html", activity=activity, facts=facts, type_names=queries.activity_type_names(),
                            activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS)
 

@@ -73,7 +73,8 @@ _PLACES_AND_DESA = """
 def _window(level: str, parent: str | None, window_days: int, today: date | None) -> dict:
     today = today or clock.today()
     since = today - timedelta(days=window_days)
-    return {"level": level, "width": LEVEL_WIDTH[level], "since": since, "previous_since": since - timedelta(days=window_days),
+    return {"level": level, "width": LEVEL_WIDTH[level], "since": since,
+            "previous_since": since - timedelta(days=window_days),
             "today": today, "prefix": (parent + ".%") if parent else "%"}
 
 

@@ -214,6 +214,7 @@ def kims_in_desa_count(desa_code: str) -> int:
 def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:
     """Verified KIMs of the same kecamatan, for the profile's "nearby" list."""
     return list(db.session.scalars(
-        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kecamatan_of(kim.desa_code)), Kim.id != kim.id))
+        select(Kim).where(and_(Kim.status == "verified", within(Kim.desa_code, kecamatan_of(kim.desa_code)),
+                               Kim.id != kim.id))
         .order_by(Kim.name).limit(limit)
     ))
