@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from kim_platform import permissions
 from kim_platform.accounts import queries
-from kim_platform.accounts.models import ApiToken, LoginSession, RoleGrant, User
+from kim_platform.accounts.models import ROLES, ApiToken, LoginSession, RoleGrant, User
 from kim_platform.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from kim_platform.audit.services import record
 from kim_platform.core.text import text_problem
@@ -376,7 +376,7 @@ def grant_role(actor: User | None, user: User, role: str, scope_code: str | None
 
     The command line passes `permissions.SYSTEM` (the directorate's authority); `None` is refused."""
     _refuse_unless(permissions.can_manage_roles(actor), _l("You may not manage users."))
-    if role not in ("pembina", "direktorat"):
+    if role not in ROLES:
         raise AccountError(_l("Unknown role."), field="role")
     if role == "direktorat":
         scope_code = None

@@ -22,6 +22,7 @@ from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.services import KimError, authorise, check_daily_cap, check_location, clean_place_input
+from kim_platform.regions.codes import province_of
 
 MAX_PHOTOS = 6
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
@@ -180,7 +181,7 @@ def _check_place(values: dict, kim) -> None:
     """A report takes place in its KIM's own province (it lands in that province's feeds, figures
     and moderation), in a real desa, with its point inside the desa's kabupaten/kota."""
     desa_code = values.get("desa_code") or kim.desa_code
-    province_code = kim.desa_code[:2]
+    province_code = province_of(kim.desa_code)
     if not permissions.code_within(desa_code, province_code):
         from kim_platform.regions.models import Region
 

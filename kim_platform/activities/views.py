@@ -19,7 +19,7 @@ from kim_platform.extensions import db
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
 from kim_platform.kims.services import KimError
 from kim_platform.maps.folium_maps import embed, kim_map
-from kim_platform.regions.codes import CODE_RE, is_valid_code
+from kim_platform.regions.codes import CODE_RE, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import boundary_geojson, get_region
 
 bp = Blueprint("activities", __name__)
@@ -128,7 +128,8 @@ def detail(activity_id: int):
     facts = queries.activity_facts([activity])[activity.id]
     fmap = None
     if facts.lat is not None:
-        fmap = embed(kim_map((facts.lat, facts.lon), boundary_geojson(activity.desa_code[:8]), activity.title))
+        boundary = boundary_geojson(kecamatan_of(activity.desa_code))
+        fmap = embed(kim_map((facts.lat, facts.lon), boundary, activity.title))
     return render_template("activities/detail.html", activity=activity, facts=facts, type_names=queries.activity_type_names(),
                            activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS)
 

@@ -14,9 +14,8 @@ from sqlalchemy import text
 
 from kim_platform.core import clock
 from kim_platform.extensions import db
-from kim_platform.regions.codes import LEVEL_DEPTH, LEVELS
+from kim_platform.regions.codes import LEVEL_DEPTH, LEVEL_WIDTH, LEVELS
 
-WIDTH = {"provinsi": 2, "kabupaten": 5, "kecamatan": 8, "desa": 13}
 DEFAULT_WINDOW_DAYS = 90
 
 
@@ -74,7 +73,8 @@ _PLACES_AND_DESA = """
 def _window(level: str, parent: str | None, window_days: int, today: date | None) -> dict:
     today = today or clock.today()
     since = today - timedelta(days=window_days)
-    return {"level": level, "width": WIDTH[level], "since": since, "previous_since": since - timedelta(days=window_days),
+    return {"level": level, "width": LEVEL_WIDTH[level], "since": since,
+            "previous_since": since - timedelta(days=window_days),
             "today": today, "prefix": (parent + ".%") if parent else "%"}
 
 

@@ -20,6 +20,7 @@ from kim_platform.accounts.passwords import hash_password
 from kim_platform.core import clock
 from kim_platform.coverage.aggregates import bulk_writes
 from kim_platform.kims.services import random_join_codes
+from kim_platform.regions.codes import kabupaten_of, province_of
 
 RELAWAN_PASSWORD = "demo-relawan-2026"
 PEMBINA_PASSWORD = "demo-pembina-2026"
@@ -108,10 +109,10 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         "SELECT code, name, ST_Y(centroid), ST_X(centroid) FROM region "
         "WHERE level = 'desa' AND centroid IS NOT NULL ORDER BY code")).all()
     if regions == "sample":
-        desa_rows = [r for r in desa_rows if r[0][:2] in ("73", "76")]
+        desa_rows = [r for r in desa_rows if province_of(r[0]) in ("73", "76")]
     if not desa_rows:
         raise ValueError("no desa with a point: load the regions first (flask regions load)")
-    weights = [PROVINCE_WEIGHT.get(r[0][:2], 1.0) for r in desa_rows]
+    weights = [PROVINCE_WEIGHT.get(province_of(r[0]), 1.0) for r in desa_rows]
     chosen = _weighted_sample(rng, desa_rows, weights, min(kims, len(desa_rows)))
     while len(chosen) < kims:  # more KIMs than desa: some desa get a second one
         chosen.append(rng.choices(desa_rows, weights)[0])
@@ -121,8 +122,8 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     relawan_hash = hash_password(RELAWAN_PASSWORD)
     pembina_hash = hash_password(PEMBINA_PASSWORD)
     first_user = connection.execute(text("SELECT coalesce(max(id), 0) + 1 FROM user_account")).scalar()
-    kabupaten = sorted({r[0][:5] for r in kim_places})
-    provinces = sorted({r[0][:2] for r in kim_places})
+    kabupaten = sorted({kabupaten_of(r[0]) for r in kim_places})
+    provinces = sorted({province_of(r[0]) for r in kim_places})
     user_rows, grant_rows = [], []
     uid = first_user
     volunteer_ids = []
@@ -161,8 +162,9 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         status = rng.choices(statuses, shares)[0]
         number = None
         if status in ("verified", "inactive"):
-            sequences[code[:5]] = sequences.get(code[:5], 0) + 1
-            number = f"KIM-{code[:5]}-{sequences[code[:5]]:04d}"
+            kab = kabupaten_of(code)
+            sequences[kab] = sequences.get(kab, 0) + 1
+            number = f"KIM-{kab}-{sequences[kab]:04d}"
         point = f"SRID=4326;POINT({lon + rng.uniform(-0.003, 0.003):.6f} {lat + rng.uniform(-0.003, 0.003):.6f})"
         fields = "{" + ",".join(sorted(rng.sample(bidang, rng.choice((1, 1, 2))))) + "}"
         name = f"KIM {desa_name} {'Maju' if n % 3 == 0 else 'Sejahtera' if n % 3 == 1 else 'Informatif'}"
@@ -290,7 +292,7 @@ def demo_logins(connection: Connection) -> list[tuple[str, str, str]]:
         "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
     if busiest is None:
         return logins
-    for who, scope in (("pembina kabupaten/kota", busiest), ("pembina provinsi", busiest[:2])):
+    for who, scope in (("pembina kabupaten/kota", busiest), ("pembina provinsi", province_of(busiest))):
         email = connection.execute(text(
             "SELECT u.email FROM user_account u JOIN role_grant g ON g.user_id = u.id WHERE u.is_demo "
             "AND g.role = 'pembina' AND g.scope_code = :scope ORDER BY u.id LIMIT 1"), {"scope": scope}).scalar()

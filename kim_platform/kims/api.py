@@ -15,7 +15,7 @@ from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
-from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang
+from kim_platform.kims.models import INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
 from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
@@ -169,7 +169,7 @@ class InvitationSchema(ma.Schema):
     invited_by = ma.fields.String(allow_none=True, metadata={"description": "the inviter's name"})
     invited_at = ma.fields.DateTime(required=True)
     expires_at = ma.fields.DateTime(required=True)
-    status = ma.fields.String(required=True, validate=ma.validate.OneOf(("pending", "accepted", "declined")))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(INVITATION_STATUSES))
 
 
 class BidangSchema(ma.Schema):
@@ -192,6 +192,8 @@ def serialise_kims(kims, viewer) -> list[dict]:
     from flask import url_for
 
     facts = queries.kim_facts(kims)
+    # Who may read a rejection reason depends on membership: one query for the page, not one per KIM.
+    queries.load_memberships([kim for kim in kims if kim.rejection_reason])
     items = []
     for kim in kims:
         fact = facts[kim.id]
@@ -203,7 +205,8 @@ def serialise_kims(kims, viewer) -> list[dict]:
             "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer, "sk_date": kim.sk_date,
             "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}),
             "logo_url": url_for("kims.logo", key=kim.logo_key, _external=False) if kim.logo_key else None,
-            "rejection_reason": kim.rejection_reason if permissions.can_see_private_kim_data(viewer, kim) else None,
+            "rejection_reason": kim.rejection_reason if kim.rejection_reason
+            and permissions.can_see_private_kim_data(viewer, kim) else None,
             "verified_at": kim.verified_at, "last_activity_on": kim.last_activity_on,
             "url": url_for("kims.profile", ref=kim.public_ref),
         })

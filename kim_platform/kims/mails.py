@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from kim_platform.accounts.mails import send_quietly
 from kim_platform.core.urls import absolute_url
+from kim_platform.kims.models import MANAGER_ROLES
 from kim_platform.kims.services import INVITATION_DAYS, invitation_token
 
 
@@ -12,7 +13,7 @@ def notify_status(kim, action: str) -> None:
         return
     link = absolute_url("kims.profile", ref=kim.public_ref)
     for membership in kim.memberships:
-        if membership.role not in ("ketua", "admin"):
+        if membership.role not in MANAGER_ROLES:
             continue
         if action == "verify":
             subject = _("%(name)s is verified", name=kim.name)

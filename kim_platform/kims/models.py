@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
+from kim_platform.regions.codes import kabupaten_of
 from kim_platform.regions.models import CODE_TYPE
 
 STATUSES = ("draft", "submitted", "verified", "rejected", "inactive")
@@ -100,7 +101,7 @@ class Kim(db.Model):
 
     @property
     def kabupaten_code(self) -> str:
-        return self.desa_code[:5]
+        return kabupaten_of(self.desa_code)
 
     @property
     def public_ref(self) -> str:

@@ -2,15 +2,16 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, false, func, inspect, or_, select, true
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kim_platform import permissions
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
 from kim_platform.kims.models import STATUSES, Bidang, Kim, KimInvitation, Membership
-from kim_platform.regions.codes import descendant_pattern
+from kim_platform.regions.codes import descendant_pattern, kecamatan_of
 from kim_platform.regions.models import Region
 from kim_platform.regions.queries import region_paths
 
@@ -132,6 +133,20 @@ def verification_queue(viewer, page=1, per_page=25) -> Page:
     return paginate(stmt.order_by(Kim.submitted_at, Kim.id), page, per_page)
 
 
+def load_memberships(kims: list[Kim]) -> None:
+    """Fill `memberships` of these KIMs in one query, where not loaded yet, so that permission
+    checks over a page of KIMs (`permissions.kim_role`) do not load them one KIM at a time."""
+    pending = [kim for kim in kims if "memberships" in inspect(kim).unloaded]
+    if not pending:
+        return
+    by_kim: dict[int, list[Membership]] = {kim.id: [] for kim in pending}
+    for membership in db.session.scalars(
+            select(Membership).where(Membership.kim_id.in_(by_kim)).order_by(Membership.id)):
+        by_kim[membership.kim_id].append(membership)
+    for kim in pending:
+        set_committed_value(kim, "memberships", by_kim[kim.id])
+
+
 def my_memberships(user) -> list[tuple[Membership, Kim]]:
     rows = db.session.execute(
         select(Membership, Kim).join(Kim, Kim.id == Membership.kim_id)
@@ -218,6 +233,6 @@ def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:
     """Listed public KIMs (verified) of the same kecamatan, for the profile's "nearby" list."""
     return list(db.session.scalars(
         select(Kim).where(and_(visibility_filter(None), status_filter(None),
-                               within(Kim.desa_code, kim.desa_code[:8]), Kim.id != kim.id))
+                               within(Kim.desa_code, kecamatan_of(kim.desa_code)), Kim.id != kim.id))
         .order_by(Kim.name).limit(limit)
     ))

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select, text, true
+from sqlalchemy.orm import aliased, selectinload
 
 from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
@@ -22,8 +22,8 @@ from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget,
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.models import MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
-from kim_platform.regions.codes import is_valid_code, level_of
+from kim_platform.kims.models import MANAGER_ROLES, MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
+from kim_platform.regions.codes import is_valid_code, kabupaten_of, level_of
 from kim_platform.regions.models import Region
 
 # Indonesia's extent (with its outer islands), for a first, cheap plausibility check.
@@ -42,6 +42,7 @@ SOCIAL_HOSTS = {
 EDITABLE_FIELDS = ("name", "bidang", "desa_code", "lat", "lon", "address", "founded_on", "sk_number",
                    "sk_issuer", "sk_date", "description", "whatsapp", "email", "socials")
 REQUIRED_FIELDS = ("name", "bidang", "desa_code", "lat", "lon")
+MAX_BIDANG = 6
 LOGO_MAX_BYTES = 5 * 1024 * 1024
 SK_MAX_BYTES = 10 * 1024 * 1024
 
@@ -173,13 +174,15 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
             errors["bidang"] = _l("Choose at least one field from the list.")
         else:
             slugs = list(dict.fromkeys(v.strip() for v in value if v.strip()))
-            unknown = [s for s in slugs if s not in known_bidang()]
+            # The count first, then the taxonomy read once: a huge list costs no query per item.
+            known = known_bidang() if 0 < len(slugs) <= MAX_BIDANG else {}
+            unknown = [slug for slug in slugs if slug not in known]
             if not slugs:
                 errors["bidang"] = _l("Choose at least one field from the list.")
+            elif len(slugs) > MAX_BIDANG:
+                errors["bidang"] = _l("Choose at most 6 fields.")
             elif unknown:
                 errors["bidang"] = _l("Unknown field: %(names)s.", names=", ".join(unknown[:5]))
-            elif len(slugs) > 6:
-                errors["bidang"] = _l("Choose at most 6 fields.")
             else:
                 clean["bidang"] = slugs
 
@@ -256,7 +259,7 @@ def check_location(desa_code: str, lat: float | None, lon: float | None) -> Regi
         message = (_l("The point is outside Indonesia. Latitude and longitude look swapped.")
                    if inside(lon, lat) else _l("The point is outside Indonesia."))
         raise KimError(_l("Some fields need attention."), fields={"lat": message})
-    kabupaten = db.session.get(Region, desa_code[:5])
+    kabupaten = db.session.get(Region, kabupaten_of(desa_code))
     if kabupaten is not None and kabupaten.geom is not None:
         within = db.session.scalar(
             text("SELECT ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :tol) "
@@ -299,7 +302,29 @@ class LookAlikes:
 def look_alikes_for(viewer, name: str, desa_code: str, exclude_id: int | None = None) -> LookAlikes:
     """similar_kims split by the KIM visibility rule: no link, id or status of a KIM the viewer
     may not see (another group's private draft)."""
-    found = similar_kims(name, desa_code, exclude_id=exclude_id)
+    return _split_look_alikes(viewer, similar_kims(name, desa_code, exclude_id=exclude_id))
+
+
+def look_alikes_of_page(viewer, kims: list[Kim], limit: int = 5) -> dict[int, LookAlikes]:
+    """look_alikes_for of every KIM of a page (the verification queue), in one trigram query:
+    for each KIM, up to `limit` other KIMs of its desa with a similar name, most alike first."""
+    found: dict[int, list[Kim]] = {kim.id: [] for kim in kims}
+    if found:
+        source, candidate = aliased(Kim), aliased(Kim)
+        score = func.similarity(candidate.name, source.name)
+        alike = (select(candidate.id.label("id"), score.label("score"))
+                 .where(candidate.desa_code == source.desa_code, score > 0.35, candidate.id != source.id)
+                 .order_by(score.desc(), candidate.id).limit(limit).correlate(source).lateral())
+        rows = db.session.execute(
+            select(source.id, Kim).select_from(source).join(alike, true()).join(Kim, Kim.id == alike.c.id)
+            .where(source.id.in_(found)).order_by(source.id, alike.c.score.desc(), Kim.id)
+            .options(selectinload(Kim.memberships)))
+        for source_id, kim in rows:
+            found[source_id].append(kim)
+    return {kim_id: _split_look_alikes(viewer, alikes) for kim_id, alikes in found.items()}
+
+
+def _split_look_alikes(viewer, found: list[Kim]) -> LookAlikes:
     visible = [kim for kim in found if permissions.can_view_kim(viewer, kim)]
     return LookAlikes(visible=visible, others_being_registered=len(visible) < len(found))
 
@@ -435,7 +460,7 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     values = clean_kim_input(raw, partial=True)
     before = _snapshot(kim)
     desa_code = values.get("desa_code", kim.desa_code)
-    moved_kabupaten = desa_code[:5] != kim.desa_code[:5]
+    moved_kabupaten = kabupaten_of(desa_code) != kim.kabupaten_code
     if desa_code != kim.desa_code and not permissions.is_kim_manager(actor, kim) \
             and not permissions.in_scope(actor, desa_code):
         raise KimError(_l("You may only move a KIM within your own region."),
@@ -580,7 +605,7 @@ def change_status(actor, kim: Kim, action: str, reason: str | None = None) -> Ki
 # --- members ---------------------------------------------------------------------------------
 
 def _managers(kim: Kim) -> list[Membership]:
-    return [m for m in kim.memberships if m.role in ("ketua", "admin")]
+    return [m for m in kim.memberships if m.role in MANAGER_ROLES]
 
 
 def add_member(actor, kim: Kim, user, role: str = "anggota", *, invitation: KimInvitation | None = None,
@@ -616,7 +641,7 @@ def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
 def _change_role(actor, kim: Kim, membership: Membership, role: str) -> None:
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
-    if membership.role in ("ketua", "admin") and role == "anggota" and len(_managers(kim)) <= 1:
+    if membership.role in MANAGER_ROLES and role == "anggota" and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     before = membership.role
     membership.role = role
@@ -629,7 +654,7 @@ def remove_member(actor, kim: Kim, membership: Membership) -> None:
     """Anyone leaves; the KIM's ketua/admins (and the directorate) remove others."""
     authorise(actor, permissions.can_remove_member(actor, membership), kim,
               _l("Only the KIM's ketua and admins manage its members."))
-    if membership.role in ("ketua", "admin") and len(_managers(kim)) <= 1:
+    if membership.role in MANAGER_ROLES and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     kim.memberships.remove(membership)
     db.session.flush()

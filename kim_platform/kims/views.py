@@ -19,7 +19,7 @@ from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
 from kim_platform.maps.folium_maps import embed, kim_map, points_map
-from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
+from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
     ancestors_of,
     boundary_geojson,
@@ -160,7 +160,7 @@ def profile(ref: str):
     kim = _kim_or_404(ref)
     facts = queries.kim_facts([kim])[kim.id]
     extent = (facts.lat, facts.lon)
-    fmap = kim_map(extent, boundary_geojson(kim.desa_code[:8]), kim.name)
+    fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
     recent = kim_activities(kim, current_user, limit=10)
     score = teladan_queries.score_of(kim.id) if kim.status == "verified" else None
     insider = permissions.can_see_private_kim_data(current_user, kim)
@@ -358,8 +358,7 @@ def queue():
     if not permissions.can(current_user, "kim.queue"):
         abort(403)
     page = queries.verification_queue(current_user, page_arg())
-    duplicates = {kim.id: services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
-                  for kim in page.items}
+    duplicates = services.look_alikes_of_page(current_user, page.items)
     facts = queries.kim_facts(page.items)
     preview = points_map([(facts[k.id].lat, facts[k.id].lon, k.name) for k in page.items])
     return render_template("kims/queue.html", status_labels=STATUS_LABELS, page=page, facts=facts,

@@ -22,6 +22,7 @@ from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import DEFAULT_HIDDEN_STATUSES
+from kim_platform.regions.codes import LEVEL_WIDTH
 
 MAX_ZOOM = 16
 POINTS_FROM_ZOOM = 11
@@ -153,8 +154,8 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
                 WHERE r.level = :level AND r.centroid && ST_Transform(env.e, 4326) AND s.kim_verified > 0
             ) t"""
     else:
-        level, width = ("kabupaten", 5) if z <= 7 else ("kecamatan", 8)
-        params.update(level=level, width=width)
+        level = "kabupaten" if z <= 7 else "kecamatan"
+        params.update(level=level, width=LEVEL_WIDTH[level])
         sql = f"""
             WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
             places AS (
@@ -176,7 +177,8 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
     return bytes(db.session.scalar(text(sql), params) or b"")
 
 
-REGION_BANDS = ((5, "provinsi", 2), (8, "kabupaten", 5), (MAX_ZOOM, "kecamatan", 8))
+REGION_BANDS = ((5, "provinsi", LEVEL_WIDTH["provinsi"]), (8, "kabupaten", LEVEL_WIDTH["kabupaten"]),
+                (MAX_ZOOM, "kecamatan", LEVEL_WIDTH["kecamatan"]))
 
 
 def region_level(z: int) -> tuple[str, int]:

@@ -9,6 +9,9 @@ import unicodedata
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
 # Segment count of a code at each level.
 LEVEL_DEPTH = {name: depth for depth, name in enumerate(LEVELS, start=1)}
+# Characters of a code at each level (`73`, `73.71`, `73.71.01`, `73.71.01.1001`): the prefix
+# length of an ancestor, in Python and in SQL (`left(code, width)`).
+LEVEL_WIDTH = {"provinsi": 2, "kabupaten": 5, "kecamatan": 8, "desa": 13}
 KINDS = ("provinsi", "kabupaten", "kota", "kecamatan", "desa", "kelurahan")
 
 CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
@@ -26,6 +29,23 @@ def level_of(code: str) -> str:
 
 def parent_of(code: str) -> str | None:
     return code.rsplit(".", 1)[0] if "." in code else None
+
+
+def ancestor_at(code: str, level: str) -> str:
+    """The code of the region at `level` that contains `code` (a code at that level or below)."""
+    return code[:LEVEL_WIDTH[level]]
+
+
+def province_of(code: str) -> str:
+    return ancestor_at(code, "provinsi")
+
+
+def kabupaten_of(code: str) -> str:
+    return ancestor_at(code, "kabupaten")
+
+
+def kecamatan_of(code: str) -> str:
+    return ancestor_at(code, "kecamatan")
 
 
 def ancestor_codes(code: str) -> list[str]:

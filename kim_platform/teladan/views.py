@@ -6,7 +6,7 @@ from kim_platform import permissions
 from kim_platform.activities.queries import activity_type_names, activity_types
 from kim_platform.core.pagination import page_arg
 from kim_platform.kims import queries as kim_queries
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.codes import CODE_RE, province_of
 from kim_platform.regions.queries import children_page, get_region, provinces
 from kim_platform.teladan import queries, scoring
 
@@ -37,7 +37,7 @@ def index():
                            page=page_arg(), per_page=PER_PAGE)
     kims = [kim for _, kim in page.items]
     province = region if region and region.level == "provinsi" else (
-        get_region(region.code[:2]) if region else None)
+        get_region(province_of(region.code)) if region else None)
     watch = None
     if permissions.can(current_user, "teladan.watch"):
         watch = queries.dropped_most(None if permissions.is_direktorat(current_user)
