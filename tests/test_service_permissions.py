@@ -235,7 +235,7 @@ EXEMPT = {
     ), "pure helper"),
     # Reads (what a viewer may see is the visibility rule's business, not a write's).
     **dict.fromkeys((
-        "kims.known_bidang", "kims.check_location", "kims.similar_kims", "kims.look_alikes_for",
+        "kims.known_bidang", "kims.check_location", "kims.similar_kims", "kims.look_alikes_for", "kims.look_alikes_of_page",
         "kims.answerable_invitation", "activities.known_types", "accounts.user_for_reset_token",
     ), "read only"),
     # Authorised by a secret, not a role: there is no acting user yet.
