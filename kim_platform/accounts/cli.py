@@ -5,8 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from kim_platform.accounts import services
-from kim_platform.accounts.services import AccountError
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -22,11 +21,7 @@ def create_admin_command(email: str, name: str | None) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    try:
+    with cli_transaction():  # an AccountError ends the command with its message
         user, created = services.create_admin(email, password, name)
-    except AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error.message)) from None
-    db.session.commit()
     verb = "Created" if created else "Granted the direktorat role to existing account"
     click.echo(f"{verb} {user.email} (id {user.id}).")

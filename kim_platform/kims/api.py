@@ -16,7 +16,6 @@ from kim_platform.core.text import PlainText
 from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.models import MEMBER_ROLES, STATUSES, Bidang
-from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
@@ -24,13 +23,6 @@ invitations_blp = Blueprint("invitations_api", __name__,
                             description="Invitations to join a KIM, answered by the invited address's owner")
 bidang_blp = Blueprint("bidang_api", __name__, description="The bidang taxonomy")
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
-
-
-def kim_error(error: KimError):
-    payload = {"message": str(error.message)}
-    if error.fields:
-        payload["errors"] = {key: [str(value)] for key, value in error.fields.items()}
-    abort(error.status, **payload)
 
 
 def _bbox(value: str):
@@ -263,13 +255,8 @@ class Kims(MethodView):
 
         `status`, `number` and other fields not listed are ignored."""
         raw = request.get_json(silent=True) or {}
-        try:
-            kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
+        kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
         duplicates = services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
-        db.session.commit()
         body = serialise_kims([kim], current_user)[0]
         body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates.visible]
         body["similar_name_being_registered"] = duplicates.others_being_registered
@@ -297,25 +284,13 @@ class KimItem(MethodView):
         if not permissions.can_edit_kim(current_user, kim):
             abort(403, message=_("You may not edit this KIM."))
         raw = request.get_json(silent=True) or {}
-        try:
-            services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
         return serialise_kims([kim], current_user)[0]
 
 
 def _transition(kim_id: int, action: str, reason: str | None = None):
     kim = _kim_or_404(kim_id)
-    try:
-        services.change_status(current_user, kim, action, reason)
-    except KimError as error:
-        db.session.rollback()
-        kim_error(error)
-    db.session.commit()
-    from kim_platform.kims import mails
-
+    services.change_status(current_user, kim, action, reason)
     mails.notify_status(kim, action)
     return serialise_kims([kim], current_user)[0]
 
@@ -378,12 +353,7 @@ class KimMembers(MethodView):
         kim = _kim_or_404(kim_id)
         if not permissions.can_manage_members(current_user, kim):
             abort(403, message=_("Only the KIM's ketua and admins manage its members."))
-        try:
-            invitation = services.invite_member(current_user, kim, data["email"], data["role"])
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        invitation = services.invite_member(current_user, kim, data["email"], data["role"])
         mails.send_invitation(invitation, current_user)
         return {"status": "invited", "email": invitation.email, "role": invitation.role}
 
@@ -402,12 +372,7 @@ class KimMember(MethodView):
             abort(404, message=_("Not a member."))
         if not permissions.can_remove_member(current_user, membership):
             abort(403, message=_("Only the KIM's ketua and admins manage its members."))
-        try:
-            services.remove_member(current_user, kim, membership)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.remove_member(current_user, kim, membership)
 
 
 def _bidang_json(b: Bidang) -> dict:
@@ -440,7 +405,6 @@ class BidangList(MethodView):
         from kim_platform.audit.services import record
 
         record(current_user, "bidang.create", "bidang", bidang.slug, after=data)
-        db.session.commit()
         return _bidang_json(bidang)
 
 
@@ -467,15 +431,10 @@ def _answer(invitation_id: int, action: str):
     invitation = services.answerable_invitation(current_user, invitation_id)
     if invitation is None:
         abort(404, message=_("No such invitation."))
-    try:
-        if action == "accept":
-            services.accept_invitation(current_user, invitation)
-        else:
-            services.decline_invitation(current_user, invitation)
-    except KimError as error:
-        db.session.rollback()
-        kim_error(error)
-    db.session.commit()
+    if action == "accept":
+        services.accept_invitation(current_user, invitation)
+    else:
+        services.decline_invitation(current_user, invitation)
     return _invitation_json(invitation)
 
 
