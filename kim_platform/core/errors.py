@@ -118,11 +118,31 @@ def handle_database_unavailable(error: Exception):
     return page, 503, headers
 
 
+# unique, foreign key and exclusion violations: another request changed the same rows first
+CONFLICT_SQLSTATES = frozenset({"23505", "23503", "23P01"})
+
+
+def is_conflict(error: Exception) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    return isinstance(error, IntegrityError) and getattr(error.orig, "pgcode", None) in CONFLICT_SQLSTATES
+
+
+def handle_conflict(error: Exception):
+    """409: a concurrent change won the race; nothing of this request was saved."""
+    from werkzeug.exceptions import Conflict
+
+    log.warning("Conflict on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+    return handle_http_exception(Conflict())
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     if database_unavailable(error):
         return handle_database_unavailable(error)
+    if is_conflict(error):
+        return handle_conflict(error)
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return handle_http_exception(InternalServerError())
 

@@ -17,7 +17,7 @@ import logging
 from contextlib import contextmanager
 
 from flask import current_app, g, request, session
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +94,14 @@ class _LostWrites(RuntimeError):
 
 def _failed(error: Exception):
     """The answer when the commit did not happen: nothing was saved, so nothing says it was."""
-    from werkzeug.exceptions import Conflict
-
     from kim_platform.core import errors
 
     if "_flashes" in session:
         session.pop("_flashes")  # "saved" must not greet the next page
-    if isinstance(error, IntegrityError):
-        log.warning("Commit refused on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
-        answer = errors.handle_http_exception(Conflict())
-    elif isinstance(error, _LostWrites) or errors.database_unavailable(error):
+    if isinstance(error, _LostWrites):
         answer = errors.handle_database_unavailable(error)
-    else:
-        answer = errors.handle_unexpected(error)  # logged with its traceback: a bug, not the user's
+    else:  # 409 for a lost race, 503 for a lost database, else a logged 500: never a success
+        answer = errors.handle_unexpected(error)
     return current_app.make_response(answer)
 
 

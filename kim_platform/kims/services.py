@@ -1,6 +1,6 @@
 """Registering and maintaining KIMs: validation, the status machine, numbers, members.
 
-Pages, the API and the CLI all come through here; operations flush, the caller commits.
+Pages, the API and the CLI all come through here; operations flush, the request or CLI edge commits.
 """
 import math
 import re
