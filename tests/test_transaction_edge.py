@@ -284,6 +284,22 @@ def test_an_account_error_from_the_api_is_the_standard_body(client, make_user):
     assert set(body) <= {"code", "message", "fields"} and body["message"]
 
 
+def test_a_refusal_no_page_catches_is_the_error_page_with_its_status(client, kim_with_member, fresh,
+                                                                     monkeypatch):
+    kim, _, admin = kim_with_member
+
+    def refuse(actor, target):
+        target.join_code = "BELUMSIMPAN"
+        db.session.flush()
+        raise KimError("Not this time.", status=409)
+
+    monkeypatch.setattr(kim_services, "new_join_code", refuse)
+    login(client, admin)
+    response = form(client, f"/kim/{kim.public_ref}/kode-gabung")
+    assert response.status_code == 409 and "Not this time." in response.get_data(as_text=True)
+    assert fresh.get(Kim, kim.id).join_code == kim.join_code
+
+
 # --- the CLI edge ------------------------------------------------------------------------
 
 def test_a_cli_command_commits_its_work(runner, fresh, tmp_path):
