@@ -202,13 +202,16 @@ def test_a_session_rolled_back_midway_never_answers_success(client, kim_with_mem
 
 # --- a commit that fails ---------------------------------------------------------------
 
-@pytest.fixture
-def conflicting_revoke(monkeypatch, make_user):
-    """Revoking a token also (wrongly) takes another account's email: the commit hits the unique index."""
+@pytest.fixture(params=["at the commit", "in the view"])
+def conflicting_revoke(request, monkeypatch, make_user):
+    """Revoking a token also (wrongly) takes another account's email: the unique index refuses it,
+    in the edge's commit (not flushed before) or in the view (flushed there)."""
     other = make_user()
 
     def revoke(user, token_id):
-        user.email = other.email  # not flushed: the conflict surfaces in the edge's commit
+        user.email = other.email
+        if request.param == "in the view":
+            db.session.flush()
         return True
 
     monkeypatch.setattr(account_services, "revoke_api_token", revoke)

@@ -132,6 +132,9 @@ def handle_conflict(error: Exception):
     """409: a concurrent change won the race; nothing of this request was saved."""
     from werkzeug.exceptions import Conflict
 
+    from kim_platform.core import transaction
+
+    transaction.recover_session()  # the failed flush left the session unusable for the page
     log.warning("Conflict on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
     return handle_http_exception(Conflict())
 
