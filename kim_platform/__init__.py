@@ -19,7 +19,7 @@ def create_app(config=None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kim_platform import demo, teladan
-    from kim_platform.core import auth, errors, i18n, mail, navigation, security
+    from kim_platform.core import auth, errors, i18n, mail, navigation, security, transaction
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -37,6 +37,7 @@ def create_app(config=None) -> Flask:
                        "description": "browser session; writes also need the X-CSRFToken header"})
     security.init_app(app)
     mail.init_app(app)
+    transaction.init_app(app)  # after mail: its commit runs first and may drop the queued mail
     auth.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)

@@ -12,11 +12,9 @@ from kim_platform import permissions
 from kim_platform.accounts import mails, queries, services
 from kim_platform.accounts.models import ROLES
 from kim_platform.accounts.passwords import MAX_LENGTH
-from kim_platform.accounts.services import AccountError
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
 from kim_platform.core import throttle
 from kim_platform.core.text import PlainText
-from kim_platform.extensions import db
 from kim_platform.kims.queries import my_memberships
 
 auth_blp = Blueprint("auth_api", __name__, description="Registration, API tokens and the current user")
@@ -24,11 +22,6 @@ users_blp = Blueprint("users_api", __name__, description="Finding users and gran
 security_log = logging.getLogger("kim_platform.security")
 
 BEARER = [{"bearerAuth": []}, {"cookieAuth": []}]
-
-
-def _account_error(error: AccountError):
-    fields = {error.field: [str(error.message)]} if error.field else None
-    abort(error.status, message=str(error.message), **({"errors": fields} if fields else {}))
 
 
 class RegisterSchema(ma.Schema):
@@ -137,12 +130,7 @@ class Register(MethodView):
 
         The answer is the same whether or not the email already has an account; a mail with an
         activation link (or, for an existing account, a note to its owner) follows."""
-        try:
-            result = services.register(data["name"], data["email"], data["password"], data.get("whatsapp"))
-        except AccountError as error:
-            db.session.rollback()
-            _account_error(error)
-        db.session.commit()
+        result = services.register(data["name"], data["email"], data["password"], data.get("whatsapp"))
         mails.send_registration_mail(result)
         return {"name": data["name"].strip(), "email": result.email,
                 "whatsapp": services.normalise_whatsapp(data.get("whatsapp")), "status": "verification_sent"}
@@ -165,7 +153,6 @@ class Token(MethodView):
         if refusal:
             abort(403, message=str(refusal))
         token, secret = services.create_api_token(user, data.get("label") or "api")
-        db.session.commit()
         security_log.info("token created for user %s from %s", user.id, request.remote_addr)
         return {"id": token.id, "label": token.label, "token": secret, "expires_at": token.expires_at}
 
@@ -195,7 +182,6 @@ class TokenItem(MethodView):
         """Revoke one of my tokens."""
         if not services.revoke_api_token(current_user, token_id):
             abort(404, message=_("No such token."))
-        db.session.commit()
 
 
 @auth_blp.route("/me")
@@ -255,12 +241,7 @@ class UserRoles(MethodView):
         """Grant a role: `{"role": "pembina", "scope": "76.02"}` or `{"role": "direktorat"}`."""
         _require_role_manager()
         user = queries.get_user(user_id) or abort(404, message=_("No such user."))
-        try:
-            services.grant_role(current_user, user, data["role"], data.get("scope"))
-        except AccountError as error:
-            db.session.rollback()
-            _account_error(error)
-        db.session.commit()
+        services.grant_role(current_user, user, data["role"], data.get("scope"))
         return _serialise_user(user)
 
 
@@ -275,9 +256,4 @@ class UserRole(MethodView):
         """Revoke a role."""
         _require_role_manager()
         user = queries.get_user(user_id) or abort(404, message=_("No such user."))
-        try:
-            services.revoke_role(current_user, user, role)
-        except AccountError as error:
-            db.session.rollback()
-            _account_error(error)
-        db.session.commit()
+        services.revoke_role(current_user, user, role)

@@ -6,8 +6,7 @@ from flask.cli import AppGroup
 
 from kim_platform import permissions
 from kim_platform.accounts import services
-from kim_platform.accounts.services import AccountError
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -23,12 +22,8 @@ def create_admin_command(email: str, name: str | None) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    try:
+    with cli_transaction():  # an AccountError ends the command with its message
         # Bootstrap: nobody is logged in on the command line, so the system actor appoints.
         user, created = services.create_admin(permissions.SYSTEM, email, password, name)
-    except AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error.message)) from None
-    db.session.commit()
     verb = "Created" if created else "Granted the direktorat role to existing account"
     click.echo(f"{verb} {user.email} (id {user.id}).")

@@ -1,4 +1,4 @@
-"""Account operations shared by the pages, the API and the CLI. They flush; callers commit."""
+"""Account operations shared by the pages, the API and the CLI. They flush; the edge commits."""
 import hashlib
 import hmac
 import logging
@@ -16,6 +16,7 @@ from kim_platform.accounts import queries
 from kim_platform.accounts.models import ROLES, ApiToken, LoginSession, RoleGrant, User
 from kim_platform.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from kim_platform.audit.services import record
+from kim_platform.core.domain import DomainError
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
 from kim_platform.regions.codes import is_valid_code, level_of
@@ -26,14 +27,12 @@ security_log = logging.getLogger("kim_platform.security")
 API_TOKEN_PREFIX = "kim_"
 
 
-class AccountError(ValueError):
-    """A rule refused the operation; `field` names the input at fault, if any."""
+class AccountError(DomainError):
+    """An account operation refused; `field` names the one input at fault, if any."""
 
     def __init__(self, message, field: str | None = None, status: int = 422):
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message, fields={field: message} if field else None, status=status)
         self.field = field
-        self.status = status
 
 
 def _refuse_unless(allowed: bool, message) -> None:

@@ -19,12 +19,11 @@ from kim_platform.accounts.forms import (
     ResetPasswordForm,
 )
 from kim_platform.accounts.services import AccountError
-from kim_platform.core import throttle
+from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.throttle import throttled
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.urls import safe_next_url
-from kim_platform.extensions import db
 from kim_platform.kims.mails import ROLE_NAMES
 from kim_platform.kims.queries import my_memberships, pending_invitations
 from kim_platform.regions.queries import regions_by_code
@@ -70,16 +69,15 @@ def register():
         try:
             result = services.register(form.name.data, form.email.data, form.password.data, form.whatsapp.data)
         except AccountError as error:
-            db.session.rollback()
             _attach_error(form, error)
         else:
-            db.session.commit()
             mails.send_registration_mail(result)
             return render_template("accounts/check_email.html", email=result.email, purpose="register")
     return render_template("accounts/register.html", form=form), 422 if form.errors else 200
 
 
 @bp.get("/verifikasi/<token>")
+@transaction.writes_on_get
 def verify_email(token: str):
     """The link from the registration mail."""
     user = services.verify_email(token)
@@ -87,7 +85,6 @@ def verify_email(token: str):
         return render_template("accounts/message.html", title=_("Link not valid"),
                                message=_("This confirmation link is invalid or has expired. Register again "
                                          "or use “Forgot password” to receive a new link.")), 400
-    db.session.commit()
     flash(_("Your email address is confirmed. You can log in now."), "success")
     return redirect(url_for("accounts.login"))
 
@@ -104,13 +101,11 @@ def login():
         refusal = services.login_refusal(user) if user else None
         if user is None or refusal:
             security_log.warning("login failed for %r from %s", form.email.data[:254], request.remote_addr)
-            db.session.rollback()
             form.form_errors.append(str(refusal) if refusal else _("Wrong email or password."))
         else:
             session.clear()  # a fresh session (and CSRF secret) for the new login
             services.start_login_session(user, request.user_agent.string)
             login_user(user, remember=form.remember.data)
-            db.session.commit()
             security_log.info("login succeeded for user %s from %s", user.id, request.remote_addr)
             response = redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
             _remember_device(response, user)
@@ -126,7 +121,6 @@ def logout():
     services.end_login_session(current_user.session_token)
     logout_user()
     session.clear()
-    db.session.commit()
     flash(_("You have logged out."), "info")
     return redirect(url_for("core.home"))
 
@@ -155,10 +149,8 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.password.data)
         except AccountError as error:
-            db.session.rollback()
             _attach_error(form, error)
         else:
-            db.session.commit()
             flash(_("Your password has been changed. Log in with the new password."), "success")
             return redirect(url_for("accounts.login"))
     return _no_store(current_app.make_response(
@@ -193,10 +185,8 @@ def edit_profile():
         try:
             services.update_profile(current_user, form.name.data, form.whatsapp.data)
         except AccountError as error:
-            db.session.rollback()
             _attach_error(form, error)
         else:
-            db.session.commit()
             flash(_("Your profile has been saved."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/edit.html", form=form), 422 if form.errors else 200
@@ -213,12 +203,10 @@ def change_password():
         try:
             services.change_password(user, form.current_password.data, form.password.data)
         except AccountError as error:
-            db.session.rollback()
             _attach_error(form, error)
         else:
             session.clear()
             login_user(user)
-            db.session.commit()
             flash(_("Your password has been changed. Other devices have been logged out and your API tokens "
                     "revoked."), "success")
             return redirect(url_for("accounts.profile"))
@@ -233,7 +221,6 @@ def create_token():
     if not form.validate():
         abort(400)
     token, secret = services.create_api_token(current_user, form.label.data)
-    db.session.commit()
     return _no_store(current_app.make_response(
         render_template("accounts/token_created.html", token=token, secret=secret)
     ))
@@ -245,7 +232,6 @@ def revoke_token(token_id: int):
     PostForm()  # the CSRF check ran in before_request
     if not services.revoke_api_token(current_user, token_id):
         abort(404)
-    db.session.commit()
     flash(_("The token has been revoked."), "info")
     return redirect(url_for("accounts.profile"))
 
@@ -292,12 +278,11 @@ def grant_role(user_id: int):
     try:
         services.grant_role(current_user, user, form.role.data, form.scope.data)
     except AccountError as error:
-        db.session.rollback()
         if error.status == 403:
             abort(403)
+        transaction.discard()
         flash(str(error.message), "error")
     else:
-        db.session.commit()
         flash(_("Role granted to %(name)s.", name=user.name), "success")
     return _back_to_users()
 
@@ -310,9 +295,7 @@ def revoke_role(user_id: int, role: str):
     try:
         services.revoke_role(current_user, user, role)
     except AccountError as error:
-        db.session.rollback()
         abort(error.status)
-    db.session.commit()
     flash(_("Role revoked from %(name)s.", name=user.name), "info")
     return _back_to_users()
 
@@ -329,7 +312,6 @@ def set_active(user_id: int):
         return _back_to_users()
     active = request.form.get("active") == "1"
     services.set_active(current_user, user, active)
-    db.session.commit()
     flash(_("%(name)s is active again.", name=user.name) if active else _("%(name)s has been deactivated.",
                                                                           name=user.name), "info")
     return _back_to_users()

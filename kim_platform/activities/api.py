@@ -14,10 +14,8 @@ from kim_platform.activities.models import STATUSES
 from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
-from kim_platform.extensions import db
-from kim_platform.kims.api import BBoxField, kim_error
+from kim_platform.kims.api import BBoxField
 from kim_platform.kims.queries import get_kim
-from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("activities_api", __name__, description="Activity reports (kegiatan)")
@@ -192,12 +190,7 @@ class KimActivities(MethodView):
         if kim is None or not permissions.can_view_kim(current_user, kim):
             abort(404, message=_("No such KIM."))
         raw, photos, publish = _request_input()
-        try:
-            activity = services.create_activity(current_user, kim, raw, photos, publish=publish)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        activity = services.create_activity(current_user, kim, raw, photos, publish=publish)
         return serialise_activities([activity], current_user)[0]
 
 
@@ -219,14 +212,9 @@ class ActivityItem(MethodView):
         """Change a report (its author and the KIM's ketua/admins)."""
         activity = _activity_or_404(activity_id)
         raw, photos, publish = _request_input()
-        try:
-            services.update_activity(current_user, activity, raw, photos)
-            if publish and activity.status == "draft" and "publish" in (request.get_json(silent=True) or {}):
-                services.publish_activity(current_user, activity)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.update_activity(current_user, activity, raw, photos)
+        if publish and activity.status == "draft" and "publish" in (request.get_json(silent=True) or {}):
+            services.publish_activity(current_user, activity)
         return serialise_activities([activity], current_user)[0]
 
     @login_required
@@ -236,12 +224,7 @@ class ActivityItem(MethodView):
     def delete(self, activity_id):
         """Delete a report and its photos."""
         activity = _activity_or_404(activity_id)
-        try:
-            services.delete_activity(current_user, activity)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.delete_activity(current_user, activity)
 
 
 @blp.route("/activities/<int:activity_id>/hide")
@@ -254,12 +237,7 @@ class ActivityHide(MethodView):
     def post(self, data, activity_id):
         """Hide a report from public view, with a reason (pembina of its region)."""
         activity = _activity_or_404(activity_id)
-        try:
-            services.hide_activity(current_user, activity, data["reason"])
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.hide_activity(current_user, activity, data["reason"])
         return serialise_activities([activity], current_user)[0]
 
 
@@ -272,12 +250,7 @@ class ActivityUnhide(MethodView):
     def post(self, activity_id):
         """Show a hidden report again (pembina of its region)."""
         activity = _activity_or_404(activity_id)
-        try:
-            services.unhide_activity(current_user, activity)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.unhide_activity(current_user, activity)
         return serialise_activities([activity], current_user)[0]
 
 

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from kim_platform.activities.models import ActivityType
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.core.seed import upsert_from_csv
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 
 activities_cli = AppGroup("activities", help="Activity reports.")
 DEFAULT_FILE = PROJECT_ROOT / "seed_data" / "activity_types.csv"
@@ -26,6 +26,6 @@ def load_activity_types(path: Path = DEFAULT_FILE) -> tuple[int, int]:
 @click.option("--path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=DEFAULT_FILE)
 def load_types_command(path: Path) -> None:
     """Load or update the activity types from seed_data/activity_types.csv; safe to run again."""
-    added, updated = load_activity_types(path)
-    db.session.commit()
+    with cli_transaction():
+        added, updated = load_activity_types(path)
     click.echo(f"activity types: {added} added, {updated} updated")

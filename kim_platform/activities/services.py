@@ -1,6 +1,7 @@
 """Writing activity reports: validation, Markdown, photos, publishing and moderation.
 
-Pages, the API and the demo generator come through here; operations flush, callers commit.
+Pages, the API and the demo generator come through here; operations flush, the request or CLI
+edge commits (core/transaction.py).
 A report whose photos fail leaves nothing behind: files are tied to the transaction.
 """
 import re
@@ -35,6 +36,11 @@ FIELDS = ("title", "date", "type", "description", "desa_code", "lat", "lon", "re
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "hr"}
+
+
+class ActivityError(KimError):
+    """A report operation refused. A KimError for now, so an `except KimError` written before the
+    domains had their own errors still catches it; new code catches `DomainError`."""
 
 
 def render_markdown(text: str) -> str:
@@ -79,7 +85,7 @@ def _int(value, field: str, errors: dict) -> int:
 
 
 def clean_activity_input(raw: dict, partial: bool = False) -> dict:
-    """Validate a report's fields (from a form or JSON); KimError names every bad field."""
+    """Validate a report's fields (from a form or JSON); ActivityError names every bad field."""
     errors: dict = {}
     clean: dict = {}
     present = {key for key in FIELDS if key in raw}
@@ -173,7 +179,7 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             else:
                 clean["tags"] = tags
     if errors:
-        raise KimError(_l("Some fields need attention."), fields=errors)
+        raise ActivityError(_l("Some fields need attention."), fields=errors)
     return clean
 
 
@@ -186,7 +192,7 @@ def _check_place(values: dict, kim) -> None:
         from kim_platform.regions.models import Region
 
         province = db.session.get(Region, province_code)
-        raise KimError(_l("Some fields need attention."), fields={"desa_code": _l(
+        raise ActivityError(_l("Some fields need attention."), fields={"desa_code": _l(
             "Choose a desa/kelurahan in %(province)s: a KIM reports activities in its own province.",
             province=province.title if province else province_code)})
     lat, lon = values.get("lat"), values.get("lon")
@@ -197,18 +203,18 @@ def _check_place(values: dict, kim) -> None:
 
         region = db.session.get(Region, desa_code)
         if region is None or region.level != "desa":
-            raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
+            raise ActivityError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
 
 
-def _photo_error(n: int, error: UploadError) -> KimError:
-    return KimError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=n, problem=error.message)})
+def _photo_error(n: int, error: UploadError) -> ActivityError:
+    return ActivityError(error.message, fields={"photos": _l("Photo %(n)d: %(problem)s", n=n, problem=error.message)})
 
 
 def check_photos(uploads: list[bytes]) -> list[int]:
     """Every photo of the request judged from its header, before any is decoded: count, size,
     format, pixels each and pixels together. Returns the pixel count of each."""
     if len(uploads) > MAX_PHOTOS:
-        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+        raise ActivityError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
     pixels = []
     for offset, data in enumerate(uploads):
         try:
@@ -218,7 +224,7 @@ def check_photos(uploads: list[bytes]) -> list[int]:
     try:
         check_pixel_budget(pixels)
     except UploadError as error:
-        raise KimError(error.message, fields={"photos": error.message}) from None
+        raise ActivityError(error.message, fields={"photos": error.message}) from None
     return pixels
 
 
@@ -276,9 +282,9 @@ def _authorise(actor, allowed: bool, activity: Activity, message) -> None:
     """Refuse a write on a report: 404 when the actor may not see it (as its routes answer), else 403."""
     status = permissions.refusal(allowed, visible=permissions.can_view_activity(actor, activity))
     if status == 404:
-        raise KimError(_l("No such report."), status=404)
+        raise ActivityError(_l("No such report."), status=404)
     if status:
-        raise KimError(message, status=status)
+        raise ActivityError(message, status=status)
 
 
 def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:
@@ -330,7 +336,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
         delete_after_commit(db.session, photo.thumb_key)
         activity.photos.remove(photo)
     if len(activity.photos) + len(new_photos) > MAX_PHOTOS:
-        raise KimError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+        raise ActivityError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
     _store_photos(activity, new_photos, pixels, start=len(activity.photos))
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
@@ -343,7 +349,7 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
 def publish_activity(actor, activity: Activity) -> None:
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     if activity.status != "draft":
-        raise KimError(_l("Only a draft can be published."), status=409)
+        raise ActivityError(_l("Only a draft can be published."), status=409)
     activity.status = "published"
     activity.published_at = utcnow()
     activity.updated_at = utcnow()
@@ -368,11 +374,11 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
                _l("You may not moderate this report."))
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise KimError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
+        raise ActivityError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
     if text_problem(reason, multiline=True):
-        raise KimError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
+        raise ActivityError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
     if activity.status == "hidden":
-        raise KimError(_l("This report is hidden already."), status=409)
+        raise ActivityError(_l("This report is hidden already."), status=409)
     before = activity.status
     activity.status = "hidden"
     activity.hidden_reason = reason[:2000]
@@ -386,7 +392,7 @@ def unhide_activity(actor, activity: Activity) -> None:
     _authorise(actor, permissions.can_moderate_activity(actor, activity), activity,
                _l("You may not moderate this report."))
     if activity.status != "hidden":
-        raise KimError(_l("This report is not hidden."), status=409)
+        raise ActivityError(_l("This report is not hidden."), status=409)
     activity.status = "published"
     activity.published_at = activity.published_at or utcnow()
     activity.review_requested_at = None
@@ -401,6 +407,6 @@ def request_review(actor, activity: Activity) -> None:
     """After editing a hidden report, its KIM asks the pembina to look again."""
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     if activity.status != "hidden":
-        raise KimError(_l("This report is not hidden."), status=409)
+        raise ActivityError(_l("This report is not hidden."), status=409)
     activity.review_requested_at = utcnow()
     _audit(actor, "activity.review_request", activity)

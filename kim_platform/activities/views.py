@@ -9,15 +9,14 @@ from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities import queries, services
 from kim_platform.activities.models import STATUS_LABELS
-from kim_platform.core import clock, throttle
+from kim_platform.core import clock, throttle, transaction
+from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
 from kim_platform.core.text import xml_safe
-from kim_platform.extensions import db
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
-from kim_platform.kims.services import KimError
 from kim_platform.maps.folium_maps import embed, kim_map
 from kim_platform.regions.codes import CODE_RE, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import boundary_geojson, get_region
@@ -79,11 +78,9 @@ def report(ref: str):
         try:
             activity = services.create_activity(current_user, kim, _raw_from_form(), _uploaded_photos(),
                                                 publish=request.form.get("action") != "draft")
-        except KimError as error:
-            db.session.rollback()
+        except DomainError as error:
             errors = {key: str(message) for key, message in (error.fields or {"_": error.message}).items()}
         else:
-            db.session.commit()
             flash(_("Your report is published. Share it!") if activity.status == "published"
                   else _("Saved as a draft."), "success")
             return redirect(url_for("activities.detail", activity_id=activity.id))
@@ -109,11 +106,9 @@ def edit(activity_id: int):
                 services.publish_activity(current_user, activity)
             if request.form.get("action") == "review" and activity.status == "hidden":
                 services.request_review(current_user, activity)
-        except KimError as error:
-            db.session.rollback()
+        except DomainError as error:
             errors = {key: str(message) for key, message in (error.fields or {"_": error.message}).items()}
         else:
-            db.session.commit()
             flash(_("The report has been saved."), "success")
             return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/form.html", kim=activity.kim, activity=activity, form=form,
@@ -149,13 +144,12 @@ def act(activity_id: int, action: str):
         abort(404)
     try:
         operations[action]()
-    except KimError as error:
-        db.session.rollback()
+    except DomainError as error:
         if error.status == 403:
             abort(403)
+        transaction.discard()
         flash(str(next(iter(error.fields.values()), error.message)), "error")
         return redirect(url_for("activities.detail", activity_id=activity_id))
-    db.session.commit()
     if action == "hapus":
         flash(_("The report has been deleted."), "info")
         return redirect(url_for("kims.profile", ref=kim_ref))

@@ -59,6 +59,16 @@ def flatten_field_errors(messages) -> dict[str, str]:
     return fields
 
 
+def json_error(status: int, message: str, fields: dict[str, str] | None = None):
+    """The error body with its status; `fields` only when some input is at fault."""
+    body = {"error": {"code": ERROR_CODES.get(status, "error"), "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 def api_error_response(error: HTTPException, message: str):
     """Build the JSON error response for an HTTPException raised anywhere under /api."""
     status = error.code or 500
@@ -68,11 +78,7 @@ def api_error_response(error: HTTPException, message: str):
         fields = flatten_field_errors(data["errors"])
     elif "messages" in data:
         fields = flatten_field_errors(data["messages"])
-    body = {"error": {"code": ERROR_CODES.get(status, "error"), "message": data.get("message", message)}}
-    if fields:
-        body["error"]["fields"] = fields
-    response = jsonify(body)
-    response.status_code = status
+    response = json_error(status, data.get("message", message), fields)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if error.get_response().headers.get("Allow"):

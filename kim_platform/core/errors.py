@@ -7,7 +7,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kim_platform.api.errors import api_error_response
+from kim_platform.api.errors import api_error_response, json_error
+from kim_platform.core.domain import DomainError
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("kim_platform.security")
@@ -18,6 +19,7 @@ TITLES = {
     403: _l("Access denied"),
     404: _l("Page not found"),
     405: _l("Method not allowed"),
+    409: _l("Conflict"),
     413: _l("Upload too large"),
     422: _l("Invalid data"),
     429: _l("Too many requests"),
@@ -30,6 +32,7 @@ MESSAGES = {
     403: _l("You do not have permission to do this."),
     404: _l("The page you are looking for does not exist or has moved."),
     405: _l("This address does not accept that kind of request."),
+    409: _l("The change conflicts with one saved at the same moment. Nothing was saved; reload and try again."),
     413: _l("The data sent is larger than allowed."),
     422: _l("Some of the data sent is not valid."),
     429: _l("Too many attempts. Please wait a moment and try again."),
@@ -70,6 +73,22 @@ def handle_http_exception(error: HTTPException):
     return body, status, response_headers
 
 
+def handle_domain_error(error: DomainError):
+    """A service's refusal no view caught: the API's error body, or the error page with its message.
+
+    Pages that show a form catch it themselves and re-render the form."""
+    if wants_json():
+        if error.status == 403:
+            security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
+                                 request.method, request.path)
+        return json_error(error.status, str(error.message), error.field_messages())
+    from werkzeug.exceptions import BadRequest, default_exceptions
+
+    http_error = default_exceptions.get(error.status, BadRequest)()
+    http_error.data = {"message": str(error.message)}
+    return handle_http_exception(http_error)
+
+
 def database_unavailable(error: Exception) -> bool:
     """The database went away (restart, crash, network): a 503 to retry, not a bug."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -99,11 +118,34 @@ def handle_database_unavailable(error: Exception):
     return page, 503, headers
 
 
+# unique, foreign key and exclusion violations: another request changed the same rows first
+CONFLICT_SQLSTATES = frozenset({"23505", "23503", "23P01"})
+
+
+def is_conflict(error: Exception) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    return isinstance(error, IntegrityError) and getattr(error.orig, "pgcode", None) in CONFLICT_SQLSTATES
+
+
+def handle_conflict(error: Exception):
+    """409: a concurrent change won the race; nothing of this request was saved."""
+    from werkzeug.exceptions import Conflict
+
+    from kim_platform.core import transaction
+
+    transaction.recover_session()  # the failed flush left the session unusable for the page
+    log.warning("Conflict on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+    return handle_http_exception(Conflict())
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     if database_unavailable(error):
         return handle_database_unavailable(error)
+    if is_conflict(error):
+        return handle_conflict(error)
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return handle_http_exception(InternalServerError())
 
@@ -126,4 +168,5 @@ def remove_session_quietly(exc) -> None:
 def init_app(app) -> None:
     app.teardown_appcontext(remove_session_quietly)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

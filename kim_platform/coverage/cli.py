@@ -4,8 +4,8 @@ import time
 import click
 from flask.cli import AppGroup
 
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.coverage import aggregates
-from kim_platform.extensions import db
 
 coverage_cli = AppGroup("coverage", help="Coverage figures.")
 
@@ -14,8 +14,8 @@ coverage_cli = AppGroup("coverage", help="Coverage figures.")
 def rebuild_command() -> None:
     """Recompute every coverage aggregate from the raw KIM and report tables."""
     started = time.perf_counter()
-    aggregates.rebuild(db.session.connection())
-    db.session.commit()
+    with cli_transaction() as session:
+        aggregates.rebuild(session.connection())
     click.echo(f"coverage aggregates rebuilt in {time.perf_counter() - started:.1f} s")
 
 
@@ -23,6 +23,6 @@ def rebuild_command() -> None:
 def compact_command() -> None:
     """Fold pending changes into the running totals (writers do it every 200 report changes)."""
     started = time.perf_counter()
-    folded = aggregates.compact(db.session.connection())
-    db.session.commit()
+    with cli_transaction() as session:
+        folded = aggregates.compact(session.connection())
     click.echo(f"{folded} pending (region, day) changes folded in {time.perf_counter() - started:.2f} s")

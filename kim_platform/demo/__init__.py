@@ -18,13 +18,14 @@ def demo_data_present() -> bool:
     if now - _cache["at"] > current_app.config.get("DEMO_FLAG_TTL", 60):
         from sqlalchemy.exc import SQLAlchemyError
 
+        from kim_platform.core import transaction
         from kim_platform.demo.generator import demo_present
         from kim_platform.extensions import db
 
         try:
             _cache["value"] = demo_present(db.session.connection())
         except SQLAlchemyError:  # an error page must still render while the database is away
-            db.session.rollback()
+            transaction.recover_session()
             return False
         _cache["at"] = now
     return _cache["value"]

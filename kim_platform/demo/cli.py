@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.demo import _cache
 from kim_platform.demo.generator import clear, demo_logins, demo_present, generate
 from kim_platform.extensions import db
@@ -28,14 +29,13 @@ def generate_command(kims, activities, seed, regions, photos, if_empty):
             return
         raise click.ClickException("Demo data present already: run `flask demo clear` first.")
     try:
-        report = generate(connection, kims, activities, seed=seed, regions=regions, photos=photos, echo=click.echo)
+        with cli_transaction():  # the rows and their scores land together, or nothing does
+            report = generate(connection, kims, activities, seed=seed, regions=regions, photos=photos,
+                              echo=click.echo)
+            scored, scoring_seconds = recompute_all()  # COPY bypasses the session hook that scores KIMs
     except ValueError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     _cache["at"] = 0.0
-    scored, scoring_seconds = recompute_all()  # COPY bypasses the session hook that scores KIMs
-    db.session.commit()
     click.echo(f"Teladan scores of {scored} verified KIMs in {scoring_seconds:.1f} s.")
     click.echo(f"Generated {report.users} users, {report.kims} KIMs, {report.activities} activities and "
                f"{report.photos} photos in {report.seconds['total']:.1f} s "
@@ -56,7 +56,7 @@ def _echo_logins(connection) -> None:
 @demo_cli.command("clear")
 def clear_command():
     """Remove every demo row and demo photo."""
-    counts = clear(db.session.connection())
-    db.session.commit()
+    with cli_transaction() as session:
+        counts = clear(session.connection())
     _cache["at"] = 0.0
     click.echo("Removed " + ", ".join(f"{n} {what}" for what, n in counts.items()))

@@ -13,10 +13,8 @@ from kim_platform.api.schemas import PaginationArgs, error_responses, page_body,
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
-from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.models import INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
-from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
@@ -24,13 +22,6 @@ invitations_blp = Blueprint("invitations_api", __name__,
                             description="Invitations to join a KIM, answered by the invited address's owner")
 bidang_blp = Blueprint("bidang_api", __name__, description="The bidang taxonomy")
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
-
-
-def kim_error(error: KimError):
-    payload = {"message": str(error.message)}
-    if error.fields:
-        payload["errors"] = {key: [str(value)] for key, value in error.fields.items()}
-    abort(error.status, **payload)
 
 
 def _bbox(value: str):
@@ -271,13 +262,8 @@ class Kims(MethodView):
 
         `status`, `number` and other fields not listed are ignored."""
         raw = request.get_json(silent=True) or {}
-        try:
-            kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
+        kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
         duplicates = services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
-        db.session.commit()
         body = serialise_kims([kim], current_user)[0]
         body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates.visible]
         body["similar_name_being_registered"] = duplicates.others_being_registered
@@ -303,25 +289,13 @@ class KimItem(MethodView):
         """Change some fields (KIM admins and the region's pembina)."""
         kim = _kim_or_404(kim_id)
         raw = request.get_json(silent=True) or {}
-        try:
-            services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
         return serialise_kims([kim], current_user)[0]
 
 
 def _transition(kim_id: int, action: str, reason: str | None = None):
     kim = _kim_or_404(kim_id)
-    try:
-        services.change_status(current_user, kim, action, reason)
-    except KimError as error:
-        db.session.rollback()
-        kim_error(error)
-    db.session.commit()
-    from kim_platform.kims import mails
-
+    services.change_status(current_user, kim, action, reason)
     mails.notify_status(kim, action)
     return serialise_kims([kim], current_user)[0]
 
@@ -382,12 +356,7 @@ class KimMembers(MethodView):
         Nobody becomes a member here: the address gets a mail, and its owner accepts or declines
         (`POST /api/v1/invitations/<id>/accept`). The answer is the same for every address."""
         kim = _kim_or_404(kim_id)
-        try:
-            invitation = services.invite_member(current_user, kim, data["email"], data["role"])
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        invitation = services.invite_member(current_user, kim, data["email"], data["role"])
         mails.send_invitation(invitation, current_user)
         return {"status": "invited", "email": invitation.email, "role": invitation.role}
 
@@ -404,12 +373,7 @@ class KimMember(MethodView):
         membership = next((m for m in kim.memberships if m.user_id == user_id), None)
         if membership is None:
             abort(404, message=_("Not a member."))
-        try:
-            services.remove_member(current_user, kim, membership)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        services.remove_member(current_user, kim, membership)
 
 
 def _bidang_json(b: Bidang) -> dict:
@@ -431,12 +395,7 @@ class BidangList(MethodView):
     @error_responses(bidang_blp, 401, 403, 409, 422)
     def post(self, data):
         """Add a bidang (direktorat)."""
-        try:
-            bidang = services.create_bidang(current_user, data)
-        except KimError as error:
-            db.session.rollback()
-            kim_error(error)
-        db.session.commit()
+        bidang = services.create_bidang(current_user, data)
         return _bidang_json(bidang)
 
 
@@ -463,15 +422,10 @@ def _answer(invitation_id: int, action: str):
     invitation = services.answerable_invitation(current_user, invitation_id)
     if invitation is None:
         abort(404, message=_("No such invitation."))
-    try:
-        if action == "accept":
-            services.accept_invitation(current_user, invitation)
-        else:
-            services.decline_invitation(current_user, invitation)
-    except KimError as error:
-        db.session.rollback()
-        kim_error(error)
-    db.session.commit()
+    if action == "accept":
+        services.accept_invitation(current_user, invitation)
+    else:
+        services.decline_invitation(current_user, invitation)
     return _invitation_json(invitation)
 
 

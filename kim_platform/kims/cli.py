@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.core.seed import upsert_from_csv
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.kims.models import Bidang
 
 bidang_cli = AppGroup("bidang", help="The taxonomy of KIM fields (bidang).")
@@ -27,6 +27,6 @@ def load_bidang(path: Path = DEFAULT_FILE) -> tuple[int, int]:
 @click.option("--path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=DEFAULT_FILE)
 def load_command(path: Path) -> None:
     """Load or update the bidang taxonomy from seed_data/bidang.csv; safe to run again."""
-    added, updated = load_bidang(path)
-    db.session.commit()
+    with cli_transaction():
+        added, updated = load_bidang(path)
     click.echo(f"bidang: {added} added, {updated} updated")

@@ -1,6 +1,6 @@
 """Registering and maintaining KIMs: validation, the status machine, numbers, members.
 
-Pages, the API and the CLI all come through here; operations flush, the caller commits.
+Pages, the API and the CLI all come through here; operations flush, the request or CLI edge commits.
 """
 import math
 import re
@@ -18,6 +18,7 @@ from kim_platform import permissions
 from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
 from kim_platform.audit.services import record
 from kim_platform.core import clock
+from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import text_problem
@@ -47,14 +48,8 @@ LOGO_MAX_BYTES = 5 * 1024 * 1024
 SK_MAX_BYTES = 10 * 1024 * 1024
 
 
-class KimError(ValueError):
-    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer."""
-
-    def __init__(self, message, fields: dict | None = None, status: int = 422):
-        super().__init__(str(message))
-        self.message = message
-        self.fields = fields or {}
-        self.status = status
+class KimError(DomainError):
+    """A KIM operation refused: message, the fields at fault and the HTTP status (core/domain.py)."""
 
 
 # --- parsing and validation ----------------------------------------------------------

@@ -7,13 +7,12 @@ from wtforms import SelectChoice
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities.queries import activity_facts, activity_type_names, kim_activities
-from kim_platform.core import throttle
+from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
-from kim_platform.extensions import db
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
@@ -135,7 +134,6 @@ def _save_kim(form, kim):
         if uploads:
             services.set_files(current_user, kim, **uploads)
     except KimError as error:
-        db.session.rollback()
         form.show_errors(error.fields or {"name": error.message})
         if not error.fields:
             form.form_errors.append(str(error.message))
@@ -145,10 +143,8 @@ def _save_kim(form, kim):
         try:
             services.change_status(current_user, kim, "submit")
         except KimError as error:
-            db.session.rollback()
             form.form_errors.append(str(error.message))
             return None
-    db.session.commit()
     flash(_("The KIM has been saved.") if action != "submit" else
           _("The KIM has been submitted for verification by the pembina of its kabupaten/kota."), "success")
     return redirect(url_for("kims.profile", ref=kim.public_ref))
@@ -215,12 +211,11 @@ def change_status(ref: str, action: str):
     try:
         services.change_status(current_user, kim, action, reason)
     except KimError as error:
-        db.session.rollback()
         if error.status == 403:
             abort(403)
+        transaction.discard()
         flash(str(next(iter(error.fields.values()), error.message)), "error")
         return redirect(local_referrer() or url_for("kims.profile", ref=kim.public_ref))
-    db.session.commit()
     mails.notify_status(kim, action)
     messages = {
         "submit": _("Submitted for verification."), "verify": _("Verified as %(number)s.", number=kim.number),
@@ -249,10 +244,8 @@ def members(ref: str):
             try:
                 invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data)
             except KimError as error:
-                db.session.rollback()
                 form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
             else:
-                db.session.commit()
                 mails.send_invitation(invitation, current_user)
                 flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
                         email=invitation.email), "success")
@@ -287,10 +280,9 @@ def answer_invitation(invitation_id: int, action: str):
         else:
             services.decline_invitation(current_user, found)
     except KimError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error.message), "error")
         return redirect(url_for("accounts.profile"))
-    db.session.commit()
     if action == "terima":
         flash(_("You are now a member of %(name)s.", name=kim.name), "success")
         return redirect(url_for("kims.profile", ref=kim.public_ref))
@@ -313,10 +305,8 @@ def member_action(ref: str, user_id: int, action: str):
         else:
             services.set_member_role(current_user, kim, membership, request.form.get("role", ""))
     except KimError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error.message), "error")
-    else:
-        db.session.commit()
     if leaving:
         return redirect(url_for("accounts.profile"))
     return redirect(url_for("kims.members", ref=kim.public_ref))
@@ -328,7 +318,6 @@ def new_join_code(ref: str):
     kim = _kim_or_404(ref)
     _require("kim.members", kim)
     services.new_join_code(current_user, kim)
-    db.session.commit()
     return redirect(url_for("kims.members", ref=kim.public_ref))
 
 
@@ -342,10 +331,8 @@ def join():
         try:
             kim = services.join_by_code(current_user, form.code.data)
         except KimError as error:
-            db.session.rollback()
-            form.code.errors = [str(m) for m in error.fields.values()]
+            form.code.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
         else:
-            db.session.commit()
             flash(_("You are now a member of %(name)s.", name=kim.name), "success")
             return redirect(url_for("kims.profile", ref=kim.public_ref))
     return render_template("kims/join.html", form=form), 422 if form.errors else 200

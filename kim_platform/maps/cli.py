@@ -4,7 +4,7 @@ import time
 import click
 from flask.cli import AppGroup
 
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.maps.prepare import prepare_region_geoms
 
 maps_cli = AppGroup("maps", help="Map layers.")
@@ -14,6 +14,6 @@ maps_cli = AppGroup("maps", help="Map layers.")
 def prepare_command() -> None:
     """Reproject and simplify region outlines for the tiles (after `flask regions load`)."""
     started = time.perf_counter()
-    changed = prepare_region_geoms(db.session.connection())
-    db.session.commit()
+    with cli_transaction() as session:
+        changed = prepare_region_geoms(session.connection())
     click.echo(f"region outlines for tiles: {changed} written in {time.perf_counter() - started:.1f} s")

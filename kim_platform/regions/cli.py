@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.regions.loader import RegionDataError, load_regions
 
 regions_cli = AppGroup("regions", help="Manage the official region data (wilayah).")
@@ -26,10 +26,9 @@ def load_command(sample: bool, path: Path | None) -> None:
         data_dir = data_dir / "sample"
     click.echo(f"Loading regions from {data_dir}")
     try:
-        report = load_regions(db.session.connection(), data_dir, echo=click.echo)
-        db.session.commit()
-    except RegionDataError as error:
-        db.session.rollback()
+        with cli_transaction() as session:
+            report = load_regions(session.connection(), data_dir, echo=click.echo)
+    except RegionDataError as error:  # rolled back: the data is kept as it was
         raise click.ClickException(str(error)) from None
     total = sum(level.rows for level in report.levels)
     click.echo(

@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from kim_platform.extensions import db
+from kim_platform.core.transaction import cli_transaction
 from kim_platform.teladan.scoring import recompute_all
 
 teladan_cli = AppGroup("teladan", help="KIM teladan scores.")
@@ -11,6 +11,6 @@ teladan_cli = AppGroup("teladan", help="KIM teladan scores.")
 @teladan_cli.command("recompute")
 def recompute_command() -> None:
     """Recompute every verified KIM's score as of today (run daily: recency decays with time)."""
-    written, seconds = recompute_all()
-    db.session.commit()
+    with cli_transaction():
+        written, seconds = recompute_all()
     click.echo(f"{written} KIM scores recomputed in {seconds:.1f} s")

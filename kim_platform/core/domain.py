@@ -1,0 +1,21 @@
+"""The one base class of refusals raised by the domain services.
+
+A service raises a subclass (`KimError`, `ActivityError`, `AccountError`, …) with a message for
+people, the inputs at fault and the HTTP status it stands for. It never touches the transaction:
+the request edge (core/transaction.py) rolls back whatever an error answer leaves behind. The API
+turns an uncaught one into its error body (core/errors.py); pages catch it to re-render a form.
+"""
+
+
+class DomainError(ValueError):
+    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer."""
+
+    def __init__(self, message, fields: dict | None = None, status: int = 422):
+        super().__init__(str(message))
+        self.message = message
+        self.fields = dict(fields or {})
+        self.status = status
+
+    def field_messages(self) -> dict[str, str]:
+        """The per-field messages as plain strings (lazy translations resolved)."""
+        return {str(name): str(text) for name, text in self.fields.items()}
