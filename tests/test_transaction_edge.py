@@ -316,8 +316,8 @@ def test_a_cli_command_commits_its_work(runner, fresh, tmp_path):
 def test_a_refused_cli_command_leaves_nothing(runner, fresh, monkeypatch):
     original = account_services.create_admin
 
-    def create_then_refuse(email, password, name=None):
-        original(email, password, name)
+    def create_then_refuse(actor, email, password, name=None):
+        original(actor, email, password, name)
         db.session.flush()
         raise AccountError("Refused after writing.")
 
