@@ -128,7 +128,7 @@ def logout():
     session.clear()
     db.session.commit()
     flash(_("You have logged out."), "info")
-    return redirect(url_for("core.home"))
+    return redirect(url_for("home.home"))
 
 
 @bp.route("/lupa-sandi", methods=["GET", "POST"])

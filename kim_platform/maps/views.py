@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from kim_platform import permissions
-from kim_platform.api.errors import api_error_response
+from kim_platform.core.api_errors import api_error_response
 from kim_platform.core.i18n import current_locale
 from kim_platform.kims.models import STATUSES
 from kim_platform.kims.queries import bidang_family, bidang_list
