@@ -32,6 +32,7 @@ serve: venv db-dev data
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'kim_platform:create_app()'
 
 test: venv db-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # System packages: installed with apt only when we are root and something is missing.

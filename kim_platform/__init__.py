@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from kim_platform.config import PROJECT_ROOT, load_config
-from kim_platform.extensions import api, db, migrate
+from kim_platform.extensions import db, migrate
 
 
 def create_app(config=None) -> Flask:
@@ -19,6 +19,9 @@ def create_app(config=None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from kim_platform import demo, teladan
+    # Imported here, not at the top: a module-level `api` would be replaced by the package
+    # kim_platform.api as soon as that is first imported.
+    from kim_platform.extensions import api
     from kim_platform.core import auth, errors, i18n, mail, navigation, security, transaction
 
     if app.config["PROXY_COUNT"]:
@@ -66,6 +69,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from kim_platform.extensions import api
     from kim_platform.accounts.api import auth_blp, users_blp
     from kim_platform.accounts.views import bp as accounts_bp
     from kim_platform.activities.api import blp as activities_api_blp
@@ -85,10 +89,12 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.maps.views import bp as maps_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
+    from kim_platform.regions.views import home_bp
     from kim_platform.teladan.api import blp as teladan_api_blp
     from kim_platform.teladan.views import bp as teladan_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(home_bp)
     app.register_blueprint(regions_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(audit_bp)

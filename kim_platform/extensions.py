@@ -1,12 +1,11 @@
 """Extensions, created unbound and attached in create_app()."""
+import marshmallow as ma
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from kim_platform.api.errors import ApiErrorSchema
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,6 +18,22 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# The body of every API error ({"error": {"code", "message", "fields"}}), built by
+# kim_platform.core.api_errors.api_error_response and documented for every operation.
+class ApiErrorDetailSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "machine-readable error code"})
+    message = ma.fields.String(required=True, metadata={"description": "human-readable message"})
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "per-field messages, keyed by parameter or field name"},
+    )
+
+
+class ApiErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ApiErrorDetailSchema, required=True)
 
 
 class KimApi(Api):

@@ -19,7 +19,8 @@ from kim_platform.accounts.models import RoleGrant, User
 from kim_platform.activities.models import Activity
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
-from kim_platform.kims.services import KimError, parse_coordinate
+from kim_platform.kims.services import KimError
+from kim_platform.regions.places import parse_coordinate
 from tests.conftest import DESA, bearer, csrf_token, login
 from tests.test_activities import REPORT, jpeg, post_report, stored_files
 

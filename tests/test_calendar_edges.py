@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from kim_platform.activities.models import Activity
-from kim_platform.activities.services import create_activity
+from kim_platform.activities.services import create_activity, refresh_last_activity
 from kim_platform.core import clock
 from kim_platform.coverage.queries import coverage_rows, direct_coverage_rows, direct_timeseries, timeseries
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, refresh_last_activity_for
+from kim_platform.kims.services import KimError
 from kim_platform.teladan.scoring import PERIOD_DAYS, PERIODS, compute
 
 UTC = timezone.utc
@@ -47,7 +47,7 @@ def report(kim, day, status="published"):
     db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=day, type="diskusi",
                             desa_code=kim.desa_code, status=status))
     db.session.flush()
-    refresh_last_activity_for(kim)
+    refresh_last_activity(kim)
 
 
 def month_start(day: date) -> date:

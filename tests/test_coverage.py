@@ -4,10 +4,10 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from kim_platform.activities.models import Activity
+from kim_platform.activities.services import refresh_last_activity
 from kim_platform.core import clock
 from kim_platform.coverage.queries import coverage_rows, summary
 from kim_platform.extensions import db
-from kim_platform.kims.services import refresh_last_activity_for
 from tests.conftest import DESA
 
 
@@ -17,7 +17,7 @@ def report(kim, days_ago, status="published", today=None):
     db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=day,
                             type="diskusi", desa_code=kim.desa_code, status=status))
     db.session.flush()
-    refresh_last_activity_for(kim)
+    refresh_last_activity(kim)
 
 
 def test_constructed_coverage_of_kabupaten_mamuju(make_kim):

@@ -9,11 +9,11 @@ from sqlalchemy import text
 
 from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity
+from kim_platform.activities.services import refresh_last_activity
 from kim_platform.core import clock
 from kim_platform.coverage import aggregates, queries
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
-from kim_platform.kims.services import refresh_last_activity_for
 
 TODAY = clock.today()
 VIEWS = [("provinsi", None), ("kabupaten", "76"), ("kabupaten", "73"), ("kecamatan", "76.02"), ("desa", "76.02.01")]
@@ -88,7 +88,7 @@ class World:
                                 status=self.rng.choice(["published"] * 4 + ["draft"]))
             db.session.add(activity)
             db.session.flush()
-            refresh_last_activity_for(kim)
+            refresh_last_activity(kim)
             db.session.flush()
             self.reports.append(activity)
 
@@ -106,7 +106,7 @@ class World:
                 self.reports.remove(activity)
                 db.session.delete(activity)
             db.session.flush()
-            refresh_last_activity_for(db.session.get(Kim, activity.kim_id))
+            refresh_last_activity(db.session.get(Kim, activity.kim_id))
             db.session.flush()
 
     def delete_kim(self):
@@ -146,7 +146,7 @@ def test_compaction_folds_the_log_and_changes_no_figure(make_kim):
         db.session.add(Activity(kim_id=kim.id, title="Kegiatan", type="diskusi", desa_code=kim.desa_code,
                                 activity_date=TODAY - timedelta(days=days), status="published"))
     db.session.flush()
-    refresh_last_activity_for(kim)
+    refresh_last_activity(kim)
     db.session.flush()
     before = [r.as_dict() for r in queries.coverage_rows("kabupaten", "76")]
     pending = db.session.scalar(text("SELECT count(*) FROM coverage_delta"))

@@ -84,7 +84,7 @@ def invitation_link(invitation) -> str:
 
 
 MATRIX = {
-    ("core.home", "GET"): Case("/", EVERYONE),
+    ("home.home", "GET"): Case("/", EVERYONE),
     ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
     ("core.favicon", "GET"): Case("/favicon.ico", EVERYONE),
     ("static", "GET"): Case("/static/css/site.css", EVERYONE),

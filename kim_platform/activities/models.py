@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kim_platform.core.storage import STORED_FILE
 from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
 from kim_platform.regions.models import CODE_TYPE
@@ -88,8 +89,8 @@ class Photo(db.Model):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     # Storage keys of the re-encoded image (≤1600 px) and its thumbnail (≤400 px).
-    key: Mapped[str] = mapped_column(String(80), unique=True)
-    thumb_key: Mapped[str] = mapped_column(String(80), unique=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True, info=STORED_FILE)
+    thumb_key: Mapped[str] = mapped_column(String(80), unique=True, info=STORED_FILE)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
 

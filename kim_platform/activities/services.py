@@ -22,8 +22,9 @@ from kim_platform.core.images import UploadError, check_pixel_budget, image_pixe
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, authorise, check_daily_cap, check_location, clean_place_input
+from kim_platform.kims.services import KimError, authorise, check_daily_cap
 from kim_platform.regions.codes import province_of
+from kim_platform.regions.places import PlaceError, check_location, clean_place_input
 
 MAX_PHOTOS = 6
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
@@ -197,7 +198,10 @@ def _check_place(values: dict, kim) -> None:
             province=province.title if province else province_code)})
     lat, lon = values.get("lat"), values.get("lon")
     if lat is not None:
-        check_location(desa_code, lat, lon)
+        try:
+            check_location(desa_code, lat, lon)
+        except PlaceError as error:
+            raise KimError(error.message, fields=error.fields) from None
     elif "desa_code" in values:
         from kim_platform.regions.models import Region
 

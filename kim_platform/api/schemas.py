@@ -1,7 +1,9 @@
 """Schemas shared by every API module: pagination arguments and the list envelope."""
 import marshmallow as ma
 
+from kim_platform.core.api_errors import ERROR_CODES
 from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+from kim_platform.extensions import ApiErrorSchema
 
 # Ids are bigint: a larger number names nothing and is refused with 400.
 ID_RANGE = ma.validate.Range(min=1, max=2**63 - 1)
@@ -54,8 +56,6 @@ def with_geojson(json_schema) -> dict:
 
 def error_responses(blp, *statuses: int):
     """Document error answers ({"error": {...}}) of an operation in the OpenAPI spec."""
-    from kim_platform.api.errors import ERROR_CODES, ApiErrorSchema
-
     def decorator(func):
         for status in statuses:
             func = blp.alt_response(status, schema=ApiErrorSchema, description=ERROR_CODES[status])(func)

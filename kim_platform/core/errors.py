@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kim_platform.api.errors import api_error_response, json_error
+from kim_platform.core.api_errors import api_error_response, json_error
 from kim_platform.core.domain import DomainError
 
 log = logging.getLogger(__name__)

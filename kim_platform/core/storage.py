@@ -11,10 +11,14 @@ import secrets
 from pathlib import Path
 
 from flask import current_app, send_file
-from sqlalchemy import event
+from sqlalchemy import event, select, union_all
 from sqlalchemy.orm import Session
 
+from kim_platform.extensions import db
+
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,48}\.(webp|jpg|png|pdf)$")
+# Column info for a column that holds a storage key: mapped_column(..., info=STORED_FILE).
+STORED_FILE = {"stored_file": True}
 
 
 class LocalStorage:
@@ -112,14 +116,19 @@ def _after_rollback(session, previous_transaction):
     session.info.pop("kim_doomed_files", None)
 
 
-def referenced_keys(session) -> set[str]:
-    from sqlalchemy import text
+def stored_file_columns() -> list:
+    """Every column that holds a storage key: the domains mark them with info=STORED_FILE, so
+    the sweep learns where files are referenced without naming any domain's table."""
+    return [column for table in db.metadata.sorted_tables for column in table.columns
+            if column.info.get("stored_file")]
 
-    rows = session.execute(text(
-        "SELECT key FROM activity_photo UNION ALL SELECT thumb_key FROM activity_photo "
-        "UNION ALL SELECT logo_key FROM kim WHERE logo_key IS NOT NULL "
-        "UNION ALL SELECT sk_file_key FROM kim WHERE sk_file_key IS NOT NULL")).scalars()
-    return set(rows)
+
+def referenced_keys(session) -> set[str]:
+    columns = stored_file_columns()
+    if not columns:  # the models are not loaded: every file would look orphaned
+        raise RuntimeError("no column is marked as holding stored files")
+    rows = session.execute(union_all(*(select(column).where(column.is_not(None)) for column in columns)))
+    return set(rows.scalars())
 
 
 def sweep_orphans(session, older_than_seconds: float = 3600) -> list[str]:

@@ -1,17 +1,10 @@
-"""Home page, the language toggle and /favicon.ico."""
-from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
+"""The language toggle and /favicon.ico (the home page is regions.views.home: it lists provinces)."""
+from flask import Blueprint, current_app, redirect, request, send_from_directory, url_for
 
 from kim_platform.core.i18n import LANG_COOKIE
 from kim_platform.core.urls import safe_next_url
-from kim_platform.regions.queries import provinces
 
 bp = Blueprint("core", __name__)
-
-
-@bp.get("/")
-def home():
-    """Landing page: what the platform is, and a way into the regions."""
-    return render_template("core/home.html", provinces=provinces())
 
 
 @bp.get("/favicon.ico")
@@ -26,7 +19,7 @@ def set_language(lang: str):
     """Remember the interface language in a cookie and go back where the visitor was."""
     if lang not in current_app.config["LANGUAGES"]:
         lang = current_app.config["BABEL_DEFAULT_LOCALE"]
-    target = safe_next_url(request.args.get("next")) or url_for("core.home")
+    target = safe_next_url(request.args.get("next")) or url_for("home.home")
     response = redirect(target)
     response.set_cookie(
         LANG_COOKIE,

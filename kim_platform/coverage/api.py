@@ -5,10 +5,10 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
-from kim_platform.api.errors import region_or_404
 from kim_platform.api.schemas import error_responses
 from kim_platform.core import clock
 from kim_platform.coverage import queries
+from kim_platform.regions.api import region_or_404
 from kim_platform.regions.codes import CODE_RE, LEVELS, level_of
 
 blp = Blueprint("coverage_api", __name__, description="Coverage of desa by (active) KIMs")

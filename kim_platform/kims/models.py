@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kim_platform.core.storage import STORED_FILE
 from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
 from kim_platform.regions.codes import kabupaten_of
@@ -78,12 +79,12 @@ class Kim(db.Model):
     sk_number: Mapped[str | None] = mapped_column(String(120))
     sk_issuer: Mapped[str | None] = mapped_column(String(150))
     sk_date: Mapped[date | None] = mapped_column(Date)
-    sk_file_key: Mapped[str | None] = mapped_column(String(80))
+    sk_file_key: Mapped[str | None] = mapped_column(String(80), info=STORED_FILE)
     description: Mapped[str | None] = mapped_column(Text)
     whatsapp: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     socials: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
-    logo_key: Mapped[str | None] = mapped_column(String(80))
+    logo_key: Mapped[str | None] = mapped_column(String(80), info=STORED_FILE)
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,6 @@
 
 Pages, the API and the CLI all come through here; operations flush, the request or CLI edge commits.
 """
-import math
 import re
 import secrets
 import unicodedata
@@ -24,13 +23,8 @@ from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.models import MANAGER_ROLES, MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
-from kim_platform.regions.codes import is_valid_code, kabupaten_of, level_of
-from kim_platform.regions.models import Region
-
-# Indonesia's extent (with its outer islands), for a first, cheap plausibility check.
-INDONESIA_BOUNDS = (94.5, -11.5, 141.5, 6.5)  # minlon, minlat, maxlon, maxlat
-# The boundaries are simplified to about 110 m, so points a little outside still count.
-BOUNDARY_TOLERANCE_M = 500
+from kim_platform.regions.codes import kabupaten_of
+from kim_platform.regions.places import PlaceError, check_location, clean_place_input
 
 SOCIAL_HOSTS = {
     "instagram": {"instagram.com"},
@@ -53,29 +47,6 @@ class KimError(DomainError):
 
 
 # --- parsing and validation ----------------------------------------------------------
-
-def parse_coordinate(value) -> float | None:
-    """Decimal degrees from a number or text; a decimal comma is accepted ("-2,68")."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, (int, float)):
-        try:
-            number = float(value)
-        except OverflowError:  # a 400-digit integer in JSON
-            raise ValueError from None
-    elif not isinstance(value, str):
-        raise ValueError
-    else:
-        text_value = value.strip().replace(" ", "")
-        if text_value.count(",") == 1 and "." not in text_value:
-            text_value = text_value.replace(",", ".")
-        number = float(text_value)
-    if not math.isfinite(number):
-        raise ValueError
-    return number
-
 
 def _parse_date(value, field: str, errors: dict):
     if value in (None, ""):
@@ -225,47 +196,12 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
     return clean
 
 
-def clean_place_input(raw: dict, present: set, errors: dict, clean: dict, desa_required: bool) -> None:
-    """desa_code, lat and lon of a KIM or a report: shapes only (check_location does the map)."""
-    code = raw.get("desa_code")
-    if "desa_code" in present and "desa_code" not in errors and (desa_required or code not in (None, "")):
-        if not isinstance(code, str) or not is_valid_code(code.strip()) or level_of(code.strip()) != "desa":
-            errors["desa_code"] = _l("Choose a desa/kelurahan.")
-        else:
-            clean["desa_code"] = code.strip()
-    for key in ("lat", "lon"):
-        if key in present and key not in errors:
-            try:
-                clean[key] = parse_coordinate(raw.get(key))
-            except (TypeError, ValueError):
-                errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
-
-
-def check_location(desa_code: str, lat: float | None, lon: float | None) -> Region:
-    """The desa, if it exists and the point lies in Indonesia inside the desa's kabupaten."""
-    desa = db.session.get(Region, desa_code)
-    if desa is None or desa.level != "desa":
-        raise KimError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
-    if lat is None or lon is None:
-        raise KimError(_l("Some fields need attention."), fields={"lat": _l("Place the KIM on the map.")})
-    minlon, minlat, maxlon, maxlat = INDONESIA_BOUNDS
-    inside = lambda la, lo: minlat <= la <= maxlat and minlon <= lo <= maxlon  # noqa: E731
-    if not inside(lat, lon):
-        message = (_l("The point is outside Indonesia. Latitude and longitude look swapped.")
-                   if inside(lon, lat) else _l("The point is outside Indonesia."))
-        raise KimError(_l("Some fields need attention."), fields={"lat": message})
-    kabupaten = db.session.get(Region, kabupaten_of(desa_code))
-    if kabupaten is not None and kabupaten.geom is not None:
-        within = db.session.scalar(
-            text("SELECT ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :tol) "
-                 "FROM region WHERE code = :code"),
-            {"lon": lon, "lat": lat, "tol": BOUNDARY_TOLERANCE_M, "code": kabupaten.code},
-        )
-        if not within:
-            raise KimError(_l("Some fields need attention."), fields={
-                "lat": _l("The point is outside %(region)s. Move the pin into the kabupaten/kota.",
-                          region=kabupaten.name)})
-    return desa
+def _check_location(desa_code: str, lat: float | None, lon: float | None) -> None:
+    """The KIM's place on the map (regions.places.check_location), refused as a KimError."""
+    try:
+        check_location(desa_code, lat, lon)
+    except PlaceError as error:
+        raise KimError(error.message, fields=error.fields) from None
 
 
 def similar_kims(name: str, desa_code: str, exclude_id: int | None = None, limit: int = 5) -> list[Kim]:
@@ -434,7 +370,7 @@ def create_kim(actor, raw: dict) -> Kim:
     authorise(actor, permissions.can_register_kim(actor), None, _l("Log in to register a KIM."))
     _check_daily_cap(actor)
     values = clean_kim_input(raw)
-    check_location(values["desa_code"], values["lat"], values["lon"])
+    _check_location(values["desa_code"], values["lat"], values["lon"])
     lat, lon = values.pop("lat"), values.pop("lon")
     values["socials"] = values.get("socials") or {}
     kim = Kim(**values, point=_point_wkt(lat, lon), status="draft", slug=_unique_slug(values["name"]),
@@ -463,7 +399,7 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     if {"desa_code", "lat", "lon"} & set(values):
         lat = values.get("lat", before["lat"])
         lon = values.get("lon", before["lon"])
-        check_location(desa_code, lat, lon)
+        _check_location(desa_code, lat, lon)
         kim.point = _point_wkt(lat, lon)
     values.pop("lat", None)
     values.pop("lon", None)
@@ -791,9 +727,3 @@ def create_bidang(actor, data: dict) -> Bidang:
     record(actor, "bidang.create", "bidang", bidang.slug, after=data)
     return bidang
 
-
-def refresh_last_activity_for(kim) -> None:
-    """kim.last_activity_on from its published reports (used after writes outside the services)."""
-    from kim_platform.activities.services import refresh_last_activity
-
-    refresh_last_activity(kim)

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kim_platform.api.errors import api_error_response
+from kim_platform.core.api_errors import api_error_response
 from kim_platform.core.i18n import current_locale
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.queries import bidang_family, bidang_list, status_choices

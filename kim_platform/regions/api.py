@@ -1,6 +1,7 @@
 """/api/v1/regions: the region hierarchy as JSON."""
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
@@ -80,6 +81,18 @@ def _region_or_error(code: str):
     region = queries.get_region(code)
     if region is None:
         abort(404, message=f"No region with code {code}.")
+    return region
+
+
+def region_or_404(code: str | None):
+    """The region a query parameter names (None when absent); an unknown code is a 404.
+
+    For the API routes of the domains above regions (coverage, teladan)."""
+    if not code:
+        return None
+    region = queries.get_region(code)
+    if region is None:
+        abort(404, message=_("No region with this code."))
     return region
 
 

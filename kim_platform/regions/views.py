@@ -1,4 +1,4 @@
-"""Region pages: /wilayah, /wilayah/<code>, /wilayah/cari."""
+"""Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari."""
 from flask import Blueprint, abort, current_app, render_template, request
 
 from kim_platform.activities.queries import activity_facts, activity_type_names
@@ -9,6 +9,14 @@ from kim_platform.regions import queries
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 
 bp = Blueprint("regions", __name__, url_prefix="/wilayah")
+# The home page is the way into the regions; its own blueprint because it lives at the root.
+home_bp = Blueprint("home", __name__)
+
+
+@home_bp.get("/")
+def home():
+    """Landing page: what the platform is, and a way into the regions."""
+    return render_template("regions/home.html", provinces=queries.provinces())
 
 
 @bp.get("")

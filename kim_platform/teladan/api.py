@@ -6,11 +6,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
-from kim_platform.api.errors import region_or_404
 from kim_platform.api.schemas import error_responses
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_list
+from kim_platform.regions.api import region_or_404
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.teladan import coaching, queries, scoring
 

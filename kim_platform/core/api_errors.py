@@ -1,5 +1,7 @@
-"""The API's error body: {"error": {"code", "message", "fields"}}."""
-import marshmallow as ma
+"""The API's error body: {"error": {"code", "message", "fields"}}.
+
+Built here for every JSON error (core.errors answers with it); its schema, which documents it in
+the OpenAPI spec, sits with the Api object in kim_platform.extensions."""
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -18,20 +20,6 @@ ERROR_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
-
-
-class ApiErrorDetailSchema(ma.Schema):
-    code = ma.fields.String(required=True, metadata={"description": "machine-readable error code"})
-    message = ma.fields.String(required=True, metadata={"description": "human-readable message"})
-    fields = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.String(),
-        metadata={"description": "per-field messages, keyed by parameter or field name"},
-    )
-
-
-class ApiErrorSchema(ma.Schema):
-    error = ma.fields.Nested(ApiErrorDetailSchema, required=True)
 
 
 def flatten_field_errors(messages) -> dict[str, str]:
@@ -84,18 +72,3 @@ def api_error_response(error: HTTPException, message: str):
     if error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
     return response
-
-
-def region_or_404(code: str | None):
-    """The region a query parameter names (None when absent); an unknown code is a 404."""
-    from flask_babel import gettext as _
-    from flask_smorest import abort
-
-    from kim_platform.regions.queries import get_region
-
-    if not code:
-        return None
-    region = get_region(code)
-    if region is None:
-        abort(404, message=_("No region with this code."))
-    return region
