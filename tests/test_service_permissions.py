@@ -226,7 +226,7 @@ MATRIX = {
 EXEMPT = {
     # Pure helpers: parse, validate, sign, compute; they write nothing.
     **dict.fromkeys((
-        "kims.parse_coordinate", "kims.validate_social_url", "kims.clean_kim_input", "kims.clean_place_input",
+        "kims.validate_social_url", "kims.clean_kim_input",
         "kims.random_join_codes", "kims.invitation_token", "kims.invitation_id_from_token", "kims.invitation_is_open",
         "activities.render_markdown", "activities.clean_activity_input", "activities.check_photos",
         "accounts.utcnow", "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
@@ -235,7 +235,7 @@ EXEMPT = {
     ), "pure helper"),
     # Reads (what a viewer may see is the visibility rule's business, not a write's).
     **dict.fromkeys((
-        "kims.known_bidang", "kims.check_location", "kims.similar_kims", "kims.look_alikes_for", "kims.look_alikes_of_page",
+        "kims.known_bidang", "kims.similar_kims", "kims.look_alikes_for", "kims.look_alikes_of_page",
         "kims.answerable_invitation", "activities.known_types", "accounts.user_for_reset_token",
     ), "read only"),
     # Authorised by a secret, not a role: there is no acting user yet.
@@ -249,7 +249,6 @@ EXEMPT = {
     "accounts.user_for_api_token": "the API token is the authority (it only notes its last use)",
     # Derived data and building blocks of authorised writes.
     "kims.next_number": "allocates the next KIM number inside change_status(verify), which authorised it",
-    "kims.refresh_last_activity_for": "recomputes a derived date from published reports; decides nothing",
     "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
 }
 # Helpers that take the acting user but change nothing on their own: they serve the write services.

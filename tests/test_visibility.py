@@ -17,6 +17,7 @@ from sqlalchemy import select
 from kim_platform import permissions
 from kim_platform.activities.models import STATUSES as ACTIVITY_STATUSES
 from kim_platform.activities.models import Activity, Photo
+from kim_platform.activities.services import refresh_last_activity
 from kim_platform.core import clock
 from kim_platform.core.storage import storage
 from kim_platform.coverage.queries import coverage_rows, direct_coverage_rows
@@ -189,7 +190,7 @@ def test_an_inactive_kim_is_public_marked_inactive_listed_only_on_request_grey_a
     db.session.add(Activity(kim_id=kim.id, kim=kim, title="Kegiatan", activity_date=today - timedelta(days=3),
                             type="diskusi", desa_code=kim.desa_code, status="published"))
     db.session.flush()
-    services.refresh_last_activity_for(kim)
+    refresh_last_activity(kim)
     db.session.flush()
 
     def figures():
