@@ -1,8 +1,11 @@
 """A place (a desa code and a point inside its kabupaten/kota) is parsed and checked once, in
 kim_platform.regions.places, for KIMs and reports alike (issue 15: a place is a region concern)."""
+from datetime import timedelta
+
 import pytest
 
 from kim_platform.activities.services import create_activity
+from kim_platform.core import clock
 from kim_platform.kims.services import KimError, create_kim
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input, parse_coordinate
 from tests.conftest import DESA, DESA_POINT
@@ -61,7 +64,7 @@ def test_kims_and_reports_refuse_a_misplaced_point_the_same_way(request_context,
         create_kim(make_user(), {"name": "KIM Salah Tempat", "bidang": ["literasi"], "desa_code": DESA,
                                  "lat": MAKASSAR[0], "lon": MAKASSAR[1]})
     with pytest.raises(KimError) as report_refused:
-        create_activity(member, kim, {"title": "Sosialisasi", "date": "2020-01-01", "late_reason": "arsip",
+        create_activity(member, kim, {"title": "Sosialisasi", "date": (clock.today() - timedelta(days=400)).isoformat(), "late_reason": "arsip",
                                       "type": "diskusi", "lat": MAKASSAR[0], "lon": MAKASSAR[1]})
     for refused in (kim_refused.value, report_refused.value):
         assert refused.status == 422 and list(refused.fields) == ["lat"] and "Mamuju" in str(refused.fields["lat"])
