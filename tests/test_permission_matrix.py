@@ -241,6 +241,8 @@ MATRIX = {
                                                   json={"reason": "Memuat data pribadi."}),
     ("activities_api.ActivityUnhide", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/unhide",
                                                     KIM_REGION, activity_status="hidden"),
+    ("activities_api.ActivityReview", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/review",
+                                                    KIM_MANAGERS, activity_status="hidden"),
     ("activity_types_api.ActivityTypes", "GET"): Case("/api/v1/activity-types", EVERYONE),
     # The national map and its tiles (what a tile shows depends on the viewer, checked in test_maps).
     ("maps.national_map", "GET"): Case("/peta", EVERYONE),

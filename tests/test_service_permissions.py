@@ -201,6 +201,10 @@ MATRIX = {
     ("activities.delete_activity",): Rule(lambda w: activities.delete_activity(w.actor, w.activity), KIM_MANAGERS),
     ("activities.request_review",): Rule(lambda w: activities.request_review(w.actor, w.activity), KIM_MANAGERS,
                                          hidden=OUTSIDERS, activity_status="hidden"),
+    ("activities.finish_edit", "publish"): Rule(lambda w: activities.finish_edit(w.actor, w.activity, "publish"),
+                                                KIM_MANAGERS, hidden=OUTSIDERS, activity_status="draft"),
+    ("activities.finish_edit", "review"): Rule(lambda w: activities.finish_edit(w.actor, w.activity, "review"),
+                                               KIM_MANAGERS, hidden=OUTSIDERS, activity_status="hidden"),
     # --- moderation -------------------------------------------------------------------------
     ("activities.hide_activity",): Rule(
         lambda w: activities.hide_activity(w.actor, w.activity, "Memuat data pribadi."), KIM_REGION),

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
-from kim_platform.activities import queries, services
+from kim_platform.activities import forms, queries, services
 from kim_platform.activities.models import STATUSES
 from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
@@ -89,7 +89,11 @@ class ActivityInputSchema(ma.Schema):
     links = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
     tags = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
     late_reason = ma.fields.Raw(metadata={"type": "string"})
-    publish = ma.fields.Raw(metadata={"type": "boolean", "default": True})
+    action = ma.fields.Raw(metadata={"type": "string", "enum": list(forms.EDIT_ACTIONS), "description":
+                                     "creating: `publish` (default) or `draft`; changing: `save` (default), "
+                                     "`publish` (a draft) or `review` (a hidden report: ask the pembina)"})
+    publish = ma.fields.Raw(metadata={"type": "boolean", "description": "older spelling of `action`: "
+                                      "true = publish, false = draft (creating) or save (changing)"})
 
 
 class HideSchema(ma.Schema):
@@ -128,25 +132,6 @@ def _activity_or_404(activity_id: int):
     if activity is None or not permissions.can_view_activity(current_user, activity):
         abort(404, message=_("No such report."))
     return activity
-
-
-def _request_input() -> tuple[dict, list[bytes], bool]:
-    """Fields and photos from JSON or multipart; `publish` defaults to true."""
-    if request.mimetype == "application/json":
-        raw = request.get_json(silent=True)
-        if not isinstance(raw, dict):
-            abort(400, message=_("The body must be a JSON object."))
-        photos = []
-    else:
-        raw = {key: request.form.get(key) for key in services.FIELDS if key in request.form}
-        for key in ("links", "tags"):
-            if key in request.form:
-                raw[key] = request.form.getlist(key)
-        raw["publish"] = request.form.get("publish")
-        photos = [f.read() for f in request.files.getlist("photos") if f and f.filename]
-    publish = raw.get("publish")
-    publish = True if publish in (None, "") else publish in (True, "true", "1", "on", "yes")
-    return {k: v for k, v in raw.items() if k in services.FIELDS}, photos, publish
 
 
 @blp.route("/activities")
@@ -189,8 +174,9 @@ class KimActivities(MethodView):
         kim = get_kim(kim_id)
         if kim is None or not permissions.can_view_kim(current_user, kim):
             abort(404, message=_("No such KIM."))
-        raw, photos, publish = _request_input()
-        activity = services.create_activity(current_user, kim, raw, photos, publish=publish)
+        given = forms.from_request(request)
+        activity = services.create_activity(current_user, kim, given.raw, given.photos,
+                                            publish=given.action == forms.PUBLISH)
         return serialise_activities([activity], current_user)[0]
 
 
@@ -211,10 +197,9 @@ class ActivityItem(MethodView):
     def patch(self, activity_id):
         """Change a report (its author and the KIM's ketua/admins)."""
         activity = _activity_or_404(activity_id)
-        raw, photos, publish = _request_input()
-        services.update_activity(current_user, activity, raw, photos)
-        if publish and activity.status == "draft" and "publish" in (request.get_json(silent=True) or {}):
-            services.publish_activity(current_user, activity)
+        given = forms.from_request(request, editing=True)
+        services.update_activity(current_user, activity, given.raw, given.photos)
+        services.finish_edit(current_user, activity, given.action)
         return serialise_activities([activity], current_user)[0]
 
     @login_required
@@ -251,6 +236,19 @@ class ActivityUnhide(MethodView):
         """Show a hidden report again (pembina of its region)."""
         activity = _activity_or_404(activity_id)
         services.unhide_activity(current_user, activity)
+        return serialise_activities([activity], current_user)[0]
+
+
+@blp.route("/activities/<int:activity_id>/review")
+class ActivityReview(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ActivitySchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def post(self, activity_id):
+        """Ask the pembina to look again at a hidden report, after changing it (its author and ketua/admins)."""
+        activity = _activity_or_404(activity_id)
+        services.request_review(current_user, activity)
         return serialise_activities([activity], current_user)[0]
 
 

@@ -361,6 +361,14 @@ def publish_activity(actor, activity: Activity) -> None:
     _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
 
 
+def finish_edit(actor, activity: Activity, action: str) -> None:
+    """After an edit (page or API), the action asked for: publish a draft, or ask for a review of a hidden report."""
+    if action == "publish" and activity.status == "draft":
+        publish_activity(actor, activity)
+    elif action == "review" and activity.status == "hidden":
+        request_review(actor, activity)
+
+
 def delete_activity(actor, activity: Activity) -> None:
     """Delete the report; its photo files go once the deletion commits."""
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not delete this report."))

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
-from kim_platform.activities import queries, services
+from kim_platform.activities import forms, queries, services
 from kim_platform.activities.models import STATUS_LABELS
 from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.domain import DomainError
@@ -48,20 +48,6 @@ def _form_values(activity=None) -> dict:
             "late_reason": activity.late_reason or ""}
 
 
-def _raw_from_form() -> dict:
-    raw = {key: request.form.get(key) for key in services.FIELDS if key in request.form}
-    if not raw.get("desa_code"):
-        raw.pop("desa_code", None)
-    if not raw.get("lat") and not raw.get("lon"):
-        raw.pop("lat", None)
-        raw.pop("lon", None)
-    return raw
-
-
-def _uploaded_photos() -> list[bytes]:
-    return [f.read() for f in request.files.getlist("photos") if f and f.filename]
-
-
 @bp.route("/kim/<ref>/lapor", methods=["GET", "POST"])
 @login_required
 @throttle.throttled(throttle.posting("report"))
@@ -76,8 +62,9 @@ def report(ref: str):
     errors = {}
     if request.method == "POST" and form.validate():
         try:
-            activity = services.create_activity(current_user, kim, _raw_from_form(), _uploaded_photos(),
-                                                publish=request.form.get("action") != "draft")
+            given = forms.from_request(request)
+            activity = services.create_activity(current_user, kim, given.raw, given.photos,
+                                                publish=given.action == forms.PUBLISH)
         except DomainError as error:
             errors = {key: str(message) for key, message in (error.fields or {"_": error.message}).items()}
         else:
@@ -101,11 +88,9 @@ def edit(activity_id: int):
     if request.method == "POST" and form.validate():
         remove = [int(i) for i in request.form.getlist("remove_photo") if i.isdigit()]
         try:
-            services.update_activity(current_user, activity, _raw_from_form(), _uploaded_photos(), remove)
-            if request.form.get("action") == "publish" and activity.status == "draft":
-                services.publish_activity(current_user, activity)
-            if request.form.get("action") == "review" and activity.status == "hidden":
-                services.request_review(current_user, activity)
+            given = forms.from_request(request, editing=True)
+            services.update_activity(current_user, activity, given.raw, given.photos, remove)
+            services.finish_edit(current_user, activity, given.action)
         except DomainError as error:
             errors = {key: str(message) for key, message in (error.fields or {"_": error.message}).items()}
         else:
