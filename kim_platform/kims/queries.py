@@ -147,6 +147,15 @@ def load_memberships(kims: list[Kim]) -> None:
         set_committed_value(kim, "memberships", by_kim[kim.id])
 
 
+def member_of_a_kim_in(user_id, scope: str):
+    """SQL condition: the user (`user_id`, a column of the outer query) is a member of a KIM
+    registered in region `scope`. Fills the user directory's slot `user_directory.connected`
+    (accounts.queries.search_users): a pembina provinsi finds these people by name."""
+    in_scope = or_(Kim.desa_code == scope, Kim.desa_code.like(descendant_pattern(scope)))
+    return select(Membership.id).join(Kim, Kim.id == Membership.kim_id).where(
+        Membership.user_id == user_id, in_scope).exists()
+
+
 def my_memberships(user) -> list[tuple[Membership, Kim]]:
     rows = db.session.execute(
         select(Membership, Kim).join(Kim, Kim.id == Membership.kim_id)

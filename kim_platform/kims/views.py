@@ -6,14 +6,13 @@ from wtforms import SelectChoice
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
-from kim_platform.activities.queries import activity_facts, activity_type_names, kim_activities
 from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
-from kim_platform.kims import mails, queries, services
+from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
@@ -27,9 +26,6 @@ from kim_platform.regions.queries import (
     provinces,
     region_extent,
 )
-from kim_platform.teladan import queries as teladan_queries
-from kim_platform.teladan import scoring
-from kim_platform.teladan.coaching import next_steps
 
 bp = Blueprint("kims", __name__)
 PER_PAGE = 30
@@ -157,17 +153,11 @@ def profile(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
-    recent = kim_activities(kim, current_user, limit=10)
-    score = teladan_queries.score_of(kim.id) if kim.status == "verified" else None
-    insider = permissions.can_see_private_kim_data(current_user, kim)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
-        nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
-        type_names=activity_type_names(), score=score, scoring=scoring,
-        next_steps=next_steps(kim, score) if insider and kim.status == "verified" else [],
-        show_breakdown=insider,
+        nearby=queries.recent_kims_near(kim),
     )
 
 
