@@ -12,12 +12,12 @@ from kim_platform.activities.models import STATUS_LABELS
 from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, kim_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
 from kim_platform.core.text import xml_safe
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
-from kim_platform.maps.folium_maps import embed, kim_map
 from kim_platform.regions.codes import CODE_RE, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import boundary_geojson, get_region
 

@@ -10,6 +10,7 @@ from kim_platform.activities.queries import activity_facts, activity_type_names,
 from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
@@ -17,7 +18,6 @@ from kim_platform.kims import mails, queries, services
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
-from kim_platform.maps.folium_maps import embed, kim_map, points_map
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
     ancestors_of,

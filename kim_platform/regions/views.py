@@ -3,8 +3,8 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from kim_platform.activities.queries import activity_facts, activity_type_names
 from kim_platform.activities.queries import latest as latest_activities
+from kim_platform.core.maps import embed, region_map
 from kim_platform.core.pagination import page_arg
-from kim_platform.maps.folium_maps import embed, region_map
 from kim_platform.regions import queries
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 
