@@ -233,7 +233,7 @@ EXEMPT = {
         "kims.validate_social_url", "kims.clean_kim_input",
         "kims.random_join_codes", "kims.invitation_token", "kims.invitation_id_from_token", "kims.invitation_is_open",
         "activities.render_markdown", "activities.clean_activity_input", "activities.check_photos",
-        "accounts.utcnow", "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
+        "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
         "accounts.email_verification_token", "accounts.password_reset_token", "accounts.device_cookie",
         "accounts.known_device", "accounts.login_refusal",
     ), "pure helper"),

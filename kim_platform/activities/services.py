@@ -14,10 +14,10 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select
 
 from kim_platform import permissions
-from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity, ActivityType, Photo
 from kim_platform.audit.services import record
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
 from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem

@@ -1,5 +1,5 @@
 """Activity pages: report form, report page (shareable), feeds, Atom, moderation, photos."""
-from datetime import date, datetime, timezone
+from datetime import date
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -173,7 +173,7 @@ def index():
 
 def _atom(title: str, activities, self_url: str, html_url: str):
     facts = queries.activity_facts(activities)
-    updated = max((a.updated_at for a in activities), default=None) or datetime.now(timezone.utc)
+    updated = max((a.updated_at for a in activities), default=None) or clock.utcnow()
     body = render_template("activities/feed.atom.xml",  # .xml: autoescaped
                            title=title, activities=activities, facts=facts, updated=updated,
                            self_url=self_url, html_url=html_url, type_names=queries.activity_type_names())

@@ -14,9 +14,10 @@ from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import aliased, selectinload
 
 from kim_platform import permissions
-from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
+from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp
 from kim_platform.audit.services import record
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
