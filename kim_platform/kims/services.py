@@ -326,31 +326,31 @@ def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
     record(actor, action, "kim", kim.id, scope_code=kim.desa_code, before=before, after=after)
 
 
-def authorise(actor, allowed: bool, kim: Kim | None, message) -> None:
+def authorise(actor, allowed: bool, kim: Kim | None, message, error: type[DomainError] = KimError) -> None:
     """Refuse a write `actor` may not do (`allowed` from kim_platform.permissions): 404 for a KIM
     they may not see, as its routes answer, else 403 with `message`. Every write service of
-    KIMs and reports calls this before looking at its input."""
+    KIMs and reports calls this before looking at its input; a report's passes its own `error`."""
     status = permissions.refusal(allowed, visible=kim is None or permissions.can_view_kim(actor, kim))
     if status == 404:
-        raise KimError(_l("No such KIM."), status=404)
+        raise error(_l("No such KIM."), status=404)
     if status:
-        raise KimError(message, status=status)
+        raise error(message, status=status)
 
 
 # --- creating and editing --------------------------------------------------------------
 
-def check_daily_cap(actor, setting: str, done_since, message) -> None:
+def check_daily_cap(actor, setting: str, done_since, message, error: type[DomainError] = KimError) -> None:
     """Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
 
     `done_since(since)` is a count query of the actor's actions since then; `message(cap)` the
-    refusal, answered with 429."""
+    refusal, raised as `error` with 429."""
     from flask import current_app
 
     if permissions.is_direktorat(actor):
         return
     cap = current_app.config[setting]
     if db.session.scalar(done_since(utcnow() - timedelta(days=1))) >= cap:
-        raise KimError(message(cap), status=429)
+        raise error(message(cap), status=429)
 
 
 def _check_daily_cap(actor) -> None:
