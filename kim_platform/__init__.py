@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import activities, demo, kims, teladan
+    from kim_platform import accounts, activities, demo, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
@@ -42,6 +42,7 @@ def create_app(config=None) -> Flask:
     mail.init_app(app)
     transaction.init_app(app)  # after mail: its commit runs first and may drop the queued mail
     auth.init_app(app)
+    accounts.init_app(app)  # its loaders on auth's hooks
     errors.init_app(app)
     navigation.init_app(app)
     slots.init_app(app)

@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from kim_platform import permissions
-from kim_platform.accounts.services import utcnow
 from kim_platform.audit.models import AuditEntry
+from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, KimInvitation, Membership
 from tests.conftest import DESA, DESA_POINT, bearer, csrf_token, login

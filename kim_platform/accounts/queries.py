@@ -1,11 +1,10 @@
 """Reads over accounts."""
-from datetime import datetime, timezone
-
 from sqlalchemy import or_, select
 
 from kim_platform import permissions
 from kim_platform.accounts.models import ApiToken, RoleGrant, User
 from kim_platform.accounts.slots import USER_DIRECTORY_CONNECTED
+from kim_platform.core.clock import utcnow
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
@@ -22,7 +21,7 @@ def get_user(user_id: int) -> User | None:
 
 def live_api_tokens(user: User) -> list[ApiToken]:
     """The user's tokens that still work: neither revoked nor expired."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     return list(db.session.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)

@@ -14,7 +14,7 @@ from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
 from kim_platform.kims import mails, queries, services
-from kim_platform.kims.models import INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
+from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
@@ -142,7 +142,7 @@ class MemberSchema(ma.Schema):
 
 class MemberInputSchema(ma.Schema):
     email = ma.fields.Email(required=True)
-    role = ma.fields.String(load_default="anggota", validate=ma.validate.OneOf(MEMBER_ROLES))
+    role = ma.fields.String(load_default=ANGGOTA, validate=ma.validate.OneOf(MEMBER_ROLES))
 
 
 class InvitedSchema(ma.Schema):

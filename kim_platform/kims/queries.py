@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kim_platform import permissions
+from kim_platform.core.clock import utcnow
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
@@ -168,8 +169,6 @@ def pending_invitations(user) -> list[KimInvitation]:
     """Open invitations to the user's (verified) address, newest first, with KIM and inviter.
 
     An account registered after the invitation sees it too: invitations are kept by address."""
-    from kim_platform.accounts.services import utcnow
-
     if getattr(user, "email_verified_at", None) is None:
         return []
     return list(db.session.scalars(
@@ -183,8 +182,6 @@ def pending_invitations(user) -> list[KimInvitation]:
 
 def open_invitations_of(kim: Kim) -> list[KimInvitation]:
     """The KIM's invitations not answered yet (for its managers, who typed the addresses)."""
-    from kim_platform.accounts.services import utcnow
-
     return list(db.session.scalars(
         select(KimInvitation).where(KimInvitation.kim_id == kim.id, KimInvitation.status == "pending",
                                     KimInvitation.expires_at > utcnow())

@@ -9,14 +9,14 @@ from kim_platform.accounts.forms import PostForm
 from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
 from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
-from kim_platform.kims.models import STATUS_LABELS, STATUSES
+from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
-from kim_platform.maps.folium_maps import embed, kim_map, points_map
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
     ancestors_of,
@@ -135,7 +135,7 @@ def _save_kim(form, kim):
             form.form_errors.append(str(error.message))
         return None
     action = request.form.get("action")
-    if action == "submit" and kim.status in ("draft", "rejected", "inactive"):
+    if action == "submit" and kim.status in services.TRANSITIONS["submit"][0]:
         try:
             services.change_status(current_user, kim, "submit")
         except KimError as error:
@@ -225,22 +225,23 @@ def members(ref: str):
     kim = _kim_or_404(ref)
     _require("kim.private", kim)
     form = InviteForm()
-    form.role.choices = [SelectChoice("anggota", _("member")), SelectChoice("admin", _("admin")),
-                         SelectChoice("ketua", _("chair (ketua)"))]
+    form.role.choices = [SelectChoice(role, mails.ROLE_NAMES[role]) for role in (ANGGOTA, ADMIN, KETUA)]
     may_manage = permissions.can(current_user, "kim.members", kim)
     if request.method == "POST":
-        _require("kim.members", kim)
-        if form.validate():
-            try:
-                invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data)
-            except KimError as error:
-                form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
-            else:
-                mails.send_invitation(invitation, current_user)
-                flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
-                        email=invitation.email), "success")
-                return redirect(url_for("kims.members", ref=kim.public_ref))
+        # The service decides who may invite (before it looks at the input) and parses the input.
+        try:
+            invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data or "")
+        except KimError as error:
+            if error.status in (403, 404):
+                raise  # the error page, through core.errors
+            form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
+        else:
+            mails.send_invitation(invitation, current_user)
+            flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
+                    email=invitation.email), "success")
+            return redirect(url_for("kims.members", ref=kim.public_ref))
     return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(), may_manage=may_manage,
+                           member_roles=MEMBER_ROLES,
                            invitations=queries.open_invitations_of(kim) if may_manage else [],
                            role_names=mails.ROLE_NAMES), 422 if form.errors else 200
 
@@ -288,13 +289,14 @@ def member_action(ref: str, user_id: int, action: str):
     if membership is None or action not in ("hapus", "peran"):
         abort(404)
     leaving = action == "hapus" and user_id == current_user.id
-    _require("kim.member_remove" if action == "hapus" else "kim.members", membership if action == "hapus" else kim)
     try:
         if action == "hapus":
             services.remove_member(current_user, kim, membership)
         else:
             services.set_member_role(current_user, kim, membership, request.form.get("role", ""))
     except KimError as error:
+        if error.status in (403, 404):
+            raise  # the error page, through core.errors
         transaction.discard()
         flash(str(error.message), "error")
     if leaving:
@@ -306,8 +308,7 @@ def member_action(ref: str, user_id: int, action: str):
 @login_required
 def new_join_code(ref: str):
     kim = _kim_or_404(ref)
-    _require("kim.members", kim)
-    services.new_join_code(current_user, kim)
+    services.new_join_code(current_user, kim)  # refuses with 403 itself
     return redirect(url_for("kims.members", ref=kim.public_ref))
 
 

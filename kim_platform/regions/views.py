@@ -1,8 +1,8 @@
 """Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari."""
 from flask import Blueprint, abort, current_app, render_template, request
 
+from kim_platform.core.maps import embed, region_map
 from kim_platform.core.pagination import page_arg
-from kim_platform.maps.folium_maps import embed, region_map
 from kim_platform.regions import queries, slots  # noqa: F401 (slots: declared for the region page)
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 
