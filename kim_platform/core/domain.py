@@ -11,13 +11,15 @@ subclass and no domain's error subclasses another's: callers that handle any ref
 
 
 class DomainError(ValueError):
-    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer."""
+    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer;
+    `code`, when given, replaces the API's machine-readable code for that status."""
 
-    def __init__(self, message, fields: dict | None = None, status: int = 422):
+    def __init__(self, message, fields: dict | None = None, status: int = 422, code: str | None = None):
         super().__init__(str(message))
         self.message = message
         self.fields = dict(fields or {})
         self.status = status
+        self.code = code
 
     @property
     def http_status(self) -> int:
