@@ -228,6 +228,17 @@ def test_the_json_socials_object_is_the_same_as_the_pages_social_fields(app, mak
     assert shape(refused["json"]) == ("error", {"socials.myspace"})
 
 
+def test_a_repeated_form_field_counts_once_on_the_page_and_in_multipart(app, make_user):
+    """Form fields (page, multipart API) repeat: the first value of a single field is taken."""
+    stored = same(register_everywhere(app, make_user, payload({"name": ["KIM Binanga Maju", "KIM Lain"],
+                                                               "lat": [LAT, "0"]}), None, ("page", "multipart")))
+    assert stored["name"] == "KIM Binanga Maju" and stored["point"] == f"POINT({LON} {LAT})"
+    # In JSON a list is no text: refused, never half taken.
+    refused = register_everywhere(app, make_user, payload({"name": ["KIM Binanga Maju", "KIM Lain"]}), None,
+                                  ("json",))
+    assert shape(refused["json"]) == ("error", {"name"})
+
+
 def test_the_logo_and_sk_scan_are_taken_by_the_page_and_the_api_alike(app, make_user):
     transports = ("page", "multipart")
     stored = same(register_everywhere(app, make_user, payload({}), {"logo": png(), "sk_file": png((9, 9, 9))},
