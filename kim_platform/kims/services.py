@@ -57,6 +57,20 @@ class KimError(DomainError):
     """A KIM operation refused: message, the fields at fault and the HTTP status (core/domain.py)."""
 
 
+class PossibleDuplicate(KimError):
+    """Registering refused until confirmed: KIMs with a similar name exist in the desa.
+
+    `look_alikes` is what the registrant may be told of them (LookAlikes); the page lists them and
+    asks to save again, the API answers 409 with them (send `confirm_not_duplicate`)."""
+
+    def __init__(self, look_alikes):
+        super().__init__(_l("A KIM with a similar name exists in this desa. If yours is a different group, "
+                            "confirm to register it anyway."),
+                         fields={"confirm_not_duplicate": _l("Confirm that this is a different group.")},
+                         status=409)
+        self.look_alikes = look_alikes
+
+
 # --- parsing and validation ----------------------------------------------------------
 
 def _parse_date(value, field: str, errors: dict):
@@ -376,12 +390,20 @@ def _check_daily_cap(actor) -> None:
                        "tomorrow.", n=cap))
 
 
-def create_kim(actor, raw: dict) -> Kim:
-    """A new draft KIM; the registrant (a person) becomes its ketua."""
+def create_kim(actor, raw: dict, *, confirmed: bool = False) -> Kim:
+    """A new draft KIM; the registrant (a person) becomes its ketua.
+
+    The input is judged before anything is looked up (a list of a thousand bidang costs no
+    query); then the daily cap, the place on the map and the duplicate-name guard: look-alikes in
+    the desa refuse with PossibleDuplicate unless the registrant `confirmed` theirs is another group."""
     authorise(actor, permissions.can_register_kim(actor), None, _l("Log in to register a KIM."))
-    _check_daily_cap(actor)
     values = clean_kim_input(raw)
+    _check_daily_cap(actor)
     _check_location(values["desa_code"], values["lat"], values["lon"])
+    if not confirmed:
+        look_alikes = look_alikes_for(actor, values["name"], values["desa_code"])
+        if look_alikes:
+            raise PossibleDuplicate(look_alikes)
     lat, lon = values.pop("lat"), values.pop("lon")
     values["socials"] = values.get("socials") or {}
     kim = Kim(**values, point=_point_wkt(lat, lon), status="draft", slug=_unique_slug(values["name"]),

@@ -13,6 +13,7 @@ from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
+from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, STATUS_LABELS, STATUSES
@@ -93,57 +94,41 @@ def register():
     form.bidang.choices = queries.bidang_choices()
     chosen, options = _region_chooser()
     desa = chosen.get("desa")
+    errors, duplicates = {}, None
     if request.method == "POST":
-        desa = get_region(form.desa_code.data) if is_valid_code(form.desa_code.data or "") else None
-        outcome = _save_kim(form, kim=None)
+        outcome, errors, duplicates = _save_kim(form, kim=None)
         if outcome is not None:
             return outcome
+        desa = get_region(form.desa_code.data) if is_valid_code((form.desa_code.data or "").strip()) else None
     elif desa is not None:
         form.desa_code.data = desa.code
         extent = region_extent(desa.code)
         if extent.centroid and not form.lat.data:
             form.lat.data, form.lon.data = f"{extent.centroid[0]:.6f}", f"{extent.centroid[1]:.6f}"
-    status = 422 if form.errors or getattr(form, "duplicates", None) else 200
     return render_template("kims/form.html", form=form, kim=None, chosen=chosen, options=options, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [],
-                           duplicates=getattr(form, "duplicates", None)), status
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=duplicates,
+                           errors=errors), 422 if errors else 200
 
 
 def _save_kim(form, kim):
-    """Shared by register and edit: validate, warn about look-alikes, save, store files."""
-    if not form.validate():
-        return None
-    raw = form.raw_input()
-    if kim is None and not form.confirm_not_duplicate.data:
-        duplicates = services.look_alikes_for(current_user, raw["name"], raw["desa_code"])
-        if duplicates:
-            form.duplicates = duplicates
-            form.confirm_not_duplicate.data = "1"
-            return None
+    """Shared by register and edit: the one KIM parser (kims.forms), then forms.save as the API does.
+
+    Answers (redirect or None, field errors, look-alikes to show)."""
+    if not form.validate():  # the CSRF token only: every field is judged by the parser and services
+        return None, {key: " ".join(map(str, messages)) for key, messages in form.errors.items()}, None
     try:
-        if kim is None:
-            kim = services.create_kim(current_user, raw)
-        else:
-            services.update_kim(current_user, kim, raw)
-        uploads = {name: upload.read() for name, upload in (("logo", form.logo.data), ("sk_file", form.sk_file.data))
-                   if upload and getattr(upload, "filename", "")}
-        if uploads:
-            services.set_files(current_user, kim, **uploads)
+        given = kim_forms.from_request(request, editing=kim is not None)
+        kim = kim_forms.save(current_user, given, kim)
+    except services.PossibleDuplicate as refusal:
+        form.confirm_not_duplicate.data = "1"  # saving again confirms
+        return None, refusal.field_messages(), refusal.look_alikes
     except KimError as error:
-        form.show_errors(error.fields or {"name": error.message})
-        if not error.fields:
-            form.form_errors.append(str(error.message))
-        return None
-    action = request.form.get("action")
-    if action == "submit" and kim.status in services.TRANSITIONS["submit"][0]:
-        try:
-            services.change_status(current_user, kim, "submit")
-        except KimError as error:
-            form.form_errors.append(str(error.message))
-            return None
-    flash(_("The KIM has been saved.") if action != "submit" else
+        fields = error.field_messages() or {"_": str(error.message)}
+        form.show_errors(error.fields or {"_": error.message})
+        return None, fields, None
+    flash(_("The KIM has been saved.") if given.action != kim_forms.SUBMIT else
           _("The KIM has been submitted for verification by the pembina of its kabupaten/kota."), "success")
-    return redirect(url_for("kims.profile", ref=kim.public_ref))
+    return redirect(url_for("kims.profile", ref=kim.public_ref)), {}, None
 
 
 @bp.get("/kim/<ref>")
@@ -176,18 +161,20 @@ def edit(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     form = KimForm(obj=kim) if request.method == "GET" else KimForm()
     form.bidang.choices = queries.bidang_choices()
+    errors = {}
     if request.method == "GET":
         form.lat.data, form.lon.data = f"{facts.lat:.6f}", f"{facts.lon:.6f}"
         for platform, url in (kim.socials or {}).items():
             getattr(form, f"social_{platform}").data = url
     else:
-        form.desa_code.data = form.desa_code.data or kim.desa_code
-        outcome = _save_kim(form, kim)
+        outcome, errors, _duplicates = _save_kim(form, kim)
         if outcome is not None:
             return outcome
-    desa = get_region(form.desa_code.data or kim.desa_code)
+        form.desa_code.data = (form.desa_code.data or "").strip() or kim.desa_code
+    desa = get_region(form.desa_code.data) if is_valid_code(form.desa_code.data or "") else None
     return render_template("kims/form.html", form=form, kim=kim, chosen={}, options={}, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [], duplicates=None), 422 if form.errors else 200
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=None,
+                           errors=errors), 422 if errors else 200
 
 
 @bp.post("/kim/<ref>/status/<action>")
