@@ -136,3 +136,28 @@ def test_css_rewrite_leaves_foreign_and_unknown_references():
     assert "url('../img/a.0123456789ab.png?v=1')" in out
     assert "url(data:image/png;base64,xx)" in out and "url(https://x.example/a.png)" in out
     assert "url(#vml)" in out and 'url("gone.png")' in out
+
+
+@pytest.mark.parametrize("lang, expected", [("id", "49.509 laporan"), ("en", "49,509 reports")])
+def test_whole_numbers_in_interface_strings_use_the_locale_separators(app, lang, expected):
+    from flask import render_template_string
+
+    with app.test_request_context(f"/?lang={lang}"):
+        assert render_template_string('{{ ngettext("%(num)d report", "%(num)d reports", n) }}', n=49509) == expected
+        months = render_template_string('{{ _("The last %(n)d months", n=1200) }}')
+        assert months == ("1.200 bulan terakhir" if lang == "id" else "The last 1,200 months")
+        # Text values are still escaped; strings without numbers are untouched.
+        assert render_template_string('{{ _("Activities in %(region)s", region="<b>") }}').endswith("&lt;b&gt;")
+
+
+def test_the_feed_counts_with_the_locale_separators(client, monkeypatch):
+    """The national feed's count: 49.509 laporan (the demo set's size), 49,509 reports in English."""
+    import dataclasses
+
+    from kim_platform.activities import views
+
+    real_feed = views.queries.feed
+    monkeypatch.setattr(views.queries, "feed",
+                        lambda *args, **kwargs: dataclasses.replace(real_feed(*args, **kwargs), total=49509))
+    assert "<p>49.509 laporan" in client.get("/kegiatan").get_data(as_text=True)
+    assert "<p>49,509 reports" in client.get("/kegiatan?lang=en").get_data(as_text=True)
