@@ -100,6 +100,9 @@ def phone(site):
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
+        # Nothing a page asks of us is missing (hashed names, Leaflet's images).
+        page.on("response", lambda r: r.status >= 400 and r.url.startswith(base)
+                and page.errors.append(f"{r.status} {r.url}"))
         page.route("**/tile.openstreetmap.org/**",
                    lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
         page.goto(f"{base}/masuk")

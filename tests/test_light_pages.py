@@ -120,10 +120,15 @@ def test_leaflet_stylesheet_images_resolve_to_hashed_immutable_files(app, client
     assert len(references) == 3, references
     folder = css_url.rsplit("/", 1)[0]
     for ref in references:
-        assert re.fullmatch(r"images/[\w-]+\.[0-9a-f]{12}\.png", ref), ref
         image = client.get(f"{folder}/{ref}")
         assert image.status_code == 200 and image.mimetype == "image/png"
-        assert image.headers["Cache-Control"] == IMMUTABLE
+        if ref == "images/marker-icon.png":
+            # Leaflet strips this name from the url() to find its image folder: it stays as it is.
+            assert image.headers["Cache-Control"] == REVALIDATE
+        else:
+            assert re.fullmatch(r"images/[\w-]+\.[0-9a-f]{12}\.png", ref), ref
+            assert image.headers["Cache-Control"] == IMMUTABLE
+    assert "images/marker-icon.png" in references
     # The stylesheet's own hash covers the rewritten references: a new image gives a new name.
     assert css_url.split(".")[-2] == hashlib.sha256(css.encode()).hexdigest()[:12]
 

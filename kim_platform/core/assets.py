@@ -33,6 +33,11 @@ REVALIDATE = "no-cache"
 HASH_LENGTH = 12
 # url(...) in a stylesheet: quoted or not; absolute, data: and fragment references stay as they are.
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)""")
+# References that scripts read back: Leaflet finds its image folder by stripping "marker-icon.png"
+# from the url() of .leaflet-default-icon-path (L.Icon.Default._detectIconPath); a hashed name
+# there makes it ask for ".../marker-icon.<hash>.pngmarker-icon.png". They keep their name (and
+# revalidate).
+KEEP_NAMES = {"vendor/leaflet/images/marker-icon.png"}
 
 
 @dataclass
@@ -63,7 +68,7 @@ def _rewrite_css(path: str, body: bytes, names: dict[str, str]) -> bytes:
             return match.group(0)
         target, _, suffix = ref.partition("?")
         resolved = posixpath.normpath(posixpath.join(folder, target))
-        if resolved not in names:
+        if resolved not in names or resolved in KEEP_NAMES:
             return match.group(0)
         new = posixpath.relpath(names[resolved], folder or ".")
         return f"url({quote}{new}{'?' + suffix if suffix else ''}{quote})"
