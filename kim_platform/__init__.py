@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from kim_platform.config import PROJECT_ROOT, load_config
-from kim_platform.extensions import db, migrate
+from kim_platform.extensions import compress, db, migrate
 
 
 def create_app(config=None) -> Flask:
@@ -22,7 +22,8 @@ def create_app(config=None) -> Flask:
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import auth, errors, i18n, mail, navigation, security, slots, transaction
+    from kim_platform.core import (assets, auth, errors, i18n, mail, navigation, security, slots,
+                                   transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -30,6 +31,9 @@ def create_app(config=None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
+    # First, so that its after_request runs last and compresses the final body.
+    compress.init_app(app)
+    assets.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     i18n.init_app(app)

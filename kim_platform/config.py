@@ -96,6 +96,21 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
 
+    # Responses are compressed (Flask-Compress) with brotli, else gzip, when the browser accepts it;
+    # static files are compressed once per worker by core/assets.py at the highest levels instead.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_LEVEL = 6  # gzip
+    COMPRESS_BR_LEVEL = 5  # brotli: per response, 5 is as fast as gzip 6 and smaller
+    COMPRESS_MIN_SIZE = 1024  # below a packet or two, compression saves nothing
+    # Streamed answers are file downloads of types that are compressed already (photos, PDF, XLSX).
+    COMPRESS_STREAMS = False
+    # Text only: images, tiles (gzipped by maps/views.py), XLSX and PDF are compressed already.
+    COMPRESS_MIMETYPES = [
+        "text/html", "text/css", "text/plain", "text/xml", "text/csv", "text/javascript",
+        "application/javascript", "application/json", "application/geo+json", "application/manifest+json",
+        "application/xml", "application/atom+xml", "image/svg+xml", "image/vnd.microsoft.icon",
+    ]
+
     def __init__(self) -> None:
         env = os.environ.get
         self.SECRET_KEY = env("SECRET_KEY")

@@ -1,6 +1,7 @@
 """Extensions, created unbound and attached in create_app()."""
 import marshmallow as ma
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -50,3 +51,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 api = KimApi()
+compress = Compress()

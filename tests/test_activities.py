@@ -273,7 +273,7 @@ def test_report_form_in_the_browser_flow(client, kim_with_member):
     kim, member, _ = kim_with_member
     login(client, member)
     page = client.get(f"/kim/{kim.number}/lapor").get_data(as_text=True)
-    assert 'accept="image/*" capture="environment"' in page and "/static/js/report-form.js" in page
+    assert 'accept="image/*" capture="environment"' in page and "/static/js/report-form." in page
     response = client.post(f"/kim/{kim.number}/lapor", data={
         "title": "Diskusi warga", "date": TODAY, "type": "diskusi", "reach_offline": "1.200",
         "csrf_token": csrf_token(client), "action": "publish",

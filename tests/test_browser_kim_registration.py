@@ -224,6 +224,7 @@ def test_national_map_on_a_phone(live_app):
         assert "KIM Peramban Dagang" in popup.inner_text()
         page.screenshot(path=str(ARTIFACTS / "peta-popup-360.png"))
 
+        page.click("details.filter-panel summary")  # the filters wait behind one button
         page.select_option("#filter-bidang", "literasi")
         assert _wait_for(lambda: _rendered(page, "points") == 1, page), f"filter left {_rendered(page, 'points')}"
         browser.close()

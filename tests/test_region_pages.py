@@ -24,7 +24,7 @@ def test_kabupaten_page_has_breadcrumb_children_and_map(client):
     assert 'href="/wilayah/76.02.01"' in html  # kecamatan Mamuju
     # The map: a folium div, Leaflet from static/vendor, and the boundary inline.
     assert 'class="folium-map"' in html
-    assert "/static/vendor/leaflet/leaflet.js" in html
+    assert "/static/vendor/leaflet/leaflet." in html
     assert "cdn.jsdelivr" not in html and "code.jquery" not in html and "bootstrapcdn" not in html
     assert '"MultiPolygon"' in html or '"Polygon"' in html
 

@@ -44,10 +44,13 @@
       }
     }
   }).addTo(map);
+  // Figures in the page's language: 49.509 in Indonesian, 49,509 in English.
+  var figures = new Intl.NumberFormat(document.documentElement.lang || "id");
+  function figure(n) { return typeof n === "number" ? figures.format(n) : escapeHtml(String(n)); }
   function showRegion(p, latlng) {
     L.popup().setLatLng(latlng).setContent(
-      "<strong>" + escapeHtml(p.name) + "</strong><br>" + p.desa_covered + " / " + p.desa_total + " " +
-      escapeHtml(d.labelCoverage) + " (" + (p.coverage_pct || 0) + "%)<br>" + p.kim_verified + " " +
+      "<strong>" + escapeHtml(p.name) + "</strong><br>" + figure(p.desa_covered) + " / " + figure(p.desa_total) + " " +
+      escapeHtml(d.labelCoverage) + " (" + figure(p.coverage_pct || 0) + "%)<br>" + figure(p.kim_verified) + " " +
       escapeHtml(d.labelKims) + "<br><a href=\"" + d.regionPage + encodeURIComponent(p.code) + "\">" +
       escapeHtml(d.labelOpen) + "</a>").openOn(map);
   }
