@@ -62,3 +62,27 @@ def test_the_database_checks_the_same_codes():
             "AND conname LIKE '%status%' AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%ANY%'"),
             {"t": table}).scalar()
         assert set(re.findall(r"'(\w+)'", definition)) == set(codes), (table, definition)
+
+
+def test_unhiding_a_report_still_waiting_for_photos_audits_the_status_it_returns_to(kim_with_member, make_user):
+    """Shown again while its photos are still due, a report goes back to draft, and the audit log
+    says so (it used to record "published" whatever the report became)."""
+    from sqlalchemy import select
+
+    from kim_platform.activities import services
+    from kim_platform.activities.models import PendingAction
+    from kim_platform.audit.models import AuditEntry
+
+    kim, member, _ = kim_with_member
+    pembina = make_user(role="pembina", scope="76.02")
+    waiting = _report(kim, member, "Menunggu foto", ActivityStatus.DRAFT, photos_expected=1,
+                      pending_action=PendingAction.PUBLISH)
+    complete = _report(kim, member, "Lengkap", ActivityStatus.PUBLISHED)
+    for activity in (waiting, complete):
+        services.hide_activity(pembina, activity, "Periksa dulu isinya.")
+        services.unhide_activity(pembina, activity)
+    db.session.flush()
+    after = {int(e.object_id): e.after["status"] for e in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "activity.unhide"))}
+    assert after == {waiting.id: ActivityStatus.DRAFT, complete.id: ActivityStatus.PUBLISHED}
+    assert (waiting.status, complete.status) == (ActivityStatus.DRAFT, ActivityStatus.PUBLISHED)
