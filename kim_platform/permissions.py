@@ -4,6 +4,8 @@ Views, the API and the CLI ask here (`can(user, action, obj)` or the named funct
 templates ask through the `can` global. Region scopes are code prefixes: a pembina of
 `76` covers `76.02`, `76.02.01` and `76.02.01.2001`.
 """
+from kim_platform.activities.models import ActivityStatus
+from kim_platform.kims.models import InvitationStatus, KimStatus
 from kim_platform.regions.codes import descendant_pattern, is_valid_code, level_of
 
 
@@ -95,7 +97,7 @@ def can_view_audit(user, scope_code: str | None) -> bool:
 
 # --- KIM ---------------------------------------------------------------------------
 
-PUBLIC_KIM_STATUSES = ("verified", "inactive")
+PUBLIC_KIM_STATUSES = KimStatus.PUBLIC  # verified and inactive KIMs have a public profile
 
 
 def kim_role(user, kim) -> str | None:
@@ -228,7 +230,7 @@ def activity_grounds(viewer) -> list[tuple[str, object]]:
     """The report visibility rule: why `viewer` may see a report (any ground suffices)."""
     if is_direktorat(viewer):
         return [(ANY, None)]
-    grounds: list[tuple[str, object]] = [(STATUS, ("published", PUBLIC_KIM_STATUSES))]
+    grounds: list[tuple[str, object]] = [(STATUS, (ActivityStatus.PUBLISHED, PUBLIC_KIM_STATUSES))]
     if is_authenticated(viewer):
         grounds.append((MEMBER, viewer.id))
     if pembina_scope(viewer):
@@ -455,7 +457,8 @@ def can_add_member(actor, kim, user, role: str, invitation=None, join_code: str 
     if not is_person(actor) or user is None or getattr(user, "id", None) != actor.id:
         return False
     if invitation is not None:
-        return (invitation.kim_id == kim.id and invitation.role == role and invitation.status == "pending"
+        return (invitation.kim_id == kim.id and invitation.role == role
+                and invitation.status == InvitationStatus.PENDING
                 and now is not None and invitation.expires_at > now and can_answer_invitation(actor, invitation))
     from kim_platform.kims.models import ANGGOTA
 

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
 from kim_platform.activities import forms, queries, services
-from kim_platform.activities.models import STATUSES
+from kim_platform.activities.models import STATUSES, ActivityStatus
 from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
@@ -184,8 +184,8 @@ def serialise_activities(activities, viewer) -> list[dict]:
             "photos": [{"url": url_for("activities.photo", key=p.key), "thumb_url": url_for("activities.photo",
                                                                                           key=p.thumb_key),
                         "width": p.width, "height": p.height} for p in a.photos],
-            "hidden_reason": a.hidden_reason if a.status == "hidden" and permissions.can_view_activity(viewer, a)
-            else None,
+            "hidden_reason": a.hidden_reason
+            if a.status == ActivityStatus.HIDDEN and permissions.can_view_activity(viewer, a) else None,
             "url": url_for("activities.detail", activity_id=a.id),
             "photos_expected": a.photos_expected or 0, "photos_received": a.photos_received,
             "complete": a.photos_complete, "written_at": a.written_at, "received_at": a.created_at,

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
+from kim_platform.activities.models import PendingAction
 from kim_platform.activities.services import FIELDS, KEY_RE, ActivityError
 
-DRAFT, PUBLISH, SAVE, REVIEW = "draft", "publish", "save", "review"
+DRAFT, PUBLISH, REVIEW = PendingAction.DRAFT, PendingAction.PUBLISH, PendingAction.REVIEW
+SAVE = "save"  # an edit that only saves
 CREATE_ACTIONS = (PUBLISH, DRAFT)
 EDIT_ACTIONS = (SAVE, PUBLISH, REVIEW, DRAFT)  # "draft" on an edit only saves
 LIST_FIELDS = ("links", "tags")

@@ -27,10 +27,41 @@ from kim_platform.core.taxonomy import TaxonomyMixin
 from kim_platform.extensions import db
 from kim_platform.regions.models import CODE_TYPE
 
-STATUSES = ("draft", "published", "hidden")
-STATUS_LABELS = {"draft": _l("draft"), "published": _l("published"), "hidden": _l("hidden by the pembina")}
-# What a report sent without its photos does once the last one is stored (issue #16).
-PENDING_ACTIONS = ("publish", "review", "draft")
+
+class ActivityStatus:
+    """A report's status codes, as stored and as the API speaks them (people see STATUS_LABELS).
+
+    Plain strings, so they compare with a loaded `activity.status` and bind in SQL as they are."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    HIDDEN = "hidden"  # by the pembina, with a reason; its KIM may edit it and ask for a review
+
+    ALL = (DRAFT, PUBLISHED, HIDDEN)
+
+
+STATUSES = ActivityStatus.ALL
+STATUS_LABELS = {ActivityStatus.DRAFT: _l("draft"), ActivityStatus.PUBLISHED: _l("published"),
+                 ActivityStatus.HIDDEN: _l("hidden by the pembina")}
+
+
+def status_label(status: str):
+    """What people read for a report status code (templates: `report_status_label`)."""
+    return STATUS_LABELS.get(status, status)
+
+
+class PendingAction:
+    """What a report sent without its photos does once the last one is stored (issue #16); also
+    the actions the report form and the API take (activities.forms)."""
+
+    PUBLISH = "publish"
+    REVIEW = "review"  # ask the pembina to look again at a hidden report
+    DRAFT = "draft"  # keep it a draft
+
+    ALL = (PUBLISH, REVIEW, DRAFT)
+
+
+PENDING_ACTIONS = PendingAction.ALL
 
 
 class ActivityType(TaxonomyMixin, db.Model):
@@ -58,7 +89,7 @@ class Activity(db.Model):
         CheckConstraint(f"pending_action IN {PENDING_ACTIONS}", name="pending_action"),
         # A report waiting for photos is never published: every count of published reports
         # (coverage triggers, teladan, feeds) only ever sees complete reports.
-        CheckConstraint("status <> 'published' OR pending_action IS NULL", name="published_complete"),
+        CheckConstraint(f"status <> '{ActivityStatus.PUBLISHED}' OR pending_action IS NULL", name="published_complete"),
         CheckConstraint("photos_expected BETWEEN 0 AND 6", name="photos_expected"),
     )
 
@@ -78,7 +109,8 @@ class Activity(db.Model):
     links: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
     late_reason: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(10), default="published", server_default="published")
+    status: Mapped[str] = mapped_column(String(10), default=ActivityStatus.PUBLISHED,
+                                        server_default=ActivityStatus.PUBLISHED)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     review_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from sqlalchemy import false, func, or_, select
 
 from kim_platform import permissions
-from kim_platform.activities.models import Activity, ActivityType, Photo
+from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, Photo
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
@@ -33,7 +33,7 @@ def get_activity(activity_id: int) -> Activity | None:
 
 # What feeds list unless another status is asked for (drafts and hidden reports stay on their
 # KIM's profile and in the moderation queue).
-LISTED_STATUS = "published"
+LISTED_STATUS = ActivityStatus.PUBLISHED
 
 
 def feed_query(viewer=None, status=None, region=None, kim_id=None, type=None, bidang=None, date_from=None,
@@ -84,7 +84,7 @@ def moderation_queue(viewer, page: int = 1, per_page: int = 30) -> Page:
     if not permissions.is_direktorat(viewer):
         scope = permissions.pembina_scope(viewer)
         stmt = stmt.where(within(Activity.desa_code, scope) if scope else false())
-    stmt = stmt.where(Activity.status != "draft").order_by(
+    stmt = stmt.where(Activity.status != ActivityStatus.DRAFT).order_by(
         Activity.review_requested_at.desc().nulls_last(), *NEWEST)
     return paginate(stmt, page, per_page)
 

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 
 from kim_platform import permissions
-from kim_platform.activities.models import Activity, ActivityType, Photo
+from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, Photo
 from kim_platform.audit.services import record
 from kim_platform.core import clock
 from kim_platform.core.clock import utcnow
@@ -259,7 +259,8 @@ def refresh_last_activity(kim) -> None:
 
     db.session.flush()
     kim.last_activity_on = db.session.scalar(
-        select(func.max(Activity.activity_date)).where(Activity.kim_id == kim.id, Activity.status == "published"))
+        select(func.max(Activity.activity_date)).where(Activity.kim_id == kim.id,
+                                                       Activity.status == ActivityStatus.PUBLISHED))
 
 
 def _snapshot(activity: Activity) -> dict:
@@ -305,7 +306,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
               _l("Only members of this KIM report its activities."), error=ActivityError)
     _check_daily_cap(actor)
     photos = list(photos)
-    action = "publish" if publish else "draft"
+    action = PendingAction.PUBLISH if publish else PendingAction.DRAFT
     pixels = check_photos(photos)
     values = clean_activity_input(raw)
     _check_place(values, kim)
@@ -313,12 +314,12 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     values.setdefault("desa_code", kim.desa_code)
     description = values.pop("description_md", "")
     now = utcnow()
-    publish = action == "publish" and not photo_count
+    publish = action == PendingAction.PUBLISH and not photo_count
     activity = Activity(
         kim_id=kim.id, kim=kim, author_id=actor.id, **values, description_md=description,
         description_html=render_markdown(description),
         point=f"SRID=4326;POINT({lon} {lat})" if lat is not None else None,
-        status="published" if publish else "draft", published_at=now if publish else None,
+        status=ActivityStatus.PUBLISHED if publish else ActivityStatus.DRAFT, published_at=now if publish else None,
         idempotency_key=key, request_hash=fingerprint, written_at=written_at, photos_expected=photo_count,
         pending_action=action if photo_count else None,
     )
@@ -364,23 +365,24 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
 
 def publish_activity(actor, activity: Activity) -> None:
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
-    if activity.status != "draft":
+    if activity.status != ActivityStatus.DRAFT:
         raise ActivityError(_l("Only a draft can be published."), status=409)
     # Publishing by hand a report still waiting for photos publishes it with those it has: the
     # author gave up on the rest (a lost phone must not keep the report unpublished for ever).
     activity.pending_action = None
-    activity.status = "published"
+    activity.status = ActivityStatus.PUBLISHED
     activity.published_at = utcnow()
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
-    _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
+    _audit(actor, "activity.publish", activity, before={"status": ActivityStatus.DRAFT},
+           after={"status": ActivityStatus.PUBLISHED})
 
 
 def finish_edit(actor, activity: Activity, action: str) -> None:
     """After an edit (page or API), the action asked for: publish a draft, or ask for a review of a hidden report."""
-    if action == "publish" and activity.status == "draft":
+    if action == PendingAction.PUBLISH and activity.status == ActivityStatus.DRAFT:
         publish_activity(actor, activity)
-    elif action == "review" and activity.status == "hidden":
+    elif action == PendingAction.REVIEW and activity.status == ActivityStatus.HIDDEN:
         request_review(actor, activity)
 
 
@@ -404,39 +406,41 @@ def hide_activity(actor, activity: Activity, reason: str) -> None:
         raise ActivityError(_l("Give the reason for hiding."), fields={"reason": _l("Give a reason.")})
     if text_problem(reason, multiline=True):
         raise ActivityError(_l("Some fields need attention."), fields={"reason": text_problem(reason, multiline=True)})
-    if activity.status == "hidden":
+    if activity.status == ActivityStatus.HIDDEN:
         raise ActivityError(_l("This report is hidden already."), status=409)
     before = activity.status
-    activity.status = "hidden"
+    activity.status = ActivityStatus.HIDDEN
     activity.hidden_reason = reason[:2000]
     activity.review_requested_at = None
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
-    _audit(actor, "activity.hide", activity, before={"status": before}, after={"status": "hidden", "reason": reason})
+    _audit(actor, "activity.hide", activity, before={"status": before},
+           after={"status": ActivityStatus.HIDDEN, "reason": reason})
 
 
 def unhide_activity(actor, activity: Activity) -> None:
     _authorise(actor, permissions.can_moderate_activity(actor, activity), activity,
                _l("You may not moderate this report."))
-    if activity.status != "hidden":
+    if activity.status != ActivityStatus.HIDDEN:
         raise ActivityError(_l("This report is not hidden."), status=409)
     if activity.pending_action is not None:  # hidden while waiting for its photos: it waits again
-        activity.status = "draft"
+        activity.status = ActivityStatus.DRAFT
     else:
-        activity.status = "published"
+        activity.status = ActivityStatus.PUBLISHED
         activity.published_at = activity.published_at or utcnow()
     activity.review_requested_at = None
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
-    _audit(actor, "activity.unhide", activity, before={"status": "hidden", "reason": activity.hidden_reason},
-           after={"status": "published"})
+    _audit(actor, "activity.unhide", activity,
+           before={"status": ActivityStatus.HIDDEN, "reason": activity.hidden_reason},
+           after={"status": activity.status})
     activity.hidden_reason = None
 
 
 def request_review(actor, activity: Activity) -> None:
     """After editing a hidden report, its KIM asks the pembina to look again."""
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
-    if activity.status != "hidden":
+    if activity.status != ActivityStatus.HIDDEN:
         raise ActivityError(_l("This report is not hidden."), status=409)
     activity.review_requested_at = utcnow()
     _audit(actor, "activity.review_request", activity)
@@ -518,7 +522,7 @@ def _lock_key(actor, key: str) -> None:
     db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"activity:{actor.id}:{key}", 0))))
 
 
-def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str = "publish", written_at=None,
+def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str = PendingAction.PUBLISH, written_at=None,
                   photo_count=None, key: str | None = None) -> Receipt:
     """A report from the API, sent at most once per Idempotency-Key `key` (see above).
 
@@ -550,7 +554,7 @@ def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str =
         except ActivityError as error:
             errors = {**error.fields, **errors}
         raise ActivityError(_l("Some fields need attention."), fields=errors)
-    return Receipt(create_activity(actor, kim, raw, photos, publish=action == "publish", written_at=when,
+    return Receipt(create_activity(actor, kim, raw, photos, publish=action == PendingAction.PUBLISH, written_at=when,
                                    photo_count=count, key=key, fingerprint=fingerprint))
 
 
@@ -558,12 +562,13 @@ def _carry_out_pending(actor, activity: Activity) -> None:
     """The last announced photo is stored: do what the report was sent to do."""
     action, activity.pending_action = activity.pending_action, None
     now = utcnow()
-    if action == "publish" and activity.status == "draft":
-        activity.status = "published"
+    if action == PendingAction.PUBLISH and activity.status == ActivityStatus.DRAFT:
+        activity.status = ActivityStatus.PUBLISHED
         activity.published_at = now
         refresh_last_activity(activity.kim)
-        _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
-    elif action == "review" and activity.status == "hidden":
+        _audit(actor, "activity.publish", activity, before={"status": ActivityStatus.DRAFT},
+               after={"status": ActivityStatus.PUBLISHED})
+    elif action == PendingAction.REVIEW and activity.status == ActivityStatus.HIDDEN:
         activity.review_requested_at = now
         _audit(actor, "activity.review_request", activity)
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.activities import forms, queries, services
-from kim_platform.activities.models import STATUS_LABELS
+from kim_platform.activities.models import STATUS_LABELS, ActivityStatus
 from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
@@ -68,7 +68,7 @@ def report(ref: str):
         except DomainError as error:
             errors = {key: str(message) for key, message in (error.fields or {"_": error.message}).items()}
         else:
-            flash(_("Your report is published. Share it!") if activity.status == "published"
+            flash(_("Your report is published. Share it!") if activity.status == ActivityStatus.PUBLISHED
                   else _("Saved as a draft."), "success")
             return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/form.html", kim=kim, activity=None, form=form, values=_form_values(),

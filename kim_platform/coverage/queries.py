@@ -12,11 +12,17 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import text
 
+from kim_platform.activities.models import ActivityStatus
 from kim_platform.core import clock
 from kim_platform.extensions import db
+from kim_platform.kims.models import PUBLIC_STATUSES, KimStatus
 from kim_platform.regions.codes import LEVEL_DEPTH, LEVEL_WIDTH, LEVELS
 
 DEFAULT_WINDOW_DAYS = 90
+# The statuses the SQL below counts, bound as parameters: verified KIMs cover and are active;
+# published reports of a KIM with a public profile (inactive ones too) count as reports.
+STATUS_PARAMS = {"verified_status": KimStatus.VERIFIED, "public_statuses": list(PUBLIC_STATUSES),
+                 "published_status": ActivityStatus.PUBLISHED}
 
 
 @dataclass
@@ -75,7 +81,7 @@ def _window(level: str, parent: str | None, window_days: int, today: date | None
     since = today - timedelta(days=window_days)
     return {"level": level, "width": LEVEL_WIDTH[level], "since": since,
             "previous_since": since - timedelta(days=window_days),
-            "today": today, "prefix": (parent + ".%") if parent else "%"}
+            "today": today, "prefix": (parent + ".%") if parent else "%", **STATUS_PARAMS}
 
 
 def _rows(level: str, rows) -> list[CoverageRow]:
@@ -149,10 +155,10 @@ def direct_coverage_rows(level: str, parent: str | None = None, window_days: int
                    count(*) FILTER (WHERE active.yes) AS kim_active,
                    count(DISTINCT k.desa_code) FILTER (WHERE active.yes) AS desa_active
             FROM kim k CROSS JOIN LATERAL (
-                SELECT EXISTS (SELECT 1 FROM activity a WHERE a.kim_id = k.id AND a.status = 'published'
+                SELECT EXISTS (SELECT 1 FROM activity a WHERE a.kim_id = k.id AND a.status = :published_status
                                AND a.activity_date >= :since AND a.activity_date <= :today) AS yes
             ) active
-            WHERE k.status = 'verified' AND k.desa_code LIKE :prefix
+            WHERE k.status = :verified_status AND k.desa_code LIKE :prefix
             GROUP BY 1
         ),
         reports AS (
@@ -160,7 +166,7 @@ def direct_coverage_rows(level: str, parent: str | None = None, window_days: int
                    count(*) FILTER (WHERE a.activity_date >= :since) AS current,
                    count(*) FILTER (WHERE a.activity_date < :since) AS previous
             FROM activity a JOIN kim k ON k.id = a.kim_id
-            WHERE a.status = 'published' AND k.status IN ('verified', 'inactive') AND a.desa_code LIKE :prefix
+            WHERE a.status = :published_status AND k.status = ANY(:public_statuses) AND a.desa_code LIKE :prefix
               AND a.activity_date >= :previous_since AND a.activity_date <= :today
             GROUP BY 1
         )
@@ -241,20 +247,21 @@ def direct_timeseries(region: str | None, months: int = 24, today: date | None =
     today = today or clock.today()
     first, starts = _first_months(months, today)
     prefix = (region + "%") if region else "%"
-    params = {"prefix": prefix, "first": first, "today": today}
+    params = {"prefix": prefix, "first": first, "today": today, **STATUS_PARAMS}
     verified_days = db.session.execute(text("""
-        SELECT verification_day(verified_at, created_at) FROM kim WHERE status = 'verified' AND desa_code LIKE :prefix
+        SELECT verification_day(verified_at, created_at) FROM kim
+        WHERE status = :verified_status AND desa_code LIKE :prefix
     """), params).scalars().all()
     active = {month: (kims, desa) for month, kims, desa in db.session.execute(text("""
         SELECT date_trunc('month', a.activity_date)::date, count(DISTINCT k.id), count(DISTINCT k.desa_code)
         FROM activity a JOIN kim k ON k.id = a.kim_id
-        WHERE a.status = 'published' AND k.status = 'verified' AND k.desa_code LIKE :prefix
+        WHERE a.status = :published_status AND k.status = :verified_status AND k.desa_code LIKE :prefix
           AND a.activity_date >= :first AND a.activity_date <= :today
         GROUP BY 1"""), params)}
     reports = dict(db.session.execute(text("""
         SELECT date_trunc('month', a.activity_date)::date, count(*)
         FROM activity a JOIN kim k ON k.id = a.kim_id
-        WHERE a.status = 'published' AND k.status IN ('verified', 'inactive') AND a.desa_code LIKE :prefix
+        WHERE a.status = :published_status AND k.status = ANY(:public_statuses) AND a.desa_code LIKE :prefix
           AND a.activity_date >= :first AND a.activity_date <= :today
         GROUP BY 1"""), params).all())
     points = []
@@ -312,8 +319,8 @@ def kims_by_desa(kecamatan: str) -> dict[str, list[dict]]:
     """Verified KIMs of each desa of a kecamatan, for its desa table."""
     rows = db.session.execute(text("""
         SELECT desa_code, id, name, coalesce(number, slug) AS ref, last_activity_on FROM kim
-        WHERE status = 'verified' AND desa_code LIKE :prefix ORDER BY desa_code, name
-    """), {"prefix": kecamatan + ".%"}).mappings().all()
+        WHERE status = :verified_status AND desa_code LIKE :prefix ORDER BY desa_code, name
+    """), {"prefix": kecamatan + ".%", "verified_status": KimStatus.VERIFIED}).mappings().all()
     grouped: dict[str, list[dict]] = {}
     for row in rows:
         grouped.setdefault(row["desa_code"], []).append(dict(row))

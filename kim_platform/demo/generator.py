@@ -17,8 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from kim_platform.accounts.passwords import hash_password
+from kim_platform.activities.models import ActivityStatus
 from kim_platform.core import clock
 from kim_platform.coverage.aggregates import bulk_writes
+from kim_platform.kims.models import PUBLIC_STATUSES, KimStatus
 from kim_platform.kims.services import random_join_codes
 from kim_platform.regions.codes import kabupaten_of, province_of
 
@@ -29,7 +31,8 @@ DEMO_DOMAIN = "demo.kim.id"
 
 # Java and Bali hold most of the existing KIMs.
 PROVINCE_WEIGHT = {"31": 4.0, "32": 4.0, "33": 4.0, "34": 4.0, "35": 4.0, "36": 3.0, "51": 3.0}
-STATUS_SHARES = (("verified", 0.84), ("submitted", 0.05), ("draft", 0.04), ("rejected", 0.03), ("inactive", 0.04))
+STATUS_SHARES = ((KimStatus.VERIFIED, 0.84), (KimStatus.SUBMITTED, 0.05), (KimStatus.DRAFT, 0.04),
+                 (KimStatus.REJECTED, 0.03), (KimStatus.INACTIVE, 0.04))
 DORMANT_SHARE = 0.3
 HISTORY_DAYS = 3 * 365
 TITLES = {
@@ -161,7 +164,7 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         kim_id = first_kim + n
         status = rng.choices(statuses, shares)[0]
         number = None
-        if status in ("verified", "inactive"):
+        if status in PUBLIC_STATUSES:  # verified once, so numbered
             kab = kabupaten_of(code)
             sequences[kab] = sequences.get(kab, 0) + 1
             number = f"KIM-{kab}-{sequences[kab]:04d}"
@@ -178,10 +181,10 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
         socials = json.dumps({"instagram": f"https://www.instagram.com/kim.demo{kim_id}"}) if rng.random() < 0.4 \
             else "{}"
         kim_rows.append((kim_id, number, name, f"demo-{seed}-{kim_id}", code, point, fields, status,
-                         "Data contoh." if status == "rejected" else None, founded.isoformat(),
+                         "Data contoh." if status == KimStatus.REJECTED else None, founded.isoformat(),
                          f"140/{rng.randint(1, 99)}/{sk_date.year}", sk_date.isoformat(), description, socials,
                          join_codes[n],
-                         now.isoformat() if status != "draft" else None,
+                         now.isoformat() if status != KimStatus.DRAFT else None,
                          verified_at.isoformat() if verified_at else None, "t"))
         member_rows.append((volunteer_ids[n], kim_id, "ketua"))
         kim_meta.append((kim_id, code, desa_name, status))
@@ -200,7 +203,7 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     echo(f"KIMs: {report.kims}")
 
     # --- activities: heavy-tailed per KIM, a share of KIMs dormant for months
-    publishing = [m for m in kim_meta if m[3] in ("verified", "inactive")]
+    publishing = [m for m in kim_meta if m[3] in PUBLIC_STATUSES]
     if publishing and activities:
         raw = [rng.paretovariate(1.3) for _ in publishing]
         scale = activities / sum(raw)
@@ -221,13 +224,13 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
                     kind = rng.choice(types)
                     title = TITLES[kind].format(desa=desa_name)
                     body = f"Kegiatan {kind.replace('-', ' ')} bersama warga {desa_name}."
-                    status = "hidden" if rng.random() < 0.01 else "published"
+                    status = ActivityStatus.HIDDEN if rng.random() < 0.01 else ActivityStatus.PUBLISHED
                     yield (activity_id, kim_id, author, title, day.isoformat(), kind, body,
                            f"<p>{html.escape(body)}</p>", code, rng.randint(5, 300),
                            int(rng.paretovariate(1.1) * 20), json.dumps(
                                [f"https://www.instagram.com/p/demo{activity_id}"]) if rng.random() < 0.4 else "[]",
-                           status, "Contoh moderasi." if status == "hidden" else None,
-                           now.isoformat() if status == "published" else None, "t")
+                           status, "Contoh moderasi." if status == ActivityStatus.HIDDEN else None,
+                           now.isoformat() if status == ActivityStatus.PUBLISHED else None, "t")
                     activity_id += 1
 
         report.activities = _copy(connection, "activity", [
@@ -238,8 +241,8 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
                                 "(SELECT max(id) FROM activity))"))
         connection.execute(text(
             "UPDATE kim k SET last_activity_on = a.last FROM (SELECT kim_id, max(activity_date) AS last "
-            "FROM activity WHERE is_demo AND status = 'published' GROUP BY kim_id) a "
-            "WHERE k.id = a.kim_id AND k.is_demo"))
+            "FROM activity WHERE is_demo AND status = :published_status GROUP BY kim_id) a "
+            "WHERE k.id = a.kim_id AND k.is_demo"), {"published_status": ActivityStatus.PUBLISHED})
     report.seconds["activities"] = time.perf_counter() - started
     echo(f"activities: {report.activities}")
     report.photos = _demo_photos(connection, rng, photos)
@@ -259,8 +262,9 @@ def _demo_photos(connection: Connection, rng: random.Random, count: int) -> int:
 
     store = storage()
     targets = connection.execute(text(
-        "SELECT id FROM activity WHERE is_demo AND status = 'published' ORDER BY activity_date DESC, id LIMIT :n"),
-        {"n": count}).scalars().all()
+        "SELECT id FROM activity WHERE is_demo AND status = :published_status "
+        "ORDER BY activity_date DESC, id LIMIT :n"),
+        {"n": count, "published_status": ActivityStatus.PUBLISHED}).scalars().all()
     rows = []
     for activity_id in targets:
         image = Image.new("RGB", (640, 420), tuple(rng.randint(40, 220) for _ in range(3)))
@@ -288,8 +292,8 @@ def demo_logins(connection: Connection) -> list[tuple[str, str, str]]:
     if director:
         logins.append(("direktorat", director, DIREKTORAT_PASSWORD))
     busiest = connection.execute(text(
-        "SELECT left(desa_code, 5) FROM kim WHERE is_demo AND status = 'verified' "
-        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+        "SELECT left(desa_code, 5) FROM kim WHERE is_demo AND status = :verified_status "
+        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"), {"verified_status": KimStatus.VERIFIED}).scalar()
     if busiest is None:
         return logins
     for who, scope in (("pembina kabupaten/kota", busiest), ("pembina provinsi", province_of(busiest))):
@@ -300,8 +304,9 @@ def demo_logins(connection: Connection) -> list[tuple[str, str, str]]:
             logins.append((f"{who} {scope}", email, PEMBINA_PASSWORD))
     ketua = connection.execute(text(
         "SELECT u.email, k.number FROM kim k JOIN kim_membership m ON m.kim_id = k.id AND m.role = 'ketua' "
-        "JOIN user_account u ON u.id = m.user_id WHERE k.is_demo AND u.is_demo AND k.status = 'verified' "
-        "AND k.desa_code LIKE :prefix ORDER BY k.id LIMIT 1"), {"prefix": busiest + ".%"}).first()
+        "JOIN user_account u ON u.id = m.user_id WHERE k.is_demo AND u.is_demo AND k.status = :verified_status "
+        "AND k.desa_code LIKE :prefix ORDER BY k.id LIMIT 1"), {"prefix": busiest + ".%",
+                                                              "verified_status": KimStatus.VERIFIED}).first()
     if ketua:
         logins.append((f"ketua {ketua[1]}", ketua[0], RELAWAN_PASSWORD))
     return logins

@@ -3,9 +3,14 @@
 
 def init_app(app) -> None:
     """Fill the slots of accounts (core.slots): my KIMs and invitations on Akun saya and in
-    /api/v1/me, and the user directory's "members of a KIM in my province"."""
+    /api/v1/me, and the user directory's "members of a KIM in my province". Templates compare
+    statuses with the named constants and show them by their label, never the raw code."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED
     from kim_platform.kims import panels, queries
+    from kim_platform.kims.models import InvitationStatus, KimStatus, status_label
+
+    app.jinja_env.globals.update(KimStatus=KimStatus, InvitationStatus=InvitationStatus,
+                                 kim_status_label=status_label)
 
     ACCOUNT_PAGE.register(app, "kims.memberships", panels.account_kims, order=10,
                           template="kims/_account_kims.html")

@@ -28,15 +28,46 @@ from kim_platform.extensions import db
 from kim_platform.regions.codes import kabupaten_of
 from kim_platform.regions.models import CODE_TYPE
 
-STATUSES = ("draft", "submitted", "verified", "rejected", "inactive")
+
+class KimStatus:
+    """A KIM's status codes, as stored and as the API speaks them (people see STATUS_LABELS).
+
+    draft → submitted → verified (or rejected, then submitted again); verified ⇄ inactive.
+    Plain strings, so they compare with a loaded `kim.status` and bind in SQL as they are."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"  # awaiting verification by the region's pembina
+    VERIFIED = "verified"
+    REJECTED = "rejected"  # returned for changes
+    INACTIVE = "inactive"
+
+    ALL = (DRAFT, SUBMITTED, VERIFIED, REJECTED, INACTIVE)
+    # A public profile (permissions.kim_visible): inactive ones are marked "tidak aktif", drawn grey
+    # on the map, and left out of lists unless asked for (kims.queries.DEFAULT_HIDDEN_STATUSES).
+    PUBLIC = (VERIFIED, INACTIVE)
+    # May be sent (again) for verification.
+    SUBMITTABLE = (DRAFT, REJECTED, INACTIVE)
+    # Never verified yet: the form's save button saves "as draft".
+    UNVERIFIED = (DRAFT, REJECTED)
+
+
+STATUSES = KimStatus.ALL
+PUBLIC_STATUSES = KimStatus.PUBLIC
 # Shown to people; the codes above are for the database and the API.
 STATUS_LABELS = {
-    "draft": _l("draft"),
-    "submitted": _l("awaiting verification"),
-    "verified": _l("verified"),
-    "rejected": _l("returned for changes"),
-    "inactive": _l("inactive"),
+    KimStatus.DRAFT: _l("draft"),
+    KimStatus.SUBMITTED: _l("awaiting verification"),
+    KimStatus.VERIFIED: _l("verified"),
+    KimStatus.REJECTED: _l("returned for changes"),
+    KimStatus.INACTIVE: _l("inactive"),
 }
+
+
+def status_label(status: str):
+    """What people read for a KIM status code (templates: `kim_status_label`)."""
+    return STATUS_LABELS.get(status, status)
+
+
 KETUA, ADMIN, ANGGOTA = "ketua", "admin", "anggota"  # chair, admin, member
 MEMBER_ROLES = (KETUA, ADMIN, ANGGOTA)
 MANAGER_ROLES = (KETUA, ADMIN)  # they edit the KIM and manage its members
@@ -57,7 +88,7 @@ class Kim(db.Model):
         Index("ix_kim_status_desa_code", "status", "desa_code"),
         Index("ix_kim_bidang", "bidang", postgresql_using="gin"),
         Index("ix_kim_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
-        Index("ix_kim_submitted_at", "submitted_at", postgresql_where="status = 'submitted'"),
+        Index("ix_kim_submitted_at", "submitted_at", postgresql_where=f"status = '{KimStatus.SUBMITTED}'"),
         Index("ix_kim_updated_at", "updated_at"),
         Index("ix_kim_is_demo", "id", postgresql_where="is_demo"),
         Index("ix_kim_verified_by_id", "verified_by_id"),
@@ -73,7 +104,7 @@ class Kim(db.Model):
     desa_code: Mapped[str] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
     point = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     bidang: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
-    status: Mapped[str] = mapped_column(String(12), default="draft", server_default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=KimStatus.DRAFT, server_default=KimStatus.DRAFT)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300))
     founded_on: Mapped[date | None] = mapped_column(Date)
@@ -131,7 +162,17 @@ class Membership(db.Model):
     user = relationship("User", lazy="joined")
 
 
-INVITATION_STATUSES = ("pending", "accepted", "declined")
+class InvitationStatus:
+    """An invitation's status codes: pending until its invitee answers (or it expires)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+    ALL = (PENDING, ACCEPTED, DECLINED)
+
+
+INVITATION_STATUSES = InvitationStatus.ALL
 
 
 class KimInvitation(db.Model):
@@ -154,7 +195,8 @@ class KimInvitation(db.Model):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # When it was (last) sent: inviting the same address again refreshes the invitation.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    status: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=InvitationStatus.PENDING,
+                                        server_default=InvitationStatus.PENDING)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=text("now() + interval '14 days'"))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

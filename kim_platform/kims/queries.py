@@ -11,7 +11,7 @@ from kim_platform.core.clock import utcnow
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
-from kim_platform.kims.models import STATUSES, Bidang, Kim, KimInvitation, Membership
+from kim_platform.kims.models import STATUSES, Bidang, InvitationStatus, Kim, KimInvitation, KimStatus, Membership
 from kim_platform.regions.codes import descendant_pattern, kecamatan_of
 from kim_platform.regions.models import Region
 from kim_platform.regions.queries import region_paths
@@ -60,7 +60,7 @@ def within(column, code: str):
 
 # Visible but left out of lists unless asked for by `status` (the directory, the API list):
 # an inactive KIM keeps its public profile and is drawn grey on the map.
-DEFAULT_HIDDEN_STATUSES = ("inactive",)
+DEFAULT_HIDDEN_STATUSES = (KimStatus.INACTIVE,)
 
 
 def visibility_filter(viewer):
@@ -127,7 +127,7 @@ def get_kim_by_ref(ref: str) -> Kim | None:
 
 def verification_queue(viewer, page=1, per_page=25) -> Page:
     """Submitted KIMs inside the viewer's scope, oldest first."""
-    stmt = select(Kim).where(Kim.status == "submitted")
+    stmt = select(Kim).where(Kim.status == KimStatus.SUBMITTED)
     if not permissions.is_direktorat(viewer):
         scope = permissions.pembina_scope(viewer)
         stmt = stmt.where(within(Kim.desa_code, scope) if scope else false())
@@ -174,7 +174,7 @@ def pending_invitations(user) -> list[KimInvitation]:
     return list(db.session.scalars(
         select(KimInvitation)
         .options(joinedload(KimInvitation.kim), joinedload(KimInvitation.invited_by))
-        .where(KimInvitation.email == user.email, KimInvitation.status == "pending",
+        .where(KimInvitation.email == user.email, KimInvitation.status == InvitationStatus.PENDING,
                KimInvitation.expires_at > utcnow())
         .order_by(KimInvitation.created_at.desc(), KimInvitation.id.desc())
     ))
@@ -183,7 +183,7 @@ def pending_invitations(user) -> list[KimInvitation]:
 def open_invitations_of(kim: Kim) -> list[KimInvitation]:
     """The KIM's invitations not answered yet (for its managers, who typed the addresses)."""
     return list(db.session.scalars(
-        select(KimInvitation).where(KimInvitation.kim_id == kim.id, KimInvitation.status == "pending",
+        select(KimInvitation).where(KimInvitation.kim_id == kim.id, KimInvitation.status == InvitationStatus.PENDING,
                                     KimInvitation.expires_at > utcnow())
         .order_by(KimInvitation.created_at.desc())
     ))
@@ -232,7 +232,8 @@ def _chain(desa_code: str) -> list[str]:
 
 
 def kims_in_desa_count(desa_code: str) -> int:
-    return db.session.scalar(select(func.count()).where(Kim.desa_code == desa_code, Kim.status == "verified")) or 0
+    return db.session.scalar(select(func.count()).where(Kim.desa_code == desa_code,
+                                                        Kim.status == KimStatus.VERIFIED)) or 0
 
 
 def recent_kims_near(kim: Kim, limit: int = 5) -> list[Kim]:

@@ -30,8 +30,10 @@ from kim_platform.kims.models import (
     MEMBER_ROLES,
     STATUS_LABELS,
     Bidang,
+    InvitationStatus,
     Kim,
     KimInvitation,
+    KimStatus,
     Membership,
 )
 from kim_platform.regions.codes import kabupaten_of
@@ -406,7 +408,7 @@ def create_kim(actor, raw: dict, *, confirmed: bool = False) -> Kim:
             raise PossibleDuplicate(look_alikes)
     lat, lon = values.pop("lat"), values.pop("lon")
     values["socials"] = values.get("socials") or {}
-    kim = Kim(**values, point=_point_wkt(lat, lon), status="draft", slug=_unique_slug(values["name"]),
+    kim = Kim(**values, point=_point_wkt(lat, lon), status=KimStatus.DRAFT, slug=_unique_slug(values["name"]),
               join_code=_new_join_code())
     db.session.add(kim)
     db.session.flush()
@@ -438,8 +440,8 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     values.pop("lon", None)
     for key, value in values.items():
         setattr(kim, key, value if key != "socials" else (value or {}))
-    if moved_kabupaten and kim.status == "verified":
-        kim.status = "submitted"
+    if moved_kabupaten and kim.status == KimStatus.VERIFIED:
+        kim.status = KimStatus.SUBMITTED
         kim.submitted_at = utcnow()
     kim.updated_at = utcnow()
     db.session.flush()
@@ -506,11 +508,11 @@ def set_sk_file(actor, kim: Kim, data: bytes) -> None:
 
 TRANSITIONS = {
     # action: (allowed from, to)
-    "submit": ({"draft", "rejected", "inactive"}, "submitted"),
-    "verify": ({"submitted"}, "verified"),
-    "reject": ({"submitted"}, "rejected"),
-    "deactivate": ({"verified"}, "inactive"),
-    "reactivate": ({"inactive"}, "verified"),
+    "submit": (set(KimStatus.SUBMITTABLE), KimStatus.SUBMITTED),
+    "verify": ({KimStatus.SUBMITTED}, KimStatus.VERIFIED),
+    "reject": ({KimStatus.SUBMITTED}, KimStatus.REJECTED),
+    "deactivate": ({KimStatus.VERIFIED}, KimStatus.INACTIVE),
+    "reactivate": ({KimStatus.INACTIVE}, KimStatus.VERIFIED),
 }
 PERMISSION_FOR = {
     "submit": permissions.can_submit_kim,
@@ -648,7 +650,7 @@ def invite_member(actor, kim: Kim, email: str, role: str = ANGGOTA) -> KimInvita
     now = utcnow()
     invitation.role = role
     invitation.invited_by_id = actor.id
-    invitation.status = "pending"
+    invitation.status = InvitationStatus.PENDING
     invitation.created_at = now
     invitation.expires_at = now + timedelta(days=INVITATION_DAYS)
     invitation.answered_at = None
@@ -687,11 +689,11 @@ def answerable_invitation(user, invitation_id: int | None) -> KimInvitation | No
 
 
 def invitation_is_open(invitation: KimInvitation) -> bool:
-    return invitation.status == "pending" and invitation.expires_at > utcnow()
+    return invitation.status == InvitationStatus.PENDING and invitation.expires_at > utcnow()
 
 
 def _check_open(invitation: KimInvitation) -> None:
-    if invitation.status != "pending":
+    if invitation.status != InvitationStatus.PENDING:
         raise KimError(_l("You have already answered this invitation."), status=409)
     if invitation.expires_at <= utcnow():
         raise KimError(_l("This invitation has expired. Ask the KIM to invite you again."), status=409)
@@ -703,7 +705,7 @@ def accept_invitation(user, invitation: KimInvitation) -> Membership:
         raise KimError(_l("No such invitation."), status=404)
     _check_open(invitation)
     membership = add_member(user, invitation.kim, user, invitation.role, invitation=invitation)
-    invitation.status = "accepted"
+    invitation.status = InvitationStatus.ACCEPTED
     invitation.answered_at = utcnow()
     db.session.flush()
     _audit(user, "kim.invitation_accept", invitation.kim,
@@ -715,7 +717,7 @@ def decline_invitation(user, invitation: KimInvitation) -> None:
     if not permissions.can_answer_invitation(user, invitation):
         raise KimError(_l("No such invitation."), status=404)
     _check_open(invitation)
-    invitation.status = "declined"
+    invitation.status = InvitationStatus.DECLINED
     invitation.answered_at = utcnow()
     db.session.flush()
     _audit(user, "kim.invitation_decline", invitation.kim,

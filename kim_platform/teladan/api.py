@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from kim_platform import permissions
 from kim_platform.api.schemas import error_responses
 from kim_platform.extensions import db
-from kim_platform.kims.models import Kim
+from kim_platform.kims.models import Kim, KimStatus
 from kim_platform.kims.queries import bidang_list
 from kim_platform.regions.api import region_or_404
 from kim_platform.regions.codes import CODE_RE
@@ -100,7 +100,7 @@ class KimScore(MethodView):
     def get(self, kim_id):
         """A verified KIM's score and its components; its members and pembina also get the next steps."""
         kim = db.session.get(Kim, kim_id)
-        score = queries.score_of(kim_id) if kim is not None and kim.status == "verified" else None
+        score = queries.score_of(kim_id) if kim is not None and kim.status == KimStatus.VERIFIED else None
         if score is None:
             abort(404, message=_("No score: the KIM does not exist or is not verified."))
         body = {**_score_body(score, kim), "weights": scoring.WEIGHTS, "score_90_days_ago": score.score_90_days_ago}

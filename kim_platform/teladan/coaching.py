@@ -6,7 +6,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from kim_platform.activities.models import Activity
+from kim_platform.activities.models import Activity, ActivityStatus
 from kim_platform.activities.queries import activity_type_names
 from kim_platform.core import clock
 from kim_platform.extensions import db
@@ -51,7 +51,7 @@ def next_steps(kim: Kim, score: KimScore | None, limit: int = 3) -> list[NextSte
                               WEIGHTS["evidence"] * (regularity - evidence) / 100))
     if variety < 100:
         done = set(db.session.scalars(select(Activity.type).where(
-            Activity.kim_id == kim.id, Activity.status == "published",
+            Activity.kim_id == kim.id, Activity.status == ActivityStatus.PUBLISHED,
             Activity.activity_date > today - timedelta(days=PERIODS * PERIOD_DAYS))))
         names = activity_type_names()
         untried = [slug for slug in sorted(names) if slug not in done]

@@ -1,5 +1,6 @@
 """What teladan shows on the pages of the domains below (core.slots), registered in init_app."""
 from kim_platform import permissions
+from kim_platform.kims.models import KimStatus
 from kim_platform.teladan import scoring
 from kim_platform.teladan.coaching import next_steps
 from kim_platform.teladan.queries import score_of
@@ -8,7 +9,7 @@ from kim_platform.teladan.queries import score_of
 def kim_score(kim, viewer) -> dict | None:
     """The score of a verified KIM on its profile; the breakdown and next steps for its members and
     pembina only (permissions.can_see_private_kim_data). Nothing for other statuses."""
-    if kim.status != "verified":
+    if kim.status != KimStatus.VERIFIED:
         return None
     score = score_of(kim.id)
     if score is None:

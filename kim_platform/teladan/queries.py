@@ -4,11 +4,11 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
-from kim_platform.activities.models import Activity
+from kim_platform.activities.models import Activity, ActivityStatus
 from kim_platform.core import clock
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.extensions import db
-from kim_platform.kims.models import Kim
+from kim_platform.kims.models import Kim, KimStatus
 from kim_platform.kims.queries import bidang_with_children, within
 from kim_platform.teladan.models import KimScore, TeladanRun
 from kim_platform.teladan.scoring import PERIOD_DAYS, PERIODS
@@ -17,7 +17,7 @@ from kim_platform.teladan.scoring import PERIOD_DAYS, PERIODS
 def ranking(region: str | None = None, bidang: str | None = None, page: int = 1, per_page: int = 24) -> Page:
     """Eligible verified KIMs, best score first (ties: the older registration first)."""
     stmt = (select(KimScore, Kim).join(Kim, Kim.id == KimScore.kim_id)
-            .where(KimScore.eligible, Kim.status == "verified")
+            .where(KimScore.eligible, Kim.status == KimStatus.VERIFIED)
             .order_by(KimScore.score.desc(), KimScore.kim_id))
     if region:
         stmt = stmt.where(within(Kim.desa_code, region))
@@ -61,9 +61,10 @@ def best_reports(kim_ids: list[int], per_kim: int = 3) -> dict[int, list[Activit
                 ORDER BY EXISTS (SELECT 1 FROM activity_photo p WHERE p.activity_id = a.id) DESC,
                          a.reach_offline + a.reach_online DESC, a.activity_date DESC, a.id DESC) AS rank
             FROM activity a
-            WHERE a.kim_id = ANY(:ids) AND a.status = 'published' AND a.activity_date > :since
+            WHERE a.kim_id = ANY(:ids) AND a.status = :published_status AND a.activity_date > :since
         ) ranked WHERE rank <= :per_kim
-    """), {"ids": kim_ids, "since": since, "per_kim": per_kim}).scalars().all()
+    """), {"ids": kim_ids, "since": since, "per_kim": per_kim,
+           "published_status": ActivityStatus.PUBLISHED}).scalars().all()
     reports = db.session.scalars(select(Activity).where(Activity.id.in_(ids)).options(selectinload(Activity.photos))
                                  .order_by(Activity.activity_date.desc(), Activity.id.desc())).all()
     grouped: dict[int, list[Activity]] = {}
@@ -81,15 +82,16 @@ def examples(types: list[str], per_type: int = 4, candidates: int = 200) -> dict
         CROSS JOIN LATERAL (
             SELECT c.id FROM (
                 SELECT a.id, a.reach_offline + a.reach_online AS reach, a.links, a.activity_date
-                FROM activity a JOIN kim k ON k.id = a.kim_id AND k.status = 'verified'
-                WHERE a.type = t.type AND a.status = 'published' AND a.activity_date > :since
+                FROM activity a JOIN kim k ON k.id = a.kim_id AND k.status = :verified_status
+                WHERE a.type = t.type AND a.status = :published_status AND a.activity_date > :since
                 ORDER BY a.activity_date DESC, a.id DESC LIMIT :candidates
             ) c
             ORDER BY EXISTS (SELECT 1 FROM activity_photo p WHERE p.activity_id = c.id) DESC,
                      jsonb_array_length(c.links) > 0 DESC, c.reach DESC, c.activity_date DESC, c.id DESC
             LIMIT :per_type
         ) best
-    """), {"types": types, "since": since, "per_type": per_type, "candidates": candidates}).scalars().all()
+    """), {"types": types, "since": since, "per_type": per_type, "candidates": candidates,
+           "verified_status": KimStatus.VERIFIED, "published_status": ActivityStatus.PUBLISHED}).scalars().all()
     reports = db.session.scalars(select(Activity).where(Activity.id.in_(ids))
                                  .options(selectinload(Activity.photos), selectinload(Activity.kim))).all()
     grouped: dict[str, list[Activity]] = {t: [] for t in types}
@@ -102,7 +104,7 @@ def dropped_most(scope: str | None, limit: int = 10) -> list[tuple[KimScore, Kim
     """Verified KIMs in the scope (the nation without one) whose score fell most over 90 days."""
     drop = KimScore.score_90_days_ago - KimScore.score
     stmt = (select(KimScore, Kim).join(Kim, Kim.id == KimScore.kim_id)
-            .where(Kim.status == "verified", drop > 0).order_by(drop.desc(), KimScore.kim_id))
+            .where(Kim.status == KimStatus.VERIFIED, drop > 0).order_by(drop.desc(), KimScore.kim_id))
     if scope:
         stmt = stmt.where(within(Kim.desa_code, scope))
     return [tuple(row) for row in db.session.execute(stmt.limit(limit))]
@@ -112,7 +114,7 @@ def teladan_count(region: str | None = None) -> int:
     from kim_platform.teladan.scoring import TELADAN_MIN_SCORE
 
     stmt = (select(func.count()).select_from(KimScore).join(Kim, Kim.id == KimScore.kim_id)
-            .where(KimScore.eligible, KimScore.score >= TELADAN_MIN_SCORE, Kim.status == "verified"))
+            .where(KimScore.eligible, KimScore.score >= TELADAN_MIN_SCORE, Kim.status == KimStatus.VERIFIED))
     if region:
         stmt = stmt.where(within(Kim.desa_code, region))
     return db.session.scalar(stmt) or 0

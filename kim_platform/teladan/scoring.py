@@ -22,8 +22,10 @@ from datetime import date, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
+from kim_platform.activities.models import ActivityStatus
 from kim_platform.core import clock
 from kim_platform.extensions import db
+from kim_platform.kims.models import KimStatus
 
 WEIGHTS = {"regularity": 30, "recency": 20, "variety": 15, "reach": 10, "evidence": 15, "completeness": 10}
 COMPONENTS = tuple(WEIGHTS)
@@ -53,7 +55,7 @@ assert sum(WEIGHTS.values()) == 100
 _SCORES = """
 WITH target AS (
     SELECT k.id, k.description, k.sk_number, k.sk_date, k.socials
-    FROM kim k WHERE k.status = 'verified' {only}
+    FROM kim k WHERE k.status = :verified_status {only}
 ),
 reports AS (
     SELECT a.kim_id, a.activity_date, a.type, a.reach_offline + a.reach_online AS reach,
@@ -61,7 +63,7 @@ reports AS (
            (jsonb_array_length(a.links) > 0
             OR EXISTS (SELECT 1 FROM activity_photo p WHERE p.activity_id = a.id)) AS evidenced
     FROM activity a JOIN target t ON t.id = a.kim_id
-    WHERE a.status = 'published' AND a.activity_date > CAST(:as_of AS date) - :window_days
+    WHERE a.status = :published_status AND a.activity_date > CAST(:as_of AS date) - :window_days
       AND a.activity_date <= :as_of
 ),
 facts AS (
@@ -100,7 +102,8 @@ def _params(as_of: date) -> dict:
     return {"as_of": as_of, "period_days": PERIOD_DAYS, "window_days": PERIODS * PERIOD_DAYS, "periods": PERIODS,
             "zero_days": RECENT_ZERO_DAYS, "full_days": RECENT_FULL_DAYS, "variety_full": VARIETY_FULL,
             "reach_full": REACH_FULL, "description_min": DESCRIPTION_MIN, "sk_days": SK_VALID_YEARS * 365,
-            "min_members": MIN_MEMBERS, **{f"w_{name}": weight for name, weight in WEIGHTS.items()}}
+            "min_members": MIN_MEMBERS, **{f"w_{name}": weight for name, weight in WEIGHTS.items()},
+            "verified_status": KimStatus.VERIFIED, "published_status": ActivityStatus.PUBLISHED}
 
 
 def scores_sql(ids: list[int] | None) -> str:
@@ -137,8 +140,8 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
     only = "AND s.kim_id = ANY(:ids)" if ids is not None else ""
     # Below, only constant SQL (scores_sql, `only`) is formatted in; every value is bound (nosec B608).
     db.session.execute(text(f"""
-        DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> 'verified' {only}
-    """), {"ids": ids})  # nosec B608
+        DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> :verified_status {only}
+    """), {"ids": ids, "verified_status": KimStatus.VERIFIED})  # nosec B608
     written = db.session.execute(text(f"""
         INSERT INTO kim_score AS s (kim_id, as_of, score, regularity, recency, variety, reach, evidence,
                                     completeness, active_months, last_report_on, eligible, score_90_days_ago,
