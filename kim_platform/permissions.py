@@ -196,7 +196,7 @@ def can_view_activity(user, activity) -> bool:
 # test in tests/test_visibility.py checks them against each other for every status and role.
 #
 #   KIM:      a public status (verified, inactive) | a member of it | pembina of its region | direktorat
-#   report:   published by a KIM of public status  | a member of its KIM
+#   report:   published (with all its photos) by a KIM of public status  | a member of its KIM
 #             | pembina of the report's place or of its KIM's region | direktorat
 #   file:     a logo follows its KIM, a photo its report; an SK scan is private KIM data.
 #
@@ -254,7 +254,7 @@ def activity_visible(viewer, activity) -> bool:
     for kind, arg in activity_grounds(viewer):
         if kind == ANY:
             return True
-        if kind == STATUS and activity.status == arg[0] and kim.status in arg[1]:
+        if kind == STATUS and activity.status == arg[0] and kim.status in arg[1] and activity.pending_action is None:
             return True
         if kind == MEMBER and _is_member(arg, kim):
             return True
@@ -314,7 +314,8 @@ def activity_visible_sql(viewer, activity=None, kim=None):
         if kind == ANY:
             return true()
         if kind == STATUS:
-            clauses.append(and_(activity.status == arg[0], kim.status.in_(arg[1])))
+            # A report still waiting for photos sent one by one is never public, whatever its status.
+            clauses.append(and_(activity.status == arg[0], kim.status.in_(arg[1]), activity.pending_action.is_(None)))
         elif kind == MEMBER:
             clauses.append(_sql_member(activity.kim_id, arg))
         elif kind == REGION:

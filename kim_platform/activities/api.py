@@ -3,6 +3,7 @@ from datetime import date
 
 import marshmallow as ma
 from flask import jsonify, request, url_for
+from flask_wtf.csrf import generate_csrf
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -66,6 +67,13 @@ class ActivitySchema(ma.Schema):
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema), required=True)
     hidden_reason = ma.fields.String(allow_none=True)
     url = ma.fields.String(required=True)
+    photos_expected = ma.fields.Integer(required=True, metadata={
+        "description": "photos announced with `photo_count`, to be sent one by one"})
+    photos_received = ma.fields.Integer(required=True, metadata={"description": "of those, stored so far"})
+    complete = ma.fields.Boolean(required=True, metadata={
+        "description": "all announced photos stored (until then the report is never public)"})
+    written_at = ma.fields.DateTime(allow_none=True, metadata={"description": "device time when it was written"})
+    received_at = ma.fields.DateTime(required=True, metadata={"description": "server time when it was received"})
 
 
 ActivityPageSchema = page_schema(ActivitySchema, "ActivityPage")
@@ -94,6 +102,62 @@ class ActivityInputSchema(ma.Schema):
                                      "`publish` (a draft) or `review` (a hidden report: ask the pembina)"})
     publish = ma.fields.Raw(metadata={"type": "boolean", "description": "older spelling of `action`: "
                                       "true = publish, false = draft (creating) or save (changing)"})
+    written_at = ma.fields.Raw(metadata={"type": "string", "format": "date-time", "description":
+                                         "creating: device time when the volunteer wrote it (ISO 8601 with offset)"})
+    photo_count = ma.fields.Raw(metadata={"type": "integer", "minimum": 0, "maximum": 6, "description":
+                                          "creating: photos that follow one by one (PUT .../photos/<n>); while "
+                                          "any is missing the report is stored unpublished and the action waits"})
+
+
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
+                   "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                   "description": "client UUID: a replay with the same body answers the same report "
+                                  "(header `Idempotent-Replayed: true`); another body answers 409"}
+
+
+class PhotoUploadSchema(ma.Schema):
+    photo = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class PhotoReceiptSchema(ma.Schema):
+    activity = ma.fields.Nested(ActivitySchema, required=True)
+    photos_expected = ma.fields.Integer(required=True)
+    photos_received = ma.fields.Integer(required=True)
+    complete = ma.fields.Boolean(required=True)
+
+
+class CsrfSchema(ma.Schema):
+    csrf_token = ma.fields.String(required=True)
+
+
+class ReportingKimSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    desa_code = ma.fields.String(required=True)
+    desa_name = ma.fields.String(required=True)
+    report_url = ma.fields.String(required=True)
+
+
+class ReportingTypeSchema(ma.Schema):
+    slug = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+
+
+class RecentReportSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    activity_date = ma.fields.Date(required=True)
+    status = ma.fields.String(required=True)
+    complete = ma.fields.Boolean(required=True)
+    photos_expected = ma.fields.Integer(required=True)
+    photos_received = ma.fields.Integer(required=True)
+    url = ma.fields.String(required=True)
+
+
+class ReportingSchema(ma.Schema):
+    kims = ma.fields.List(ma.fields.Nested(ReportingKimSchema), required=True)
+    activity_types = ma.fields.List(ma.fields.Nested(ReportingTypeSchema), required=True)
+    recent_reports = ma.fields.List(ma.fields.Nested(RecentReportSchema), required=True)
 
 
 class HideSchema(ma.Schema):
@@ -123,6 +187,8 @@ def serialise_activities(activities, viewer) -> list[dict]:
             "hidden_reason": a.hidden_reason if a.status == "hidden" and permissions.can_view_activity(viewer, a)
             else None,
             "url": url_for("activities.detail", activity_id=a.id),
+            "photos_expected": a.photos_expected or 0, "photos_received": a.photos_received,
+            "complete": a.photos_complete, "written_at": a.written_at, "received_at": a.created_at,
         })
     return items
 
@@ -164,20 +230,27 @@ class KimActivities(MethodView):
     decorators = throttle.posting("report")
 
     @login_required
-    @blp.doc(security=SECURITY, requestBody={"content": {
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_KEY], requestBody={"content": {
         "application/json": {"schema": ActivityInputSchema},
         "multipart/form-data": {"schema": ActivityInputSchema}}})
-    @blp.response(201, ActivitySchema)
-    @error_responses(blp, 400, 401, 403, 404, 413, 422)
+    @blp.response(201, ActivitySchema, headers={"Idempotent-Replayed": {
+        "description": "`true` when this answers an earlier request with the same key and body",
+        "schema": {"type": "string"}}})
+    @error_responses(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, kim_id):
-        """Report an activity (members of the KIM): JSON, or multipart with up to 6 `photos`."""
+        """Report an activity (members of the KIM): JSON, or multipart with up to 6 `photos`, or
+        `photo_count` photos sent one by one afterwards; at most once per `Idempotency-Key`."""
         kim = get_kim(kim_id)
         if kim is None or not permissions.can_view_kim(current_user, kim):
             abort(404, message=_("No such KIM."))
+        key = forms.idempotency_key(request)
         given = forms.from_request(request)
-        activity = services.create_activity(current_user, kim, given.raw, given.photos,
-                                            publish=given.action == forms.PUBLISH)
-        return serialise_activities([activity], current_user)[0]
+        receipt = services.submit_report(current_user, kim, given.raw, given.photos, action=given.action,
+                                         written_at=given.written_at, photo_count=given.photo_count, key=key)
+        body = serialise_activities([receipt.activity], current_user)[0]
+        if receipt.replayed:
+            return body, 201, {"Idempotent-Replayed": "true"}
+        return body
 
 
 @blp.route("/activities/<int:activity_id>")
@@ -250,6 +323,62 @@ class ActivityReview(MethodView):
         activity = _activity_or_404(activity_id)
         services.request_review(current_user, activity)
         return serialise_activities([activity], current_user)[0]
+
+
+@blp.route("/activities/<int:activity_id>/photos/<int:n>")
+class ActivityPhoto(MethodView):
+    decorators = throttle.posting("photo", methods=["PUT"])
+
+    @login_required
+    @blp.doc(security=SECURITY, parameters=[{**IDEMPOTENCY_KEY, "required": True, "description":
+                                             "client UUID of this photo: the same key again stores nothing"}],
+             requestBody={"content": {"multipart/form-data": {"schema": PhotoUploadSchema}}})
+    @blp.response(200, PhotoReceiptSchema)
+    @error_responses(blp, 400, 401, 403, 404, 409, 413, 422)
+    def put(self, activity_id, n):
+        """Photo `n` (1..photos_expected) of a report sent with `photo_count`, on its own; the last
+        one carries out the action the report was sent with (publish, review, draft)."""
+        activity = _activity_or_404(activity_id)
+        receipt = services.store_report_photo(current_user, activity, n, forms.photo_upload(request),
+                                              forms.idempotency_key(request))
+        activity = receipt.activity
+        return {"activity": serialise_activities([activity], current_user)[0],
+                "photos_expected": activity.photos_expected, "photos_received": activity.photos_received,
+                "complete": activity.photos_complete}
+
+
+@blp.route("/me/csrf")
+class MyCsrfToken(MethodView):
+    @login_required
+    @blp.doc(security=[{"cookieAuth": []}])
+    @blp.response(200, CsrfSchema)
+    @error_responses(blp, 401)
+    def get(self):
+        """A fresh CSRF token for cookie-authenticated writes (header `X-CSRFToken`): the offline
+        app asks before each sync, as the token of a page cached hours ago may have expired."""
+        return {"csrf_token": generate_csrf()}
+
+
+@blp.route("/me/reporting")
+class MyReporting(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ReportingSchema)
+    @error_responses(blp, 401)
+    def get(self):
+        """What the offline app caches to report without signal: the caller's KIMs, the activity
+        types and their 20 newest reports (with their photo state)."""
+        locale = current_locale()
+        kims = [{"id": k.id, "name": k.name, "desa_code": k.desa_code, "desa_name": k.desa_name,
+                 "report_url": url_for("activities.report", ref=k.number or k.slug)}
+                for k in queries.reporting_kims(current_user)]
+        recent = [{"id": a.id, "title": a.title, "activity_date": a.activity_date, "status": a.status,
+                   "complete": a.photos_complete, "photos_expected": a.photos_expected or 0,
+                   "photos_received": a.photos_received, "url": url_for("activities.detail", activity_id=a.id)}
+                  for a in queries.author_recent(current_user)]
+        return {"kims": kims, "activity_types": [{"slug": t.slug, "label": t.label(locale)}
+                                                 for t in queries.activity_types()],
+                "recent_reports": recent}
 
 
 @types_blp.route("")

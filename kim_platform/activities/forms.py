@@ -5,12 +5,16 @@ input to `report_input`, so they get the same defaults and the same field errors
 desa code or an empty pair of coordinates means "not given" (the KIM's desa, no point), and
 the requested action is one of draft / publish / save / review. Field checks with their
 messages stay in activities.services.
+
+The offline app's extras are read here too: the `Idempotency-Key` header, the device time
+`written_at` and `photo_count` (photos that follow one by one), and the one `photo` of a
+one-by-one upload.
 """
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
-from kim_platform.activities.services import FIELDS, ActivityError
+from kim_platform.activities.services import FIELDS, KEY_RE, ActivityError
 
 DRAFT, PUBLISH, SAVE, REVIEW = "draft", "publish", "save", "review"
 CREATE_ACTIONS = (PUBLISH, DRAFT)
@@ -25,6 +29,8 @@ class ReportInput:
     raw: dict  # what services.create_activity / update_activity take
     action: str  # one of CREATE_ACTIONS or EDIT_ACTIONS
     photos: list[bytes] = field(default_factory=list)
+    written_at: object = None  # device time, as sent (checked by services.clean_delivery)
+    photo_count: object = None  # photos that follow one by one, as sent
 
 
 def _empty(value) -> bool:
@@ -74,7 +80,8 @@ def report_input(source, photos=(), editing: bool = False) -> ReportInput:
     if not hasattr(source, "get") or not hasattr(source, "__contains__"):
         raise ActivityError(_l("The body must be a JSON object."), status=400)
     return ReportInput(raw=_fields(source), action=_action(source, editing),
-                       photos=[f.read() for f in photos if f and f.filename])
+                       photos=[f.read() for f in photos if f and f.filename],
+                       written_at=source.get("written_at"), photo_count=source.get("photo_count"))
 
 
 def from_request(request, editing: bool = False) -> ReportInput:
@@ -82,3 +89,19 @@ def from_request(request, editing: bool = False) -> ReportInput:
     if request.mimetype == "application/json":
         return report_input(request.get_json(silent=True), editing=editing)
     return report_input(request.form, request.files.getlist("photos"), editing=editing)
+
+
+def idempotency_key(request, required: bool = False) -> str | None:
+    """The request's `Idempotency-Key` header (1-64 of [A-Za-z0-9_-]); a bad one is a 400."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None and not required:
+        return None
+    if value is None or not KEY_RE.match(value):
+        raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
+    return value
+
+
+def photo_upload(request) -> bytes | None:
+    """The one file of a photo sent on its own (multipart field `photo`)."""
+    upload = request.files.get("photo")
+    return upload.read() if upload and upload.filename else None

@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -28,6 +29,8 @@ from kim_platform.regions.models import CODE_TYPE
 
 STATUSES = ("draft", "published", "hidden")
 STATUS_LABELS = {"draft": _l("draft"), "published": _l("published"), "hidden": _l("hidden by the pembina")}
+# What a report sent without its photos does once the last one is stored (issue #16).
+PENDING_ACTIONS = ("publish", "review", "draft")
 
 
 class ActivityType(TaxonomyMixin, db.Model):
@@ -48,6 +51,15 @@ class Activity(db.Model):
         Index("ix_activity_updated_at", "updated_at"),
         # Foreign keys to users are indexed so deleting a user never scans the whole table.
         Index("ix_activity_author_id", "author_id"),
+        # The author's newest reports (the offline app's cache) and the daily cap.
+        Index("ix_activity_author_created", "author_id", "created_at"),
+        # A replayed offline report (same author, same Idempotency-Key) is one row, whatever the race.
+        UniqueConstraint("author_id", "idempotency_key", name="uq_activity_author_idempotency_key"),
+        CheckConstraint(f"pending_action IN {PENDING_ACTIONS}", name="pending_action"),
+        # A report waiting for photos is never published: every count of published reports
+        # (coverage triggers, teladan, feeds) only ever sees complete reports.
+        CheckConstraint("status <> 'published' OR pending_action IS NULL", name="published_complete"),
+        CheckConstraint("photos_expected BETWEEN 0 AND 6", name="photos_expected"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -73,6 +85,15 @@ class Activity(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Sent from the offline app: the client's Idempotency-Key and the hash of the parsed body.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    # When the volunteer wrote it, by the device's clock (created_at is when the server received it).
+    written_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Photos announced to follow one by one, and the action (publish/review/draft) waiting for
+    # the last of them; None once complete (or when none were announced).
+    photos_expected: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    pending_action: Mapped[str | None] = mapped_column(String(10))
 
     kim = relationship("Kim")
     author = relationship("User")
@@ -80,10 +101,25 @@ class Activity(db.Model):
         back_populates="activity", cascade="all, delete-orphan", order_by="Photo.position", lazy="selectin",
     )
 
+    @property
+    def photos_complete(self) -> bool:
+        """All announced photos stored (a report sent with its photos, or without any, is complete)."""
+        return self.pending_action is None
+
+    @property
+    def photos_received(self) -> int:
+        """Announced photos stored so far (positions 1..photos_expected uploaded one by one)."""
+        return sum(1 for p in self.photos if p.client_key is not None and p.position < (self.photos_expected or 0))
+
 
 class Photo(db.Model):
     __tablename__ = "activity_photo"
-    __table_args__ = (Index("ix_activity_photo_activity_id", "activity_id"),)
+    __table_args__ = (
+        Index("ix_activity_photo_activity_id", "activity_id"),
+        # A photo uploaded one by one holds its position: a re-sent one is never stored twice.
+        Index("uq_activity_photo_client_position", "activity_id", "position", unique=True,
+              postgresql_where="client_key IS NOT NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
@@ -93,5 +129,7 @@ class Photo(db.Model):
     thumb_key: Mapped[str] = mapped_column(String(80), unique=True, info=STORED_FILE)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    # The client's Idempotency-Key of a photo uploaded one by one (PUT .../photos/<n>).
+    client_key: Mapped[str | None] = mapped_column(String(64))
 
     activity: Mapped[Activity] = relationship(back_populates="photos")

@@ -127,3 +127,28 @@ def photo_by_key(key: str) -> tuple[Photo, str] | None:
     if photo is None:
         return None
     return photo, "full" if photo.key == key else "thumb"
+
+
+def reporting_kims(user) -> list:
+    """The KIMs `user` reports for as a member, with their desa's name: one query (the offline
+    app's cache). The directorate, who may report for any KIM, gets its own memberships only."""
+    from kim_platform.kims.models import Membership
+
+    if not permissions.is_person(user):
+        return []
+    return list(db.session.execute(
+        select(Kim.id, Kim.name, Kim.desa_code, Kim.number, Kim.slug, Region.name.label("desa_name"))
+        .join(Membership, Membership.kim_id == Kim.id).join(Region, Region.code == Kim.desa_code)
+        .where(Membership.user_id == user.id).order_by(Kim.name, Kim.id)
+    ).all())
+
+
+def author_recent(user, limit: int = 20) -> list[Activity]:
+    """The reports `user` wrote, newest received first, those they may still see (photos come in
+    one more query, by the relationship's selectin loading)."""
+    if not permissions.is_person(user):
+        return []
+    stmt = (select(Activity).join(Kim, Kim.id == Activity.kim_id)
+            .where(Activity.author_id == user.id, permissions.activity_visible_sql(user))
+            .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))

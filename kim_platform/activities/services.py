@@ -4,14 +4,17 @@ Pages, the API and the demo generator come through here; operations flush, the r
 edge commits (core/transaction.py).
 A report whose photos fail leaves nothing behind: files are tied to the transaction.
 """
+import hashlib
+import json
 import re
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import nh3
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kim_platform import permissions
 from kim_platform.accounts.services import utcnow
@@ -296,7 +299,13 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     authorise(actor, permissions.can_write_report(actor, kim), kim,
               _l("Only members of this KIM report its activities."))
     _check_daily_cap(actor)
-    photos = list(photos)
+    return _create(actor, kim, raw, list(photos), "publish" if publish else "draft")
+
+
+def _create(actor, kim, raw: dict, photos: list[bytes], action: str, delivery: dict | None = None,
+            written_at=None, photo_count: int = 0, key: str | None = None, fingerprint: str | None = None):
+    """Store a report whose author was authorised. With `photo_count` > 0 it waits for its photos
+    (sent one by one) as a draft, and `action` is carried out when the last one is stored."""
     pixels = check_photos(photos)
     values = clean_activity_input(raw)
     _check_place(values, kim)
@@ -304,11 +313,14 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     values.setdefault("desa_code", kim.desa_code)
     description = values.pop("description_md", "")
     now = utcnow()
+    publish = action == "publish" and not photo_count
     activity = Activity(
         kim_id=kim.id, kim=kim, author_id=actor.id, **values, description_md=description,
         description_html=render_markdown(description),
         point=f"SRID=4326;POINT({lon} {lat})" if lat is not None else None,
         status="published" if publish else "draft", published_at=now if publish else None,
+        idempotency_key=key, request_hash=fingerprint, written_at=written_at, photos_expected=photo_count,
+        pending_action=action if photo_count else None,
     )
     db.session.add(activity)
     db.session.flush()
@@ -354,6 +366,9 @@ def publish_activity(actor, activity: Activity) -> None:
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity, _l("You may not edit this report."))
     if activity.status != "draft":
         raise ActivityError(_l("Only a draft can be published."), status=409)
+    # Publishing by hand a report still waiting for photos publishes it with those it has: the
+    # author gave up on the rest (a lost phone must not keep the report unpublished for ever).
+    activity.pending_action = None
     activity.status = "published"
     activity.published_at = utcnow()
     activity.updated_at = utcnow()
@@ -405,8 +420,11 @@ def unhide_activity(actor, activity: Activity) -> None:
                _l("You may not moderate this report."))
     if activity.status != "hidden":
         raise ActivityError(_l("This report is not hidden."), status=409)
-    activity.status = "published"
-    activity.published_at = activity.published_at or utcnow()
+    if activity.pending_action is not None:  # hidden while waiting for its photos: it waits again
+        activity.status = "draft"
+    else:
+        activity.status = "published"
+        activity.published_at = activity.published_at or utcnow()
     activity.review_requested_at = None
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
@@ -422,3 +440,173 @@ def request_review(actor, activity: Activity) -> None:
         raise ActivityError(_l("This report is not hidden."), status=409)
     activity.review_requested_at = utcnow()
     _audit(actor, "activity.review_request", activity)
+
+
+# --- offline reports, exactly once (issue #16) --------------------------------------------------
+# The offline app sends a report with an Idempotency-Key (the client's UUID) and, when it has
+# photos, only the number of photos that follow; each photo then comes on its own
+# (store_report_photo) with its own key. A replay answers the same report; the same key with
+# another body answers 409; concurrent replays wait on one advisory lock per (author, key) and
+# the unique constraint (author_id, idempotency_key) decides any race left.
+
+MAX_KEY_LENGTH = 64
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass
+class Receipt:
+    """What a report or photo submission ended with: the report, and whether it was a replay."""
+    activity: Activity
+    replayed: bool = False
+
+
+def _normalised(value):
+    """A parsed field as the fingerprint sees it: 5 and "5", " x" and "x", "" and absent alike."""
+    if isinstance(value, (list, tuple)):
+        return [_normalised(v) for v in value]
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return {str(k): _normalised(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    text = str(value).strip()
+    return text or None
+
+
+def request_fingerprint(kim_id: int, raw: dict, action: str, written_at, photo_count, photos=()) -> str:
+    """The canonical hash of a report's parsed input: what "the same body" means for a replay."""
+    fields = {k: _normalised(v) for k, v in raw.items()}
+    body = {
+        "kim": kim_id, "action": action,
+        "fields": {k: v for k, v in sorted(fields.items()) if v not in (None, [])},
+        "written_at": _normalised(written_at), "photo_count": _normalised(photo_count) or "0",
+        "photos": [hashlib.sha256(data).hexdigest() for data in photos],
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def clean_delivery(written_at, photo_count, errors: dict) -> tuple[datetime | None, int]:
+    """The device time (ISO 8601 with its offset) and the number of photos to follow (0..6)."""
+    when = None
+    if written_at not in (None, ""):
+        try:
+            when = datetime.fromisoformat(str(written_at).strip())
+        except ValueError:
+            when = None
+            errors["written_at"] = _l("Give the time as ISO 8601 with its offset, e.g. 2026-05-01T08:30:00+08:00.")
+        else:
+            if when.tzinfo is None or when.utcoffset() is None:
+                when = None
+                errors["written_at"] = _l("Give the time as ISO 8601 with its offset, e.g. "
+                                          "2026-05-01T08:30:00+08:00.")
+    count = 0
+    if photo_count not in (None, ""):
+        try:
+            count = int(str(photo_count).strip()) if not isinstance(photo_count, (bool, float)) else -1
+        except ValueError:
+            count = -1
+        if not 0 <= count <= MAX_PHOTOS:
+            errors["photo_count"] = _l("Enter a whole number from 0 to %(n)d.", n=MAX_PHOTOS)
+            count = 0
+    return when, count
+
+
+def _lock_key(actor, key: str) -> None:
+    """Serialise the requests of one author with one key until the first one commits."""
+    db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"activity:{actor.id}:{key}", 0))))
+
+
+def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str = "publish", written_at=None,
+                  photo_count=None, key: str | None = None) -> Receipt:
+    """A report from the API, sent at most once per Idempotency-Key `key` (see above).
+
+    A replay with the same parsed body answers the stored report as it is now; another body
+    under the same key is refused with 409. A refused request stores nothing, so its key stays free."""
+    authorise(actor, permissions.can_write_report(actor, kim), kim,
+              _l("Only members of this KIM report its activities."))
+    photos = list(photos)
+    fingerprint = None
+    if key is not None:
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
+        fingerprint = request_fingerprint(kim.id, raw, action, written_at, photo_count, photos)
+        _lock_key(actor, key)
+        earlier = db.session.scalar(select(Activity).where(Activity.author_id == actor.id,
+                                                           Activity.idempotency_key == key))
+        if earlier is not None:
+            if earlier.request_hash != fingerprint:
+                raise ActivityError(_l("This Idempotency-Key was used for another report."), status=409,
+                                    code="idempotency_conflict")
+            return Receipt(earlier, replayed=True)
+    errors: dict = {}
+    when, count = clean_delivery(written_at, photo_count, errors)
+    if count and photos:
+        errors["photos"] = _l("Send the photos with the report or one by one after it, not both.")
+    _check_daily_cap(actor)
+    if errors:
+        try:
+            clean_activity_input(raw)
+        except ActivityError as error:
+            errors = {**error.fields, **errors}
+        raise ActivityError(_l("Some fields need attention."), fields=errors)
+    return Receipt(_create(actor, kim, raw, photos, action, written_at=when, photo_count=count, key=key,
+                           fingerprint=fingerprint))
+
+
+def _carry_out_pending(actor, activity: Activity) -> None:
+    """The last announced photo is stored: do what the report was sent to do."""
+    action, activity.pending_action = activity.pending_action, None
+    now = utcnow()
+    if action == "publish" and activity.status == "draft":
+        activity.status = "published"
+        activity.published_at = now
+        refresh_last_activity(activity.kim)
+        _audit(actor, "activity.publish", activity, before={"status": "draft"}, after={"status": "published"})
+    elif action == "review" and activity.status == "hidden":
+        activity.review_requested_at = now
+        _audit(actor, "activity.review_request", activity)
+
+
+def store_report_photo(actor, activity: Activity, n: int, data: bytes, key: str | None) -> Receipt:
+    """Photo `n` (1..photos_expected) of a report, uploaded on its own with its own key.
+
+    Stored once: the same key again answers without storing (replayed); another key for a stored
+    position is refused with 409. The photos of one report are serialised by a row lock, so a
+    race on one position stores one photo and the last photo carries out the waiting action once."""
+    _authorise(actor, permissions.can_edit_activity(actor, activity), activity,
+               _l("You may not change the photos of this report."))
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
+    db.session.refresh(activity, with_for_update=True)
+    db.session.expire(activity, ["photos"])  # read them again now that the row is ours
+    if not 1 <= n <= (activity.photos_expected or 0):
+        raise ActivityError(_l("This report expects no photo %(n)d.", n=n), status=400)
+    held = next((p for p in activity.photos if p.client_key is not None and p.position == n - 1), None)
+    if held is not None:
+        if held.client_key != key:
+            raise ActivityError(_l("Photo %(n)d of this report was sent already with another key.", n=n),
+                                status=409, code="idempotency_conflict")
+        return Receipt(activity, replayed=True)
+    if data is None or not len(data):
+        raise ActivityError(_l("Some fields need attention."), fields={"photo": _l("Choose a photo.")})
+    if len(data) > PHOTO_MAX_BYTES:
+        raise ActivityError(_l("The image is larger than %(mb)d MB.", mb=PHOTO_MAX_BYTES // (1024 * 1024)),
+                            fields={"photo": _l("The image is larger than %(mb)d MB.",
+                                                mb=PHOTO_MAX_BYTES // (1024 * 1024))}, status=413)
+    try:
+        check_pixel_budget([image_pixels(data, PHOTO_MAX_BYTES)])
+        (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+    except UploadError as error:
+        raise ActivityError(error.message, fields={"photo": error.message}) from None
+    activity.photos.append(Photo(
+        key=save_in_transaction(db.session, full, ".webp"), thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+        width=width, height=height, position=n - 1, client_key=key,
+    ))
+    activity.updated_at = utcnow()
+    db.session.flush()
+    _audit(actor, "activity.photo_add", activity, after={"photo": n, "photos": len(activity.photos)})
+    if activity.pending_action is not None and activity.photos_received >= activity.photos_expected:
+        _carry_out_pending(actor, activity)
+    return Receipt(activity)

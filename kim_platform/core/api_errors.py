@@ -47,9 +47,9 @@ def flatten_field_errors(messages) -> dict[str, str]:
     return fields
 
 
-def json_error(status: int, message: str, fields: dict[str, str] | None = None):
+def json_error(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
     """The error body with its status; `fields` only when some input is at fault."""
-    body = {"error": {"code": ERROR_CODES.get(status, "error"), "message": message}}
+    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message}}
     if fields:
         body["error"]["fields"] = fields
     response = jsonify(body)

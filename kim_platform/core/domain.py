@@ -8,13 +8,15 @@ turns an uncaught one into its error body (core/errors.py); pages catch it to re
 
 
 class DomainError(ValueError):
-    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer."""
+    """Refused input or action. `fields` maps input names to messages; `status` is the HTTP answer;
+    `code`, when given, replaces the API's machine-readable code for that status."""
 
-    def __init__(self, message, fields: dict | None = None, status: int = 422):
+    def __init__(self, message, fields: dict | None = None, status: int = 422, code: str | None = None):
         super().__init__(str(message))
         self.message = message
         self.fields = dict(fields or {})
         self.status = status
+        self.code = code
 
     def field_messages(self) -> dict[str, str]:
         """The per-field messages as plain strings (lazy translations resolved)."""

@@ -81,7 +81,7 @@ def handle_domain_error(error: DomainError):
         if error.status == 403:
             security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
                                  request.method, request.path)
-        return json_error(error.status, str(error.message), error.field_messages())
+        return json_error(error.status, str(error.message), error.field_messages(), getattr(error, "code", None))
     from werkzeug.exceptions import BadRequest, default_exceptions
 
     http_error = default_exceptions.get(error.status, BadRequest)()
