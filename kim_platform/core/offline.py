@@ -71,7 +71,8 @@ def service_worker():
         modules_hashed=any(url != f"{prefix}{name}.prod.js" for name, url in modules.items()),
         static_prefix=current_app.static_url_path.rstrip("/") + "/",
         scripts=[static(name) for name in WORKER_SCRIPTS],
-        precache=[url_for("offline.outbox"), url_for("offline.needs_connection")],
+        precache=[url_for("offline.outbox"), url_for("offline.needs_connection"), url_for("offline.manifest"),
+                  url_for("core.favicon")],
         outbox_url=url_for("offline.outbox"), offline_url=url_for("offline.needs_connection"),
         reporting_url="/api/v1/me/reporting")
     response = make_response(body)

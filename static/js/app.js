@@ -17,7 +17,7 @@
       var link = document.querySelector("[data-outbox-link]");
       if (badge) { badge.textContent = String(count); badge.hidden = count === 0; }
       if (link && count > 0) { link.hidden = false; }
-      document.documentElement.setAttribute("data-outbox-count", String(count));
+      document.documentElement.setAttribute("data-outbox-waiting", String(count));
     }).catch(function () {});
   }
 

@@ -2,7 +2,7 @@
 
    Workbox (vendored in static/vendor/workbox/, never a CDN) does the caching:
    - static files: cache first, at run time (their URLs come from url_for, content-hashed or not);
-   - the outbox page and the "needs a connection" page: precached;
+   - the outbox page, the "needs a connection" page, the manifest and the icon: precached;
    - "Lapor kegiatan" for each of the volunteer's KIMs, /api/v1/me/reporting and their recent
      reports: network first, the kept copy offline, refreshed by warm() below;
    - every other page: the network, or offline the "needs a connection" page.
@@ -60,8 +60,9 @@ routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kegiatan\/\
     new ExpirationPlugin({ maxEntries: 30, purgeOnQuotaError: true })] }));
 routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname === REPORTING_URL; },
   new strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 6, plugins: [okOnly] }));
-// Every other page of this site: the network only (other sites' requests are not touched).
-routing.registerRoute(function (o) { return sameOrigin(o.url); }, new strategies.NetworkOnly());
+// Every other page of this site: the network only (the API and other sites are not touched).
+routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname.indexOf("/api/") !== 0; },
+  new strategies.NetworkOnly());
 routing.setCatchHandler(function (o) {
   if (o.request.mode === "navigate" || o.request.destination === "document") {
     return precaching.matchPrecache(OFFLINE_URL).then(function (r) { return r || Response.error(); });
@@ -100,6 +101,12 @@ function forgetUserData() {
 
 /* Logged out (the server says 401, not merely "no signal"): drop the pages kept for that user. */
 function forget() {
+  return Promise.all([caches.has(PAGES), caches.has(REPORTS), caches.has(DATA)]).then(function (kept) {
+    return kept.indexOf(true) >= 0 ? checkLoggedOut() : null;
+  });
+}
+
+function checkLoggedOut() {
   return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
     .then(function (r) { return r.status === 401 ? forgetUserData() : null; }, function () { return null; });
 }
