@@ -20,12 +20,12 @@ WORKER_SCRIPTS = ("vendor/idb/umd.js", "js/outbox.js")
 
 
 def app_version() -> str:
-    """Changes whenever a static file, the service worker's template or OFFLINE_APP_VERSION does, so
+    """Changes whenever a static file, a template of the app's shell or OFFLINE_APP_VERSION does, so
     a deploy installs a new service worker, which refreshes its precache and its asset cache."""
     digest = hashlib.sha256(str(current_app.config.get("OFFLINE_APP_VERSION", "")).encode())
     static = Path(current_app.static_folder)
-    template = Path(current_app.root_path).parent / "templates" / "offline" / "sw.js"
-    for path in sorted([*static.rglob("*"), template]):
+    templates = Path(current_app.root_path).parent / "templates"
+    for path in sorted([*static.rglob("*"), *(templates / "offline").iterdir(), templates / "base.html"]):
         if path.is_file():
             stat = path.stat()
             digest.update(f"{path.relative_to(static.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -44,7 +44,7 @@ def manifest():
         "lang": "id",
         "dir": "ltr",
         "id": "/",
-        "start_url": url_for("offline.outbox") + "?sumber=aplikasi",
+        "start_url": url_for("offline.outbox"),  # precached: the app opens offline too
         "scope": "/",
         "display": "standalone",
         "background_color": "#f6f8f7",
