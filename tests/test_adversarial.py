@@ -99,7 +99,7 @@ PUBLIC_JSON_KEYS = {
     # reports
     "kim_id", "kim_name", "kim_number", "title", "date", "description_html", "description_md", "reach_offline",
     "reach_online", "links", "tags", "photos", "thumb_url", "width", "height", "published_at", "late_reason",
-    "type_label", "author_name",
+    "type_label", "author_name", "photos_expected", "photos_received", "complete", "written_at", "received_at",
     # coverage and teladan
     "desa_total", "desa_covered", "desa_active", "coverage_pct", "active_pct", "kim_verified", "kim_active",
     "activities_window", "activities_previous", "activities_delta", "month", "activities", "score",

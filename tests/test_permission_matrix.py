@@ -248,6 +248,12 @@ MATRIX = {
                                                     KIM_REGION, activity_status="hidden"),
     ("activities_api.ActivityReview", "POST"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/review",
                                                     KIM_MANAGERS, activity_status="hidden"),
+    ("activities_api.ActivityPhoto", "PUT"): Case(lambda c: f"/api/v1/activities/{c.activity.id}/photos/1",
+                                                  KIM_MANAGERS, data={}),
+    ("activities_api.ActivityPhoto", "PUT", "draft"): Case(
+        lambda c: f"/api/v1/activities/{c.activity.id}/photos/1", KIM_MANAGERS, data={}, activity_status="draft"),
+    ("activities_api.MyCsrfToken", "GET"): Case("/api/v1/me/csrf", LOGGED_IN),
+    ("activities_api.MyReporting", "GET"): Case("/api/v1/me/reporting", LOGGED_IN),
     ("activity_types_api.ActivityTypes", "GET"): Case("/api/v1/activity-types", EVERYONE),
     # The national map and its tiles (what a tile shows depends on the viewer, checked in test_maps).
     ("maps.national_map", "GET"): Case("/peta", EVERYONE),

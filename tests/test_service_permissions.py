@@ -121,6 +121,13 @@ def _revoke_own_token(w: World):
     return accounts.revoke_api_token(w.actor, token_id)
 
 
+def _photo_one_by_one(w: World):
+    """Photo 1 of the world's report, sent as waiting for one photo (a draft until then)."""
+    w.activity.photos_expected, w.activity.pending_action = 1, "publish"
+    db.session.flush()
+    return activities.store_report_photo(w.actor, w.activity, 1, _image(), "matriks-foto-1")
+
+
 # Keyed by "<module>.<function>" plus a variant; every row is one call as every role.
 MATRIX = {
     # --- KIMs ---------------------------------------------------------------------------------
@@ -205,6 +212,14 @@ MATRIX = {
                                                 KIM_MANAGERS, hidden=OUTSIDERS, activity_status="draft"),
     ("activities.finish_edit", "review"): Rule(lambda w: activities.finish_edit(w.actor, w.activity, "review"),
                                                KIM_MANAGERS, hidden=OUTSIDERS, activity_status="hidden"),
+    # --- offline reports: sent once, photos one by one (issue #16) -----------------------------
+    ("activities.submit_report",): Rule(lambda w: activities.submit_report(w.actor, w.kim, _report(),
+                                                                           key="matriks-laporan"), REPORTERS),
+    ("activities.submit_report", "draft KIM"): Rule(
+        lambda w: activities.submit_report(w.actor, w.kim, _report(), key="matriks-laporan"), REPORTERS,
+        hidden=OUTSIDERS, kim_status="draft"),
+    ("activities.store_report_photo",): Rule(_photo_one_by_one, KIM_MANAGERS, hidden=OUTSIDERS,
+                                             activity_status="draft"),
     # --- moderation -------------------------------------------------------------------------
     ("activities.hide_activity",): Rule(
         lambda w: activities.hide_activity(w.actor, w.activity, "Memuat data pribadi."), KIM_REGION),
@@ -233,6 +248,7 @@ EXEMPT = {
         "kims.validate_social_url", "kims.clean_kim_input",
         "kims.random_join_codes", "kims.invitation_token", "kims.invitation_id_from_token", "kims.invitation_is_open",
         "activities.render_markdown", "activities.clean_activity_input", "activities.check_photos",
+        "activities.request_fingerprint", "activities.clean_delivery",
         "accounts.utcnow", "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
         "accounts.email_verification_token", "accounts.password_reset_token", "accounts.device_cookie",
         "accounts.known_device", "accounts.login_refusal",

@@ -294,18 +294,18 @@ def _authorise(actor, allowed: bool, activity: Activity, message) -> None:
         raise ActivityError(message, status=status)
 
 
-def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True) -> Activity:
-    """A report of `kim` by a person who may report for it (its members, the directorate)."""
+def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bool = True, *,
+                    written_at: datetime | None = None, photo_count: int = 0, key: str | None = None,
+                    fingerprint: str | None = None) -> Activity:
+    """A report of `kim` by a person who may report for it (its members, the directorate).
+
+    With `photo_count` > 0 (the offline app, via submit_report) it waits for its photos, sent one
+    by one, as a draft; publishing (or not) is carried out when the last one is stored."""
     authorise(actor, permissions.can_write_report(actor, kim), kim,
               _l("Only members of this KIM report its activities."))
     _check_daily_cap(actor)
-    return _create(actor, kim, raw, list(photos), "publish" if publish else "draft")
-
-
-def _create(actor, kim, raw: dict, photos: list[bytes], action: str, delivery: dict | None = None,
-            written_at=None, photo_count: int = 0, key: str | None = None, fingerprint: str | None = None):
-    """Store a report whose author was authorised. With `photo_count` > 0 it waits for its photos
-    (sent one by one) as a draft, and `action` is carried out when the last one is stored."""
+    photos = list(photos)
+    action = "publish" if publish else "draft"
     pixels = check_photos(photos)
     values = clean_activity_input(raw)
     _check_place(values, kim)
@@ -544,15 +544,14 @@ def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str =
     when, count = clean_delivery(written_at, photo_count, errors)
     if count and photos:
         errors["photos"] = _l("Send the photos with the report or one by one after it, not both.")
-    _check_daily_cap(actor)
     if errors:
         try:
             clean_activity_input(raw)
         except ActivityError as error:
             errors = {**error.fields, **errors}
         raise ActivityError(_l("Some fields need attention."), fields=errors)
-    return Receipt(_create(actor, kim, raw, photos, action, written_at=when, photo_count=count, key=key,
-                           fingerprint=fingerprint))
+    return Receipt(create_activity(actor, kim, raw, photos, publish=action == "publish", written_at=when,
+                                   photo_count=count, key=key, fingerprint=fingerprint))
 
 
 def _carry_out_pending(actor, activity: Activity) -> None:
