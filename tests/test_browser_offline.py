@@ -268,9 +268,16 @@ def test_a_connection_dropped_during_the_third_photo_is_retried_without_duplicat
         phone.write_report("Pelatihan jurnalisme warga", PHOTOS[2:])
         phone.outbox(pending=2)
 
+        # Every state the outbox shows, as it shows it.
+        phone.page.evaluate("""() => { window.seenStates = [];
+            new MutationObserver(() => document.querySelectorAll(".outbox-state").forEach(el => {
+              if (!window.seenStates.includes(el.textContent)) { window.seenStates.push(el.textContent); } }))
+            .observe(document.getElementById("outbox"), { subtree: true, childList: true, characterData: true }); }""")
         phone.context.route("**/api/v1/activities/*/photos/*", drop_the_third_answer)
         phone.context.set_offline(False)
         phone.outbox(pending=0, sent=2)
+        seen = phone.page.evaluate("window.seenStates")
+        assert {"mengirim (foto 1 dari 2)", "mengirim (foto 2 dari 2)", "terkirim"} <= set(seen), seen
         errors = [e for e in phone.errors if "ERR_CONNECTION_RESET" not in e and "Failed to fetch" not in e]
         phone.close()
     # Photo 1 of the second report went twice (its answer was lost), with the same key; the
@@ -391,4 +398,31 @@ def test_a_service_worker_update_keeps_the_queued_reports(offline_app, tmp_path)
         phone.close()
     assert sorted(_reports(app, kim_id)) == [("Ditulis di versi lama", "published", 0),
                                              ("Laporan sebelum pembaruan", "published", 2)]
+    assert not errors, errors
+
+
+def test_a_report_waits_for_the_volunteer_to_log_in_again(offline_app, tmp_path):
+    app, base, kim_id = offline_app
+    with playwright_api.sync_playwright() as p:
+        phone = Phone(p, tmp_path / "profile", base)
+        phone.login()
+        phone.context.set_offline(True)
+        phone.write_report("Laporan sesudah sesi habis", PHOTOS[:1])
+        phone.outbox(pending=1)
+        phone.context.clear_cookies()  # the session ended while the phone had no signal
+
+        phone.context.set_offline(False)
+        item = phone.page.locator("#outbox-pending .outbox-item")
+        expect(item).to_have_attribute("data-state", "auth", timeout=WAIT)
+        expect(item.locator(".outbox-state")).to_have_text("perlu masuk lagi")
+        assert _reports(app, kim_id) == []
+        phone.page.click("#outbox-pending a.outbox-login")
+        phone.page.fill("#email", EMAIL)
+        phone.page.fill("#password", PASSWORD)
+        phone.page.click("button[type=submit]")
+        phone.page.wait_for_url(f"{base}/kotak-keluar")
+        phone.outbox(pending=0, sent=1)
+        errors = [e for e in phone.errors if "401" not in e]
+        phone.close()
+    assert _reports(app, kim_id) == [("Laporan sesudah sesi habis", "published", 1)]
     assert not errors, errors
