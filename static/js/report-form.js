@@ -143,7 +143,18 @@
     });
   }
 
-  if (outboxMode) { prefill(); }
+  /* A form kept for offline use was rendered on the day it was kept: its default date (and the
+     latest date allowed) are today's on this device instead, unless the volunteer chose one. */
+  function freshDate() {
+    var field = form.elements.date;
+    if (!field || revising) { return; }
+    var now = new Date();
+    var today = outbox.deviceTime(now).slice(0, 10);
+    if (field.value === field.defaultValue) { field.value = today; }
+    field.max = today;
+  }
+
+  if (outboxMode) { freshDate(); prefill(); }
 
   form.addEventListener("submit", function (event) {
     var submitter = event.submitter;
