@@ -18,11 +18,11 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import demo, teladan
+    from kim_platform import accounts, activities, demo, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import auth, errors, i18n, mail, navigation, security, transaction
+    from kim_platform.core import auth, errors, i18n, mail, navigation, security, slots, transaction
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -42,9 +42,14 @@ def create_app(config=None) -> Flask:
     mail.init_app(app)
     transaction.init_app(app)  # after mail: its commit runs first and may drop the queued mail
     auth.init_app(app)
+    accounts.init_app(app)  # its loaders on auth's hooks
     errors.init_app(app)
     navigation.init_app(app)
+    slots.init_app(app)
     demo.init_app(app)
+    # Each domain fills the slots of the pages below it (core.slots).
+    kims.init_app(app)
+    activities.init_app(app)
     teladan.init_app(app)
     from kim_platform.maps import views as map_views
 

@@ -109,7 +109,9 @@ def kim_role(user, kim) -> str | None:
 
 
 def is_kim_manager(user, kim) -> bool:
-    return kim_role(user, kim) in ("ketua", "admin")
+    from kim_platform.kims.models import MANAGER_ROLES
+
+    return kim_role(user, kim) in MANAGER_ROLES
 
 
 def can_view_kim(user, kim) -> bool:
@@ -455,7 +457,9 @@ def can_add_member(actor, kim, user, role: str, invitation=None, join_code: str 
     if invitation is not None:
         return (invitation.kim_id == kim.id and invitation.role == role and invitation.status == "pending"
                 and now is not None and invitation.expires_at > now and can_answer_invitation(actor, invitation))
-    return bool(join_code) and join_code == kim.join_code and role == "anggota"
+    from kim_platform.kims.models import ANGGOTA
+
+    return bool(join_code) and join_code == kim.join_code and role == ANGGOTA
 
 
 def can_write_report(actor, kim) -> bool:

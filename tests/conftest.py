@@ -17,10 +17,11 @@ from sqlalchemy import text
 from kim_platform import create_app
 from kim_platform.accounts.models import RoleGrant, User
 from kim_platform.accounts.passwords import hash_password
-from kim_platform.accounts.services import create_api_token, utcnow
+from kim_platform.accounts.services import create_api_token
 from kim_platform.activities.cli import load_activity_types
 from kim_platform.config import PROJECT_ROOT
 from kim_platform.core.auth import limiter
+from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
 from kim_platform.kims.cli import load_bidang
 from kim_platform.maps.prepare import prepare_region_geoms

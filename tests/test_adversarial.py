@@ -341,7 +341,7 @@ def test_daily_caps_on_reports_and_kim_registrations(app, client, kim_with_membe
     registrant = make_user()
     answers = [client.post("/api/v1/kims", headers=bearer(registrant), json={
         "name": f"KIM Spam {n}", "desa_code": DESA, "lat": -2.749192, "lon": 118.957163,
-        "bidang": ["literasi"]}).status_code for n in range(3)]
+        "bidang": ["literasi"], "confirm_not_duplicate": True}).status_code for n in range(3)]
     assert answers == [201, 201, 429]
     director = make_user(role="direktorat")
     assert client.post("/api/v1/kims", headers=bearer(director), json={

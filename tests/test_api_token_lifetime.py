@@ -8,6 +8,7 @@ from sqlalchemy import select
 from kim_platform.accounts import services
 from kim_platform.accounts.models import ApiToken
 from kim_platform.config import Config
+from kim_platform.core import clock
 from kim_platform.extensions import db
 from tests.conftest import PASSWORD, bearer, csrf_token, login
 
@@ -69,9 +70,9 @@ def test_deactivation_revokes_every_token_and_reactivation_does_not_revive_them(
 
 def test_a_token_expires_after_the_configured_lifetime(app, client, make_user, monkeypatch):
     user = make_user()
-    before = services.utcnow()
+    before = clock.utcnow()
     created = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD})
-    after = services.utcnow()
+    after = clock.utcnow()
     body = created.get_json()
     expires_at = datetime.fromisoformat(body["expires_at"])
     assert before + timedelta(days=90) <= expires_at <= after + timedelta(days=90)
@@ -79,7 +80,7 @@ def test_a_token_expires_after_the_configured_lifetime(app, client, make_user, m
     assert me(client, headers) == 200
 
     token = db.session.get(ApiToken, body["id"])
-    token.expires_at = services.utcnow() - timedelta(seconds=1)
+    token.expires_at = clock.utcnow() - timedelta(seconds=1)
     db.session.flush()
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
@@ -88,7 +89,7 @@ def test_a_token_expires_after_the_configured_lifetime(app, client, make_user, m
 
     monkeypatch.setitem(app.config, "API_TOKEN_LIFETIME", timedelta(days=7))
     token, _ = services.create_api_token(user, "pendek")
-    assert timedelta(days=7) - timedelta(minutes=1) < token.expires_at - services.utcnow() <= timedelta(days=7)
+    assert timedelta(days=7) - timedelta(minutes=1) < token.expires_at - clock.utcnow() <= timedelta(days=7)
 
 
 def test_the_lifetime_comes_from_the_environment(monkeypatch):
@@ -100,7 +101,7 @@ def test_the_lifetime_comes_from_the_environment(monkeypatch):
 def test_akun_and_the_api_show_last_use_and_expiry(app, client, make_user):
     user = make_user()
     token, _ = services.create_api_token(user, "HP lapangan")
-    used = services.utcnow().replace(microsecond=0) - timedelta(days=3, hours=5)
+    used = clock.utcnow().replace(microsecond=0) - timedelta(days=3, hours=5)
     token.last_used_at = used
     token.expires_at = used + timedelta(days=40)
     db.session.flush()

@@ -15,9 +15,9 @@ from werkzeug.serving import make_server
 from kim_platform import create_app
 from kim_platform.accounts.models import User
 from kim_platform.accounts.passwords import hash_password
-from kim_platform.accounts.services import utcnow
 from kim_platform.audit.models import AuditEntry
 from kim_platform.config import PROJECT_ROOT
+from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, Membership
 

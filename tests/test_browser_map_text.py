@@ -16,10 +16,10 @@ from werkzeug.serving import make_server
 from kim_platform import create_app
 from kim_platform.accounts.models import RoleGrant, User
 from kim_platform.accounts.passwords import hash_password
-from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity
 from kim_platform.audit.models import AuditEntry
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 

@@ -10,11 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from kim_platform.activities.models import Activity
-from kim_platform.activities.services import create_activity, refresh_last_activity
+from kim_platform.activities.services import ActivityError, create_activity, refresh_last_activity
 from kim_platform.core import clock
 from kim_platform.coverage.queries import coverage_rows, direct_coverage_rows, direct_timeseries, timeseries
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError
 from kim_platform.teladan.scoring import PERIOD_DAYS, PERIODS, compute
 
 UTC = timezone.utc
@@ -59,12 +58,12 @@ def test_report_date_rules(today, kim_with_member):
     latest = clock.latest_today()
     for day in (latest, today, today - timedelta(days=365)):
         assert create_activity(member, kim, {"title": "Rapat", "date": day.isoformat(), "type": "diskusi"})
-    with pytest.raises(KimError) as future:
+    with pytest.raises(ActivityError) as future:
         create_activity(member, kim, {"title": "Rapat", "date": (latest + timedelta(days=1)).isoformat(),
                                       "type": "diskusi"})
     assert "date" in future.value.fields
     old = (today - timedelta(days=366)).isoformat()
-    with pytest.raises(KimError) as late:
+    with pytest.raises(ActivityError) as late:
         create_activity(member, kim, {"title": "Rapat", "date": old, "type": "diskusi"})
     assert "late_reason" in late.value.fields
     assert create_activity(member, kim, {"title": "Rapat", "date": old, "type": "diskusi",

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity
 from kim_platform.activities.services import refresh_last_activity
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
 from kim_platform.coverage import aggregates, queries
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim

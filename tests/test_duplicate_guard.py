@@ -35,22 +35,31 @@ def test_the_registration_page_still_links_public_look_alikes(client, make_user,
 
 def test_the_api_gives_no_id_or_status_of_a_private_look_alike(client, make_user, make_kim):
     draft = _private_draft(make_user, make_kim)
-    response = client.post("/api/v1/kims", json=VALID, headers=bearer(make_user()))
+    registrant = make_user()
+    refused = client.post("/api/v1/kims", json=VALID, headers=bearer(registrant))
+    assert refused.status_code == 409  # the guard's confirm step, as on the page
+    error = refused.get_json()["error"]
+    assert error["possible_duplicates"] == [] and error["similar_name_being_registered"] is True
+    response = client.post("/api/v1/kims", json={**VALID, "confirm_not_duplicate": True}, headers=bearer(registrant))
     assert response.status_code == 201
     body = response.get_json()
     assert body["possible_duplicates"] == [] and body["similar_name_being_registered"] is True
-    assert PRIVATE_NAME not in response.get_data(as_text=True) and draft.slug not in response.get_data(as_text=True)
+    for answer in (refused, response):
+        assert PRIVATE_NAME not in answer.get_data(as_text=True) and draft.slug not in answer.get_data(as_text=True)
 
 
 def test_the_api_lists_public_look_alikes_and_the_ketua_sees_their_own_draft(client, make_user, make_kim):
     public = make_kim(name="KIM Binanga Maju Sejahtera")
-    body = client.post("/api/v1/kims", json=VALID, headers=bearer(make_user())).get_json()
+    error = client.post("/api/v1/kims", json=VALID, headers=bearer(make_user())).get_json()["error"]
+    assert error["possible_duplicates"] == [{"id": public.id, "name": public.name, "status": "verified"}]
+    assert error["similar_name_being_registered"] is False
+    confirmed = {**VALID, "confirm_not_duplicate": True}
+    body = client.post("/api/v1/kims", json=confirmed, headers=bearer(make_user())).get_json()
     assert body["possible_duplicates"] == [{"id": public.id, "name": public.name, "status": "verified"}]
-    assert body["similar_name_being_registered"] is False
     # Registering again: one's own draft is no secret to oneself.
     ketua = make_user()
-    first = client.post("/api/v1/kims", json=VALID, headers=bearer(ketua)).get_json()
-    again = client.post("/api/v1/kims", json=VALID, headers=bearer(ketua)).get_json()
+    first = client.post("/api/v1/kims", json=confirmed, headers=bearer(ketua)).get_json()
+    again = client.post("/api/v1/kims", json=VALID, headers=bearer(ketua)).get_json()["error"]
     assert first["id"] in {d["id"] for d in again["possible_duplicates"]}
 
 

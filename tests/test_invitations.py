@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from kim_platform import permissions
-from kim_platform.accounts.services import utcnow
 from kim_platform.audit.models import AuditEntry
+from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, KimInvitation, Membership
 from tests.conftest import DESA, DESA_POINT, bearer, csrf_token, login
@@ -204,7 +204,7 @@ def test_accepted_ketua_invitations_do_not_count_toward_the_daily_kim_cap(app, c
         assert client.post(f"/api/v1/invitations/{item['id']}/accept", headers=bearer(invitee)).status_code == 200
     assert db.session.scalar(select(func.count()).where(Membership.user_id == invitee.id,
                                                         Membership.role == "ketua")) == 3
-    answers = [client.post("/api/v1/kims", json={**NEW_KIM, "name": f"KIM Budi {n}"},
+    answers = [client.post("/api/v1/kims", json={**NEW_KIM, "name": f"KIM Budi {n}", "confirm_not_duplicate": True},
                            headers=bearer(invitee)).status_code for n in range(3)]
     assert answers == [201, 201, 429]
     assert db.session.scalar(select(func.count()).select_from(Kim).where(Kim.name.like("KIM Budi %"))) == 2

@@ -153,8 +153,14 @@ def test_moving_the_pin_out_of_the_kabupaten_is_refused(client, make_user, make_
 
 
 def test_duplicate_names_in_the_same_desa_are_reported(client, volunteer, make_kim):
+    """Like the page, the API refuses a look-alike until the registrant confirms (issue 15)."""
     make_kim(name="KIM Binanga Maju Bersama")
-    body = create(client, volunteer).get_json()
+    refused = create(client, volunteer)
+    assert refused.status_code == 409
+    error = refused.get_json()["error"]
+    assert [d["name"] for d in error["possible_duplicates"]] == ["KIM Binanga Maju Bersama"]
+    assert set(error["fields"]) == {"confirm_not_duplicate"}
+    body = create(client, volunteer, confirm_not_duplicate=True).get_json()
     assert [d["name"] for d in body["possible_duplicates"]] == ["KIM Binanga Maju Bersama"]
 
 

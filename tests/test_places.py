@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from kim_platform.activities.services import create_activity
+from kim_platform.activities.services import ActivityError, create_activity
 from kim_platform.core import clock
 from kim_platform.kims.services import KimError, create_kim
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input, parse_coordinate
@@ -63,7 +63,7 @@ def test_kims_and_reports_refuse_a_misplaced_point_the_same_way(request_context,
     with pytest.raises(KimError) as kim_refused:
         create_kim(make_user(), {"name": "KIM Salah Tempat", "bidang": ["literasi"], "desa_code": DESA,
                                  "lat": MAKASSAR[0], "lon": MAKASSAR[1]})
-    with pytest.raises(KimError) as report_refused:
+    with pytest.raises(ActivityError) as report_refused:
         create_activity(member, kim, {"title": "Sosialisasi", "date": (clock.today() - timedelta(days=400)).isoformat(), "late_reason": "arsip",
                                       "type": "diskusi", "lat": MAKASSAR[0], "lon": MAKASSAR[1]})
     for refused in (kim_refused.value, report_refused.value):

@@ -272,7 +272,9 @@ def test_the_same_invitation_without_the_failure_is_saved_and_mailed(client, kim
 
 def test_every_domain_error_shares_one_base():
     assert issubclass(KimError, DomainError) and issubclass(AccountError, DomainError)
-    assert issubclass(ActivityError, KimError)  # `except KimError` written earlier still catches it
+    # One error type per domain: a report's refusal is no KIM's, so only `except DomainError` catches both.
+    assert issubclass(ActivityError, DomainError) and not issubclass(ActivityError, KimError)
+    assert not issubclass(KimError, ActivityError) and not issubclass(AccountError, KimError)
     error = AccountError("Taken.", field="email", status=409)
     assert (error.field, error.field_messages(), error.status) == ("email", {"email": "Taken."}, 409)
 
@@ -301,6 +303,47 @@ def test_a_refusal_no_page_catches_is_the_error_page_with_its_status(client, kim
     response = form(client, f"/kim/{kim.public_ref}/kode-gabung")
     assert response.status_code == 409 and "Not this time." in response.get_data(as_text=True)
     assert fresh.get(Kim, kim.id).join_code == kim.join_code
+
+
+@pytest.mark.parametrize("status", [200, 302, 500, None])
+@pytest.mark.parametrize("face", ["page", "json"])
+def test_a_refusal_always_answers_4xx(client, kim_with_member, monkeypatch, status, face):
+    """A service slip (a DomainError with a non-4xx status) is still a client error on both faces,
+    never a success, a redirect or a 500."""
+    kim, _, admin = kim_with_member
+
+    def refuse(actor, target):
+        raise KimError("Not this time.", status=status)
+
+    monkeypatch.setattr(kim_services, "new_join_code", refuse)
+    login(client, admin)
+    headers = {"Accept": "application/json"} if face == "json" else {}
+    response = client.post(f"/kim/{kim.public_ref}/kode-gabung", data={"csrf_token": csrf_token(client)},
+                           headers=headers)
+    assert response.status_code == 422
+    if face == "json":
+        assert response.get_json()["error"] == {"code": "validation_error", "message": "Not this time."}
+    else:
+        assert "Not this time." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("face", ["page", "api"])
+def test_a_report_refusal_is_an_activity_error_on_both_faces(client, kim_with_member, make_user, face):
+    """Refusals of a report (who may write, the daily cap, a misplaced point) are ActivityErrors,
+    which the pages and the API translate through DomainError, not through `except KimError`."""
+    kim, _, _ = kim_with_member
+    outsider = make_user()
+    with pytest.raises(ActivityError) as refused:
+        activity_services.create_activity(outsider, kim, dict(REPORT))
+    assert refused.value.status == 403
+    if face == "page":
+        login(client, outsider)
+        response = client.post(f"/kim/{kim.number}/lapor", data={
+            "title": "Diskusi", "date": TODAY, "type": "diskusi", "csrf_token": csrf_token(client),
+            "action": "publish"})
+    else:
+        response = client.post(f"/api/v1/kims/{kim.id}/activities", json=dict(REPORT), headers=bearer(outsider))
+    assert response.status_code == 403
 
 
 # --- the CLI edge ------------------------------------------------------------------------

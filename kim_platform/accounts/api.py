@@ -10,12 +10,12 @@ from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
 from kim_platform.accounts import mails, queries, services
+from kim_platform.accounts.slots import API_ME
 from kim_platform.accounts.models import ROLES
 from kim_platform.accounts.passwords import MAX_LENGTH
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
 from kim_platform.core import throttle
 from kim_platform.core.text import PlainText
-from kim_platform.kims.queries import my_memberships
 
 auth_blp = Blueprint("auth_api", __name__, description="Registration, API tokens and the current user")
 users_blp = Blueprint("users_api", __name__, description="Finding users and granting roles")
@@ -194,10 +194,11 @@ class Me(MethodView):
     def get(self):
         """The current user with roles, pembina scope and KIM memberships."""
         user = current_user
-        return {"id": user.id, "name": user.name, "email": user.email, "whatsapp": user.whatsapp,
-                "roles": _grants(user), "scope": user.pembina_scope,
-                "memberships": [{"kim_id": kim.id, "kim_name": kim.name, "role": m.role}
-                                for m, kim in my_memberships(user)]}
+        answer = {"id": user.id, "name": user.name, "email": user.email, "whatsapp": user.whatsapp,
+                  "roles": _grants(user), "scope": user.pembina_scope}
+        for fields in API_ME.collect(user=user):
+            answer.update(fields)
+        return answer
 
 
 def _require_role_manager():

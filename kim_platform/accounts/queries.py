@@ -1,10 +1,10 @@
 """Reads over accounts."""
-from datetime import datetime, timezone
-
 from sqlalchemy import or_, select
 
 from kim_platform import permissions
 from kim_platform.accounts.models import ApiToken, RoleGrant, User
+from kim_platform.accounts.slots import USER_DIRECTORY_CONNECTED
+from kim_platform.core.clock import utcnow
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
@@ -21,7 +21,7 @@ def get_user(user_id: int) -> User | None:
 
 def live_api_tokens(user: User) -> list[ApiToken]:
     """The user's tokens that still work: neither revoked nor expired."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     return list(db.session.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
@@ -37,7 +37,6 @@ def search_users(q: str | None, page: int = 1, per_page: int = 50, viewer=None) 
     scope lies in it; anyone else only by typing their full email address (to appoint a new
     Diskominfo colleague), and never by an email fragment."""
     from kim_platform.accounts.services import normalise_email  # services import this module
-    from kim_platform.kims.models import Kim, Membership
 
     scope = permissions.user_directory_scope(viewer)
     stmt = select(User)
@@ -55,16 +54,14 @@ def search_users(q: str | None, page: int = 1, per_page: int = 50, viewer=None) 
     if not full_emails:
         if not scope:
             return Page(items=[], page=max(1, page), per_page=per_page, total=0)
-        in_scope = or_(Kim.desa_code == scope, Kim.desa_code.like(descendant_pattern(scope)))
-        member_here = select(Membership.id).join(Kim, Kim.id == Membership.kim_id).where(
-            Membership.user_id == User.id, in_scope).exists()
         pembina_here = (
             select(RoleGrant.id)
             .where(RoleGrant.user_id == User.id, RoleGrant.role == "pembina",
                    or_(RoleGrant.scope_code == scope, RoleGrant.scope_code.like(descendant_pattern(scope))))
             .exists()
         )
-        connected = [member_here, pembina_here]
+        # Members of a KIM in the scope (kims fills the slot), and so on for the domains above.
+        connected = [*USER_DIRECTORY_CONNECTED.collect(user_id=User.id, scope=scope), pembina_here]
         if exact_email is not None:
             connected.append(exact_email)
         stmt = stmt.where(or_(*connected))

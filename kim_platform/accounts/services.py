@@ -4,7 +4,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from kim_platform.accounts import queries
 from kim_platform.accounts.models import ROLES, ApiToken, LoginSession, RoleGrant, User
 from kim_platform.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from kim_platform.audit.services import record
+from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
@@ -44,10 +45,6 @@ def _refuse_unless(allowed: bool, message) -> None:
 def _own_account(user) -> None:
     """Own-account operations need a person: not an anonymous visitor, not the system actor."""
     _refuse_unless(permissions.acts_for_own_account(user), _l("Log in to change your account."))
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def sha256(text: str) -> str:

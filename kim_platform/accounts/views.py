@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from kim_platform import permissions
-from kim_platform.accounts import mails, queries, services
+from kim_platform.accounts import mails, queries, services, slots  # noqa: F401 (slots: declared for Akun saya)
 from kim_platform.accounts.forms import (
     ApiTokenForm,
     ChangePasswordForm,
@@ -24,8 +24,6 @@ from kim_platform.core.auth import limiter
 from kim_platform.core.throttle import throttled
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.urls import safe_next_url
-from kim_platform.kims.mails import ROLE_NAMES
-from kim_platform.kims.queries import my_memberships, pending_invitations
 from kim_platform.regions.queries import regions_by_code
 
 bp = Blueprint("accounts", __name__)
@@ -167,9 +165,6 @@ def profile():
     return render_template(
         "accounts/profile.html",
         scope_region=scope_region,
-        memberships=my_memberships(current_user),
-        invitations=pending_invitations(current_user),
-        role_names=ROLE_NAMES,
         tokens=queries.live_api_tokens(current_user),
         token_days=current_app.config["API_TOKEN_LIFETIME"].days,
         token_form=ApiTokenForm(),

@@ -17,15 +17,16 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 
 from kim_platform import permissions
-from kim_platform.accounts.services import utcnow
 from kim_platform.activities.models import Activity, ActivityType, Photo
 from kim_platform.audit.services import record
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
+from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.services import KimError, authorise, check_daily_cap
+from kim_platform.kims.services import authorise, check_daily_cap
 from kim_platform.regions.codes import province_of
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input
 
@@ -42,9 +43,8 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "hr"}
 
 
-class ActivityError(KimError):
-    """A report operation refused. A KimError for now, so an `except KimError` written before the
-    domains had their own errors still catches it; new code catches `DomainError`."""
+class ActivityError(DomainError):
+    """A report operation refused (the activities' own error; callers catch `DomainError`)."""
 
 
 def render_markdown(text: str) -> str:
@@ -204,7 +204,7 @@ def _check_place(values: dict, kim) -> None:
         try:
             check_location(desa_code, lat, lon)
         except PlaceError as error:
-            raise KimError(error.message, fields=error.fields) from None
+            raise ActivityError(error.message, fields=error.fields) from None
     elif "desa_code" in values:
         from kim_platform.regions.models import Region
 
@@ -282,7 +282,7 @@ def _check_daily_cap(actor) -> None:
         lambda since: select(func.count()).select_from(Activity).where(
             Activity.author_id == actor.id, Activity.created_at >= since),
         lambda cap: _l("You have sent %(n)d reports in the last 24 hours, the most allowed. Please continue "
-                       "tomorrow.", n=cap))
+                       "tomorrow.", n=cap), error=ActivityError)
 
 
 def _authorise(actor, allowed: bool, activity: Activity, message) -> None:
@@ -302,7 +302,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     With `photo_count` > 0 (the offline app, via submit_report) it waits for its photos, sent one
     by one, as a draft; publishing (or not) is carried out when the last one is stored."""
     authorise(actor, permissions.can_write_report(actor, kim), kim,
-              _l("Only members of this KIM report its activities."))
+              _l("Only members of this KIM report its activities."), error=ActivityError)
     _check_daily_cap(actor)
     photos = list(photos)
     action = "publish" if publish else "draft"

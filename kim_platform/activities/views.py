@@ -1,5 +1,5 @@
 """Activity pages: report form, report page (shareable), feeds, Atom, moderation, photos."""
-from datetime import date, datetime, timezone
+from datetime import date
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,12 +12,12 @@ from kim_platform.activities.models import STATUS_LABELS
 from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, kim_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
 from kim_platform.core.text import xml_safe
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
-from kim_platform.maps.folium_maps import embed, kim_map
 from kim_platform.regions.codes import CODE_RE, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import boundary_geojson, get_region
 
@@ -173,7 +173,7 @@ def index():
 
 def _atom(title: str, activities, self_url: str, html_url: str):
     facts = queries.activity_facts(activities)
-    updated = max((a.updated_at for a in activities), default=None) or datetime.now(timezone.utc)
+    updated = max((a.updated_at for a in activities), default=None) or clock.utcnow()
     body = render_template("activities/feed.atom.xml",  # .xml: autoescaped
                            title=title, activities=activities, facts=facts, updated=updated,
                            self_url=self_url, html_url=html_url, type_names=queries.activity_type_names())

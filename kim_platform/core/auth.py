@@ -1,7 +1,12 @@
-"""Authentication plumbing: Flask-Login (cookie logins and Bearer tokens), CSRF, rate limits."""
+"""Authentication plumbing: Flask-Login (cookie logins and Bearer tokens), CSRF, rate limits.
+
+Core knows no users: it reads the session cookie and the Bearer token and hands them to the
+credential loaders a domain registers (`register_credential_loaders`, called by
+`accounts.init_app`); without them every request is anonymous.
+"""
 import logging
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -44,9 +49,21 @@ def _bearer_token() -> str | None:
     return None
 
 
-def init_app(app) -> None:
-    from kim_platform.accounts import services
+CREDENTIAL_LOADERS = "kim_credential_loaders"
 
+
+def register_credential_loaders(app, *, session_token, api_token) -> None:
+    """Who a credential belongs to: `session_token(token)` for the login cookie and
+    `api_token(secret)` for a Bearer token each return the user, or None."""
+    app.extensions[CREDENTIAL_LOADERS] = {"session": session_token, "api": api_token}
+
+
+def _load(kind: str, credential: str):
+    loader = current_app.extensions.get(CREDENTIAL_LOADERS, {}).get(kind)
+    return loader(credential) if loader else None
+
+
+def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to open this page.")
@@ -60,12 +77,12 @@ def init_app(app) -> None:
         # A Bearer token, when given, is the credential of an API request, not the cookie.
         if _bearer_token() and request.path.startswith("/api/"):
             return None
-        return services.user_for_session_token(token)
+        return _load("session", token)
 
     @login_manager.request_loader
     def load_user_from_bearer(req):
         token = _bearer_token()
-        return services.user_for_api_token(token) if token else None
+        return _load("api", token) if token else None
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -88,9 +105,3 @@ def init_app(app) -> None:
                 csrf.protect()
             return
         csrf.protect()
-
-    @app.context_processor
-    def inject_permissions():
-        from kim_platform import permissions
-
-        return {"can": lambda action, obj=None: permissions.can(current_user, action, obj)}

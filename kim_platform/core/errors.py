@@ -77,14 +77,15 @@ def handle_domain_error(error: DomainError):
     """A service's refusal no view caught: the API's error body, or the error page with its message.
 
     Pages that show a form catch it themselves and re-render the form."""
+    status = error.http_status
     if wants_json():
-        if error.status == 403:
+        if status == 403:
             security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
                                  request.method, request.path)
-        return json_error(error.status, str(error.message), error.field_messages(), getattr(error, "code", None))
+        return json_error(status, str(error.message), error.field_messages(), getattr(error, "code", None))
     from werkzeug.exceptions import BadRequest, default_exceptions
 
-    http_error = default_exceptions.get(error.status, BadRequest)()
+    http_error = default_exceptions.get(status, BadRequest)()
     http_error.data = {"message": str(error.message)}
     return handle_http_exception(http_error)
 

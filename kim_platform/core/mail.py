@@ -7,13 +7,14 @@ mail only speaks of what was committed. Outside a request (CLI) it is sent at on
 import logging
 import smtplib
 import ssl
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from kim_platform.core import clock
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def deliver(message: EmailMessage, config) -> None:
         return
     outbox = Path(config["MAIL_OUTBOX"])
     outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}-{message['To'].replace('@', '_at_')}.eml"
     path.write_bytes(bytes(message))
     log.info("Mail to %s (%s) written to %s\n%s", message["To"], message["Subject"], path, message.get_content())

@@ -25,13 +25,22 @@ RESET_ADDRESS_LIMITS = "5 per minute;20 per hour"
 RESET_ACCOUNT_LIMITS = "3 per hour"
 
 
+DEVICE_LOOKUP = "kim_device_lookup"
+
+
+def register_device_lookup(app, lookup) -> None:
+    """`lookup(cookie, email)`: the browser's id when its device cookie was set by a login to
+    the account `email`, else None (registered by `accounts.init_app`; without it no browser
+    is a known device)."""
+    app.extensions[DEVICE_LOOKUP] = lookup
+
+
 def known_device_id() -> str | None:
     """The id of this browser when its device cookie names the account being logged in to."""
     if "known_device" not in g:
-        from kim_platform.accounts.services import known_device
-
+        lookup = current_app.extensions.get(DEVICE_LOOKUP)
         cookie = request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"])
-        g.known_device = known_device(cookie, submitted_email()) if cookie else None
+        g.known_device = lookup(cookie, submitted_email()) if cookie and lookup else None
     return g.known_device
 
 

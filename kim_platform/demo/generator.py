@@ -11,7 +11,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -103,7 +103,7 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     report = DemoReport()
     started = time.perf_counter()
     today = clock.today()  # Jakarta's today, as every figure counts it
-    now = datetime.now(timezone.utc)
+    now = clock.utcnow()
 
     desa_rows = connection.execute(text(
         "SELECT code, name, ST_Y(centroid), ST_X(centroid) FROM region "

@@ -13,8 +13,9 @@ from kim_platform.api.schemas import PaginationArgs, error_responses, page_body,
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
+from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services
-from kim_platform.kims.models import INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
+from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
@@ -109,7 +110,8 @@ KimPageSchema = page_schema(KimSchema, "KimPage")
 
 
 class KimInputSchema(ma.Schema):
-    """Documented fields; semantic checks (and their messages) live in kims.services."""
+    """Documented fields (JSON, or multipart form fields with `logo`/`sk_file` files), parsed by
+    kims.forms.kim_input like the page's; checks and their messages live in kims.services."""
 
     class Meta:
         unknown = ma.EXCLUDE  # status, number, id … are ignored, never applied
@@ -128,6 +130,30 @@ class KimInputSchema(ma.Schema):
     sk_issuer = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
     sk_date = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
     founded_on = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
+    action = ma.fields.Raw(metadata={"type": "string", "enum": list(kim_forms.ACTIONS), "description":
+                                     "`save` (default) or `submit`: save, then submit for verification "
+                                     "when the KIM is a draft, rejected or inactive"})
+    confirm_not_duplicate = ma.fields.Raw(metadata={"type": "boolean", "description": (
+        "registering: true when the caller checked the look-alikes of a 409 answer and this is another "
+        "group; without it, a similar name in the desa answers 409")})
+    logo = ma.fields.Raw(metadata={"type": "string", "format": "binary", "description": "multipart only"})
+    sk_file = ma.fields.Raw(metadata={"type": "string", "format": "binary", "description": "multipart only"})
+
+
+INPUT_BODY = {"content": {"application/json": {"schema": KimInputSchema},
+                          "multipart/form-data": {"schema": KimInputSchema}}}
+
+
+class DuplicateErrorSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    possible_duplicates = ma.fields.List(ma.fields.Nested("DuplicateSchema"), required=True)
+    similar_name_being_registered = ma.fields.Boolean(required=True)
+
+
+class DuplicateAnswerSchema(ma.Schema):
+    error = ma.fields.Nested(DuplicateErrorSchema, required=True)
 
 
 class RejectSchema(ma.Schema):
@@ -142,7 +168,7 @@ class MemberSchema(ma.Schema):
 
 class MemberInputSchema(ma.Schema):
     email = ma.fields.Email(required=True)
-    role = ma.fields.String(load_default="anggota", validate=ma.validate.OneOf(MEMBER_ROLES))
+    role = ma.fields.String(load_default=ANGGOTA, validate=ma.validate.OneOf(MEMBER_ROLES))
 
 
 class InvitedSchema(ma.Schema):
@@ -253,16 +279,21 @@ class Kims(MethodView):
         return page_body(result, items)
 
     @login_required
-    @blp.doc(security=SECURITY)
-    @blp.arguments(KimInputSchema)
+    @blp.doc(security=SECURITY, requestBody=INPUT_BODY)
     @blp.response(201, KimCreatedSchema)
-    @error_responses(blp, 401, 422)
-    def post(self, data):
+    @blp.alt_response(409, schema=DuplicateAnswerSchema, description="KIMs with a similar name in the desa "
+                      "(or another conflict): check them, then send again with `confirm_not_duplicate`")
+    @error_responses(blp, 400, 401, 413, 422, 429)
+    def post(self):
         """Register a KIM as a draft; the caller becomes its ketua.
 
-        `status`, `number` and other fields not listed are ignored."""
-        raw = request.get_json(silent=True) or {}
-        kim = services.create_kim(current_user, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
+        The same input as the registration page (kims.forms.kim_input): JSON, or multipart with a
+        `logo` and an `sk_file`. `status`, `number` and other fields not listed are ignored."""
+        given = kim_forms.from_request(request)
+        try:
+            kim = kim_forms.save(current_user, given)
+        except services.PossibleDuplicate as refusal:
+            return _duplicate_answer(refusal)
         duplicates = services.look_alikes_for(current_user, kim.name, kim.desa_code, exclude_id=kim.id)
         body = serialise_kims([kim], current_user)[0]
         body["possible_duplicates"] = [{"id": d.id, "name": d.name, "status": d.status} for d in duplicates.visible]
@@ -281,16 +312,28 @@ class KimItem(MethodView):
         return serialise_kims([_kim_or_404(kim_id)], current_user)[0]
 
     @login_required
-    @blp.doc(security=SECURITY)
-    @blp.arguments(KimInputSchema)
+    @blp.doc(security=SECURITY, requestBody=INPUT_BODY)
     @blp.response(200, KimSchema)
-    @error_responses(blp, 401, 403, 404, 422)
-    def patch(self, data, kim_id):
-        """Change some fields (KIM admins and the region's pembina)."""
+    @error_responses(blp, 400, 401, 403, 404, 413, 422)
+    def patch(self, kim_id):
+        """Change some fields (KIM admins and the region's pembina), as the edit page does.
+
+        Fields left out stay as they are; an empty `desa_code` too."""
         kim = _kim_or_404(kim_id)
-        raw = request.get_json(silent=True) or {}
-        services.update_kim(current_user, kim, {k: raw[k] for k in services.EDITABLE_FIELDS if k in raw})
+        kim_forms.save(current_user, kim_forms.from_request(request, editing=True), kim)
         return serialise_kims([kim], current_user)[0]
+
+
+def _duplicate_answer(refusal):
+    """409 with the look-alikes the caller may be told of (the page lists the same)."""
+    from kim_platform.core.api_errors import ERROR_CODES
+
+    response = jsonify({"error": {
+        "code": ERROR_CODES[409], "message": str(refusal.message), "fields": refusal.field_messages(),
+        "possible_duplicates": [{"id": d.id, "name": d.name, "status": d.status} for d in refusal.look_alikes.visible],
+        "similar_name_being_registered": refusal.look_alikes.others_being_registered}})
+    response.status_code = 409
+    return response
 
 
 def _transition(kim_id: int, action: str, reason: str | None = None):

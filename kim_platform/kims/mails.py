@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from kim_platform.accounts.mails import send_quietly
 from kim_platform.core.urls import absolute_url
-from kim_platform.kims.models import MANAGER_ROLES
+from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MANAGER_ROLES
 from kim_platform.kims.services import INVITATION_DAYS, invitation_token
 
 
@@ -27,7 +27,7 @@ def notify_status(kim, action: str) -> None:
         send_quietly(membership.user.email, subject, body)
 
 
-ROLE_NAMES = {"ketua": _l("chair (ketua)"), "admin": _l("admin"), "anggota": _l("member")}
+ROLE_NAMES = {KETUA: _l("chair (ketua)"), ADMIN: _l("admin"), ANGGOTA: _l("member")}
 
 
 def send_invitation(invitation, inviter) -> None:

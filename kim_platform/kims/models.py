@@ -37,8 +37,9 @@ STATUS_LABELS = {
     "rejected": _l("returned for changes"),
     "inactive": _l("inactive"),
 }
-MEMBER_ROLES = ("ketua", "admin", "anggota")
-MANAGER_ROLES = ("ketua", "admin")
+KETUA, ADMIN, ANGGOTA = "ketua", "admin", "anggota"  # chair, admin, member
+MEMBER_ROLES = (KETUA, ADMIN, ANGGOTA)
+MANAGER_ROLES = (KETUA, ADMIN)  # they edit the KIM and manage its members
 
 
 class Bidang(TaxonomyMixin, db.Model):

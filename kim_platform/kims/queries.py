@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kim_platform import permissions
+from kim_platform.core.clock import utcnow
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
@@ -147,6 +148,15 @@ def load_memberships(kims: list[Kim]) -> None:
         set_committed_value(kim, "memberships", by_kim[kim.id])
 
 
+def member_of_a_kim_in(user_id, scope: str):
+    """SQL condition: the user (`user_id`, a column of the outer query) is a member of a KIM
+    registered in region `scope`. Fills the user directory's slot `user_directory.connected`
+    (accounts.queries.search_users): a pembina provinsi finds these people by name."""
+    in_scope = or_(Kim.desa_code == scope, Kim.desa_code.like(descendant_pattern(scope)))
+    return select(Membership.id).join(Kim, Kim.id == Membership.kim_id).where(
+        Membership.user_id == user_id, in_scope).exists()
+
+
 def my_memberships(user) -> list[tuple[Membership, Kim]]:
     rows = db.session.execute(
         select(Membership, Kim).join(Kim, Kim.id == Membership.kim_id)
@@ -159,8 +169,6 @@ def pending_invitations(user) -> list[KimInvitation]:
     """Open invitations to the user's (verified) address, newest first, with KIM and inviter.
 
     An account registered after the invitation sees it too: invitations are kept by address."""
-    from kim_platform.accounts.services import utcnow
-
     if getattr(user, "email_verified_at", None) is None:
         return []
     return list(db.session.scalars(
@@ -174,8 +182,6 @@ def pending_invitations(user) -> list[KimInvitation]:
 
 def open_invitations_of(kim: Kim) -> list[KimInvitation]:
     """The KIM's invitations not answered yet (for its managers, who typed the addresses)."""
-    from kim_platform.accounts.services import utcnow
-
     return list(db.session.scalars(
         select(KimInvitation).where(KimInvitation.kim_id == kim.id, KimInvitation.status == "pending",
                                     KimInvitation.expires_at > utcnow())

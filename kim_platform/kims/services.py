@@ -14,15 +14,26 @@ from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import aliased, selectinload
 
 from kim_platform import permissions
-from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp, utcnow
+from kim_platform.accounts.services import AccountError, normalise_email, normalise_whatsapp
 from kim_platform.audit.services import record
 from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget, image_pixels, reencode_image
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import text_problem
 from kim_platform.extensions import db
-from kim_platform.kims.models import MANAGER_ROLES, MEMBER_ROLES, STATUS_LABELS, Bidang, Kim, KimInvitation, Membership
+from kim_platform.kims.models import (
+    ANGGOTA,
+    KETUA,
+    MANAGER_ROLES,
+    MEMBER_ROLES,
+    STATUS_LABELS,
+    Bidang,
+    Kim,
+    KimInvitation,
+    Membership,
+)
 from kim_platform.regions.codes import kabupaten_of
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input
 
@@ -44,6 +55,20 @@ SK_MAX_BYTES = 10 * 1024 * 1024
 
 class KimError(DomainError):
     """A KIM operation refused: message, the fields at fault and the HTTP status (core/domain.py)."""
+
+
+class PossibleDuplicate(KimError):
+    """Registering refused until confirmed: KIMs with a similar name exist in the desa.
+
+    `look_alikes` is what the registrant may be told of them (LookAlikes); the page lists them and
+    asks to save again, the API answers 409 with them (send `confirm_not_duplicate`)."""
+
+    def __init__(self, look_alikes):
+        super().__init__(_l("A KIM with a similar name exists in this desa. If yours is a different group, "
+                            "confirm to register it anyway."),
+                         fields={"confirm_not_duplicate": _l("Confirm that this is a different group.")},
+                         status=409)
+        self.look_alikes = look_alikes
 
 
 # --- parsing and validation ----------------------------------------------------------
@@ -325,31 +350,31 @@ def _audit(actor, action: str, kim: Kim, before=None, after=None) -> None:
     record(actor, action, "kim", kim.id, scope_code=kim.desa_code, before=before, after=after)
 
 
-def authorise(actor, allowed: bool, kim: Kim | None, message) -> None:
+def authorise(actor, allowed: bool, kim: Kim | None, message, error: type[DomainError] = KimError) -> None:
     """Refuse a write `actor` may not do (`allowed` from kim_platform.permissions): 404 for a KIM
     they may not see, as its routes answer, else 403 with `message`. Every write service of
-    KIMs and reports calls this before looking at its input."""
+    KIMs and reports calls this before looking at its input; a report's passes its own `error`."""
     status = permissions.refusal(allowed, visible=kim is None or permissions.can_view_kim(actor, kim))
     if status == 404:
-        raise KimError(_l("No such KIM."), status=404)
+        raise error(_l("No such KIM."), status=404)
     if status:
-        raise KimError(message, status=status)
+        raise error(message, status=status)
 
 
 # --- creating and editing --------------------------------------------------------------
 
-def check_daily_cap(actor, setting: str, done_since, message) -> None:
+def check_daily_cap(actor, setting: str, done_since, message, error: type[DomainError] = KimError) -> None:
     """Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
 
     `done_since(since)` is a count query of the actor's actions since then; `message(cap)` the
-    refusal, answered with 429."""
+    refusal, raised as `error` with 429."""
     from flask import current_app
 
     if permissions.is_direktorat(actor):
         return
     cap = current_app.config[setting]
     if db.session.scalar(done_since(utcnow() - timedelta(days=1))) >= cap:
-        raise KimError(message(cap), status=429)
+        raise error(message(cap), status=429)
 
 
 def _check_daily_cap(actor) -> None:
@@ -365,19 +390,27 @@ def _check_daily_cap(actor) -> None:
                        "tomorrow.", n=cap))
 
 
-def create_kim(actor, raw: dict) -> Kim:
-    """A new draft KIM; the registrant (a person) becomes its ketua."""
+def create_kim(actor, raw: dict, *, confirmed: bool = False) -> Kim:
+    """A new draft KIM; the registrant (a person) becomes its ketua.
+
+    The input is judged before anything is looked up (a list of a thousand bidang costs no
+    query); then the daily cap, the place on the map and the duplicate-name guard: look-alikes in
+    the desa refuse with PossibleDuplicate unless the registrant `confirmed` theirs is another group."""
     authorise(actor, permissions.can_register_kim(actor), None, _l("Log in to register a KIM."))
-    _check_daily_cap(actor)
     values = clean_kim_input(raw)
+    _check_daily_cap(actor)
     _check_location(values["desa_code"], values["lat"], values["lon"])
+    if not confirmed:
+        look_alikes = look_alikes_for(actor, values["name"], values["desa_code"])
+        if look_alikes:
+            raise PossibleDuplicate(look_alikes)
     lat, lon = values.pop("lat"), values.pop("lon")
     values["socials"] = values.get("socials") or {}
     kim = Kim(**values, point=_point_wkt(lat, lon), status="draft", slug=_unique_slug(values["name"]),
               join_code=_new_join_code())
     db.session.add(kim)
     db.session.flush()
-    db.session.add(Membership(user_id=actor.id, kim_id=kim.id, role="ketua"))
+    db.session.add(Membership(user_id=actor.id, kim_id=kim.id, role=KETUA))
     db.session.flush()
     db.session.refresh(kim)
     _audit(actor, "kim.create", kim, after=_snapshot(kim))
@@ -539,7 +572,7 @@ def _managers(kim: Kim) -> list[Membership]:
     return [m for m in kim.memberships if m.role in MANAGER_ROLES]
 
 
-def add_member(actor, kim: Kim, user, role: str = "anggota", *, invitation: KimInvitation | None = None,
+def add_member(actor, kim: Kim, user, role: str = ANGGOTA, *, invitation: KimInvitation | None = None,
                join_code: str | None = None) -> Membership:
     """Make `user` a member with `role`, or give an existing member that role.
 
@@ -572,7 +605,7 @@ def set_member_role(actor, kim: Kim, membership: Membership, role: str) -> None:
 def _change_role(actor, kim: Kim, membership: Membership, role: str) -> None:
     if role not in MEMBER_ROLES:
         raise KimError(_l("Unknown role."), fields={"role": _l("Unknown role.")})
-    if membership.role in MANAGER_ROLES and role == "anggota" and len(_managers(kim)) <= 1:
+    if membership.role in MANAGER_ROLES and role == ANGGOTA and len(_managers(kim)) <= 1:
         raise KimError(_l("A KIM needs at least one ketua or admin."), status=409)
     before = membership.role
     membership.role = role
@@ -595,7 +628,7 @@ def remove_member(actor, kim: Kim, membership: Membership) -> None:
 INVITATION_DAYS = 14
 
 
-def invite_member(actor, kim: Kim, email: str, role: str = "anggota") -> KimInvitation:
+def invite_member(actor, kim: Kim, email: str, role: str = ANGGOTA) -> KimInvitation:
     """Create or refresh a pending invitation for an address; never a membership.
 
     The same happens whether or not the address has an account (and whether or not it belongs
@@ -698,7 +731,7 @@ def join_by_code(user, code: str) -> Kim:
         raise KimError(_l("No KIM has this join code."), fields={"code": _l("No KIM has this join code.")},
                        status=404)
     if permissions.kim_role(user, kim) is None:
-        add_member(user, kim, user, "anggota", join_code=kim.join_code)
+        add_member(user, kim, user, ANGGOTA, join_code=kim.join_code)
     return kim
 
 

@@ -6,18 +6,18 @@ from wtforms import SelectChoice
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
-from kim_platform.activities.queries import activity_facts, activity_type_names, kim_activities
 from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
-from kim_platform.kims import mails, queries, services
+from kim_platform.kims import forms as kim_forms
+from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
-from kim_platform.kims.models import STATUS_LABELS, STATUSES
+from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
-from kim_platform.maps.folium_maps import embed, kim_map, points_map
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
     ancestors_of,
@@ -27,9 +27,6 @@ from kim_platform.regions.queries import (
     provinces,
     region_extent,
 )
-from kim_platform.teladan import queries as teladan_queries
-from kim_platform.teladan import scoring
-from kim_platform.teladan.coaching import next_steps
 
 bp = Blueprint("kims", __name__)
 PER_PAGE = 30
@@ -97,57 +94,41 @@ def register():
     form.bidang.choices = queries.bidang_choices()
     chosen, options = _region_chooser()
     desa = chosen.get("desa")
+    errors, duplicates = {}, None
     if request.method == "POST":
-        desa = get_region(form.desa_code.data) if is_valid_code(form.desa_code.data or "") else None
-        outcome = _save_kim(form, kim=None)
+        outcome, errors, duplicates = _save_kim(form, kim=None)
         if outcome is not None:
             return outcome
+        desa = get_region(form.desa_code.data) if is_valid_code((form.desa_code.data or "").strip()) else None
     elif desa is not None:
         form.desa_code.data = desa.code
         extent = region_extent(desa.code)
         if extent.centroid and not form.lat.data:
             form.lat.data, form.lon.data = f"{extent.centroid[0]:.6f}", f"{extent.centroid[1]:.6f}"
-    status = 422 if form.errors or getattr(form, "duplicates", None) else 200
     return render_template("kims/form.html", form=form, kim=None, chosen=chosen, options=options, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [],
-                           duplicates=getattr(form, "duplicates", None)), status
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=duplicates,
+                           errors=errors), 422 if errors else 200
 
 
 def _save_kim(form, kim):
-    """Shared by register and edit: validate, warn about look-alikes, save, store files."""
-    if not form.validate():
-        return None
-    raw = form.raw_input()
-    if kim is None and not form.confirm_not_duplicate.data:
-        duplicates = services.look_alikes_for(current_user, raw["name"], raw["desa_code"])
-        if duplicates:
-            form.duplicates = duplicates
-            form.confirm_not_duplicate.data = "1"
-            return None
+    """Shared by register and edit: the one KIM parser (kims.forms), then forms.save as the API does.
+
+    Answers (redirect or None, field errors, look-alikes to show)."""
+    if not form.validate():  # the CSRF token only: every field is judged by the parser and services
+        return None, {key: " ".join(map(str, messages)) for key, messages in form.errors.items()}, None
     try:
-        if kim is None:
-            kim = services.create_kim(current_user, raw)
-        else:
-            services.update_kim(current_user, kim, raw)
-        uploads = {name: upload.read() for name, upload in (("logo", form.logo.data), ("sk_file", form.sk_file.data))
-                   if upload and getattr(upload, "filename", "")}
-        if uploads:
-            services.set_files(current_user, kim, **uploads)
+        given = kim_forms.from_request(request, editing=kim is not None)
+        kim = kim_forms.save(current_user, given, kim)
+    except services.PossibleDuplicate as refusal:
+        form.confirm_not_duplicate.data = "1"  # saving again confirms
+        return None, refusal.field_messages(), refusal.look_alikes
     except KimError as error:
-        form.show_errors(error.fields or {"name": error.message})
-        if not error.fields:
-            form.form_errors.append(str(error.message))
-        return None
-    action = request.form.get("action")
-    if action == "submit" and kim.status in ("draft", "rejected", "inactive"):
-        try:
-            services.change_status(current_user, kim, "submit")
-        except KimError as error:
-            form.form_errors.append(str(error.message))
-            return None
-    flash(_("The KIM has been saved.") if action != "submit" else
+        fields = error.field_messages() or {"_": str(error.message)}
+        form.show_errors(error.fields or {"_": error.message})
+        return None, fields, None
+    flash(_("The KIM has been saved.") if given.action != kim_forms.SUBMIT else
           _("The KIM has been submitted for verification by the pembina of its kabupaten/kota."), "success")
-    return redirect(url_for("kims.profile", ref=kim.public_ref))
+    return redirect(url_for("kims.profile", ref=kim.public_ref)), {}, None
 
 
 @bp.get("/kim/<ref>")
@@ -157,17 +138,11 @@ def profile(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
-    recent = kim_activities(kim, current_user, limit=10)
-    score = teladan_queries.score_of(kim.id) if kim.status == "verified" else None
-    insider = permissions.can_see_private_kim_data(current_user, kim)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),
         role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
-        nearby=queries.recent_kims_near(kim), activities=recent, activity_facts=activity_facts(recent),
-        type_names=activity_type_names(), score=score, scoring=scoring,
-        next_steps=next_steps(kim, score) if insider and kim.status == "verified" else [],
-        show_breakdown=insider,
+        nearby=queries.recent_kims_near(kim),
     )
 
 
@@ -186,18 +161,20 @@ def edit(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     form = KimForm(obj=kim) if request.method == "GET" else KimForm()
     form.bidang.choices = queries.bidang_choices()
+    errors = {}
     if request.method == "GET":
         form.lat.data, form.lon.data = f"{facts.lat:.6f}", f"{facts.lon:.6f}"
         for platform, url in (kim.socials or {}).items():
             getattr(form, f"social_{platform}").data = url
     else:
-        form.desa_code.data = form.desa_code.data or kim.desa_code
-        outcome = _save_kim(form, kim)
+        outcome, errors, _duplicates = _save_kim(form, kim)
         if outcome is not None:
             return outcome
-    desa = get_region(form.desa_code.data or kim.desa_code)
+        form.desa_code.data = (form.desa_code.data or "").strip() or kim.desa_code
+    desa = get_region(form.desa_code.data) if is_valid_code(form.desa_code.data or "") else None
     return render_template("kims/form.html", form=form, kim=kim, chosen={}, options={}, desa=desa,
-                           desa_path=ancestors_of(desa) if desa else [], duplicates=None), 422 if form.errors else 200
+                           desa_path=ancestors_of(desa) if desa else [], duplicates=None,
+                           errors=errors), 422 if errors else 200
 
 
 @bp.post("/kim/<ref>/status/<action>")
@@ -235,22 +212,23 @@ def members(ref: str):
     kim = _kim_or_404(ref)
     _require("kim.private", kim)
     form = InviteForm()
-    form.role.choices = [SelectChoice("anggota", _("member")), SelectChoice("admin", _("admin")),
-                         SelectChoice("ketua", _("chair (ketua)"))]
+    form.role.choices = [SelectChoice(role, mails.ROLE_NAMES[role]) for role in (ANGGOTA, ADMIN, KETUA)]
     may_manage = permissions.can(current_user, "kim.members", kim)
     if request.method == "POST":
-        _require("kim.members", kim)
-        if form.validate():
-            try:
-                invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data)
-            except KimError as error:
-                form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
-            else:
-                mails.send_invitation(invitation, current_user)
-                flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
-                        email=invitation.email), "success")
-                return redirect(url_for("kims.members", ref=kim.public_ref))
+        # The service decides who may invite (before it looks at the input) and parses the input.
+        try:
+            invitation = services.invite_member(current_user, kim, form.email.data or "", form.role.data or "")
+        except KimError as error:
+            if error.status in (403, 404):
+                raise  # the error page, through core.errors
+            form.email.errors = [str(m) for m in error.fields.values()] or [str(error.message)]
+        else:
+            mails.send_invitation(invitation, current_user)
+            flash(_("An invitation has been sent to %(email)s. They become a member once they accept it.",
+                    email=invitation.email), "success")
+            return redirect(url_for("kims.members", ref=kim.public_ref))
     return render_template("kims/members.html", kim=kim, form=form, post_form=PostForm(), may_manage=may_manage,
+                           member_roles=MEMBER_ROLES,
                            invitations=queries.open_invitations_of(kim) if may_manage else [],
                            role_names=mails.ROLE_NAMES), 422 if form.errors else 200
 
@@ -298,13 +276,14 @@ def member_action(ref: str, user_id: int, action: str):
     if membership is None or action not in ("hapus", "peran"):
         abort(404)
     leaving = action == "hapus" and user_id == current_user.id
-    _require("kim.member_remove" if action == "hapus" else "kim.members", membership if action == "hapus" else kim)
     try:
         if action == "hapus":
             services.remove_member(current_user, kim, membership)
         else:
             services.set_member_role(current_user, kim, membership, request.form.get("role", ""))
     except KimError as error:
+        if error.status in (403, 404):
+            raise  # the error page, through core.errors
         transaction.discard()
         flash(str(error.message), "error")
     if leaving:
@@ -316,8 +295,7 @@ def member_action(ref: str, user_id: int, action: str):
 @login_required
 def new_join_code(ref: str):
     kim = _kim_or_404(ref)
-    _require("kim.members", kim)
-    services.new_join_code(current_user, kim)
+    services.new_join_code(current_user, kim)  # refuses with 403 itself
     return redirect(url_for("kims.members", ref=kim.public_ref))
 
 

@@ -7,10 +7,10 @@ from flask_login import current_user
 
 from kim_platform.core.api_errors import api_error_response
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.maps import embed, new_map
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.queries import bidang_family, bidang_list, status_choices
 from kim_platform.maps import tiles
-from kim_platform.maps.folium_maps import embed, new_map
 
 bp = Blueprint("maps", __name__)
 

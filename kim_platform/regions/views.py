@@ -1,11 +1,9 @@
 """Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari."""
 from flask import Blueprint, abort, current_app, render_template, request
 
-from kim_platform.activities.queries import activity_facts, activity_type_names
-from kim_platform.activities.queries import latest as latest_activities
+from kim_platform.core.maps import embed, region_map
 from kim_platform.core.pagination import page_arg
-from kim_platform.maps.folium_maps import embed, region_map
-from kim_platform.regions import queries
+from kim_platform.regions import queries, slots  # noqa: F401 (slots: declared for the region page)
 from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 
 bp = Blueprint("regions", __name__, url_prefix="/wilayah")
@@ -56,7 +54,6 @@ def detail(code: str):
             parent_of(region.parent_code) or region.parent_code
         )
     fmap = region_map(boundary, extent.centroid, extent.bbox, context, label=region.title)
-    recent = latest_activities(5, region=code)
     return render_template(
         "regions/detail.html",
         region=region,
@@ -70,6 +67,4 @@ def detail(code: str):
         ),
         extent=extent,
         region_map=embed(fmap) if fmap else None, map_var=fmap.get_name() if fmap else None,
-        activities=recent, activity_facts=activity_facts(recent),
-        type_names=activity_type_names(),
     )

@@ -49,6 +49,13 @@ def _forget(session, *args) -> None:
 
 
 def init_app(app) -> None:
+    """Rescore in the transaction (the session hooks above); show the score on the KIM profile
+    (slot kim_profile.summary, core.slots)."""
+    from kim_platform.kims.slots import PROFILE_SUMMARY
+    from kim_platform.teladan import panels
+
+    PROFILE_SUMMARY.register(app, "teladan.score", panels.kim_score, order=10,
+                             template="teladan/_kim_panel.html")
     if not event.contains(Session, "after_flush", _note_changes):
         event.listen(Session, "after_flush", _note_changes)
         event.listen(Session, "before_commit", _recompute_pending)
