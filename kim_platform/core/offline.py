@@ -19,17 +19,28 @@ WORKBOX_MODULES = ("core", "routing", "strategies", "precaching", "expiration")
 WORKER_SCRIPTS = ("vendor/idb/umd.js", "js/outbox.js")
 
 
-def app_version() -> str:
-    """Changes whenever a static file, a template of the app's shell or OFFLINE_APP_VERSION does, so
-    a deploy installs a new service worker, which refreshes its precache and its asset cache."""
-    digest = hashlib.sha256(str(current_app.config.get("OFFLINE_APP_VERSION", "")).encode())
+def _files_digest() -> str:
+    """Sizes and times of the static files and the shell's templates: a deploy changes them."""
+    digest = hashlib.sha256()
     static = Path(current_app.static_folder)
     templates = Path(current_app.root_path).parent / "templates"
     for path in sorted([*static.rglob("*"), *(templates / "offline").iterdir(), templates / "base.html"]):
         if path.is_file():
             stat = path.stat()
             digest.update(f"{path.relative_to(static.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
+
+
+def app_version() -> str:
+    """Changes whenever a static file, a template of the app's shell or OFFLINE_APP_VERSION does, so
+    a deploy installs a new service worker, which refreshes its precache and its asset cache.
+    Browsers ask for /sw.js on every navigation: the files are read once per process (on every
+    request while debugging, when they change under a running server)."""
+    files = current_app.extensions.get("offline_files_digest")
+    if files is None or current_app.debug:
+        files = current_app.extensions["offline_files_digest"] = _files_digest()
+    key = f"{files}:{current_app.config.get('OFFLINE_APP_VERSION', '')}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 @bp.get("/manifest.webmanifest")
