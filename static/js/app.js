@@ -17,6 +17,8 @@
       var link = document.querySelector("[data-outbox-link]");
       if (badge) { badge.textContent = String(count); badge.hidden = count === 0; }
       if (link && count > 0) { link.hidden = false; }
+      // Reports waiting: the outbox comes first in the menu, visible without scrolling it on a phone.
+      if (link) { link.classList.toggle("has-waiting", count > 0); }
       document.documentElement.setAttribute("data-outbox-waiting", String(count));
     }).catch(function () {});
   }
