@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.api.views import blp as api_meta_blp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
+    from kim_platform.core.offline import bp as offline_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.coverage.api import blp as coverage_api_blp
     from kim_platform.coverage.views import bp as coverage_bp
@@ -103,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.teladan.views import bp as teladan_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(regions_bp)
     app.register_blueprint(accounts_bp)

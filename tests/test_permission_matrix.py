@@ -87,6 +87,11 @@ MATRIX = {
     ("home.home", "GET"): Case("/", EVERYONE),
     ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
     ("core.favicon", "GET"): Case("/favicon.ico", EVERYONE),
+    # The offline app's shell: nothing of the visitor's in it (the outbox lives in the browser).
+    ("offline.manifest", "GET"): Case("/manifest.webmanifest", EVERYONE),
+    ("offline.service_worker", "GET"): Case("/sw.js", EVERYONE),
+    ("offline.needs_connection", "GET"): Case("/luring", EVERYONE),
+    ("offline.outbox", "GET"): Case("/kotak-keluar", EVERYONE),
     ("static", "GET"): Case("/static/css/site.css", EVERYONE),
     ("regions.index", "GET"): Case("/wilayah", EVERYONE),
     ("regions.detail", "GET"): Case("/wilayah/76.02", EVERYONE),

@@ -1,0 +1,102 @@
+"""The offline app's shell as the server serves it (issue 16): an installable manifest, a service
+worker at the root that loads Workbox from our own static files, and the pages it keeps."""
+import json
+import re
+
+from kim_platform.core.offline import WORKBOX_MODULES
+from tests.conftest import login
+
+
+def test_the_manifest_makes_the_app_installable(client):
+    response = client.get("/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    manifest = json.loads(response.data)
+    assert manifest["display"] == "standalone" and manifest["lang"] == "id"
+    assert manifest["start_url"] == "/kotak-keluar" and manifest["scope"] == "/"  # precached: opens offline
+    assert manifest["name"] == "Platform KIM"
+    icons = {(icon["sizes"], icon["purpose"]): icon["src"] for icon in manifest["icons"]}
+    assert set(icons) == {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")}
+    for (sizes, _purpose), src in icons.items():
+        image = client.get(src)
+        assert image.status_code == 200 and image.mimetype == "image/png"
+        width = int.from_bytes(image.data[16:20], "big")
+        assert f"{width}x{width}" == sizes
+
+
+def test_every_page_links_the_manifest_and_the_app_script(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in html
+    assert re.search(r'<script src="/static/js/app.js[^"]*" defer data-sw="/sw.js"', html)
+
+
+def test_the_service_worker_is_served_fresh_from_the_root_and_loads_workbox_from_our_static_files(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    body = response.get_data(as_text=True)
+    assert 'importScripts("/static/vendor/workbox/workbox-sw.js")' in body
+    assert 'modulePathPrefix: "/static/vendor/workbox/"' in body
+    assert "storage.googleapis.com" not in body and "cdn" not in body.lower().replace("never a cdn", "")
+    for name in WORKBOX_MODULES:
+        assert client.get(f"/static/vendor/workbox/workbox-{name}.prod.js").status_code == 200
+    # Only the app's own shell pages are precached; static files are cached as they are used.
+    precache = json.loads(re.search(r"precacheAndRoute\((\[.*?\])\.map", body).group(1))
+    assert precache == ["/kotak-keluar", "/luring", "/manifest.webmanifest", "/favicon.ico"]
+
+
+def test_a_new_version_of_the_app_installs_a_new_service_worker(app, client):
+    before = client.get("/sw.js").get_data(as_text=True)
+    assert before == client.get("/sw.js").get_data(as_text=True)
+    app.config["OFFLINE_APP_VERSION"] = "next"
+    try:
+        assert client.get("/sw.js").get_data(as_text=True) != before
+    finally:
+        app.config.pop("OFFLINE_APP_VERSION")
+
+
+def test_the_offline_page_says_plainly_that_it_needs_a_connection(client):
+    response = client.get("/luring")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<h1>Halaman ini perlu koneksi internet</h1>" in html
+    assert 'href="/kotak-keluar"' in html
+
+
+def test_the_outbox_page_is_a_shell_with_its_words_from_the_catalogue(client, kim_with_member):
+    kim, member, _admin = kim_with_member
+    login(client, member)
+    html = client.get("/kotak-keluar").get_data(as_text=True)
+    assert "<h1>Kotak keluar</h1>" in html
+    strings = json.loads(re.search(r'<script type="application/json" id="outbox-strings"[^>]*>(.*?)</script>',
+                                   html, re.S).group(1))
+    assert strings["states"] == {"waiting": "menunggu sinyal", "sending": "mengirim",
+                                 "sending_photo": "mengirim (foto {n} dari {total})", "sent": "terkirim",
+                                 "invalid": "perlu diperbaiki", "auth": "perlu masuk lagi"}
+    assert strings["fields"]["date"] == "Tanggal"
+    # Nothing of the visitor's: the service worker precaches the same page for everyone.
+    assert member.email not in html
+
+
+def test_the_report_form_carries_what_the_outbox_needs(client, kim_with_member):
+    kim, member, _admin = kim_with_member
+    login(client, member)
+    html = client.get(f"/kim/{kim.public_ref}/lapor").get_data(as_text=True)
+    assert f'data-outbox-post="/api/v1/kims/{kim.id}/activities"' in html
+    assert f'data-kim-id="{kim.id}"' in html and 'id="outbox-strings"' in html
+    assert "Tersimpan di kotak keluar." in html
+
+
+def test_no_script_of_the_offline_app_hard_codes_indonesian(app):
+    """Every word the scripts show comes from the server-rendered page (#outbox-strings)."""
+    from pathlib import Path
+
+    static = Path(app.static_folder) / "js"
+    words = re.compile(r"menunggu|mengirim|terkirim|perlu|kotak keluar|foto \d|dari|sinyal|masuk", re.I)
+    for name in ("outbox.js", "outbox-page.js", "app.js", "report-form.js"):
+        code = re.sub(r"/\*.*?\*/", "", (static / name).read_text(), flags=re.S)
+        code = re.sub(r"(^|\s)//[^\n]*", "", code)  # comments may quote the interface
+        literals = re.findall(r'"([^"\n]*)"', code)
+        assert not [s for s in literals if words.search(s)], name
