@@ -120,7 +120,7 @@ VOLUNTEER_PAGES = [
     "/akun", "/akun/ubah", "/akun/sandi",
     "/kim", "/kim?wilayah=76.02", "/kim/{kim}", "/kim/daftar", "/kim/{kim}/ubah", "/kim/{kim}/anggota", "/kim/gabung",
     "/kim/{kim}/lapor", "/kegiatan", "/kegiatan?wilayah=76.02", "/kegiatan/{report}", "/kegiatan/{report}/ubah",
-    "/cakupan", "/cakupan?wilayah=76.02", "/teladan", "/teladan/contoh", "/teladan/cara-penilaian", "/peta",
+    "/cakupan", "/cakupan?wilayah=76.02", "/teladan", "/teladan/contoh", "/teladan/cara-penilaian", "/peta", "/kotak-keluar", "/luring",
 ]
 
 

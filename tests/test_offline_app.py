@@ -27,7 +27,8 @@ def test_the_manifest_makes_the_app_installable(client):
 def test_every_page_links_the_manifest_and_the_app_script(client):
     html = client.get("/").get_data(as_text=True)
     assert '<link rel="manifest" href="/manifest.webmanifest">' in html
-    assert re.search(r'<script src="/static/js/app.js[^"]*" defer data-sw="/sw.js"', html)
+    # Static files carry a content hash in their name (core/assets.py): /static/js/app.<hash>.js
+    assert re.search(r'<script src="/static/js/app(\.[0-9a-f]+)?\.js" defer data-sw="/sw.js"', html)
 
 
 def test_the_service_worker_is_served_fresh_from_the_root_and_loads_workbox_from_our_static_files(client):
@@ -37,8 +38,13 @@ def test_the_service_worker_is_served_fresh_from_the_root_and_loads_workbox_from
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["Service-Worker-Allowed"] == "/"
     body = response.get_data(as_text=True)
-    assert 'importScripts("/static/vendor/workbox/workbox-sw.js")' in body
+    workbox_sw = re.search(r'importScripts\("(/static/vendor/workbox/workbox-sw(\.[0-9a-f]+)?\.js)"\)', body)
+    assert workbox_sw and client.get(workbox_sw.group(1)).status_code == 200
     assert 'modulePathPrefix: "/static/vendor/workbox/"' in body
+    # Under hashed names each module's URL is given by name, still from our own static files.
+    for name, url in json.loads(re.search(r"return (\{.*?\})\[name\]", body).group(1)).items():
+        assert name.startswith("workbox-") and url.startswith("/static/vendor/workbox/" + name)
+        assert client.get(url).status_code == 200
     assert "storage.googleapis.com" not in body and "cdn" not in body.lower().replace("never a cdn", "")
     for name in WORKBOX_MODULES:
         assert client.get(f"/static/vendor/workbox/workbox-{name}.prod.js").status_code == 200
