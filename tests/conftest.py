@@ -1,4 +1,5 @@
 """Fixtures: the real PostGIS test database, one rolled-back transaction per test."""
+import contextlib
 import contextvars
 import email
 import email.policy
@@ -56,6 +57,9 @@ def app():
     _compile_translations()
     app = create_app({"TESTING": True})
     app.test_client_class = IsolatedClient
+    # Sessions bound to a connection already in a transaction (the tests' one, below) work in
+    # savepoints; a session bound to an engine, as in production, has no transaction to join.
+    db.session.session_factory.configure(join_transaction_mode="create_savepoint")
     with app.app_context():
         upgrade(directory=str(PROJECT_ROOT / "migrations"))
         # Rows left by an interrupted run would make counts wrong; only regions are kept.
@@ -70,32 +74,50 @@ def app():
     return app
 
 
-@pytest.fixture(autouse=True)
-def transaction(app):
-    """Everything a test writes, through the app or directly, is rolled back afterwards.
+@contextlib.contextmanager
+def rolled_back_transaction(app):
+    """Everything written inside, through the app or directly, is rolled back at the end.
 
     Flask-SQLAlchemy picks the engine per mapper and ignores a session-level bind, so the
     app's default "engine" is swapped for one connection holding an open transaction; the
-    sessions join it with savepoints, so code that commits (services, CLI commands) behaves
-    as in production while the test still leaves nothing behind.
+    sessions join it with savepoints (`join_transaction_mode`, set once in `app`), so code that
+    commits (services, CLI commands) behaves as in production while the test still leaves
+    nothing behind.
+
+    `db.session` itself is never replaced: it is one object for the whole process, shared by
+    every app in it, and the live servers of the browser tests answer from other threads. A
+    request still running there when a test ended used to open its session from the registry of
+    that test's scoped session and end it, in its teardown, on the next test's (`db.session`
+    read anew): the first session kept its connection checked out inside a transaction, "idle in
+    transaction" with no thread holding it, until the live server's pool (15) ran dry.
     """
     with app.app_context():
         engines = db.engines
         engine = engines[None]
-        connection = engine.connect()
+        connection = engine.engine.connect()  # a Connection's .engine when nested
         outer = connection.begin()
         engines[None] = connection
-        session = db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
-        original = db.session
-        db.session = session
         try:
             yield connection
         finally:
-            session.remove()
-            db.session = original
+            db.session.remove()
             engines[None] = engine
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def transaction(app):
+    """Each test runs inside `rolled_back_transaction`."""
+    with rolled_back_transaction(app) as connection:
+        yield connection
+
+
+@pytest.fixture
+def another_test_transaction(app):
+    """`with another_test_transaction():` does what the fixture does around one test, so a test
+    can play the end of one test and the start of the next."""
+    return functools.partial(rolled_back_transaction, app)
 
 
 @pytest.fixture(autouse=True)
