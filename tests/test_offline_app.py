@@ -106,3 +106,34 @@ def test_no_script_of_the_offline_app_hard_codes_indonesian(app):
         code = re.sub(r"(^|\s)//[^\n]*", "", code)  # comments may quote the interface
         literals = re.findall(r'"([^"\n]*)"', code)
         assert not [s for s in literals if words.search(s)], name
+
+
+def test_the_app_version_follows_contents_not_file_times(app, tmp_path):
+    """Every node of a cluster (and every fresh checkout of one release) announces the same
+    service-worker version; a changed file announces a new one."""
+    import os
+    import shutil
+
+    from kim_platform.core import offline
+    from kim_platform.core.assets import StaticManifest
+
+    def version_of(folder):
+        with app.test_request_context():
+            saved = app.extensions.get("static_manifest"), app.extensions.pop("offline_files_digest", None)
+            app.extensions["static_manifest"] = StaticManifest(folder)
+            try:
+                return offline.app_version()
+            finally:
+                app.extensions["static_manifest"], digest = saved
+                app.extensions.pop("offline_files_digest", None)
+                if digest is not None:
+                    app.extensions["offline_files_digest"] = digest
+
+    copy = tmp_path / "static"
+    shutil.copytree(app.static_folder, copy)
+    before = version_of(copy)
+    for path in copy.rglob("*.js"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # another checkout: other times, same bytes
+    assert version_of(copy) == before
+    (copy / "js" / "app.js").write_text((copy / "js" / "app.js").read_text() + "\n// next release\n")
+    assert version_of(copy) != before

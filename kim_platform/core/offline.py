@@ -20,14 +20,22 @@ WORKER_SCRIPTS = ("vendor/idb/umd.js", "js/outbox.js")
 
 
 def _files_digest() -> str:
-    """Sizes and times of the static files and the shell's templates: a deploy changes them."""
+    """The contents of the static files (their hashed names, core/assets.py) and of the shell's
+    templates. Contents, not file times: every node of a cluster, and every fresh checkout of one
+    release, must announce the same version, or browsers would reinstall the worker at each hop."""
     digest = hashlib.sha256()
-    static = Path(current_app.static_folder)
+    manifest = current_app.extensions.get("static_manifest")
+    if manifest is not None and not current_app.debug:
+        names = sorted(asset.hashed for asset in manifest.by_path.values())
+    else:  # debugging: files change under a running server
+        static = Path(current_app.static_folder)
+        names = [f"{p.relative_to(static)}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
+                 for p in sorted(static.rglob("*")) if p.is_file()]
+    digest.update("\n".join(names).encode())
     templates = Path(current_app.root_path).parent / "templates"
-    for path in sorted([*static.rglob("*"), *(templates / "offline").iterdir(), templates / "base.html"]):
+    for path in sorted([*(templates / "offline").iterdir(), templates / "base.html"]):
         if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(static.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
