@@ -84,7 +84,7 @@ def campaign_list_query(viewer, region: str | None = None, active: bool | None =
         running = _open_sql(clock.today())
         stmt = stmt.where(running if active else not_(running))
     if bidang:
-        stmt = stmt.where(or_(func.cardinality(Campaign.target_bidang) == 0, Campaign.target_bidang.any(bidang)))
+        stmt = stmt.where(or_(func.cardinality(Campaign.target_bidang) == 0, Campaign.target_bidang.contains([bidang])))
     return stmt
 
 
