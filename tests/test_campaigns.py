@@ -390,3 +390,43 @@ def test_listed_exactly_when_visible(world, make_user):
     for viewer in viewers:
         listed = set(db.session.scalars(campaign_list_query(viewer).with_only_columns(Campaign.id)))
         assert listed == {c.id for c in made if permissions.campaign_visible(viewer, c)}
+
+
+def test_campaign_lists_and_pages_do_not_grow_with_their_rows(client, world, make_user):
+    """Statement counts stay flat: campaigns with targets and materials, disseminations of a campaign,
+    the account page's panel (tests/test_statement_counts.py's method, campaigns' own world)."""
+    from kim_platform.activities.services import create_activity
+    from tests.test_statement_counts import counting
+
+    w = world
+    direktur = make_user(role="direktorat")
+    made: list = []
+
+    def grow(n):
+        while len(made) < n:
+            campaign = services.create_campaign(direktur, _input(title=f"Kampanye {len(made):02d}",
+                                                                 targets=["76.02", "76.01", "73"]))
+            services.add_material(direktur, campaign, _image(), "poster.png")
+            services.publish_campaign(direktur, campaign)
+            create_activity(w["member"], w["kim"], _report(made[0].id if made else campaign.id))
+            made.append(campaign)
+        db.session.flush()
+
+    def count(url, headers=None):
+        with counting() as seen:
+            response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, url
+        return len(seen), response.get_data()
+
+    urls = ["/api/v1/campaigns?per_page=100", "/kampanye", "/akun"]
+    login(client, w["member"])
+    grow(2)
+    urls += [f"/kampanye/{made[0].id}", f"/api/v1/campaigns/{made[0].id}/disseminations?per_page=100"]
+    for url in urls:
+        count(url)
+    few = {url: count(url) for url in urls}
+    grow(12)
+    for url in urls:
+        many = count(url)
+        assert many[1] != few[url][1], f"{url}: the answer does not show the added rows"
+        assert many[0] == few[url][0], f"{url}: {few[url][0]} statements, then {many[0]}"
