@@ -430,3 +430,36 @@ def test_campaign_lists_and_pages_do_not_grow_with_their_rows(client, world, mak
         many = count(url)
         assert many[1] != few[url][1], f"{url}: the answer does not show the added rows"
         assert many[0] == few[url][0], f"{url}: {few[url][0]} statements, then {many[0]}"
+
+
+DISSEMINATIONS = {
+    "valid": ({}, None),
+    "no channel": ({"channel": ""}, {"channel"}),
+    "bad channel and no title": ({"channel": "televisi", "title": ""}, {"channel", "title"}),
+    "closed campaign": ({"closed": True}, {"campaign_id"}),
+}
+
+
+@pytest.mark.parametrize("case", list(DISSEMINATIONS))
+def test_a_dissemination_is_parsed_alike_by_the_page_and_the_api(app, world, case):
+    """The report parser reads campaign_id and channel the same from form fields, JSON and multipart."""
+    from tests.test_report_input_parity import TRANSPORTS, Sender
+
+    w = world
+    changes, expected = DISSEMINATIONS[case]
+    changes = dict(changes)
+    results = {}
+    for transport in TRANSPORTS:
+        campaign = services.publish_campaign(w["pembina"], services.create_campaign(w["pembina"], _input()))
+        if changes.pop("closed", False) or case == "closed campaign":
+            services.close_campaign(w["pembina"], campaign)
+        db.session.flush()
+        data = {k: str(v) for k, v in {**_report(campaign.id), **changes}.items()}
+        outcome, value = Sender(app, w["member"], transport).create(w["kim"], data)
+        if outcome == "ok":
+            link = db.session.get(Dissemination, value)
+            results[transport] = (link.campaign_id == campaign.id, link.channel, link.activity.reach_offline)
+        else:
+            results[transport] = ("error", value)
+    assert results["page"] == results["json"] == results["multipart"], results
+    assert results["page"] == ((True, "tempat-ibadah", 45) if expected is None else ("error", expected))
