@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import accounts, activities, demo, kims, teladan
+    from kim_platform import accounts, activities, campaigns, demo, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
@@ -55,6 +55,7 @@ def create_app(config=None) -> Flask:
     kims.init_app(app)
     activities.init_app(app)
     teladan.init_app(app)
+    campaigns.init_app(app)
     from kim_platform.maps import views as map_views
 
     map_views.init_app(app)
@@ -70,6 +71,7 @@ def _import_models() -> None:
     from kim_platform.accounts import models as _accounts  # noqa: F401
     from kim_platform.activities import models as _activities  # noqa: F401
     from kim_platform.audit import models as _audit  # noqa: F401
+    from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
     from kim_platform.kims import models as _kims  # noqa: F401
     from kim_platform.maps import models as _maps  # noqa: F401
@@ -87,6 +89,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.api.views import blp as api_meta_blp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
+    from kim_platform.campaigns.api import blp as campaigns_api_blp
+    from kim_platform.campaigns.views import bp as campaigns_bp
     from kim_platform.core.offline import bp as offline_bp
     from kim_platform.core.views import bp as core_bp
     from kim_platform.coverage.api import blp as coverage_api_blp
@@ -114,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(maps_bp)
     app.register_blueprint(coverage_bp)
     app.register_blueprint(teladan_bp)
+    app.register_blueprint(campaigns_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -126,11 +131,13 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(map_api_blp, url_prefix="/api/v1/map")
     api.register_blueprint(coverage_api_blp, url_prefix="/api/v1/coverage")
     api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
+    api.register_blueprint(campaigns_api_blp, url_prefix="/api/v1/campaigns")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
+    from kim_platform.campaigns.cli import campaigns_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.core.cli import storage_cli
     from kim_platform.coverage.cli import coverage_cli
@@ -149,3 +156,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(coverage_cli)
     app.cli.add_command(teladan_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(campaigns_cli)

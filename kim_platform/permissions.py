@@ -5,6 +5,7 @@ templates ask through the `can` global. Region scopes are code prefixes: a pembi
 `76` covers `76.02`, `76.02.01` and `76.02.01.2001`.
 """
 from kim_platform.activities.models import ActivityStatus
+from kim_platform.campaigns.models import CampaignStatus
 from kim_platform.kims.models import InvitationStatus, KimStatus
 from kim_platform.regions.codes import descendant_pattern, is_valid_code, level_of
 
@@ -358,6 +359,75 @@ def stored_file_public(kind: str, owner) -> bool:
     return stored_file_visible(None, kind, owner)
 
 
+# --- dissemination campaigns (issue 17) ---------------------------------------------------
+#
+#   campaign: published or closed (public) | managed by the viewer | direktorat
+#   managed:  the directorate, or a pembina whose scope holds the campaign's owner scope (the
+#             region of whoever created it: the creator while still its pembina, and the pembina above)
+
+PUBLIC_CAMPAIGN_STATUSES = CampaignStatus.PUBLIC
+
+
+def can_create_campaign(actor) -> bool:
+    """The directorate (anywhere) and every pembina (inside their scope, checked per target)."""
+    return is_direktorat(actor) or pembina_scope(actor) is not None
+
+
+def can_target_region(actor, code: str) -> bool:
+    """May `actor` send a campaign to the KIMs of region `code`? Inside their own scope only."""
+    return in_scope(actor, code)
+
+
+def can_manage_campaign(actor, campaign) -> bool:
+    """Edit, publish, close, upload materials: the directorate, and the pembina of the campaign's
+    owner region or above (a national campaign: the directorate only)."""
+    if is_direktorat(actor):
+        return True
+    return campaign.owner_scope is not None and code_within(campaign.owner_scope, pembina_scope(actor))
+
+
+def campaign_grounds(viewer) -> list[tuple[str, object]]:
+    """The campaign visibility rule: why `viewer` may see a campaign (any ground suffices)."""
+    if is_direktorat(viewer):
+        return [(ANY, None)]
+    grounds: list[tuple[str, object]] = [(STATUS, PUBLIC_CAMPAIGN_STATUSES)]
+    if pembina_scope(viewer):
+        grounds.append((REGION, pembina_scope(viewer)))
+    return grounds
+
+
+def campaign_visible(viewer, campaign) -> bool:
+    """May `viewer` see this campaign (its page, API record, materials)? The predicate form."""
+    for kind, arg in campaign_grounds(viewer):
+        if (kind == ANY or (kind == STATUS and campaign.status in arg)
+                or (kind == REGION and code_within(campaign.owner_scope, arg))):
+            return True
+    return False
+
+
+def campaign_visible_sql(viewer, campaign=None):
+    """Which campaigns `viewer` may see, as a SQL boolean: the list form of `campaign_visible`."""
+    from sqlalchemy import or_, true
+
+    from kim_platform.campaigns.models import Campaign
+
+    campaign = campaign if campaign is not None else Campaign
+    clauses = []
+    for kind, arg in campaign_grounds(viewer):
+        if kind == ANY:
+            return true()
+        if kind == STATUS:
+            clauses.append(campaign.status.in_(arg))
+        elif kind == REGION:
+            clauses.append(_sql_within(campaign.owner_scope, arg))
+    return or_(*clauses)
+
+
+def can_log_dissemination(actor, kim) -> bool:
+    """A dissemination is a report: whoever writes the KIM's reports logs it."""
+    return can_write_report(actor, kim)
+
+
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
     "users.deactivate": lambda user, obj: is_direktorat(user),
@@ -384,6 +454,9 @@ ACTIONS = {
     "activity.moderation_queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
     # The KIMs whose teladan score fell most: for those who foster them (their own region only).
     "teladan.watch": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
+    "campaign.create": lambda user, obj: can_create_campaign(user),
+    "campaign.view": lambda user, obj: campaign_visible(user, obj),
+    "campaign.manage": lambda user, obj: can_manage_campaign(user, obj),
 }
 
 

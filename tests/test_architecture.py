@@ -28,7 +28,8 @@ def test_import_contracts_are_kept():
 
 def test_the_sweep_learns_the_file_columns_from_the_models():
     assert sorted((c.table.name, c.name) for c in stored_file_columns()) == [
-        ("activity_photo", "key"), ("activity_photo", "thumb_key"), ("kim", "logo_key"), ("kim", "sk_file_key")]
+        ("activity_photo", "key"), ("activity_photo", "thumb_key"), ("campaign_material", "key"),
+        ("campaign_material", "thumb_key"), ("kim", "logo_key"), ("kim", "sk_file_key")]
 
 
 def test_the_sweep_keeps_a_kims_logo_and_sk_and_removes_orphans(app, runner, make_kim):
@@ -98,11 +99,13 @@ STATUS_WORDS = frozenset({
     "draft", "submitted", "verified", "rejected", "inactive",  # KimStatus
     "published", "hidden",  # ActivityStatus (and its draft)
     "pending", "accepted", "declined",  # InvitationStatus
+    "closed",  # CampaignStatus (and its draft, published)
 })
 # Where the words are the definition itself: the constant classes in the models.
 STATUS_DEFINITIONS = {
     "kim_platform/kims/models.py": {"KimStatus", "InvitationStatus"},
     "kim_platform/activities/models.py": {"ActivityStatus", "PendingAction"},
+    "kim_platform/campaigns/models.py": {"CampaignStatus"},
 }
 # Literals that are the same word but no status, each with its reason (keep it tiny).
 STATUS_WORD_ALLOWED = {

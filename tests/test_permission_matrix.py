@@ -39,6 +39,8 @@ KIM_EDITORS = KIM_REGION | {"kim_admin"}
 KIM_INSIDERS = KIM_EDITORS | {"member"}
 KIM_MANAGERS = frozenset({"kim_admin", "direktorat"})
 REPORTERS = frozenset({"member", "kim_admin", "direktorat"})
+CAMPAIGN_CREATORS = AUDIT_READERS  # the directorate and every pembina (targets inside their scope)
+CAMPAIGN_MANAGERS = KIM_REGION  # the matrix campaign is a pembina of 76.02's: they, those above, the directorate
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Ctx:
     actor_token_id: int | None = None
     invitation: object = None  # an invitation to the KIM for the actor's own address
     foreign_invitation: object = None  # one for somebody else's address (the target's)
+    campaign: object = None  # a campaign of the pembina of 76.02 for 76.02, in the case's status
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Case:
     json: dict | Callable[[Ctx], dict] | None = None
     kim_status: str = "verified"
     activity_status: str = "published"
+    campaign_status: str = "published"
 
     def path(self, ctx: Ctx) -> str:
         return self.url(ctx) if callable(self.url) else self.url
@@ -273,6 +277,41 @@ MATRIX = {
                                                    kim_status="draft"),
     ("map_api.RegionAt", "GET"): Case("/api/v1/map/region-at?lat=-2.75&lon=118.97&zoom=7", EVERYONE),
     # Audit log: the directorate and every pembina (each sees their own region's entries).
+    # Dissemination campaigns (issue 17): public once published; drafts for their managers.
+    ("campaigns.index", "GET"): Case("/kampanye", EVERYONE),
+    ("campaigns.new", "GET"): Case("/kampanye/baru", CAMPAIGN_CREATORS),
+    ("campaigns.new", "POST"): Case("/kampanye/baru", CAMPAIGN_CREATORS, data={"title": ""}),
+    ("campaigns.detail", "GET"): Case(lambda c: f"/kampanye/{c.campaign.id}", EVERYONE),
+    ("campaigns.detail", "GET", "draft"): Case(lambda c: f"/kampanye/{c.campaign.id}", CAMPAIGN_MANAGERS,
+                                               campaign_status="draft"),
+    ("campaigns.edit", "GET"): Case(lambda c: f"/kampanye/{c.campaign.id}/ubah", CAMPAIGN_MANAGERS),
+    ("campaigns.edit", "POST"): Case(lambda c: f"/kampanye/{c.campaign.id}/ubah", CAMPAIGN_MANAGERS,
+                                     data={"title": ""}, campaign_status="draft"),
+    ("campaigns.act", "POST"): Case(lambda c: f"/kampanye/{c.campaign.id}/terbitkan", CAMPAIGN_MANAGERS, data={},
+                                    campaign_status="draft"),
+    ("campaigns.act", "POST", "close"): Case(lambda c: f"/kampanye/{c.campaign.id}/tutup", CAMPAIGN_MANAGERS,
+                                             data={}),
+    ("campaigns.upload", "POST"): Case(lambda c: f"/kampanye/{c.campaign.id}/materi", CAMPAIGN_MANAGERS, data={}),
+    ("campaigns.material", "GET"): Case(lambda c: f"/kampanye/berkas/{c.campaign.materials[0].key}", EVERYONE),
+    ("campaigns.material", "GET", "draft"): Case(lambda c: f"/kampanye/berkas/{c.campaign.materials[0].key}",
+                                                 CAMPAIGN_MANAGERS, campaign_status="draft"),
+    ("campaigns_api.Campaigns", "GET"): Case("/api/v1/campaigns", EVERYONE),
+    ("campaigns_api.Campaigns", "POST"): Case("/api/v1/campaigns", CAMPAIGN_CREATORS, json={"title": ""}),
+    ("campaigns_api.CampaignItem", "GET"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}", EVERYONE),
+    ("campaigns_api.CampaignItem", "GET", "draft"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}",
+                                                         CAMPAIGN_MANAGERS, campaign_status="draft"),
+    ("campaigns_api.CampaignItem", "PATCH"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}", CAMPAIGN_MANAGERS,
+                                                  json={"title": "Kampanye Baru"}),
+    ("campaigns_api.CampaignPublish", "POST"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/publish",
+                                                    CAMPAIGN_MANAGERS, campaign_status="draft"),
+    ("campaigns_api.CampaignClose", "POST"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/close",
+                                                  CAMPAIGN_MANAGERS),
+    ("campaigns_api.CampaignMaterials", "POST"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/materials",
+                                                      CAMPAIGN_MANAGERS, data={}),
+    ("campaigns_api.CampaignDisseminations", "GET"): Case(
+        lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", EVERYONE),
+    ("campaigns_api.CampaignDisseminations", "GET", "draft"): Case(
+        lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", CAMPAIGN_MANAGERS, campaign_status="draft"),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
@@ -289,7 +328,21 @@ def test_every_route_has_a_declared_rule(app):
     assert not declared - existing, f"rules for routes that no longer exist: {sorted(declared - existing)}"
 
 
-def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str) -> Ctx:
+def _campaign(pembina, status: str):
+    from kim_platform.campaigns import services as campaigns
+
+    today = clock.today()
+    campaign = campaigns.create_campaign(pembina, {
+        "title": "Kampanye matriks", "key_message": "Pesan kunci.", "targets": ["76.02"],
+        "start_date": today.isoformat(), "end_date": today.isoformat()})
+    campaigns.add_material(pembina, campaign, b"%PDF-1.4\ntrailer<<>>\n%%EOF\n", "jadwal.pdf")
+    if status != "draft":
+        campaigns.publish_campaign(pembina, campaign)
+    return campaign
+
+
+def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str,
+             campaign_status: str = "published") -> Ctx:
     grant = ROLE_GRANTS.get(role)
     actor = None
     if role != "anonymous":
@@ -313,14 +366,15 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
     foreign_invitation = invite_member(founder, kim, target.email)
     db.session.flush()
     return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member,
-               activity=activity, invitation=invitation, foreign_invitation=foreign_invitation)
+               activity=activity, invitation=invitation, foreign_invitation=foreign_invitation,
+               campaign=_campaign(appointed, campaign_status))
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/", "/berkas/")):
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/")):
         return True
     if role == "anonymous":
         if is_api:
@@ -334,7 +388,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
 def test_route_role(client, make_user, make_kim, route, role):
     endpoint, method = route[:2]
     case = MATRIX[route]
-    ctx = _context(make_user, make_kim, role, case.kim_status, case.activity_status)
+    ctx = _context(make_user, make_kim, role, case.kim_status, case.activity_status, case.campaign_status)
     path = case.path(ctx)
     is_api = path.startswith("/api/")
     headers = {}

@@ -29,6 +29,7 @@ from kim_platform.accounts.services import AccountError
 from kim_platform.activities import services as activities
 from kim_platform.activities.models import Activity
 from kim_platform.audit.models import AuditEntry
+from kim_platform.campaigns import services as campaigns
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
 from kim_platform.extensions import db
@@ -70,6 +71,7 @@ class World:
     appointed: object  # a pembina of 76.02 to dismiss
     invitation: object  # to the KIM for the actor's own address (persons only)
     foreign_invitation: object  # to the KIM for the target's address
+    campaign: object = None  # of the pembina of 76.02 for 76.02, with a PDF material
 
     def membership(self, user):
         return next(m for m in self.kim.memberships if m.user_id == user.id)
@@ -94,6 +96,7 @@ class Rule:
     rejected: frozenset = NOBODY  # past the permission check, their (invalid) input is refused: 422
     kim_status: str = "verified"
     activity_status: str = "published"
+    campaign_status: str = "published"
 
 
 def _image(fmt: str = "PNG") -> bytes:
@@ -127,6 +130,21 @@ def _photo_one_by_one(w: World):
     db.session.flush()
     return activities.store_report_photo(w.actor, w.activity, 1, _image(), "matriks-foto-1")
 
+
+def _campaign_input(targets=("76.02",)) -> dict:
+    today = clock.today().isoformat()
+    return {"title": "Kampanye matriks", "key_message": "Pesan kunci.", "targets": list(targets),
+            "start_date": today, "end_date": today}
+
+
+def _dissemination(w: World):
+    return activities.create_activity(w.actor, w.kim, {**_report(), "type": "diseminasi",
+                                                       "campaign_id": w.campaign.id, "channel": "grup-whatsapp"})
+
+
+# Who may not see a draft campaign of the pembina of 76.02 (answered 404).
+CAMPAIGN_OUTSIDERS = EVERYONE - KIM_REGION
+PDF = b"%PDF-1.4\ntrailer<<>>\n%%EOF\n"
 
 # Keyed by "<module>.<function>" plus a variant; every row is one call as every role.
 MATRIX = {
@@ -225,6 +243,24 @@ MATRIX = {
         lambda w: activities.hide_activity(w.actor, w.activity, "Memuat data pribadi."), KIM_REGION),
     ("activities.unhide_activity",): Rule(lambda w: activities.unhide_activity(w.actor, w.activity), KIM_REGION,
                                           hidden=OUTSIDERS, activity_status="hidden"),
+    # --- dissemination campaigns (a campaign of the pembina of 76.02) --------------------------
+    ("campaigns.create_campaign",): Rule(lambda w: campaigns.create_campaign(w.actor, _campaign_input()), KIM_REGION),
+    ("campaigns.create_campaign", "another region"): Rule(
+        lambda w: campaigns.create_campaign(w.actor, _campaign_input(["73.71"])),
+        frozenset({"pembina_out", "pembina_prov_out"}) | DIREKTORAT),
+    ("campaigns.update_campaign",): Rule(lambda w: campaigns.update_campaign(w.actor, w.campaign, {"title": "Baru"}),
+                                         KIM_REGION),
+    ("campaigns.update_campaign", "draft"): Rule(
+        lambda w: campaigns.update_campaign(w.actor, w.campaign, {"title": "Baru"}), KIM_REGION,
+        hidden=CAMPAIGN_OUTSIDERS, campaign_status="draft"),
+    ("campaigns.publish_campaign",): Rule(lambda w: campaigns.publish_campaign(w.actor, w.campaign), KIM_REGION,
+                                          hidden=CAMPAIGN_OUTSIDERS, campaign_status="draft"),
+    ("campaigns.close_campaign",): Rule(lambda w: campaigns.close_campaign(w.actor, w.campaign), KIM_REGION),
+    ("campaigns.add_material",): Rule(lambda w: campaigns.add_material(w.actor, w.campaign, PDF, "jadwal.pdf"),
+                                      KIM_REGION),
+    ("campaigns.remove_material",): Rule(
+        lambda w: campaigns.remove_material(w.actor, w.campaign, w.campaign.materials[0].id), KIM_REGION),
+    ("campaigns.link_dissemination",): Rule(_dissemination, REPORTERS),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),
@@ -251,7 +287,7 @@ EXEMPT = {
         "activities.request_fingerprint", "activities.clean_delivery",
         "accounts.sha256", "accounts.normalise_email", "accounts.normalise_whatsapp",
         "accounts.email_verification_token", "accounts.password_reset_token", "accounts.device_cookie",
-        "accounts.known_device", "accounts.login_refusal",
+        "accounts.known_device", "accounts.login_refusal", "campaigns.clean_campaign_input",
     ), "pure helper"),
     # Reads (what a viewer may see is the visibility rule's business, not a write's).
     **dict.fromkeys((
@@ -270,12 +306,15 @@ EXEMPT = {
     # Derived data and building blocks of authorised writes.
     "kims.next_number": "allocates the next KIM number inside change_status(verify), which authorised it",
     "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
+    "campaigns.close_ended_campaigns": "the daily job: stores the closed status every read already shows",
+    "campaigns.send_digests": "the daily job: mails the notices publish_campaign (authorised) already wrote",
 }
 # Helpers that take the acting user but change nothing on their own: they serve the write services.
 ACTOR_HELPERS = {
     "kims.authorise": "the write services' refusal (404/403) from a permissions answer",
     "kims.check_daily_cap": "counts the actor's writes of the day (a read; 429 past the cap)",
     "audit.record": "the audit trail written by the write services themselves, inside their transaction",
+    "campaigns.dissemination_errors": "judges a new report's campaign fields inside create_activity (a read)",
 }
 EXEMPT.update(ACTOR_HELPERS)
 
@@ -348,9 +387,13 @@ def _world(make_user, make_kim, role: str, rule: Rule) -> World:
     if permissions.is_person(actor):
         invitation = kims.invite_member(permissions.SYSTEM, kim, actor.email, KIM_ROLES.get(role, "anggota"))
     foreign_invitation = kims.invite_member(permissions.SYSTEM, kim, target.email)
+    campaign = campaigns.create_campaign(appointed, _campaign_input())
+    campaigns.add_material(appointed, campaign, PDF, "jadwal.pdf")
+    if rule.campaign_status != "draft":
+        campaigns.publish_campaign(appointed, campaign)
     db.session.flush()
     return World(actor=actor, kim=kim, other=other, activity=activity, target=target, appointed=appointed,
-                 invitation=invitation, foreign_invitation=foreign_invitation)
+                 invitation=invitation, foreign_invitation=foreign_invitation, campaign=campaign)
 
 
 def _audit_count() -> int:

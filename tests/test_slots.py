@@ -9,6 +9,7 @@ import pytest
 from jinja2 import ChoiceLoader, DictLoader
 
 from kim_platform.accounts.slots import ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED
+from kim_platform.activities.slots import REPORT_CHECK, REPORT_CREATED, REPORT_FIELDS, REPORT_FORM
 from kim_platform.core import clock
 from kim_platform.core.slots import EXTENSION, Slot, slot
 from kim_platform.extensions import db
@@ -37,14 +38,19 @@ def test_the_app_fills_each_slot_from_the_domain_above(app):
     """The wiring of create_app: who fills which slot, in which order."""
     with app.app_context():
         filled = {s.name: [e.name for e in s.entries()]
-                  for s in (PROFILE_SUMMARY, PROFILE, REGION_PAGE, ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED)}
+                  for s in (PROFILE_SUMMARY, PROFILE, REGION_PAGE, ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED,
+                            REPORT_FORM, REPORT_FIELDS, REPORT_CHECK, REPORT_CREATED)}
     assert filled == {
         "kim_profile.summary": ["teladan.score"],
-        "kim_profile": ["activities.recent"],
+        "kim_profile": ["campaigns.for_this_kim", "activities.recent"],
         "region_page": ["activities.latest"],
-        "account_page": ["kims.memberships", "kims.invitations"],
+        "account_page": ["kims.memberships", "kims.invitations", "campaigns.for_my_kims"],
         "api_me": ["kims.memberships"],
         "user_directory.connected": ["kims.members"],
+        "activity_report_form": ["campaigns.dissemination"],
+        "activity_report.fields": ["campaigns.dissemination"],
+        "activity_report.check": ["campaigns.dissemination"],
+        "activity_report.created": ["campaigns.dissemination"],
     }
 
 

@@ -97,6 +97,11 @@ class ActivityInputSchema(ma.Schema):
     links = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
     tags = ma.fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
     late_reason = ma.fields.Raw(metadata={"type": "string"})
+    campaign_id = ma.fields.Raw(metadata={"type": "integer", "description": "creating: the published campaign "
+                                          "this report disseminates (type `diseminasi`, with `channel`)"})
+    channel = ma.fields.Raw(metadata={"type": "string", "description": "with `campaign_id`: pertemuan-warga, "
+                                      "tempat-ibadah, radio-komunitas, grup-whatsapp, media-sosial, "
+                                      "papan-informasi, rumah-ke-rumah or lainnya"})
     action = ma.fields.Raw(metadata={"type": "string", "enum": list(forms.EDIT_ACTIONS), "description":
                                      "creating: `publish` (default) or `draft`; changing: `save` (default), "
                                      "`publish` (a draft) or `review` (a hidden report: ask the pembina)"})

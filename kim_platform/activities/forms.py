@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from kim_platform.activities.models import PendingAction
 from kim_platform.activities.services import FIELDS, KEY_RE, ActivityError
+from kim_platform.activities.slots import REPORT_FIELDS
 
 DRAFT, PUBLISH, REVIEW = PendingAction.DRAFT, PendingAction.PUBLISH, PendingAction.REVIEW
 SAVE = "save"  # an edit that only saves
@@ -39,11 +40,17 @@ def _empty(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def extra_fields() -> tuple[str, ...]:
+    """Input fields that the domains above read from a new report (a campaign's `campaign_id`,
+    `channel`), declared in the slot activity_report.fields."""
+    return tuple(name for names in REPORT_FIELDS.collect() for name in names if name not in FIELDS)
+
+
 def _fields(source) -> dict:
     """The known fields of a JSON object or a form MultiDict (repeated links/tags become a list)."""
     getlist = getattr(source, "getlist", None)
     raw = {}
-    for key in FIELDS:
+    for key in FIELDS + extra_fields():
         if key not in source:
             continue
         if getlist is not None and key in LIST_FIELDS and len(getlist(key)) > 1:

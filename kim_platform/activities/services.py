@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, Photo
+from kim_platform.activities.slots import REPORT_CHECK, REPORT_CREATED
 from kim_platform.audit.services import record
 from kim_platform.core import clock
 from kim_platform.core.clock import utcnow
@@ -187,6 +188,21 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
     return clean
 
 
+def _clean_new_report(actor, kim, raw: dict) -> dict:
+    """The report's own fields and those the domains above read (activity_report.check), judged
+    together: one refusal names every bad field, before anything is written."""
+    extra: dict = {}
+    for found in REPORT_CHECK.collect(actor=actor, kim=kim, raw=raw):
+        extra.update(found)
+    try:
+        values = clean_activity_input(raw)
+    except ActivityError as error:
+        raise ActivityError(error.message, fields={**error.fields, **extra}) from None
+    if extra:
+        raise ActivityError(_l("Some fields need attention."), fields=extra)
+    return values
+
+
 def _check_place(values: dict, kim) -> None:
     """A report takes place in its KIM's own province (it lands in that province's feeds, figures
     and moderation), in a real desa, with its point inside the desa's kabupaten/kota."""
@@ -308,7 +324,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     photos = list(photos)
     action = PendingAction.PUBLISH if publish else PendingAction.DRAFT
     pixels = check_photos(photos)
-    values = clean_activity_input(raw)
+    values = _clean_new_report(actor, kim, raw)
     _check_place(values, kim)
     lat, lon = values.pop("lat", None), values.pop("lon", None)
     values.setdefault("desa_code", kim.desa_code)
@@ -329,6 +345,8 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     db.session.flush()
     refresh_last_activity(kim)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
+    for link in REPORT_CREATED.entries():  # a campaign's dissemination, in this transaction
+        link.func(actor=actor, kim=kim, activity=activity, raw=raw)
     return activity
 
 

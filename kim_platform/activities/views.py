@@ -38,9 +38,10 @@ def _form_values(activity=None) -> dict:
         values = {key: request.form.get(key, "") for key in services.FIELDS}
         return values
     if activity is None:
-        return {"date": clock.today().isoformat(), "type": "", "title": "", "description": "", "desa_code": "",
+        given = {key: request.args.get(key, "")[:150] for key in ("type", "title") if key in request.args}
+        return {**{"date": clock.today().isoformat(), "type": "", "title": "", "description": "", "desa_code": "",
                 "lat": "", "lon": "", "reach_offline": "", "reach_online": "", "links": "", "tags": "",
-                "late_reason": ""}
+                "late_reason": ""}, **given}
     return {"title": activity.title, "date": activity.activity_date.isoformat(), "type": activity.type,
             "description": activity.description_md, "desa_code": activity.desa_code, "lat": "", "lon": "",
             "reach_offline": activity.reach_offline or "", "reach_online": activity.reach_online or "",
@@ -72,7 +73,7 @@ def report(ref: str):
                   else _("Saved as a draft."), "success")
             return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/form.html", kim=kim, activity=None, form=form, values=_form_values(),
-                           errors=errors, types=queries.activity_types(), locale=current_locale(),
+                           params=request.values, errors=errors, types=queries.activity_types(), locale=current_locale(),
                            today=clock.today().isoformat()), 422 if errors else 200
 
 
