@@ -137,3 +137,18 @@ def test_the_app_version_follows_contents_not_file_times(app, tmp_path):
     assert version_of(copy) == before
     (copy / "js" / "app.js").write_text((copy / "js" / "app.js").read_text() + "\n// next release\n")
     assert version_of(copy) != before
+
+
+def test_the_outbox_keeps_every_field_the_report_form_sends():
+    """report-form.js copies a fixed list of fields into the outbox: a field of the form (or of a panel
+    a higher domain adds to it, such as the campaign of a dissemination) missing from that list would
+    be dropped silently from every report sent through the outbox."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = (root / "static/js/report-form.js").read_text()
+    listed = set(re.findall(r'"([a-z_]+)"', re.search(r"var FIELDS = \[(.*?)\];", script, re.S).group(1)))
+    forms = [root / "templates/activities/form.html", *(root / "templates").glob("*/_report_form_panel.html")]
+    named = {name for path in forms for name in re.findall(r'name="([a-z_]+)"', path.read_text())}
+    assert {"campaign_id", "channel"} <= named  # the campaign panel is among the forms read
+    assert named - {"action", "photos", "remove_photo", "csrf_token"} <= listed

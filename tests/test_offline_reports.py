@@ -161,8 +161,39 @@ def test_written_at_is_stored_beside_the_receive_time(client, reporter):
     activity = db.session.get(Activity, body["id"])
     assert activity.written_at == written and activity.created_at is not None
     # "Z" (JavaScript's toISOString) is an offset too.
-    z = _post(client, kim, headers, _body(title="Lain", written_at="2026-01-02T03:04:05.678Z"))
-    assert z.status_code == 201 and z.get_json()["written_at"].startswith("2026-01-02T03:04:05")
+    z_time = (utcnow() - timedelta(days=10)).replace(microsecond=678000)
+    z_text = z_time.strftime("%Y-%m-%dT%H:%M:%S.678Z")
+    z = _post(client, kim, headers, _body(title="Lain", written_at=z_text))
+    assert z.status_code == 201 and z.get_json()["written_at"].startswith(z_time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+@pytest.mark.parametrize("written_at", [
+    "0001-01-01T00:00:00+14:00",  # stored as a BC timestamp, which psycopg2 cannot read back
+    "9999-12-31T23:00:00+00:00",  # overflows when shown in WIB
+    "far-past", "far-future"])
+def test_an_implausible_device_time_keeps_the_report_not_the_time(client, reporter, written_at):
+    """A wrong device clock must neither strand the report in the outbox (a 422 the volunteer cannot
+    fix) nor store a time that breaks every page reading the row back."""
+    kim, member, headers = reporter
+    now = utcnow()
+    written_at = {"far-past": (now - timedelta(days=3 * 366)).isoformat(),
+                  "far-future": (now + timedelta(days=2)).isoformat()}.get(written_at, written_at)
+    answer = _post(client, kim, headers, _body(written_at=written_at), str(uuid.uuid4()))
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["written_at"] is None
+    report = answer.get_json()["id"]
+    db.session.expire_all()
+    assert db.session.get(Activity, report).written_at is None
+    assert client.get(f"/kegiatan/{report}").status_code == 200
+    assert client.get("/kegiatan").status_code == 200
+
+
+def test_a_lone_surrogate_with_a_key_is_refused_not_a_500(client, reporter):
+    kim, member, headers = reporter
+    raw = '{"title": "\\ud800 cek", "date": "%s", "type": "diskusi"}' % clock.today().isoformat()
+    answer = client.post(f"/api/v1/kims/{kim.id}/activities", data=raw, content_type="application/json",
+                         headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+    assert 400 <= answer.status_code < 500
 
 
 @pytest.mark.parametrize("written_at", ["kemarin sore", "2026-13-01T10:00:00+07:00", "2026-05-01T10:00:00", 12])

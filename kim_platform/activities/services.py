@@ -505,12 +505,21 @@ def request_fingerprint(kim_id: int, raw: dict, action: str, written_at, photo_c
         "written_at": _normalised(written_at), "photo_count": _normalised(photo_count) or "0",
         "photos": [hashlib.sha256(data).hexdigest() for data in photos],
     }
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes: a lone surrogate in the JSON body (valid JSON, not UTF-8) hashes instead of raising.
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# A device time outside this window is a wrong device clock (a phone reset to 1970, a typo'd year):
+# the report is kept, its device time is not. Refusing it would strand the report in the outbox with
+# nothing the volunteer can fix, and years out of range break reading the row back (BC, year 10000).
+DEVICE_TIME_PAST = timedelta(days=2 * 366)
+DEVICE_TIME_AHEAD = timedelta(days=1)
+
+
 def clean_delivery(written_at, photo_count, errors: dict) -> tuple[datetime | None, int]:
-    """The device time (ISO 8601 with its offset) and the number of photos to follow (0..6)."""
+    """The device time (ISO 8601 with its offset, in UTC; None when implausible) and the number of
+    photos to follow (0..6)."""
     when = None
     if written_at not in (None, ""):
         try:
@@ -523,6 +532,14 @@ def clean_delivery(written_at, photo_count, errors: dict) -> tuple[datetime | No
                 when = None
                 errors["written_at"] = _l("Give the time as ISO 8601 with its offset, e.g. "
                                           "2026-05-01T08:30:00+08:00.")
+            else:
+                now = utcnow()
+                try:
+                    when = when.astimezone(now.tzinfo)
+                except (OverflowError, ValueError):
+                    when = None
+                if when is not None and not now - DEVICE_TIME_PAST <= when <= now + DEVICE_TIME_AHEAD:
+                    when = None
     count = 0
     if photo_count not in (None, ""):
         try:

@@ -18,7 +18,9 @@
   var status = document.getElementById("upload-status");
   var MAX_SIDE = 1600;
   var FIELDS = ["title", "date", "type", "description", "desa_code", "lat", "lon", "reach_offline",
-                "reach_online", "links", "tags", "late_reason"];
+                "reach_online", "links", "tags", "late_reason",
+                // a dissemination (issue 17): the campaign panel of the form
+                "campaign_id", "channel"];
   var stringsBlock = document.getElementById("outbox-strings");
   var strings = {};
   try { strings = stringsBlock ? JSON.parse(stringsBlock.textContent) : {}; } catch (e) { strings = {}; }
