@@ -129,11 +129,13 @@ def test_a_dissemination_through_the_api_and_the_offline_outbox(client, world):
 
 
 @pytest.mark.parametrize("case", ["closed", "draft", "not targeted", "wrong bidang", "ended", "no channel",
-                                  "bad channel", "other type", "unknown"])
+                                  "bad channel", "other type", "unknown", "not started"])
 def test_a_dissemination_is_refused_with_a_field_error_and_nothing_is_written(client, world, case, frozen_clock):
     w = world
     kim = w["kim"]
     raw = _input(bidang=["kesehatan"] if case == "wrong bidang" else [])
+    if case == "not started":
+        raw.update(start_date=(clock.today() + timedelta(days=3)).isoformat())
     campaign = services.create_campaign(w["pembina"], raw)
     if case != "draft":
         services.publish_campaign(w["pembina"], campaign)
@@ -163,6 +165,8 @@ def test_a_dissemination_is_refused_with_a_field_error_and_nothing_is_written(cl
     assert expected in fields, fields
     if case in ("closed", "ended"):
         assert "ditutup" in fields["campaign_id"]
+    if case == "not started":
+        assert "dimulai" in fields["campaign_id"] and not campaign.is_open
     assert (_count(Activity), _count(Dissemination), _count(AuditEntry)) == before
 
 
@@ -463,3 +467,48 @@ def test_a_dissemination_is_parsed_alike_by_the_page_and_the_api(app, world, cas
             results[transport] = ("error", value)
     assert results["page"] == results["json"] == results["multipart"], results
     assert results["page"] == ((True, "tempat-ibadah", 45) if expected is None else ("error", expected))
+
+
+def test_targets_moved_beyond_the_owner_region_take_the_campaign_from_the_pembina_below(world, make_user):
+    """A province pembina retargets a kabupaten's draft to a neighbouring kabupaten: the kabupaten
+    pembina may no longer rewrite or publish what now reaches KIMs outside their region."""
+    campaign = services.create_campaign(world["pembina"], _input())
+    province = make_user(role="pembina", scope="76")
+    services.update_campaign(province, campaign, {"targets": ["76.01"]})
+    assert campaign.owner_scope == "76"
+    with pytest.raises(CampaignError):
+        services.update_campaign(world["pembina"], campaign, {"key_message": "Pesan lain"})
+    with pytest.raises(CampaignError):
+        services.publish_campaign(world["pembina"], campaign)
+    services.publish_campaign(province, campaign)
+    # Within the owner region nothing moves: the kabupaten pembina keeps their own campaign.
+    own = services.create_campaign(world["pembina"], _input(targets=["76.02"]))
+    services.update_campaign(world["pembina"], own, {"targets": ["76.02.01"]})
+    assert own.owner_scope == world["pembina"].pembina_scope == "76.02"
+    services.update_campaign(world["pembina"], own, {"title": "Masih milik kabupaten"})
+
+
+def test_publishing_costs_the_same_statements_for_few_and_many_recipients(world, make_user, make_kim, outbox):
+    """Notices and the day's digest claim are set-based: a provincial campaign must not run two
+    statements per KIM admin inside the request that publishes it."""
+    from sqlalchemy import event
+
+    def statements_to_publish(extra_kims: int) -> int:
+        for n in range(extra_kims):
+            make_kim(name=f"KIM Tambahan {extra_kims}-{n}", members=[(make_user(name=f"Ketua {extra_kims}-{n}"), "ketua")])
+        campaign = services.create_campaign(world["pembina"], _input(title=f"Kampanye {extra_kims}"))
+        db.session.flush()
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            services.publish_campaign(world["pembina"], campaign)
+            db.session.flush()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = statements_to_publish(1)
+    many = statements_to_publish(6)
+    assert many == few, (few, many)
+    assert len(outbox.messages()) >= 2 + 6

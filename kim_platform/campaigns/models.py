@@ -123,8 +123,8 @@ class Campaign(db.Model):
 
     @property
     def is_open(self) -> bool:
-        """Published and not past its end: disseminations may be logged."""
-        return self.current_status == PUBLISHED
+        """Published, started and not past its end: disseminations may be logged."""
+        return self.current_status == PUBLISHED and self.start_on <= clock.today()
 
 
 class CampaignTarget(db.Model):

@@ -8,7 +8,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from kim_platform import permissions
@@ -253,6 +253,11 @@ def update_campaign(actor, campaign: Campaign, raw: dict) -> Campaign:
     values = clean_campaign_input(raw, partial=True, current=campaign)
     if "targets" in values:
         _check_target_scope(actor, values["targets"])
+        if any(not permissions.code_within(code, campaign.owner_scope) for code in values["targets"]):
+            # Targets beyond the owner region (set by a pembina above, or the directorate) make the
+            # campaign theirs: the pembina below must not rewrite or publish what reaches other regions.
+            campaign.owner_scope = (None if permissions.is_direktorat(actor)
+                                    else permissions.pembina_scope(actor))
     before = _snapshot(campaign)
     _assign(campaign, values)
     campaign.updated_at = utcnow()
@@ -392,17 +397,23 @@ def send_digests(day: date | None = None, user_ids=None, send=None) -> int:
     day = day or clock.today()
     send = send or send_quietly
     pending = pending_notices(user_ids)
+    if not pending:
+        return 0
+    # Set-based, whatever the number of people: one claim of the day for all, one update of notices.
+    claimed = set(db.session.scalars(
+        insert(CampaignDigest).values([{"user_id": user.id, "day": day, "notices": len(campaigns)}
+                                       for user, campaigns in pending])
+        .on_conflict_do_nothing().returning(CampaignDigest.user_id)))
+    told = [(user.id, c.id) for user, campaigns in pending if user.id in claimed for c in campaigns]
+    if told:
+        db.session.execute(update(CampaignNotice).where(
+            CampaignNotice.sent_on.is_(None),
+            tuple_(CampaignNotice.user_id, CampaignNotice.campaign_id).in_(told)).values(sent_on=day))
     sent = 0
     for user, campaigns in pending:
-        claimed = db.session.scalar(insert(CampaignDigest).values(user_id=user.id, day=day, notices=len(campaigns))
-                                    .on_conflict_do_nothing().returning(CampaignDigest.user_id))
-        if claimed is None:
-            continue
-        db.session.execute(update(CampaignNotice).where(
-            CampaignNotice.user_id == user.id, CampaignNotice.sent_on.is_(None),
-            CampaignNotice.campaign_id.in_([c.id for c in campaigns])).values(sent_on=day))
-        send(user.email, *mails.digest(user, campaigns))
-        sent += 1
+        if user.id in claimed:
+            send(user.email, *mails.digest(user, campaigns))
+            sent += 1
     return sent
 
 
@@ -435,6 +446,9 @@ def dissemination_errors(actor, kim, raw: dict) -> dict | None:
     elif campaign.current_status != PUBLISHED:
         errors["campaign_id"] = (_l("This campaign is closed: disseminations are no longer logged for it.")
                                  if campaign.current_status == CLOSED else _l("This campaign is not published."))
+    elif campaign.start_on > clock.today():
+        errors["campaign_id"] = _l("This campaign starts on %(date)s: disseminations are logged from then on.",
+                                   date=campaign.start_on.isoformat())
     elif not campaign_targets_kim(campaign, kim):
         errors["campaign_id"] = _l("This campaign is not meant for %(name)s: it targets other regions or bidang.",
                                    name=kim.name)
