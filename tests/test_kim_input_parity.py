@@ -22,6 +22,10 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import Bidang, Kim
 from tests.conftest import DESA, DESA_POINT, bearer, csrf_token, login
 
+# Past dates derived from the code's clock (the rules refuse dates in the future).
+FOUNDED_ON = (clock.today() - timedelta(days=7 * 365)).isoformat()
+SK_DATE = (clock.today() - timedelta(days=320)).isoformat()
+
 TRANSPORTS = ("page", "json", "multipart")
 LAT, LON = "-2.749192", "118.967345"
 BASE = {"name": "KIM Binanga Maju", "bidang": ["literasi", "media"], "desa_code": DESA, "lat": LAT, "lon": LON}
@@ -32,8 +36,8 @@ CREATE = {
     # case: (changes to BASE, None for a stored row or the field names refused)
     "valid, only the required fields": ({}, None),
     "valid, every field": ({
-        "address": "Jl. Yos Sudarso 12", "founded_on": "2019-08-17", "sk_number": "140/12/2024",
-        "sk_issuer": "Lurah Binanga", "sk_date": "2024-01-15", "description": "Kelompok informasi warga.",
+        "address": "Jl. Yos Sudarso 12", "founded_on": FOUNDED_ON, "sk_number": "140/12/2024",
+        "sk_issuer": "Lurah Binanga", "sk_date": SK_DATE, "description": "Kelompok informasi warga.",
         "whatsapp": "0812 3456 7890", "email": "KIM.Binanga@Example.id",
         "social_instagram": "instagram.com/kimbinanga", "social_website": "https://kim-binanga.id"}, None),
     "decimal commas": ({"lat": "-2,749192", "lon": "118,967345"}, None),
@@ -208,7 +212,7 @@ def test_registering_gives_the_same_row_or_errors_everywhere(app, make_user, cas
         assert stored["email"] == "kim.binanga@example.id" and stored["whatsapp"].startswith("+62")
         assert stored["socials"] == {"instagram": "https://instagram.com/kimbinanga",
                                      "website": "https://kim-binanga.id"}
-        assert stored["founded_on"].isoformat() == "2019-08-17" and stored["address"] == "Jl. Yos Sudarso 12"
+        assert stored["founded_on"].isoformat() == FOUNDED_ON and stored["address"] == "Jl. Yos Sudarso 12"
     elif case == "repeated and blank bidang":
         assert stored["bidang"] == ["literasi", "media"]
     elif case == "one bidang as a single value":
