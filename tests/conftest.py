@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from kim_platform import create_app
 from kim_platform.accounts.models import RoleGrant, User
@@ -50,6 +50,21 @@ class IsolatedClient(FlaskClient):
         kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
+
+
+@contextlib.contextmanager
+def counting():
+    """Count every statement sent on the test's connection (the app's engine in tests)."""
+    seen = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
 
 @pytest.fixture(scope="session")
 def app():

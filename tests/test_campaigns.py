@@ -18,7 +18,7 @@ from kim_platform.campaigns.queries import reach
 from kim_platform.campaigns.services import CampaignError
 from kim_platform.core import clock
 from kim_platform.extensions import db
-from tests.conftest import bearer, csrf_token, login
+from tests.conftest import bearer, counting, csrf_token, login
 
 OTHER_KABUPATEN_DESA = "76.01.01.1006"  # Kab. Pasangkayu, Sulawesi Barat
 
@@ -493,21 +493,14 @@ def test_targets_moved_beyond_the_owner_region_take_the_campaign_from_the_pembin
 def test_publishing_costs_the_same_statements_for_few_and_many_recipients(world, make_user, make_kim, outbox):
     """Notices and the day's digest claim are set-based: a provincial campaign must not run two
     statements per KIM admin inside the request that publishes it."""
-    from sqlalchemy import event
-
     def statements_to_publish(extra_kims: int) -> int:
         for n in range(extra_kims):
             make_kim(name=f"KIM Tambahan {extra_kims}-{n}", members=[(make_user(name=f"Ketua {extra_kims}-{n}"), "ketua")])
         campaign = services.create_campaign(world["pembina"], _input(title=f"Kampanye {extra_kims}"))
         db.session.flush()
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with counting() as seen:
             services.publish_campaign(world["pembina"], campaign)
             db.session.flush()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(seen)
 
     few = statements_to_publish(1)

@@ -9,18 +9,17 @@ an edit was cleared on the page and kept by the API, and only the page took a lo
 and "save and submit".
 """
 import io
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import template_rendered
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import Bidang, Kim
-from tests.conftest import DESA, DESA_POINT, bearer, csrf_token, login
+from tests.conftest import DESA, DESA_POINT, bearer, counting, csrf_token, login
 
 # Past dates derived from the code's clock (the rules refuse dates in the future).
 FOUNDED_ON = (clock.today() - timedelta(days=7 * 365)).isoformat()
@@ -274,18 +273,6 @@ def test_the_api_takes_a_json_boolean_confirmation(app, client, make_user, make_
     assert client.post("/api/v1/kims", json={**BASE, "confirm_not_duplicate": True}, headers=headers).status_code == 201
 
 
-@contextmanager
-def counting():
-    seen = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

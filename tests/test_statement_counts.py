@@ -5,11 +5,10 @@ Each case builds a small world (2 of everything), counts the statements of one r
 world to 20 of everything and counts again: the two counts must be equal. A query per row (N+1)
 makes the second count larger.
 """
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from kim_platform.activities.models import Activity, Photo
 from kim_platform.audit.services import record
@@ -18,7 +17,7 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import KimInvitation, Membership
 from kim_platform.regions.models import Region
 from kim_platform.teladan.models import KimScore
-from tests.conftest import bearer, login
+from tests.conftest import bearer, counting, login
 
 FEW, MANY = 2, 20
 
@@ -35,19 +34,6 @@ def steady_demo_flag(app, monkeypatch):
     monkeypatch.setattr(demo, "_cache", {"at": time.monotonic(), "value": False})
 
 
-@contextmanager
-def counting():
-    """Count every statement sent on the test's connection (the app's engine in tests)."""
-    seen = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def selects(statements: list[str]) -> list[str]:
