@@ -391,3 +391,63 @@ def test_adding_a_material_locks_the_campaign_and_counts_what_is_stored(world):
     assert any(re.search(r"FROM campaign\s+WHERE.*FOR UPDATE", s, re.S) for s in seen), seen
     assert db.session.scalar(select(func.count()).select_from(CampaignMaterial)
                              .where(CampaignMaterial.campaign_id == campaign.id)) == services.MAX_MATERIALS
+
+
+def test_two_concurrent_uploads_cannot_both_pass_the_material_limit(tmp_path):
+    """Two connections at once, each with the campaign's 11 materials loaded, each adding a 12th:
+    one passes, the other waits on the campaign's row lock and is refused. (A second app with its
+    own connections, as the browser tests run; its committed rows are removed afterwards.)"""
+    import threading
+
+    from sqlalchemy import delete
+
+    from kim_platform import create_app, permissions
+    from kim_platform.audit.models import AuditEntry
+    from kim_platform.campaigns.models import Campaign
+
+    pdf = b"%PDF-1.4\ntrailer<<>>\n%%EOF\n"
+    other_app = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path / "uploads"),
+                            "MAIL_OUTBOX": str(tmp_path / "mail")})
+    with other_app.app_context():
+        campaign = services.create_campaign(permissions.SYSTEM, _input(title="Kampanye serentak"))
+        for n in range(services.MAX_MATERIALS - 1):
+            services.add_material(permissions.SYSTEM, campaign, pdf, f"jadwal-{n}.pdf")
+        db.session.commit()
+        campaign_id = campaign.id
+    loaded = threading.Barrier(2, timeout=30)
+    outcomes: list = []
+
+    def upload(n: int) -> None:
+        with other_app.app_context():
+            try:
+                mine = db.session.get(Campaign, campaign_id)
+                assert len(mine.materials) == services.MAX_MATERIALS - 1
+                loaded.wait()  # both hold the same stale picture before either writes
+                services.add_material(permissions.SYSTEM, mine, pdf, f"serentak-{n}.pdf")
+                db.session.commit()
+                outcomes.append("added")
+            except CampaignError as error:
+                db.session.rollback()
+                outcomes.append(error.status)
+            finally:
+                db.session.remove()
+
+    try:
+        threads = [threading.Thread(target=upload, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        with other_app.app_context():
+            stored = db.session.scalar(select(func.count()).select_from(CampaignMaterial)
+                                       .where(CampaignMaterial.campaign_id == campaign_id))
+        assert sorted(outcomes, key=str) == sorted(["added", 422], key=str) and stored == services.MAX_MATERIALS
+    finally:
+        with other_app.app_context():
+            db.session.execute(delete(AuditEntry).where(AuditEntry.object_type == "campaign",
+                                                        AuditEntry.object_id == str(campaign_id)))
+            db.session.execute(delete(Campaign).where(Campaign.id == campaign_id))
+            db.session.commit()
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
