@@ -18,7 +18,7 @@ from kim_platform.campaigns.services import CampaignError
 from kim_platform.core import clock
 from kim_platform.core.auth import limiter
 from kim_platform.extensions import db
-from tests.conftest import bearer, counting, login
+from tests.conftest import bearer, counting, csrf_token, login
 
 OTHER_KABUPATEN_DESA = "76.01.01.1006"  # Kab. Pasangkayu, Sulawesi Barat
 OTHER_KECAMATAN_DESA = "76.02.02.1001"
@@ -99,17 +99,11 @@ def test_the_first_view_of_the_page_makes_the_link_and_keeps_it(client, world):
     assert sharing.share_url(link) in client.get(f"/kampanye/{w['campaign'].id}").get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(CampaignShareLink)) == 1
     # Nobody else sees a share section: neither the public nor a KIM that is not targeted.
-    client.post("/keluar", data={"csrf_token": _csrf(client)})
+    client.post("/keluar", data={"csrf_token": csrf_token(client)})
     assert "Tautan bagikan" not in client.get(f"/kampanye/{w['campaign'].id}").get_data(as_text=True)
     login(client, w["other_admin"])
     assert "Tautan bagikan" not in client.get(f"/kampanye/{w['campaign'].id}").get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(CampaignShareLink)) == 1
-
-
-def _csrf(client):
-    from tests.conftest import csrf_token
-
-    return csrf_token(client)
 
 
 def test_a_visit_redirects_and_counts_once_per_visitor_per_day(client, world):
