@@ -428,6 +428,12 @@ def can_log_dissemination(actor, kim) -> bool:
     return can_write_report(actor, kim)
 
 
+def can_share_campaign(actor, kim) -> bool:
+    """A KIM's share link and poster of a campaign: its members (any role), people only. Whether
+    the campaign targets the KIM is the service's check (403 with its own message)."""
+    return is_person(actor) and kim_role(actor, kim) is not None
+
+
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
     "users.deactivate": lambda user, obj: is_direktorat(user),
@@ -457,6 +463,7 @@ ACTIONS = {
     "campaign.create": lambda user, obj: can_create_campaign(user),
     "campaign.view": lambda user, obj: campaign_visible(user, obj),
     "campaign.manage": lambda user, obj: can_manage_campaign(user, obj),
+    "campaign.share": lambda user, obj: can_share_campaign(user, obj),
 }
 
 

@@ -41,6 +41,7 @@ KIM_MANAGERS = frozenset({"kim_admin", "direktorat"})
 REPORTERS = frozenset({"member", "kim_admin", "direktorat"})
 CAMPAIGN_CREATORS = AUDIT_READERS  # the directorate and every pembina (targets inside their scope)
 CAMPAIGN_MANAGERS = KIM_REGION  # the matrix campaign is a pembina of 76.02's: they, those above, the directorate
+KIM_MEMBERS = frozenset({"member", "kim_admin"})  # a share link and poster of the matrix KIM
 
 
 @dataclass
@@ -312,6 +313,19 @@ MATRIX = {
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", EVERYONE),
     ("campaigns_api.CampaignDisseminations", "GET", "draft"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", CAMPAIGN_MANAGERS, campaign_status="draft"),
+    # Share links and posters (issue 17): the link is public, a KIM's poster and link for its members.
+    ("campaigns.share_redirect", "GET"): Case(lambda c: f"/p/{_share_code(c)}", EVERYONE),
+    ("campaigns.share_redirect", "GET", "draft"): Case(lambda c: f"/p/{_share_code(c)}", frozenset(),
+                                                       campaign_status="draft"),
+    ("campaigns.poster", "GET"): Case(lambda c: f"/kampanye/{c.campaign.id}/poster", EVERYONE),
+    ("campaigns.poster", "GET", "kim"): Case(lambda c: f"/kampanye/{c.campaign.id}/poster?kim={c.kim.id}",
+                                             KIM_MEMBERS),
+    ("campaigns.poster", "GET", "draft"): Case(lambda c: f"/kampanye/{c.campaign.id}/poster", CAMPAIGN_MANAGERS,
+                                               campaign_status="draft"),
+    ("campaigns_api.CampaignShareLinks", "GET"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/share-links",
+                                                      CAMPAIGN_MANAGERS),
+    ("campaigns_api.CampaignShareLinks", "POST"): Case(
+        lambda c: f"/api/v1/campaigns/{c.campaign.id}/share-links?kim={c.kim.id}", KIM_MEMBERS),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
@@ -339,6 +353,19 @@ def _campaign(pembina, status: str):
     if status != "draft":
         campaigns.publish_campaign(pembina, campaign)
     return campaign
+
+
+def _share_code(ctx: Ctx) -> str:
+    """The matrix KIM's share link of the matrix campaign (made here, whatever the campaign's status)."""
+    from kim_platform.campaigns.models import CampaignShareLink
+    from kim_platform.campaigns.queries import share_link
+
+    link = share_link(ctx.campaign.id, ctx.kim.id)
+    if link is None:
+        link = CampaignShareLink(campaign_id=ctx.campaign.id, kim_id=ctx.kim.id, code="matrks22")
+        db.session.add(link)
+        db.session.flush()
+    return link.code
 
 
 def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str,
@@ -374,7 +401,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/")):
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/p/")):
         return True
     if role == "anonymous":
         if is_api:

@@ -53,6 +53,7 @@ NOBODY = frozenset()
 DIREKTORAT = frozenset({"direktorat", "system"})
 KIM_REGION = frozenset({"pembina_in", "pembina_prov"}) | DIREKTORAT
 KIM_MANAGERS = frozenset({"kim_admin", "ketua"}) | DIREKTORAT
+KIM_MEMBERS = frozenset({"member", "kim_admin", "ketua"})  # persons in the KIM, any role
 KIM_EDITORS = KIM_REGION | KIM_MANAGERS
 REPORTERS = frozenset({"member", "kim_admin", "ketua", "direktorat"})  # persons only: a report has an author
 GRANTERS_FOR_7602 = frozenset({"pembina_prov"}) | DIREKTORAT
@@ -261,6 +262,10 @@ MATRIX = {
     ("campaigns.remove_material",): Rule(
         lambda w: campaigns.remove_material(w.actor, w.campaign, w.campaign.materials[0].id), KIM_REGION),
     ("campaigns.link_dissemination",): Rule(_dissemination, REPORTERS),
+    ("campaigns.create_share_link",): Rule(lambda w: campaigns.create_share_link(w.actor, w.campaign, w.kim),
+                                           KIM_MEMBERS),
+    ("campaigns.create_share_link", "draft"): Rule(lambda w: campaigns.create_share_link(w.actor, w.campaign, w.kim),
+                                                   NOBODY, hidden=CAMPAIGN_OUTSIDERS, campaign_status="draft"),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),
@@ -308,6 +313,9 @@ EXEMPT = {
     "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
     "campaigns.close_ended_campaigns": "the daily job: stores the closed status every read already shows",
     "campaigns.send_digests": "the daily job: mails the notices publish_campaign (authorised) already wrote",
+    "campaigns.sweep_share_visits": "the daily job: deletes visitor hashes of past days (no resident's trace kept)",
+    "campaigns.count_share_visit": "anyone opening a public share link counts a visit; no role decides it",
+    "campaigns.is_link_preview": "pure helper: tells a chat app's link preview by its User-Agent",
 }
 # Helpers that take the acting user but change nothing on their own: they serve the write services.
 ACTOR_HELPERS = {

@@ -9,9 +9,10 @@ from flask_smorest import Blueprint, abort
 from kim_platform import permissions
 from kim_platform.activities.api import ActivitySchema, serialise_activities
 from kim_platform.api.schemas import ID_RANGE, error_responses
-from kim_platform.campaigns import forms, queries, services
+from kim_platform.campaigns import forms, queries, services, sharing
 from kim_platform.campaigns.models import CHANNELS, MATERIAL_KINDS, STATUSES
 from kim_platform.core import throttle
+from kim_platform.kims.queries import get_kim
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("campaigns_api", __name__, description="Dissemination campaigns (paket diseminasi)")
@@ -238,3 +239,78 @@ class CampaignDisseminations(MethodView):
         items = [{**item, "channel": channels.get(item["id"])}
                  for item in serialise_activities(page.items, current_user)]
         return {"items": items, "next_cursor": page.next_cursor, "per_page": page.per_page}
+
+
+# --- share links ----------------------------------------------------------------------------------
+
+class ShareLinkArgs(CursorArgs):
+    kim = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "only this KIM's link"})
+
+
+class ShareLinkCreateArgs(ma.Schema):
+    kim = ma.fields.Integer(required=True, validate=ID_RANGE, metadata={"description": "the caller's KIM"})
+
+
+class ShareLinkSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    campaign_id = ma.fields.Integer(required=True)
+    kim_id = ma.fields.Integer(required=True)
+    kim_name = ma.fields.String(required=True)
+    desa_code = ma.fields.String(required=True, metadata={"description": "the KIM's desa"})
+    code = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "absolute short link (/p/<code>)"})
+    whatsapp_text = ma.fields.String(required=True, metadata={"description": "key message and link, ready to paste"})
+    poster_url = ma.fields.String(required=True, metadata={"description": "the KIM's printable A4 poster"})
+    visits = ma.fields.Integer(required=True, metadata={
+        "description": "counted visits (HEAD and chat link previews are not counted)"})
+    visitors = ma.fields.Integer(required=True, metadata={"description": "visitors, each counted once a day"})
+    created_at = ma.fields.DateTime(required=True)
+
+
+class ShareLinkPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ShareLinkSchema), required=True)
+    next_cursor = ma.fields.Integer(allow_none=True, required=True)
+    per_page = ma.fields.Integer(required=True)
+
+
+def serialise_share_link(campaign, link) -> dict:
+    url = sharing.share_url(link)
+    return {"id": link.id, "campaign_id": link.campaign_id, "kim_id": link.kim_id, "kim_name": link.kim.name,
+            "desa_code": link.kim.desa_code, "code": link.code, "url": url,
+            "whatsapp_text": sharing.whatsapp_text(campaign, url),
+            "poster_url": url_for("campaigns.poster", campaign_id=campaign.id, kim=link.kim_id),
+            "visits": link.visits, "visitors": link.visitors, "created_at": link.created_at}
+
+
+@blp.route("/<int:campaign_id>/share-links")
+class CampaignShareLinks(MethodView):
+    decorators = throttle.posting("share-link", methods=["POST"])
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ShareLinkArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, ShareLinkPageSchema)
+    @error_responses(blp, 400, 401, 403, 404)
+    def get(self, campaign_id, per_page, cursor=None, kim=None):
+        """The campaign's share links with their visit counts (its managers), newest first; pages
+        by `cursor`."""
+        campaign = _campaign_or_404(campaign_id)
+        if not permissions.can(current_user, "campaign.manage", campaign):
+            abort(403, message=_("Only the managers of this campaign see all its share links."))
+        page = queries.share_links_page(campaign, kim_id=kim, cursor=cursor, per_page=per_page)
+        return {"items": [serialise_share_link(campaign, link) for link in page.items],
+                "next_cursor": page.next_cursor, "per_page": page.per_page}
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ShareLinkCreateArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(201, ShareLinkSchema, description="the link was made now")
+    @blp.alt_response(200, schema=ShareLinkSchema, description="the KIM's link, made before")
+    @error_responses(blp, 400, 401, 403, 404, 409)
+    def post(self, campaign_id, kim):
+        """The share link of the caller's KIM (`kim`) for the campaign: made on the first call,
+        the same link on every later one (safe to repeat). For members of a KIM the campaign
+        targets; a closed campaign gets no new links (409)."""
+        campaign = _campaign_or_404(campaign_id)
+        link, created = services.create_share_link(current_user, campaign, get_kim(kim))
+        return serialise_share_link(campaign, link), 201 if created else 200

@@ -29,3 +29,13 @@ def close_ended_command() -> None:
     with cli_transaction():
         closed = close_ended_campaigns()
     click.echo(f"campaigns closed: {closed}")
+
+
+@campaigns_cli.command("sweep-visits")
+def sweep_visits_command() -> None:
+    """Delete the share links' visitor hashes of past days (the counters stay); safe to run again."""
+    from kim_platform.campaigns.services import sweep_share_visits
+
+    with cli_transaction():
+        swept = sweep_share_visits()
+    click.echo(f"share-link visitor hashes deleted: {swept}")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -202,3 +203,48 @@ class CampaignDigest(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     notices: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- share links (issue 17, second half): /p/<code> per campaign and KIM, counted visits --------
+
+# 31 characters without look-alikes (no 0/o, 1/l/i), lower case so a code copied by hand from a
+# poster still works; 8 of them give 31^8 ≈ 8.5e11 codes.
+SHARE_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+SHARE_CODE_LENGTH = 8
+
+
+class CampaignShareLink(db.Model):
+    """The short link one KIM shares for one campaign: the same KIM always gets the same code.
+
+    `visits` counts every counted request (bots and HEAD are not counted); `visitors` counts at
+    most one per visitor per day, told apart by a salted hash that is kept for the day only
+    (CampaignShareVisit). Nothing about a resident is stored beyond that day's hash."""
+    __tablename__ = "campaign_share_link"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "kim_id", name="uq_campaign_share_link_campaign_kim"),
+        Index("ix_campaign_share_link_kim_id", "kim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(SHARE_CODE_LENGTH), unique=True)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    campaign = relationship(Campaign)
+    kim = relationship("Kim")
+
+
+class CampaignShareVisit(db.Model):
+    """Today's de-duplication of a link's visitors: a keyed hash of (day salt, link, address, browser),
+    deleted once the day is over (at the link's next visit and by `flask campaigns sweep-visits`)."""
+    __tablename__ = "campaign_share_visit"
+    __table_args__ = (Index("ix_campaign_share_visit_day", "day"),)
+
+    link_id: Mapped[int] = mapped_column(ForeignKey("campaign_share_link.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    visitor: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)

@@ -17,7 +17,7 @@ from kim_platform.campaigns.models import (
 from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import MANAGER_ROLES, Kim, KimStatus, Membership
-from kim_platform.regions.codes import descendant_pattern
+from kim_platform.regions.codes import LEVEL_WIDTH, descendant_pattern, is_valid_code
 
 MAX_PER_PAGE = 100
 
@@ -211,3 +211,88 @@ def material_by_key(key: str):
 
     return db.session.scalar(select(CampaignMaterial).where(
         or_(CampaignMaterial.key == key, CampaignMaterial.thumb_key == key)).limit(1))
+
+
+# --- share links and their visits ---------------------------------------------------------------
+
+def share_link(campaign_id: int, kim_id: int):
+    """The share link of one KIM for one campaign, or None."""
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    return db.session.scalar(select(CampaignShareLink).where(CampaignShareLink.campaign_id == campaign_id,
+                                                             CampaignShareLink.kim_id == kim_id))
+
+
+def share_links_of(campaign_id: int, kim_ids) -> dict[int, object]:
+    """The share links of these KIMs for the campaign, by KIM id, in one query."""
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    ids = list(kim_ids)
+    if not ids:
+        return {}
+    return {link.kim_id: link for link in db.session.scalars(select(CampaignShareLink).where(
+        CampaignShareLink.campaign_id == campaign_id, CampaignShareLink.kim_id.in_(ids)))}
+
+
+def share_link_target(code: str):
+    """(link_id, campaign_id, status) of the link with this code, or None: one indexed lookup.
+    `status` is the campaign's stored status (a published campaign past its end still leads)."""
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    return db.session.execute(
+        select(CampaignShareLink.id.label("link_id"), CampaignShareLink.campaign_id, Campaign.status)
+        .join(Campaign, Campaign.id == CampaignShareLink.campaign_id)
+        .where(CampaignShareLink.code == code)).first()
+
+
+def share_links_page(campaign: Campaign, kim_id: int | None = None, cursor=None, per_page=20) -> Keyset:
+    """The campaign's share links with their counters, newest first (keyset pages), each with its KIM."""
+    from sqlalchemy.orm import joinedload
+
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    stmt = (select(CampaignShareLink).options(joinedload(CampaignShareLink.kim))
+            .where(CampaignShareLink.campaign_id == campaign.id))
+    if kim_id is not None:
+        stmt = stmt.where(CampaignShareLink.kim_id == kim_id)
+    return keyset(stmt, CampaignShareLink.id, cursor, per_page)
+
+
+def share_visits_total(campaign_id: int) -> int:
+    """Visits of all the campaign's share links (every counted request; bots and HEAD are not)."""
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    return int(db.session.scalar(select(func.coalesce(func.sum(CampaignShareLink.visits), 0))
+                                 .where(CampaignShareLink.campaign_id == campaign_id)))
+
+
+# A region level as the width of its code: "76" provinsi, "76.02" kabupaten, "76.02.01" kecamatan,
+# "76.02.01.2001" desa (regions.codes.LEVEL_WIDTH); the level names are accepted too.
+SHARE_LEVEL_WIDTHS = tuple(LEVEL_WIDTH.values())
+
+
+def _level_width(level) -> int:
+    width = LEVEL_WIDTH.get(level) if isinstance(level, str) else level
+    if isinstance(width, bool) or width not in SHARE_LEVEL_WIDTHS:
+        raise ValueError(f"level must be one of {SHARE_LEVEL_WIDTHS} (or {tuple(LEVEL_WIDTH)}), not {level!r}")
+    return width
+
+
+def share_visits_by_region(campaign_id: int, level: int, parent: str | None = None,
+                           unique: bool = False) -> dict[str, int]:
+    """The campaign's share-link visits by region at `level` (the code width: 2, 5, 8 or 13, or
+    the level's name), grouped by the prefix of each link's KIM's desa code; only inside `parent`
+    when given (a code above `level`). Regions without visits are left out. `unique`: count the
+    daily de-duplicated visitors instead of all visits. One statement, whatever the number of links."""
+    from kim_platform.campaigns.models import CampaignShareLink
+
+    width = _level_width(level)
+    if parent is not None and (not is_valid_code(parent) or len(parent) >= width):
+        raise ValueError(f"parent must be a region code above the level, not {parent!r}")
+    counter = CampaignShareLink.visitors if unique else CampaignShareLink.visits
+    region = func.left(Kim.desa_code, width)
+    stmt = (select(region, func.sum(counter)).join(Kim, Kim.id == CampaignShareLink.kim_id)
+            .where(CampaignShareLink.campaign_id == campaign_id).group_by(region).having(func.sum(counter) > 0))
+    if parent is not None:
+        stmt = stmt.where(Kim.desa_code.like(descendant_pattern(parent)))
+    return {code: int(total) for code, total in db.session.execute(stmt)}

@@ -3,12 +3,15 @@ its notices and daily digests, closing, and the link of a dissemination report t
 
 Operations flush; the request or CLI edge commits (core/transaction.py). Every change is audited.
 """
+import hashlib
+import hmac
 import re
+import secrets
 from datetime import date
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from kim_platform import permissions
@@ -22,10 +25,15 @@ from kim_platform.campaigns.models import (
     IMAGE,
     PDF,
     PUBLISHED,
+    SHARE_CODE_ALPHABET,
+    SHARE_CODE_LENGTH,
     Campaign,
     CampaignDigest,
     CampaignMaterial,
     CampaignNotice,
+    CampaignShareLink,
+    CampaignShareVisit,
+    CampaignStatus,
     CampaignTarget,
     Dissemination,
 )
@@ -36,6 +44,7 @@ from kim_platform.core.images import UploadError, check_pdf, check_pixel_budget,
 from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
+from kim_platform.kims.models import KimStatus
 from kim_platform.kims.services import known_bidang
 from kim_platform.regions.codes import is_valid_code
 
@@ -51,6 +60,7 @@ MAX_BIDANG = 6
 MAX_MATERIALS = 12
 IMAGE_MAX_BYTES = 15 * 1024 * 1024
 PDF_MAX_BYTES = 20 * 1024 * 1024
+PUBLIC_STATUSES = CampaignStatus.PUBLIC
 HASHTAG_RE = re.compile(r"^[0-9A-Za-z_]{1,40}$")
 
 
@@ -324,7 +334,10 @@ def add_material(actor, campaign: Campaign, data: bytes, filename: str, title: s
         raise CampaignError(_l("This campaign is closed."), status=409)
     if not data:
         raise CampaignError(_l("Some fields need attention."), fields={"file": _l("Choose a file.")})
-    if len(campaign.materials) >= MAX_MATERIALS:
+    # The campaign's row lock serialises uploads to one campaign: the count is read after it, so
+    # two concurrent uploads cannot both pass the limit (the collection may be stale by then).
+    held = _lock_materials(campaign)
+    if held >= MAX_MATERIALS:
         raise CampaignError(_l("Some fields need attention."), fields={
             "file": _l("At most %(n)d materials.", n=MAX_MATERIALS)})
     name = (filename or "").strip()
@@ -349,13 +362,23 @@ def add_material(actor, campaign: Campaign, data: bytes, filename: str, title: s
     except UploadError as error:
         raise CampaignError(error.message, fields={"file": error.message}) from None
     material.title = label[:MAX_TITLE]
-    material.position = len(campaign.materials)
+    material.position = held
     campaign.materials.append(material)
     campaign.updated_at = utcnow()
     db.session.flush()
     _audit(actor, "campaign.material_add", campaign, after={"material": material.id, "kind": material.kind,
                                                             "title": material.title})
     return material
+
+
+def _lock_materials(campaign: Campaign) -> int:
+    """Lock the campaign's row (SELECT … FOR UPDATE) and count its materials as stored now."""
+    db.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+    held = db.session.scalar(select(func.count()).select_from(CampaignMaterial)
+                             .where(CampaignMaterial.campaign_id == campaign.id))
+    if held != len(campaign.materials):  # another upload committed since the collection was loaded
+        db.session.expire(campaign, ["materials"])
+    return held
 
 
 def remove_material(actor, campaign: Campaign, material_id: int) -> None:
@@ -476,3 +499,123 @@ def link_dissemination(actor, kim, activity, raw: dict) -> Dissemination | None:
     record(actor, "campaign.dissemination", "activity", activity.id, scope_code=activity.desa_code,
            after={"campaign": link.campaign_id, "channel": link.channel})
     return link
+
+
+# --- share links (/p/<code>) and their counted visits ---------------------------------------------
+
+# Link-preview fetchers that open a link when it is pasted into a chat (not a person reading it),
+# and the search engines' crawlers: their requests still redirect but are never counted.
+LINK_PREVIEW_RE = re.compile(r"whatsapp|facebookexternalhit|facebot|twitterbot|telegrambot|slackbot|discordbot"
+                             r"|linkedinbot|skypeuripreview|googlebot|bingbot|applebot", re.IGNORECASE)
+SHARE_CODE_RE = re.compile(rf"^[{SHARE_CODE_ALPHABET}]{{{SHARE_CODE_LENGTH}}}$")
+SHARE_CODE_ATTEMPTS = 5
+
+
+def _new_share_code() -> str:
+    return "".join(secrets.choice(SHARE_CODE_ALPHABET) for _ in range(SHARE_CODE_LENGTH))
+
+
+def create_share_link(actor, campaign: Campaign, kim) -> tuple[CampaignShareLink, bool]:
+    """The KIM's share link of the campaign, created on the first request of one of its members:
+    (link, created). Idempotent: the same KIM always gets the same code, also under concurrent
+    first requests (INSERT … ON CONFLICT DO NOTHING on the (campaign, KIM) pair and on the code).
+
+    Refused: a campaign or KIM the actor may not see (404), an actor who is not a member (403), a
+    KIM the campaign does not target or that is not verified (403); a draft or closed campaign gets
+    no new link (409), while a link it already has is still returned."""
+    from kim_platform.campaigns.queries import campaign_targets_kim, share_link
+
+    if not permissions.campaign_visible(actor, campaign):
+        raise CampaignError(_l("No such campaign."), status=404)
+    if kim is None or not permissions.kim_visible(actor, kim):
+        raise CampaignError(_l("No such KIM."), status=404)
+    if not permissions.can_share_campaign(actor, kim):
+        raise CampaignError(_l("Only members of %(name)s get its share link.", name=kim.name), status=403)
+    if not campaign_targets_kim(campaign, kim):
+        raise CampaignError(_l("This campaign is not meant for %(name)s: it targets other regions or bidang.",
+                               name=kim.name), status=403)
+    existing = share_link(campaign.id, kim.id)
+    if existing is not None:
+        return existing, False
+    if kim.status != KimStatus.VERIFIED:
+        raise CampaignError(_l("Only a verified KIM gets a share link."), status=403)
+    if campaign.current_status != PUBLISHED:
+        raise CampaignError(_l("This campaign is closed: no new share links are made for it.")
+                            if campaign.current_status == CLOSED else _l("This campaign is not published yet."),
+                            status=409)
+    for _ in range(SHARE_CODE_ATTEMPTS):
+        new_id = db.session.scalar(
+            insert(CampaignShareLink).values(campaign_id=campaign.id, kim_id=kim.id, code=_new_share_code(),
+                                             created_by_id=actor.id)
+            .on_conflict_do_nothing().returning(CampaignShareLink.id))
+        if new_id is not None:
+            link = db.session.get(CampaignShareLink, new_id)
+            record(actor, "campaign.share_link", "campaign", campaign.id, scope_code=kim.desa_code,
+                   after={"kim": kim.id, "code": link.code})
+            return link, True
+        existing = share_link(campaign.id, kim.id)  # a concurrent first request made it
+        if existing is not None:
+            return existing, False
+    raise CampaignError(_l("No share link could be made just now. Please try again."), status=409)
+
+
+def is_link_preview(user_agent: str | None) -> bool:
+    """A chat app's link preview or a crawler, by its User-Agent (see LINK_PREVIEW_RE)."""
+    return bool(user_agent) and LINK_PREVIEW_RE.search(user_agent) is not None
+
+
+def _visitor_hash(day: date, link_id: int, address: str, user_agent: str) -> bytes:
+    """A keyed hash of the visitor for one link and one day. The day's salt is derived from the
+    SECRET_KEY and the day, so no salt is stored; the hashes themselves go once the day is over."""
+    from flask import current_app
+
+    salt = hmac.new(current_app.config["SECRET_KEY"].encode(), b"campaign-share-visit:" + day.isoformat().encode(),
+                    hashlib.sha256).digest()
+    return hmac.new(salt, f"{link_id}\n{address}\n{user_agent}".encode(), hashlib.sha256).digest()[:16]
+
+
+_COUNT_VISIT = text("""
+    WITH swept AS (
+        DELETE FROM campaign_share_visit WHERE link_id = :link AND day < :day
+    ), new_visitor AS (
+        INSERT INTO campaign_share_visit (link_id, day, visitor) VALUES (:link, :day, :visitor)
+        ON CONFLICT DO NOTHING RETURNING 1
+    )
+    UPDATE campaign_share_link
+    SET visits = visits + 1, visitors = visitors + (SELECT count(*) FROM new_visitor)
+    WHERE id = :link
+""")
+
+
+def count_share_visit(code: str, address: str | None, user_agent: str | None, method: str = "GET") -> int | None:
+    """The campaign a share link leads to, counting the visit for its KIM; None for an unknown
+    code or a campaign that is not public (a draft): the caller answers 404 alike.
+
+    Counted: a GET by a browser. Not counted: HEAD requests and the link-preview fetchers of chat
+    apps and crawlers (WhatsApp, facebookexternalhit, Twitterbot, TelegramBot, …: LINK_PREVIEW_RE),
+    which open a link when it is pasted, not when someone reads it. A closed campaign's link still
+    leads to it and counts. `visits` grows by one per counted request; `visitors` by one per
+    visitor per day (a salted hash of address and browser, kept for the day only): one statement,
+    which also deletes the link's hashes of past days."""
+    from kim_platform.campaigns.queries import share_link_target
+
+    code = (code or "").strip().lower()
+    if not SHARE_CODE_RE.match(code):
+        return None
+    target = share_link_target(code)
+    if target is None or target.status not in PUBLIC_STATUSES:
+        return None
+    if method.upper() != "GET" or is_link_preview(user_agent):
+        return target.campaign_id
+    day = clock.today()
+    db.session.execute(_COUNT_VISIT, {"link": target.link_id, "day": day,
+                                      "visitor": _visitor_hash(day, target.link_id, address or "", user_agent or "")})
+    return target.campaign_id
+
+
+def sweep_share_visits(today: date | None = None) -> int:
+    """The daily job: delete every visitor hash of the days before today (no resident's trace is
+    kept past its day). Idempotent; the counters on the links stay."""
+    today = today or clock.today()
+    result = db.session.execute(delete(CampaignShareVisit).where(CampaignShareVisit.day < today))
+    return result.rowcount or 0

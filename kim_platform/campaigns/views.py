@@ -1,20 +1,21 @@
 """Campaign pages: the list (/kampanye), the public campaign page, create/edit/publish/close for
 the directorate and pembina, materials."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
-from kim_platform.campaigns import forms, queries, services
+from kim_platform.campaigns import forms, queries, services, sharing
 from kim_platform.campaigns.models import CHANNEL_LABELS, CLOSED, DISSEMINATION_TYPE, DRAFT, PUBLISHED, \
     STATUS_LABELS
 from kim_platform.core import throttle, transaction
+from kim_platform.core.auth import limiter
 from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.pagination import int_arg
 from kim_platform.core.storage import KEY_RE, send_stored, storage
-from kim_platform.kims.queries import bidang_list
+from kim_platform.kims.queries import bidang_list, get_kim
 from kim_platform.regions.codes import is_valid_code
 
 bp = Blueprint("campaigns", __name__)
@@ -90,12 +91,15 @@ def new():
 
 
 @bp.get("/kampanye/<int:campaign_id>")
+@transaction.writes_on_get  # a member's first view makes their KIM's share link
 def detail(campaign_id: int):
-    """The public campaign page: message, materials, links, period and the reach so far."""
+    """The public campaign page: message, materials, links, period and the reach so far; for a
+    member of a targeted KIM, that KIM's share link, WhatsApp text and poster."""
     campaign = _campaign_or_404(campaign_id)
     recent = queries.dissemination_page(current_user, campaign, per_page=10)
     return render_template(
         "campaigns/detail.html", campaign=campaign, reach=queries.reach(campaign), recent=recent.items,
+        shares=_my_shares(campaign),
         channels=queries.channels_of(a.id for a in recent.items), channel_labels=CHANNEL_LABELS,
         region_names=queries.region_names(campaign.target_codes), status_labels=STATUS_LABELS,
         my_kims=queries.my_targeted_kims(current_user, campaign) if campaign.is_open else [],
@@ -163,3 +167,74 @@ def material(key: str):
     return send_stored(key, public=permissions.campaign_visible(None, found.campaign))
 
 
+
+
+# --- share links and posters ----------------------------------------------------------------------
+
+# Per address: far above what people opening a link do (many residents may share one carrier
+# address), low enough that guessing codes or inflating a counter gets nowhere.
+SHARE_VISIT_LIMITS = "60 per minute;1000 per hour"
+
+
+def _share(campaign, kim, link) -> dict:
+    url = sharing.share_url(link)
+    text = sharing.whatsapp_text(campaign, url)
+    return {"kim": kim, "link": link, "url": url, "text": text, "whatsapp": sharing.whatsapp_share_url(text)}
+
+
+def _my_shares(campaign) -> list[dict]:
+    """The viewer's KIMs that the campaign targets, each with its share link (made now if the
+    campaign is published; a closed one shows the links it has). Refusals just leave a KIM out."""
+    if not permissions.is_person(current_user) or campaign.current_status not in (PUBLISHED, CLOSED):
+        return []
+    shares = []
+    for kim in queries.my_targeted_kims(current_user, campaign):
+        try:
+            link, _created = services.create_share_link(current_user, campaign, kim)
+        except DomainError:
+            continue
+        shares.append(_share(campaign, kim, link))
+    return shares
+
+
+@bp.get("/p/<code>")
+@limiter.limit(SHARE_VISIT_LIMITS, methods=["GET", "HEAD"])
+@transaction.writes_on_get
+def share_redirect(code: str):
+    """A KIM's short link: counts the visit for that KIM (see services.count_share_visit: HEAD and
+    chat link previews are not counted) and redirects to the campaign's public page. An unknown
+    code or a draft campaign is the ordinary 404 page, telling nothing."""
+    campaign_id = services.count_share_visit(code, request.remote_addr, request.user_agent.string, request.method)
+    if campaign_id is None:
+        abort(404)
+    response = redirect(url_for("campaigns.detail", campaign_id=campaign_id), code=302)
+    response.headers["Cache-Control"] = "no-store"  # every visit reaches the counter
+    return response
+
+
+@bp.get("/kampanye/<int:campaign_id>/poster")
+@transaction.writes_on_get  # the first poster of a KIM makes its share link
+def poster(campaign_id: int):
+    """The printable A4 poster: key message, title and a QR code. With `kim` (a member of a
+    targeted KIM): that KIM's name, desa and share link; without it: the campaign's public page."""
+    campaign = _campaign_or_404(campaign_id)
+    kim = share = None
+    given = request.args.get("kim")
+    if given is not None:
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        kim_id = int_arg("kim", 0, 0, 2**62)
+        kim = get_kim(kim_id) if kim_id else None
+        try:
+            link, _created = services.create_share_link(current_user, campaign, kim)
+        except DomainError as error:
+            if error.status == 404:
+                abort(404)
+            if error.status == 403:
+                raise  # the error page with the service's message (not a member, not targeted)
+            link = None  # a closed or draft campaign without a link: the public page's poster
+        share = _share(campaign, kim, link) if link is not None else None
+    url = share["url"] if share else sharing.public_url(campaign)
+    region = queries.region_names([kim.desa_code]).get(kim.desa_code) if kim is not None else None
+    return render_template("campaigns/poster.html", campaign=campaign, kim=kim, region_name=region, url=url,
+                           qr=sharing.qr_svg(url), short_url=url.split("://", 1)[-1])

@@ -1,4 +1,5 @@
-/* Copy-link button on report pages; the link field stays for browsers without a clipboard. */
+/* Copy buttons (report pages, campaign share links); the field (data-field, else the first .share-url)
+   stays for browsers without a clipboard. */
 (function () {
   "use strict";
   document.querySelectorAll(".copy-link").forEach(function (button) {
@@ -11,7 +12,8 @@
         selectField();
       }
       function selectField() {
-        var field = document.querySelector(".share-url");
+        var field = (button.dataset.field && document.getElementById(button.dataset.field)) ||
+          document.querySelector(".share-url");
         if (field) { field.focus(); field.select(); try { document.execCommand("copy"); done(); } catch (e) { /* user copies */ } }
       }
     });
