@@ -16,13 +16,13 @@ blp = Blueprint("campaign_reach_api", __name__, description="Reach of disseminat
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
-class ReachArgs(ma.Schema):
+class CampaignReachArgs(ma.Schema):
     level = ma.fields.String(metadata={"description": "provinsi, kabupaten, kecamatan or desa (default: below the "
                                                       "parent, or the targets' level)", "enum": list(LEVELS)})
     parent = ma.fields.String(metadata={"description": "a region of the target (a code prefix)"})
 
 
-class FiguresSchema(ma.Schema):
+class ReachFiguresSchema(ma.Schema):
     kims_targeted = ma.fields.Integer(required=True, metadata={"description": "verified KIMs of the target"})
     kims_reached = ma.fields.Integer(required=True, metadata={"description": "KIMs that logged a dissemination"})
     kims_pct = ma.fields.Float(required=True)
@@ -33,27 +33,27 @@ class FiguresSchema(ma.Schema):
     disseminations = ma.fields.Integer(required=True)
 
 
-class ReachRowSchema(FiguresSchema):
+class ReachRowSchema(ReachFiguresSchema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     level = ma.fields.String(required=True)
 
 
-class DaySchema(ma.Schema):
+class ReachDaySchema(ma.Schema):
     day = ma.fields.Date(required=True)
     disseminations = ma.fields.Integer(required=True)
     people = ma.fields.Integer(required=True)
 
 
-class GapSchema(ma.Schema):
+class ReachGapSchema(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
 
 
-class GapsSchema(ma.Schema):
-    kabupaten = ma.fields.List(ma.fields.Nested(GapSchema), required=True, metadata={"description": "the first 100"})
+class ReachGapsSchema(ma.Schema):
+    kabupaten = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True, metadata={"description": "the first 100"})
     kabupaten_total = ma.fields.Integer(required=True)
-    kecamatan = ma.fields.List(ma.fields.Nested(GapSchema), required=True, metadata={"description": "the first 100"})
+    kecamatan = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True, metadata={"description": "the first 100"})
     kecamatan_total = ma.fields.Integer(required=True)
 
 
@@ -61,30 +61,30 @@ class CampaignReachSchema(ma.Schema):
     campaign_id = ma.fields.Integer(required=True)
     level = ma.fields.String(required=True)
     parent = ma.fields.String(allow_none=True, required=True)
-    totals = ma.fields.Nested(FiguresSchema, required=True, metadata={"description": "the whole campaign"})
+    totals = ma.fields.Nested(ReachFiguresSchema, required=True, metadata={"description": "the whole campaign"})
     items = ma.fields.List(ma.fields.Nested(ReachRowSchema), required=True)
-    daily = ma.fields.List(ma.fields.Nested(DaySchema), required=True)
-    gaps = ma.fields.Nested(GapsSchema, required=True, metadata={
+    daily = ma.fields.List(ma.fields.Nested(ReachDaySchema), required=True)
+    gaps = ma.fields.Nested(ReachGapsSchema, required=True, metadata={
         "description": "target kabupaten and kecamatan below the parent with no dissemination yet"})
 
 
-class NationalArgs(ma.Schema):
+class NationalReachArgs(ma.Schema):
     cursor = ma.fields.Integer(validate=ID_RANGE, metadata={"description": "`next_cursor` of the previous page"})
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=queries.MAX_PER_PAGE))
 
 
-class NationalItemSchema(ma.Schema):
+class NationalReachItemSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
     start_date = ma.fields.Date(required=True)
     end_date = ma.fields.Date(required=True)
     targets = ma.fields.List(ma.fields.String(), required=True)
-    reach = ma.fields.Nested(FiguresSchema, required=True)
+    reach = ma.fields.Nested(ReachFiguresSchema, required=True)
 
 
-class NationalPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(NationalItemSchema), required=True)
+class NationalReachPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(NationalReachItemSchema), required=True)
     next_cursor = ma.fields.Integer(allow_none=True, required=True)
     per_page = ma.fields.Integer(required=True)
 
@@ -97,7 +97,7 @@ def _gap_list(gaps):
 class CampaignReach(MethodView):
     @login_required
     @blp.doc(security=SECURITY)
-    @blp.arguments(ReachArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.arguments(CampaignReachArgs, location="query", as_kwargs=True, error_status_code=400)
     @blp.response(200, CampaignReachSchema)
     @error_responses(blp, 400, 401, 403, 404)
     def get(self, campaign_id, level=None, parent=None):
@@ -123,8 +123,8 @@ class CampaignReach(MethodView):
 class NationalReach(MethodView):
     @login_required
     @blp.doc(security=SECURITY)
-    @blp.arguments(NationalArgs, location="query", as_kwargs=True, error_status_code=400)
-    @blp.response(200, NationalPageSchema)
+    @blp.arguments(NationalReachArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, NationalReachPageSchema)
     @error_responses(blp, 400, 401, 403)
     def get(self, per_page, cursor=None):
         """Every campaign with its reach, newest first (the directorate); pages by `cursor`."""
