@@ -192,6 +192,7 @@ def test_the_dashboard_shows_the_desa_reached_the_people_and_the_kecamatan_still
     assert logged.status_code == 201, logged.get_json()
 
     login(client, m["pembina"])
+    assert f"/kampanye/{campaign.id}/jangkauan" in client.get(f"/kampanye/{campaign.id}").get_data(as_text=True)
     page = client.get(f"/kampanye/{campaign.id}/jangkauan")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
