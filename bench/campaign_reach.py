@@ -100,8 +100,9 @@ def build(db, kims: int, disseminations: int):
         connection.execute(text("""
             WITH reached AS (SELECT array_agg(id ORDER BY id) AS ids FROM kim
                              WHERE status = 'verified' AND random() < 0.6),
-                 picks AS MATERIALIZED (SELECT reached.ids[1 + floor(random() * cardinality(reached.ids))::int] AS kim_id
-                                        FROM reached, generate_series(1, :n))
+                 picks AS MATERIALIZED (
+                     SELECT reached.ids[1 + floor(random() * cardinality(reached.ids))::int] AS kim_id
+                     FROM reached, generate_series(1, :n))
             INSERT INTO activity (kim_id, title, activity_date, type, desa_code, reach_offline, status, is_demo,
                                   published_at)
             SELECT k.id, :title, :start + (random() * 29)::int, 'diseminasi', k.desa_code, (random() * 120)::int,
@@ -165,7 +166,8 @@ def main():
                 "SELECT code FROM campaign_reach_region WHERE campaign_id = :c AND depth = 3 AND code LIKE :p "
                 "ORDER BY reports DESC LIMIT 1"), {"c": campaign_id, "p": kabupaten + ".%"}).scalar()
             views = [("nation: provinsi", None, None), ("nation: kabupaten", "kabupaten", None),
-                     (f"{province}: kabupaten", "kabupaten", province), (f"{province}: kecamatan", "kecamatan", province),
+                     (f"{province}: kabupaten", "kabupaten", province),
+                     (f"{province}: kecamatan", "kecamatan", province),
                      (f"{kabupaten}: kecamatan", "kecamatan", kabupaten), (f"{kecamatan}: desa", "desa", kecamatan)]
 
             started = time.perf_counter()

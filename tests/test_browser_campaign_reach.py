@@ -121,7 +121,8 @@ def test_the_reach_pages_fit_a_360px_phone(site, phone, path):
     assert response.status == 200, path
     phone.wait_for_load_state("networkidle")
     widths = phone.evaluate("""() => {
-        const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+        const wide = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
             .filter(e => !e.closest('.leaflet-container, .main-nav, .table-wrap, .visually-hidden, .skip-link'))
             .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
         return {scroll: document.documentElement.scrollWidth, wide};

@@ -26,13 +26,15 @@ DESA_IN = "76.02.01.1002"  # Kel. Binanga, Kec. Mamuju
 def _campaign_input(**overrides) -> dict:
     today = clock.today()
     return {"title": "Cek Kesehatan Gratis", "key_message": "Datang ke puskesmas untuk CKG.", "targets": ["76.02"],
-            "start_date": (today - timedelta(days=10)).isoformat(), "end_date": (today + timedelta(days=20)).isoformat(),
+            "start_date": (today - timedelta(days=10)).isoformat(),
+            "end_date": (today + timedelta(days=20)).isoformat(),
             **overrides}
 
 
 def _desa(prefix: str, n: int) -> list[str]:
     return list(db.session.scalars(text(
-        "SELECT code FROM region WHERE level = 'desa' AND code LIKE :p ORDER BY code LIMIT :n"), {"p": prefix + ".%", "n": n}))
+        "SELECT code FROM region WHERE level = 'desa' AND code LIKE :p ORDER BY code LIMIT :n"),
+        {"p": prefix + ".%", "n": n}))
 
 
 def _log(kim, campaign, desa_code, people, day, status="published") -> Activity:
@@ -61,8 +63,9 @@ def _direct_rows(campaign, level: str, parent: str | None) -> list[tuple]:
     def within(code, prefix):
         return code == prefix or code.startswith(prefix + ".")
 
-    regions = db.session.execute(text("SELECT code, name FROM region WHERE level = :level AND code LIKE :p ORDER BY code"),
-                                 {"level": level, "p": f"{parent}.%" if parent else "%"}).all()
+    regions = db.session.execute(
+        text("SELECT code, name FROM region WHERE level = :level AND code LIKE :p ORDER BY code"),
+        {"level": level, "p": f"{parent}.%" if parent else "%"}).all()
     result = []
     for code, name in regions:
         if not any(within(code, t) or within(t, code) for t in targets):

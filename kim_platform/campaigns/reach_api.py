@@ -51,9 +51,11 @@ class ReachGapSchema(ma.Schema):
 
 
 class ReachGapsSchema(ma.Schema):
-    kabupaten = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True, metadata={"description": "the first 100"})
+    kabupaten = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True,
+                              metadata={"description": "the first 100"})
     kabupaten_total = ma.fields.Integer(required=True)
-    kecamatan = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True, metadata={"description": "the first 100"})
+    kecamatan = ma.fields.List(ma.fields.Nested(ReachGapSchema), required=True,
+                              metadata={"description": "the first 100"})
     kecamatan_total = ma.fields.Integer(required=True)
 
 

@@ -23,7 +23,8 @@ bp = Blueprint("campaign_reach", __name__)
 SORTABLE = ("code", "name", "kims_targeted", "kims_reached", "kims_pct", "desa_targeted", "desa_reached", "desa_pct",
             "people", "disseminations")
 REACHED_STYLE = {"color": "#0b6e4f", "fill": True, "fill_opacity": 0.85}
-LEVEL_LABELS = {"provinsi": "Provinsi", "kabupaten": "Kabupaten/Kota", "kecamatan": "Kecamatan", "desa": "Desa/Kelurahan"}
+LEVEL_LABELS = {"provinsi": "Provinsi", "kabupaten": "Kabupaten/Kota", "kecamatan": "Kecamatan",
+                "desa": "Desa/Kelurahan"}
 
 
 def _campaign_for_reach(campaign_id: int):
