@@ -20,7 +20,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-map bench-coverage bench-pages \
+.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-map bench-coverage bench-pages bench-campaign \
         translations-update \
         vendor clean-venv
 
@@ -131,6 +131,11 @@ bench-map: venv db-dev data
 
 bench-coverage: venv db-dev data
 	$(BIN)/python bench/coverage_bench.py
+
+# Campaign reach: a national campaign with 200,000 disseminations over the national demo KIMs
+# (generated when missing; BENCH_KIMS, BENCH_DISSEMINATIONS), p50/p95 of its dashboard figures.
+bench-campaign: venv db-dev data
+	$(BIN)/python bench/campaign_reach.py
 
 # Light pages (after `make demo`): bytes per volunteer page on a first and a repeat visit and the
 # first paint of "Lapor kegiatan", in Debian's Chromium with Lighthouse's mobile profile.

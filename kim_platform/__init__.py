@@ -72,6 +72,7 @@ def _import_models() -> None:
     from kim_platform.activities import models as _activities  # noqa: F401
     from kim_platform.audit import models as _audit  # noqa: F401
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
+    from kim_platform.campaigns import reach_models as _campaign_reach  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
     from kim_platform.kims import models as _kims  # noqa: F401
     from kim_platform.maps import models as _maps  # noqa: F401
@@ -90,6 +91,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
     from kim_platform.campaigns.api import blp as campaigns_api_blp
+    from kim_platform.campaigns.reach_api import blp as campaign_reach_api_blp
+    from kim_platform.campaigns.reach_views import bp as campaign_reach_bp
     from kim_platform.campaigns.views import bp as campaigns_bp
     from kim_platform.core.offline import bp as offline_bp
     from kim_platform.core.views import bp as core_bp
@@ -119,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(coverage_bp)
     app.register_blueprint(teladan_bp)
     app.register_blueprint(campaigns_bp)
+    app.register_blueprint(campaign_reach_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -132,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(coverage_api_blp, url_prefix="/api/v1/coverage")
     api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
     api.register_blueprint(campaigns_api_blp, url_prefix="/api/v1/campaigns")
+    api.register_blueprint(campaign_reach_api_blp, url_prefix="/api/v1/campaigns")
     app.register_blueprint(api_meta_blp)
 
 

@@ -423,6 +423,17 @@ def campaign_visible_sql(viewer, campaign=None):
     return or_(*clauses)
 
 
+def can_view_campaign_reach(actor, campaign) -> bool:
+    """The reach dashboard, its exports and API: whoever manages the campaign (the pembina of its
+    owner region and above, the directorate). Figures by region are not public."""
+    return can_manage_campaign(actor, campaign)
+
+
+def can_view_national_reach(actor) -> bool:
+    """All campaigns' reach side by side: the directorate."""
+    return is_direktorat(actor)
+
+
 def can_log_dissemination(actor, kim) -> bool:
     """A dissemination is a report: whoever writes the KIM's reports logs it."""
     return can_write_report(actor, kim)
@@ -464,6 +475,9 @@ ACTIONS = {
     "campaign.view": lambda user, obj: campaign_visible(user, obj),
     "campaign.manage": lambda user, obj: can_manage_campaign(user, obj),
     "campaign.share": lambda user, obj: can_share_campaign(user, obj),
+
+    "campaign.reach": lambda user, obj: can_view_campaign_reach(user, obj),
+    "campaign.national": lambda user, obj: can_view_national_reach(user),
 }
 
 

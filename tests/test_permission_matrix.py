@@ -326,6 +326,17 @@ MATRIX = {
                                                       CAMPAIGN_MANAGERS),
     ("campaigns_api.CampaignShareLinks", "POST"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/share-links?kim={c.kim.id}", KIM_MEMBERS),
+
+    # Campaign reach by region (issue 17): the campaign's managers; every campaign's: the directorate.
+    ("campaign_reach.dashboard", "GET"): Case(lambda c: f"/kampanye/{c.campaign.id}/jangkauan", CAMPAIGN_MANAGERS),
+    ("campaign_reach.export", "GET"): Case(lambda c: f"/kampanye/{c.campaign.id}/jangkauan/ekspor.csv",
+                                           CAMPAIGN_MANAGERS),
+    ("campaign_reach.national", "GET"): Case("/kampanye/nasional", frozenset({"direktorat"})),
+    ("campaign_reach_api.CampaignReach", "GET"): Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/reach",
+                                                      CAMPAIGN_MANAGERS),
+    ("campaign_reach_api.CampaignReach", "GET", "draft"): Case(
+        lambda c: f"/api/v1/campaigns/{c.campaign.id}/reach", CAMPAIGN_MANAGERS, campaign_status="draft"),
+    ("campaign_reach_api.NationalReach", "GET"): Case("/api/v1/campaigns/reach", frozenset({"direktorat"})),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
