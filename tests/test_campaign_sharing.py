@@ -445,3 +445,38 @@ def test_two_concurrent_uploads_cannot_both_pass_the_material_limit(tmp_path):
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_share_link_visits_show_in_the_reach_dashboard_api_exports_and_national_view(client, world, make_user):
+    """The reach figures carry the links' visits per region, equal to a direct sum of the counters."""
+    import csv
+    import io
+
+    w = world
+    link = _link(w)
+    for n in range(3):
+        _visit(client, link.code, address=f"10.9.0.{n % 2}")  # 3 visits, 2 visitors
+    campaign_id = w["campaign"].id
+    kecamatan = w["kim"].desa_code[:8]
+    visits, visitors = _counters(link.id)
+    assert (visits, visitors) == (3, 2)
+
+    api = client.get(f"/api/v1/campaigns/{campaign_id}/reach?level=kecamatan&parent=76.02", headers=bearer(w["pembina"]))
+    body = api.get_json()
+    assert api.status_code == 200, body
+    assert body["totals"]["share_visits"] == 3 and body["totals"]["share_visitors"] == 2
+    rows = {i["code"]: i for i in body["items"]}
+    assert rows[kecamatan]["share_visits"] == 3 and rows[kecamatan]["share_visitors"] == 2
+    assert sum(i["share_visits"] for i in body["items"]) == 3  # nowhere else
+
+    login(client, w["pembina"])
+    page = client.get(f"/kampanye/{campaign_id}/jangkauan").get_data(as_text=True)
+    assert 'id="total-share-visits">3 ' in page and "Kunjungan tautan bagikan" in page
+    exported = client.get(f"/kampanye/{campaign_id}/jangkauan/ekspor.csv?level=kecamatan&parent=76.02")
+    table = {r["code"]: r for r in csv.DictReader(io.StringIO(exported.data.decode("utf-8-sig")))}
+    assert table[kecamatan]["share_visits"] == "3" and table[kecamatan]["share_visitors"] == "2"
+
+    direktorat = make_user(role="direktorat")
+    national = client.get("/api/v1/campaigns/reach", headers=bearer(direktorat)).get_json()
+    mine = next(i for i in national["items"] if i["id"] == campaign_id)
+    assert mine["reach"]["share_visits"] == 3

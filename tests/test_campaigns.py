@@ -188,7 +188,7 @@ def test_a_target_outside_the_scope_is_403_naming_the_code(client, world):
 @pytest.mark.parametrize("field, value, message", [
     ("end_date", "the day before the start", "tanggal mulai"),
     ("key_message", "   ", "wajib"),
-    ("targets", [f"76.02.0{i % 9 + 1}" for i in range(50)], "20"),
+    ("targets", [f"76.02.0{i % 9 + 1}" for i in range(50)], "40"),
     ("targets", [], "wilayah"),
     ("links", ["javascript:alert(1)"], "http"),
     ("start_date", "kemarin", "TTTT-BB-HH"),
@@ -507,3 +507,18 @@ def test_publishing_costs_the_same_statements_for_few_and_many_recipients(world,
     many = statements_to_publish(6)
     assert many == few, (few, many)
     assert len(outbox.messages()) >= 2 + 6
+
+
+def test_the_directorate_can_target_every_province_at_once(make_user):
+    """A national campaign names all 38 provinces; the limit (40) still refuses a list nobody checks."""
+    from kim_platform.regions.models import Region
+
+    direktorat = make_user(role="direktorat")
+    kecamatan = db.session.scalars(select(Region.code).where(func.length(Region.code) == 8)
+                                   .order_by(Region.code).limit(41)).all()
+    assert len(kecamatan) == 41
+    campaign = services.create_campaign(direktorat, _input(targets=kecamatan[:40]))
+    assert len(campaign.target_codes) == 40
+    with pytest.raises(CampaignError) as refused:
+        services.create_campaign(direktorat, _input(targets=kecamatan))
+    assert "40" in str(refused.value.fields["targets"])

@@ -8,7 +8,7 @@ from datetime import date
 from kim_platform.campaigns.reach import region_points
 
 COLUMNS = ("code", "name", "level", "kims_targeted", "kims_reached", "kims_pct", "desa_targeted", "desa_reached",
-           "desa_pct", "people", "disseminations")
+           "desa_pct", "people", "disseminations", "share_visits", "share_visitors")
 
 
 def as_csv(rows, as_of: date) -> bytes:

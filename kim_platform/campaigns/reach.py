@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import String
 
 from kim_platform import permissions
-from kim_platform.campaigns.models import Campaign
-from kim_platform.campaigns.queries import kim_targeted_sql, keyset
+from kim_platform.campaigns.models import Campaign, CampaignShareLink
+from kim_platform.campaigns.queries import keyset, kim_targeted_sql, share_visits_by_region
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
 from kim_platform.extensions import db
@@ -52,6 +52,10 @@ class ReachRow:
     desa_reached: int
     people: int
     disseminations: int
+    # Visits of the share links (/p/<code>) of the region's KIMs: every counted request, and
+    # visitors de-duplicated per day. Placed by the KIM's desa, not by the reports'.
+    share_visits: int = 0
+    share_visitors: int = 0
 
     @property
     def kims_pct(self) -> float:
@@ -73,6 +77,10 @@ class Totals:
     desa_reached: int
     people: int
     disseminations: int
+    # Visits of the share links (/p/<code>) of the region's KIMs: every counted request, and
+    # visitors de-duplicated per day. Placed by the KIM's desa, not by the reports'.
+    share_visits: int = 0
+    share_visitors: int = 0
 
     @property
     def kims_pct(self) -> float:
@@ -222,6 +230,8 @@ def rows(campaign: Campaign, view: View) -> list[ReachRow]:
              db.session.execute(_TARGET_FIGURES, {"targets": targets}).all()}
     bidang = (_bidang_kim_counts(campaign, LEVEL_WIDTH[view.level], view.parent)
               if campaign.target_bidang else None)
+    visits = share_visits_by_region(campaign.id, view.level, view.parent)
+    visitors = share_visits_by_region(campaign.id, view.level, view.parent, unique=True)
     result = []
     for r in found:
         if any(permissions.code_within(r.code, t) for t in targets):
@@ -233,7 +243,8 @@ def rows(campaign: Campaign, view: View) -> list[ReachRow]:
             kims_targeted = bidang.get(r.code, 0)
         result.append(ReachRow(code=r.code, name=r.name, level=r.level, kims_targeted=kims_targeted,
                                kims_reached=r.kims, desa_targeted=desa_targeted, desa_reached=r.desa,
-                               people=int(r.people), disseminations=r.reports))
+                               people=int(r.people), disseminations=r.reports,
+                               share_visits=visits.get(r.code, 0), share_visitors=visitors.get(r.code, 0)))
     return result
 
 
@@ -249,7 +260,8 @@ def totals(campaign: Campaign) -> Totals:
         kims_targeted = sum(_bidang_kim_counts(campaign, 0, None).values())
     return Totals(kims_targeted=kims_targeted, kims_reached=int(reached[0]),
                   desa_targeted=sum(d for _, d, _ in figures),
-                  desa_reached=int(reached[1]), people=int(reached[2]), disseminations=int(reached[3]))
+                  desa_reached=int(reached[1]), people=int(reached[2]), disseminations=int(reached[3]),
+                  **_share_figures([campaign.id]).get(campaign.id, {}))
 
 
 def daily(campaign: Campaign, today: date | None = None) -> list[Day]:
@@ -353,6 +365,7 @@ def totals_of(campaigns: list[Campaign]) -> dict[int, Totals]:
         by_bidang = dict(db.session.execute(
             select(Campaign.id, func.count(Kim.id)).select_from(Campaign).join(Kim, kim_targeted_sql(Kim))
             .where(Campaign.id.in_(with_bidang), Kim.status == KimStatus.VERIFIED).group_by(Campaign.id)).all())
+    shared = _share_figures(ids)
     result = {}
     for c in campaigns:
         kims, desa, people, reports = reached.get(c.id, (0, 0, 0, 0))
@@ -361,8 +374,17 @@ def totals_of(campaigns: list[Campaign]) -> dict[int, Totals]:
             kims_targeted = by_bidang.get(c.id, 0)
         result[c.id] = Totals(kims_targeted=int(kims_targeted), kims_reached=int(kims),
                               desa_targeted=int(desa_targeted),
-                              desa_reached=int(desa), people=int(people), disseminations=int(reports))
+                              desa_reached=int(desa), people=int(people), disseminations=int(reports),
+                              **shared.get(c.id, {}))
     return result
+
+
+def _share_figures(campaign_ids: list[int]) -> dict[int, dict]:
+    """Share-link visits and day-de-duplicated visitors per campaign, in one statement."""
+    found = db.session.execute(
+        select(CampaignShareLink.campaign_id, func.sum(CampaignShareLink.visits), func.sum(CampaignShareLink.visitors))
+        .where(CampaignShareLink.campaign_id.in_(campaign_ids)).group_by(CampaignShareLink.campaign_id)).all()
+    return {cid: {"share_visits": int(v), "share_visitors": int(u)} for cid, v, u in found}
 
 
 def national_page(viewer, cursor: int | None = None, per_page: int = 20, **filters):

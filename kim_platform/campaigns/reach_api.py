@@ -31,6 +31,10 @@ class ReachFiguresSchema(ma.Schema):
     desa_pct = ma.fields.Float(required=True)
     people = ma.fields.Integer(required=True, metadata={"description": "people reached offline"})
     disseminations = ma.fields.Integer(required=True)
+    share_visits = ma.fields.Integer(required=True, metadata={
+        "description": "visits of the share links (/p/<code>) of the region's KIMs; bots and previews not counted"})
+    share_visitors = ma.fields.Integer(required=True, metadata={
+        "description": "the same visits de-duplicated per visitor and day (no personal data kept)"})
 
 
 class ReachRowSchema(ReachFiguresSchema):

@@ -21,7 +21,7 @@ from kim_platform.regions.queries import boundary_geojson, region_extent, region
 
 bp = Blueprint("campaign_reach", __name__)
 SORTABLE = ("code", "name", "kims_targeted", "kims_reached", "kims_pct", "desa_targeted", "desa_reached", "desa_pct",
-            "people", "disseminations")
+            "people", "disseminations", "share_visits")
 REACHED_STYLE = {"color": "#0b6e4f", "fill": True, "fill_opacity": 0.85}
 LEVEL_LABELS = {"provinsi": "Provinsi", "kabupaten": "Kabupaten/Kota", "kecamatan": "Kecamatan",
                 "desa": "Desa/Kelurahan"}

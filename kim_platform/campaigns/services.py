@@ -53,7 +53,8 @@ FIELDS = ("title", "key_message", "description", "links", "hashtags", "targets",
 MAX_TITLE = 150
 MAX_MESSAGE = 1000
 MAX_DESCRIPTION = 20_000
-MAX_TARGETS = 20
+# Enough for a national campaign of the directorate (all 38 provinces), far below a list nobody could check.
+MAX_TARGETS = 40
 MAX_LINKS = 10
 MAX_HASHTAGS = 10
 MAX_BIDANG = 6
