@@ -292,7 +292,9 @@ def test_a_connection_dropped_during_the_third_photo_is_retried_without_duplicat
 
 def test_a_report_the_server_refuses_stays_in_the_outbox_until_fixed(offline_app, tmp_path):
     app, base, kim_id = offline_app
-    tomorrow = (clock.today() + timedelta(days=1)).isoformat()  # in the future for the server
+    # The day after today in Papua (WIT), the first zone to reach a date: in the future for the server
+    # whatever the hour (today in Jakarta + 1 is already "today" in Papua from 15:00 UTC).
+    tomorrow = (clock.latest_today() + timedelta(days=1)).isoformat()
     with playwright_api.sync_playwright() as p:
         phone = Phone(p, tmp_path / "profile", base)
         phone.login()
