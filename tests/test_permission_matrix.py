@@ -312,6 +312,21 @@ MATRIX = {
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", EVERYONE),
     ("campaigns_api.CampaignDisseminations", "GET", "draft"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", CAMPAIGN_MANAGERS, campaign_status="draft"),
+    # KIM health (issue 19): the to-do list for those who foster KIMs; notes by the KIM's region;
+    # "data masih benar" by its admins (the matrix actor "kim_admin"; the founder is its ketua).
+    ("health.attention", "GET"): Case("/pembina/perlu-perhatian", AUDIT_READERS),
+    ("health.contact_note", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/sudah-dihubungi", KIM_REGION,
+                                          data={"body": ""}),
+    ("health.confirm", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/data-benar", frozenset({"kim_admin"}),
+                                     data={}),
+    ("health_api.Attention", "GET"): Case("/api/v1/health/attention", AUDIT_READERS),
+    ("health_api.KimHealthItem", "GET"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}", EVERYONE),
+    ("health_api.KimHealthItem", "GET", "draft"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}",
+                                                       KIM_INSIDERS, kim_status="draft"),
+    ("health_api.KimNotes", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/notes", KIM_REGION,
+                                          json={"body": ""}),
+    ("health_api.KimConfirm", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/confirm",
+                                            frozenset({"kim_admin"}), json={}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
@@ -374,7 +389,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/")):
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/api/v1/health/kims/")):
         return True
     if role == "anonymous":
         if is_api:

@@ -37,7 +37,7 @@ class Reason:
 STATE_LABELS = {
     HealthState.AKTIF: _l("active"),
     HealthState.PERLU_PENDAMPINGAN: _l("needs support"),
-    HealthState.VAKUM: _l("dormant"),
+    HealthState.VAKUM: _l("dormant (vakum)"),
 }
 REASON_LABELS = {
     Reason.NO_REPORT_90: _l("no report for 90 days or more"),

@@ -120,7 +120,8 @@ def add_contact_note(actor, kim: Kim, body) -> ContactNote:
         message = problem or (_l("At most %(n)d characters.", n=NOTE_MAX) if len(body) > NOTE_MAX
                               else _l("Say briefly how you contacted the KIM."))
         raise HealthError(_l("Some fields need attention."), fields={"body": message})
-    note = ContactNote(kim_id=kim.id, author_id=actor.id if permissions.is_person(actor) else None, body=body)
+    note = ContactNote(kim_id=kim.id, author_id=actor.id if permissions.is_person(actor) else None, body=body,
+                       created_at=clock.utcnow())
     db.session.add(note)
     db.session.flush()
     record(actor, "kim.contacted", "kim", kim.id, scope_code=kim.desa_code, after={"note_id": note.id, "body": body})
