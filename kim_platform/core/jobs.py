@@ -116,7 +116,7 @@ def list_command() -> None:
     """The daily tasks in the order they run, and whether each has finished today."""
     done = _finished(clock.today())
     for task in daily_tasks():
-        click.echo(f"{task.order:>4}  {task.name}  {'done' if task.name in done else 'pending'}")
+        click.echo(f"{task.order:>4}  {task.name}  {'done' if task.name in done else 'to do'}")
 
 
 def init_app(app) -> None:
