@@ -49,7 +49,7 @@ WITH members AS (
                AS confirmed_on,
            coalesce(m.members, 0) AS members, coalesce(m.positions, 0) AS positions
     FROM kim k LEFT JOIN members m ON m.kim_id = k.id
-    WHERE k.status = :verified AND (CAST(:kim_id AS bigint) IS NULL OR k.id = CAST(:kim_id AS bigint))
+    WHERE k.status = :verified_status AND (CAST(:kim_id AS bigint) IS NULL OR k.id = CAST(:kim_id AS bigint))
 ), judged AS (
     SELECT id, last_activity_on, silent, array_remove(ARRAY[
                CASE WHEN silent >= :dormant THEN 'no_report_180'
@@ -77,7 +77,7 @@ ON CONFLICT (kim_id) DO UPDATE SET
 """)
 
 # KIMs no longer verified (deactivated, moved back to verification) have no health state.
-PRUNE_SQL = text("DELETE FROM kim_health h USING kim k WHERE k.id = h.kim_id AND k.status <> :verified")
+PRUNE_SQL = text("DELETE FROM kim_health h USING kim k WHERE k.id = h.kim_id AND k.status <> :verified_status")
 
 
 def compute_states(today: date, kim_id: int | None = None) -> int:
@@ -85,10 +85,10 @@ def compute_states(today: date, kim_id: int | None = None) -> int:
     admins confirmed the data); returns how many were written."""
     written = db.session.execute(COMPUTE_SQL, {
         "today": today, "warning": REPORT_WARNING_DAYS, "dormant": REPORT_DORMANT_DAYS, "kim_id": kim_id,
-        "verified": KimStatus.VERIFIED,
+        "verified_status": KimStatus.VERIFIED,
         "min_members": MIN_MEMBERS, "confirm_cutoff": months_before(today, CONFIRM_MONTHS)}).rowcount
     db.session.execute(PRUNE_SQL if kim_id is None else text(PRUNE_SQL.text + " AND k.id = :kim_id"),
-                       {"verified": KimStatus.VERIFIED, **({} if kim_id is None else {"kim_id": kim_id})})
+                       {"verified_status": KimStatus.VERIFIED, **({} if kim_id is None else {"kim_id": kim_id})})
     return written
 
 

@@ -39,7 +39,7 @@ REMINDERS_SQL = text("""
 INSERT INTO kim_sk_reminder (kim_id, valid_until, days_before)
 SELECT k.id, k.sk_valid_until, d.days
 FROM kim k CROSS JOIN (VALUES (60), (14)) AS d(days)
-WHERE k.status = :verified AND k.sk_valid_until IS NOT NULL
+WHERE k.status = :verified_status AND k.sk_valid_until IS NOT NULL
   AND k.sk_valid_until - CAST(:today AS date) BETWEEN 0 AND d.days
   AND (d.days = 14 OR k.sk_valid_until - CAST(:today AS date) > 14)
 ON CONFLICT DO NOTHING
@@ -56,7 +56,7 @@ def send_sk_reminders(today: date | None = None) -> list[tuple[str, str, str]]:
     """The SK expiry reminders due (60 and 14 days before the end), each once: to the KIM's ketua
     and admins. Returns the mails; a KIM's new SK end date starts its own reminders."""
     today = today or clock.today()
-    due = db.session.execute(REMINDERS_SQL, {"today": today, "verified": KimStatus.VERIFIED}).all()
+    due = db.session.execute(REMINDERS_SQL, {"today": today, "verified_status": KimStatus.VERIFIED}).all()
     if not due:
         return []
     kims = {kim.id: kim for kim in db.session.scalars(select(Kim).where(Kim.id.in_({row.kim_id for row in due})))}
@@ -85,7 +85,7 @@ FROM role_grant g
 JOIN kim k ON k.desa_code = g.scope_code OR k.desa_code LIKE g.scope_code || '.%'
 JOIN kim_health h ON h.kim_id = k.id
 WHERE g.role = 'pembina' AND g.user_id = ANY(:users) AND h.state_since >= CAST(:since AS date)
-  AND h.previous_state IS NOT NULL AND k.status = :verified
+  AND h.previous_state IS NOT NULL AND k.status = :verified_status
 ORDER BY g.user_id, h.state DESC, k.name
 """)
 
@@ -101,7 +101,7 @@ def send_monthly_digests(today: date | None = None) -> list[tuple[str, str, str]
         return []
     changes: dict[int, list] = {}
     for row in db.session.execute(DIGEST_CHANGES_SQL, {"users": users, "since": since,
-                                                       "verified": KimStatus.VERIFIED}):
+                                                       "verified_status": KimStatus.VERIFIED}):
         changes.setdefault(row.user_id, []).append(row)
     from kim_platform.accounts.models import User
 
