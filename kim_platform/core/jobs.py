@@ -76,6 +76,7 @@ def run_daily(day: date | None = None, echo: Callable[[str], None] = lambda line
     A task that fails rolls back alone and stops the run (the next ones may depend on it): run
     again, and it starts at that task."""
     from kim_platform.core.mail import send_mail
+    from kim_platform.core.transaction import cli_transaction
 
     day = day or clock.today()
     done = _finished(day)
@@ -83,13 +84,9 @@ def run_daily(day: date | None = None, echo: Callable[[str], None] = lambda line
     for task in daily_tasks():
         if task.name in done or (only and task.name not in only):
             continue
-        try:
+        with cli_transaction():  # the task and its job_run row commit together, or neither
             summary, outgoing = _split(task.func(day))
             db.session.add(JobRun(name=task.name, day=day, summary=summary[:300] or None))
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
         for mail in outgoing:
             send_mail(*mail)
         ran.append(task.name)
