@@ -18,11 +18,11 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import accounts, activities, campaigns, demo, kims, teladan
+    from kim_platform import accounts, activities, campaigns, demo, health, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import (assets, auth, errors, i18n, mail, navigation, security, slots,
+    from kim_platform.core import (assets, auth, errors, i18n, jobs, mail, navigation, security, slots,
                                    transaction)
 
     if app.config["PROXY_COUNT"]:
@@ -50,12 +50,14 @@ def create_app(config=None) -> Flask:
     errors.init_app(app)
     navigation.init_app(app)
     slots.init_app(app)
+    jobs.init_app(app)
     demo.init_app(app)
     # Each domain fills the slots of the pages below it (core.slots).
     kims.init_app(app)
     activities.init_app(app)
     teladan.init_app(app)
     campaigns.init_app(app)
+    health.init_app(app)
     from kim_platform.maps import views as map_views
 
     map_views.init_app(app)
@@ -73,7 +75,10 @@ def _import_models() -> None:
     from kim_platform.audit import models as _audit  # noqa: F401
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.campaigns import reach_models as _campaign_reach  # noqa: F401
+
+    from kim_platform.core import jobs as _jobs  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
+    from kim_platform.health import models as _health  # noqa: F401
     from kim_platform.kims import models as _kims  # noqa: F401
     from kim_platform.maps import models as _maps  # noqa: F401
     from kim_platform.regions import models as _regions  # noqa: F401
@@ -98,6 +103,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.core.views import bp as core_bp
     from kim_platform.coverage.api import blp as coverage_api_blp
     from kim_platform.coverage.views import bp as coverage_bp
+    from kim_platform.health.api import blp as health_api_blp
+    from kim_platform.health.views import bp as health_bp
     from kim_platform.kims.api import bidang_blp
     from kim_platform.kims.api import blp as kims_api_blp
     from kim_platform.kims.api import invitations_blp
@@ -123,6 +130,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(teladan_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(campaign_reach_bp)
+
+    app.register_blueprint(health_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -137,6 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
     api.register_blueprint(campaigns_api_blp, url_prefix="/api/v1/campaigns")
     api.register_blueprint(campaign_reach_api_blp, url_prefix="/api/v1/campaigns")
+
+    api.register_blueprint(health_api_blp, url_prefix="/api/v1/health")
     app.register_blueprint(api_meta_blp)
 
 
@@ -145,6 +156,7 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.campaigns.cli import campaigns_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.core.cli import storage_cli
+    from kim_platform.core.jobs import jobs_cli
     from kim_platform.coverage.cli import coverage_cli
     from kim_platform.demo.cli import demo_cli
     from kim_platform.kims.cli import bidang_cli
@@ -162,3 +174,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(teladan_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(campaigns_cli)
+    app.cli.add_command(jobs_cli)

@@ -161,6 +161,23 @@ def can_deactivate_kim(user, kim) -> bool:
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)
 
 
+# --- KIM health (issue 19) ---------------------------------------------------------------
+
+def can_view_attention(user) -> bool:
+    """"Perlu perhatian": the directorate (every KIM) and each pembina (the KIMs of their scope)."""
+    return is_direktorat(user) or pembina_scope(user) is not None
+
+
+def can_follow_up_kim(user, kim) -> bool:
+    """Note "sudah dihubungi" on a KIM: the pembina of its region (and the directorate)."""
+    return in_scope(user, kim.desa_code)
+
+
+def can_confirm_kim_data(user, kim) -> bool:
+    """"Data masih benar": the KIM's ketua and admins, whose data it is."""
+    return is_kim_manager(user, kim)
+
+
 # --- activity reports ------------------------------------------------------------------
 
 def can_report_for(user, kim) -> bool:
@@ -471,6 +488,9 @@ ACTIONS = {
     "activity.moderation_queue": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
     # The KIMs whose teladan score fell most: for those who foster them (their own region only).
     "teladan.watch": lambda user, obj: is_direktorat(user) or pembina_scope(user) is not None,
+    "health.attention": lambda user, obj: can_view_attention(user),
+    "health.follow_up": lambda user, obj: can_follow_up_kim(user, obj),
+    "health.confirm": lambda user, obj: can_confirm_kim_data(user, obj),
     "campaign.create": lambda user, obj: can_create_campaign(user),
     "campaign.view": lambda user, obj: campaign_visible(user, obj),
     "campaign.manage": lambda user, obj: can_manage_campaign(user, obj),

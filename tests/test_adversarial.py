@@ -96,6 +96,8 @@ PUBLIC_JSON_KEYS = {
     "sk_date", "description", "whatsapp", "email", "socials", "logo_url", "member_count", "region_path", "code",
     "label", "verified_at", "last_activity_on", "submitted_at", "rejection_reason", "created_at", "updated_at",
     "public_ref", "url", "instagram", "facebook", "tiktok", "youtube", "x", "website", "kind", "parent_code",
+    # KIM health (issue 19): the SK's end and the confirmation date; `pengurus` is null for the public
+    "sk_valid_until", "data_confirmed_at", "pengurus",
     # reports
     "kim_id", "kim_name", "kim_number", "title", "date", "description_html", "description_md", "reach_offline",
     "reach_online", "links", "tags", "photos", "thumb_url", "width", "height", "published_at", "late_reason",

@@ -337,6 +337,22 @@ MATRIX = {
     ("campaign_reach_api.CampaignReach", "GET", "draft"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/reach", CAMPAIGN_MANAGERS, campaign_status="draft"),
     ("campaign_reach_api.NationalReach", "GET"): Case("/api/v1/campaigns/reach", frozenset({"direktorat"})),
+
+    # KIM health (issue 19): the to-do list for those who foster KIMs; notes by the KIM's region;
+    # "data masih benar" by its admins (the matrix actor "kim_admin"; the founder is its ketua).
+    ("health.attention", "GET"): Case("/pembina/perlu-perhatian", AUDIT_READERS),
+    ("health.contact_note", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/sudah-dihubungi", KIM_REGION,
+                                          data={"body": ""}),
+    ("health.confirm", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/data-benar", frozenset({"kim_admin"}),
+                                     data={}),
+    ("health_api.Attention", "GET"): Case("/api/v1/health/attention", AUDIT_READERS),
+    ("health_api.KimHealthItem", "GET"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}", EVERYONE),
+    ("health_api.KimHealthItem", "GET", "draft"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}",
+                                                       KIM_INSIDERS, kim_status="draft"),
+    ("health_api.KimNotes", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/notes", KIM_REGION,
+                                          json={"body": ""}),
+    ("health_api.KimConfirm", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/confirm",
+                                            frozenset({"kim_admin"}), json={}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
@@ -413,6 +429,8 @@ def _denied(response, is_api: bool, role: str) -> bool:
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
              "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/p/")):
+
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/api/v1/health/kims/")):
         return True
     if role == "anonymous":
         if is_api:

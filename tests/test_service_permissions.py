@@ -33,6 +33,7 @@ from kim_platform.campaigns import services as campaigns
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
 from kim_platform.extensions import db
+from kim_platform.health import services as health
 from kim_platform.kims import services as kims
 from tests.conftest import DESA, DESA_POINT, PASSWORD
 
@@ -266,6 +267,16 @@ MATRIX = {
                                            KIM_MEMBERS),
     ("campaigns.create_share_link", "draft"): Rule(lambda w: campaigns.create_share_link(w.actor, w.campaign, w.kim),
                                                    NOBODY, hidden=CAMPAIGN_OUTSIDERS, campaign_status="draft"),
+
+    # --- KIM health (issue 19) ---------------------------------------------------------------------
+    ("health.add_contact_note",): Rule(
+        lambda w: health.add_contact_note(w.actor, w.kim, "Ditelepon; rapat pengurus minggu depan."), KIM_REGION),
+    ("health.add_contact_note", "draft"): Rule(
+        lambda w: health.add_contact_note(w.actor, w.kim, "Ditelepon."), KIM_REGION, hidden=OUTSIDERS,
+        kim_status="draft"),
+    ("health.confirm_data",): Rule(lambda w: health.confirm_data(w.actor, w.kim), frozenset({"kim_admin", "ketua"})),
+    ("health.confirm_data", "draft"): Rule(lambda w: health.confirm_data(w.actor, w.kim),
+                                           frozenset({"kim_admin", "ketua"}), hidden=OUTSIDERS, kim_status="draft"),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),
@@ -316,6 +327,10 @@ EXEMPT = {
     "campaigns.sweep_share_visits": "the daily job: deletes visitor hashes of past days (no resident's trace kept)",
     "campaigns.count_share_visit": "anyone opening a public share link counts a visit; no role decides it",
     "campaigns.is_link_preview": "pure helper: tells a chat app's link preview by its User-Agent",
+
+    "health.compute_daily": "the daily job: derives every KIM's health state from its data; decides nothing",
+    "health.send_sk_reminders": "the daily job: mails a KIM's admins before its SK ends (recorded, once)",
+    "health.send_monthly_digests": "the daily job: mails each pembina the health changes of their scope, once a month",
 }
 # Helpers that take the acting user but change nothing on their own: they serve the write services.
 ACTOR_HELPERS = {

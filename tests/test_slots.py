@@ -41,8 +41,8 @@ def test_the_app_fills_each_slot_from_the_domain_above(app):
                   for s in (PROFILE_SUMMARY, PROFILE, REGION_PAGE, ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED,
                             REPORT_FORM, REPORT_FIELDS, REPORT_CHECK, REPORT_CREATED)}
     assert filled == {
-        "kim_profile.summary": ["teladan.score"],
-        "kim_profile": ["campaigns.for_this_kim", "activities.recent"],
+        "kim_profile.summary": ["health.state", "teladan.score"],
+        "kim_profile": ["campaigns.for_this_kim", "activities.recent", "health.follow_up"],
         "region_page": ["activities.latest"],
         "account_page": ["kims.memberships", "kims.invitations", "campaigns.for_my_kims"],
         "api_me": ["kims.memberships"],

@@ -21,3 +21,18 @@ def init_app(app) -> None:
     REPORT_FIELDS.register(app, "campaigns.dissemination", lambda: ("campaign_id", "channel"))
     REPORT_CHECK.register(app, "campaigns.dissemination", services.dissemination_errors)
     REPORT_CREATED.register(app, "campaigns.dissemination", services.link_dissemination)
+    from kim_platform.core.jobs import daily_task
+
+    daily_task(app, "campaigns.close_ended", 40, lambda day: f"{services.close_ended_campaigns(day)} campaigns closed")
+    daily_task(app, "campaigns.send_digests", 50, _daily_digests)
+    daily_task(app, "campaigns.sweep_visits", 55,
+               lambda day: f"{services.sweep_share_visits(day)} visitor hashes of past days deleted")
+
+
+def _daily_digests(day):
+    """`flask jobs daily`: the day's campaign digests, mailed after the job's commit."""
+    from kim_platform.campaigns.services import send_digests
+
+    outgoing = []
+    sent = send_digests(day, send=lambda *mail: outgoing.append(mail))
+    return f"{sent} campaign digests", outgoing

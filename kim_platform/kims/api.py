@@ -15,7 +15,8 @@ from kim_platform.core.i18n import current_locale
 from kim_platform.core.text import PlainText
 from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services
-from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, STATUSES, Bidang
+from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, PENGURUS_POSITIONS, STATUSES, Bidang
+from kim_platform.kims.slots import HEALTH_STATES
 from kim_platform.regions.codes import CODE_RE
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
@@ -56,6 +57,9 @@ class KimListArgs(PaginationArgs):
     q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={"description": "name or number"})
     bbox = BBoxField(metadata={"description": "minlon,minlat,maxlon,maxlat"})
     sort = ma.fields.String(load_default="name", validate=ma.validate.OneOf(sorted(queries.SORTS)))
+    health = ma.fields.String(validate=ma.validate.OneOf(HEALTH_STATES), metadata={
+        "description": "only KIMs in this health state, as computed daily (aktif: a report in the last "
+                       "90 days and a valid SK; vakum: none for 180 days or more)"})
     format = ma.fields.String(validate=ma.validate.OneOf(["json", "geojson"]))
 
 
@@ -83,6 +87,13 @@ class KimSchema(ma.Schema):
     sk_number = ma.fields.String(allow_none=True)
     sk_issuer = ma.fields.String(allow_none=True)
     sk_date = ma.fields.Date(allow_none=True)
+    sk_valid_until = ma.fields.Date(allow_none=True, metadata={"description": "the SK's masa berlaku"})
+    pengurus = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(PENGURUS_POSITIONS)),
+                              values=ma.fields.Integer(), allow_none=True, metadata={
+        "description": "position → user id of the member holding it (members and the region's pembina only)"})
+    updated_at = ma.fields.DateTime(required=True, metadata={"description": "last change of the profile"})
+    data_confirmed_at = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "when its admins last confirmed the data (or edited it)"})
     whatsapp = ma.fields.String(allow_none=True, metadata={"description": "the KIM's public contact"})
     email = ma.fields.String(allow_none=True, metadata={"description": "the KIM's public contact"})
     socials = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
@@ -129,6 +140,12 @@ class KimInputSchema(ma.Schema):
     sk_number = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
     sk_issuer = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
     sk_date = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
+    sk_valid_until = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date",
+                                                              "description": "the SK's masa berlaku"})
+    pengurus = ma.fields.Raw(allow_none=True, metadata={
+        "type": "object", "description": "editing: {\"ketua\": user_id, \"sekretaris\": …, \"bendahara\": …} "
+                                         "among the KIM's members (null empties a position); multipart: "
+                                         "pengurus_<position> fields"})
     founded_on = ma.fields.Raw(allow_none=True, metadata={"type": "string", "format": "date"})
     action = ma.fields.Raw(metadata={"type": "string", "enum": list(kim_forms.ACTIONS), "description":
                                      "`save` (default) or `submit`: save, then submit for verification "
@@ -210,7 +227,8 @@ def serialise_kims(kims, viewer) -> list[dict]:
 
     facts = queries.kim_facts(kims)
     # Who may read a rejection reason depends on membership: one query for the page, not one per KIM.
-    queries.load_memberships([kim for kim in kims if kim.rejection_reason])
+    # The pengurus too (for members and the region's pembina): one query, only for a logged-in caller.
+    queries.load_memberships([kim for kim in kims if kim.rejection_reason or permissions.is_authenticated(viewer)])
     items = []
     for kim in kims:
         fact = facts[kim.id]
@@ -220,6 +238,10 @@ def serialise_kims(kims, viewer) -> list[dict]:
             "lat": fact.lat, "lon": fact.lon, "member_count": fact.member_count,
             "description": kim.description, "address": kim.address, "founded_on": kim.founded_on,
             "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer, "sk_date": kim.sk_date,
+            "sk_valid_until": kim.sk_valid_until,
+            "pengurus": {m.position: m.user_id for m in kim.memberships if m.position}
+            if permissions.can_see_private_kim_data(viewer, kim) else None,
+            "updated_at": kim.updated_at, "data_confirmed_at": kim.data_confirmed_at,
             "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}),
             "logo_url": url_for("kims.logo", key=kim.logo_key, _external=False) if kim.logo_key else None,
             "rejection_reason": kim.rejection_reason if kim.rejection_reason
@@ -241,7 +263,8 @@ def _feature_collection(items: list[dict], page) -> dict:
     features = []
     for item in items:
         properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
-        for key in ("founded_on", "sk_date", "verified_at", "last_activity_on"):
+        for key in ("founded_on", "sk_date", "sk_valid_until", "verified_at", "last_activity_on", "updated_at",
+                    "data_confirmed_at"):
             if properties.get(key) is not None:
                 properties[key] = properties[key].isoformat()
         features.append({"type": "Feature", "id": item["id"],

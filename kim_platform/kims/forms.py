@@ -27,7 +27,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from kim_platform.kims import services
-from kim_platform.kims.models import Kim
+from kim_platform.kims.models import PENGURUS_POSITIONS, Kim
 from kim_platform.kims.services import EDITABLE_FIELDS, SOCIAL_HOSTS, TRANSITIONS, KimError
 
 SAVE, SUBMIT = "save", "submit"
@@ -76,6 +76,17 @@ def _socials(source):
     return socials
 
 
+def _pengurus(source):
+    """The `pengurus` object (JSON), with `pengurus_<position>` fields (the edit page's selects) added."""
+    given = {p: source.get(f"pengurus_{p}") for p in PENGURUS_POSITIONS if f"pengurus_{p}" in source}
+    if "pengurus" not in source:
+        return given
+    pengurus = source.get("pengurus")
+    if isinstance(pengurus, dict) and given:
+        return {**pengurus, **given}
+    return pengurus
+
+
 def _fields(source, editing: bool) -> dict:
     getlist = getattr(source, "getlist", None)
     raw = {}
@@ -86,6 +97,9 @@ def _fields(source, editing: bool) -> dict:
         elif key == "socials":
             if key in source or any(f"social_{p}" in source for p in SOCIAL_HOSTS):
                 raw[key] = _socials(source)
+        elif key == "pengurus":
+            if key in source or any(f"pengurus_{p}" in source for p in PENGURUS_POSITIONS):
+                raw[key] = _pengurus(source)
         elif key in source:
             value = source.get(key)  # a repeated form field: its first value
             raw[key] = "" if isinstance(value, str) and not value.strip() else value
@@ -165,6 +179,10 @@ class KimForm(FlaskForm):
     sk_number = StringField(_l("SK number"), validators=[Optional()], render_kw={"maxlength": 120})
     sk_issuer = StringField(_l("SK issued by (kepala desa/lurah)"), validators=[Optional()], render_kw={"maxlength": 150})
     sk_date = StringField(_l("SK date"), widget=DateInput())
+    sk_valid_until = StringField(_l("SK valid until (masa berlaku)"), widget=DateInput())
+    pengurus_ketua = SelectField(_l("Ketua"), choices=[], validate_choice=False)
+    pengurus_sekretaris = SelectField(_l("Sekretaris"), choices=[], validate_choice=False)
+    pengurus_bendahara = SelectField(_l("Bendahara"), choices=[], validate_choice=False)
     sk_file = FileField(_l("SK scan (PDF or photo, at most 10 MB)"),
                         render_kw={"accept": "application/pdf,image/*"})
     logo = FileField(_l("Logo (image, at most 5 MB)"), render_kw={"accept": "image/*"})
@@ -182,7 +200,8 @@ class KimForm(FlaskForm):
     def show_errors(self, fields: dict) -> None:
         """Put the parser's and the services' field errors next to their inputs."""
         for key, message in fields.items():
-            name = "social_" + key.split(".", 1)[1] if key.startswith("socials.") else key
+            name = "social_" + key.split(".", 1)[1] if key.startswith("socials.") else \
+                "pengurus_" + key.split(".", 1)[1] if key.startswith("pengurus.") else key
             target = getattr(self, name, None)
             if target is None or not hasattr(target, "errors") or name == "confirm_not_duplicate":
                 self.form_errors.append(str(message))

@@ -71,6 +71,10 @@ def status_label(status: str):
 KETUA, ADMIN, ANGGOTA = "ketua", "admin", "anggota"  # chair, admin, member
 MEMBER_ROLES = (KETUA, ADMIN, ANGGOTA)
 MANAGER_ROLES = (KETUA, ADMIN)  # they edit the KIM and manage its members
+# The pengurus positions a KIM names among its members (issue 19), apart from the site roles above:
+# the ketua of the pengurus need not be the account with the `ketua` role.
+SEKRETARIS, BENDAHARA = "sekretaris", "bendahara"
+PENGURUS_POSITIONS = (KETUA, SEKRETARIS, BENDAHARA)
 
 
 class Bidang(TaxonomyMixin, db.Model):
@@ -112,6 +116,8 @@ class Kim(db.Model):
     sk_issuer: Mapped[str | None] = mapped_column(String(150))
     sk_date: Mapped[date | None] = mapped_column(Date)
     sk_file_key: Mapped[str | None] = mapped_column(String(80), info=STORED_FILE)
+    # The SK's masa berlaku (None: no end date given); health flags it once past (issue 19).
+    sk_valid_until: Mapped[date | None] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
     whatsapp: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -126,6 +132,8 @@ class Kim(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When its admins last confirmed the profile ("data masih benar") or edited it (issue 19).
+    data_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="kim", cascade="all, delete-orphan")
 
@@ -147,19 +155,45 @@ class Membership(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "kim_id", name="uq_kim_membership_user_kim"),
         CheckConstraint(f"role IN {MEMBER_ROLES}", name="role"),
+        CheckConstraint(f"position IN {PENGURUS_POSITIONS}", name="position"),
         Index("ix_kim_membership_kim_id", "kim_id"),
         Index("ix_kim_membership_user_id", "user_id"),
+        Index("uq_kim_membership_position", "kim_id", "position", unique=True,
+              postgresql_where=text("position IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(10))
+    position: Mapped[str | None] = mapped_column(String(12))  # pengurus: ketua, sekretaris, bendahara
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     kim: Mapped[Kim] = relationship(back_populates="memberships")
     # Member lists show names: load the user with the membership, not one query per member.
     user = relationship("User", lazy="joined")
+
+
+class KimSkVersion(db.Model):
+    """Every SK uploaded for a KIM, newest last: a new SK is a new version and the old ones (and
+    their files, private like the current one) stay as the KIM's SK history."""
+
+    __tablename__ = "kim_sk_version"
+    __table_args__ = (
+        Index("ix_kim_sk_version_kim_id", "kim_id"),
+        Index("ix_kim_sk_version_uploaded_by_id", "uploaded_by_id"),
+        Index("ix_kim_sk_version_file_key", "file_key", postgresql_where="file_key IS NOT NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"))
+    sk_number: Mapped[str | None] = mapped_column(String(120))
+    sk_issuer: Mapped[str | None] = mapped_column(String(150))
+    sk_date: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    file_key: Mapped[str | None] = mapped_column(String(80), info=STORED_FILE)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class InvitationStatus:

@@ -85,10 +85,15 @@ def status_choices(viewer) -> tuple[str, ...]:
 
 
 def kim_list_query(viewer, region=None, bidang=None, status=None, q=None, bbox=None, sort="name",
-                   include_inactive=False):
+                   include_inactive=False, health=None):
     """The KIMs `viewer` may see (the one KIM visibility rule), filtered; inactive KIMs only
-    when asked for (`status="inactive"` or `include_inactive`)."""
+    when asked for (`status="inactive"` or `include_inactive`). `health` is judged by the domain
+    that computes it (the slot `kim_list.filters`)."""
+    from kim_platform.kims.slots import LIST_FILTERS
+
     stmt = select(Kim).where(visibility_filter(viewer), status_filter(status, include_inactive))
+    for condition in LIST_FILTERS.collect(filters={"health": health}):
+        stmt = stmt.where(condition)
     if region:
         stmt = stmt.where(within(Kim.desa_code, region))
     if bidang:

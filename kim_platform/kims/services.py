@@ -33,8 +33,10 @@ from kim_platform.kims.models import (
     InvitationStatus,
     Kim,
     KimInvitation,
+    KimSkVersion,
     KimStatus,
     Membership,
+    PENGURUS_POSITIONS,
 )
 from kim_platform.regions.codes import kabupaten_of
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input
@@ -48,7 +50,8 @@ SOCIAL_HOSTS = {
     "website": None,  # any web address
 }
 EDITABLE_FIELDS = ("name", "bidang", "desa_code", "lat", "lon", "address", "founded_on", "sk_number",
-                   "sk_issuer", "sk_date", "description", "whatsapp", "email", "socials")
+                   "sk_issuer", "sk_date", "sk_valid_until", "description", "whatsapp", "email", "socials",
+                   "pengurus")
 REQUIRED_FIELDS = ("name", "bidang", "desa_code", "lat", "lon")
 MAX_BIDANG = 6
 LOGO_MAX_BYTES = 5 * 1024 * 1024
@@ -90,6 +93,51 @@ def _parse_date(value, field: str, errors: dict):
     elif parsed.year < 1945:
         errors[field] = _l("The date is too far in the past.")
     return parsed
+
+
+def _parse_valid_until(value, sk_date, errors: dict):
+    """The SK's masa berlaku: a date, in the future as often as not, not before the SK itself."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value).strip())
+        except ValueError:
+            errors["sk_valid_until"] = _l("Use the date format YYYY-MM-DD.")
+            return None
+    if parsed.year < 1945 or parsed.year > 2200:
+        errors["sk_valid_until"] = _l("The date is too far in the past.") if parsed.year < 1945 \
+            else _l("The date is too far in the future.")
+    elif sk_date is not None and parsed < sk_date:
+        errors["sk_valid_until"] = _l("The SK cannot end before its date.")
+    return parsed
+
+
+def _parse_pengurus(value, errors: dict) -> dict | None:
+    """`{"ketua": user_id, "sekretaris": user_id, "bendahara": user_id}` (null or "" leaves a
+    position empty); who may hold one (a member of the KIM) is judged with the KIM (_set_pengurus)."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        errors["pengurus"] = _l("Give the pengurus as position and member.")
+        return None
+    clean = {}
+    for position, user_id in value.items():
+        key = f"pengurus.{position}"
+        if position not in PENGURUS_POSITIONS:
+            errors[key] = _l("Unknown position.")
+        elif user_id in (None, ""):
+            clean[position] = None
+        elif isinstance(user_id, str) and user_id.strip().isascii() and user_id.strip().isdigit() \
+                and len(user_id.strip()) < 19:
+            clean[position] = int(user_id.strip())
+        elif isinstance(user_id, int) and not isinstance(user_id, bool) and 0 < user_id < 2 ** 63:
+            clean[position] = user_id
+        else:
+            errors[key] = _l("Choose a member of the KIM.")
+    return clean
 
 
 def validate_social_url(platform: str, url: str) -> str:
@@ -182,6 +230,10 @@ def clean_kim_input(raw: dict, partial: bool = False) -> dict:
     for key in ("founded_on", "sk_date"):
         if key in present:
             clean[key] = _parse_date(raw.get(key), key, errors)
+    if "sk_valid_until" in present:
+        clean["sk_valid_until"] = _parse_valid_until(raw.get("sk_valid_until"), clean.get("sk_date"), errors)
+    if "pengurus" in present:
+        clean["pengurus"] = _parse_pengurus(raw.get("pengurus"), errors)
 
     if "whatsapp" in present:
         try:
@@ -339,6 +391,8 @@ def _snapshot(kim: Kim) -> dict:
         "address": kim.address, "founded_on": kim.founded_on.isoformat() if kim.founded_on else None,
         "sk_number": kim.sk_number, "sk_issuer": kim.sk_issuer,
         "sk_date": kim.sk_date.isoformat() if kim.sk_date else None, "description": kim.description,
+        "sk_valid_until": kim.sk_valid_until.isoformat() if kim.sk_valid_until else None,
+        "pengurus": {m.position: m.user_id for m in kim.memberships if m.position},
         "whatsapp": kim.whatsapp, "email": kim.email, "socials": dict(kim.socials or {}), "status": kim.status,
     }
 
@@ -407,14 +461,17 @@ def create_kim(actor, raw: dict, *, confirmed: bool = False) -> Kim:
         if look_alikes:
             raise PossibleDuplicate(look_alikes)
     lat, lon = values.pop("lat"), values.pop("lon")
+    pengurus = values.pop("pengurus", None)
     values["socials"] = values.get("socials") or {}
     kim = Kim(**values, point=_point_wkt(lat, lon), status=KimStatus.DRAFT, slug=_unique_slug(values["name"]),
-              join_code=_new_join_code())
+              join_code=_new_join_code(), data_confirmed_at=utcnow())
     db.session.add(kim)
     db.session.flush()
     db.session.add(Membership(user_id=actor.id, kim_id=kim.id, role=KETUA))
     db.session.flush()
     db.session.refresh(kim)
+    if pengurus:
+        _set_pengurus(kim, pengurus)
     _audit(actor, "kim.create", kim, after=_snapshot(kim))
     return kim
 
@@ -438,8 +495,11 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
         kim.point = _point_wkt(lat, lon)
     values.pop("lat", None)
     values.pop("lon", None)
+    pengurus = values.pop("pengurus", None)
     for key, value in values.items():
         setattr(kim, key, value if key != "socials" else (value or {}))
+    if pengurus:
+        _set_pengurus(kim, pengurus)
     if moved_kabupaten and kim.status == KimStatus.VERIFIED:
         kim.status = KimStatus.SUBMITTED
         kim.submitted_at = utcnow()
@@ -447,8 +507,31 @@ def update_kim(actor, kim: Kim, raw: dict) -> Kim:
     db.session.flush()
     changed_before, changed_after = _diff(before, _snapshot(kim))
     if changed_after:
+        if permissions.is_kim_manager(actor, kim):
+            kim.data_confirmed_at = kim.updated_at  # its admins edited it: the data is theirs again
         _audit(actor, "kim.update", kim, before=changed_before, after=changed_after)
     return kim
+
+
+def _set_pengurus(kim: Kim, pengurus: dict) -> None:
+    """Name the pengurus among the KIM's members: each position held by at most one member (the
+    one named now), a member holding at most one position."""
+    by_user = {m.user_id: m for m in kim.memberships}
+    errors = {f"pengurus.{position}": _l("Choose a member of the KIM.")
+              for position, user_id in pengurus.items() if user_id is not None and user_id not in by_user}
+    named = [user_id for user_id in pengurus.values() if user_id is not None]
+    if len(named) != len(set(named)):
+        errors["pengurus"] = _l("A member holds one position at most.")
+    if errors:
+        raise KimError(_l("Some fields need attention."), fields=errors)
+    for membership in kim.memberships:
+        if membership.position in pengurus or membership.user_id in named:
+            membership.position = None
+    db.session.flush()  # the old holders first: one holder per position (a unique index)
+    for position, user_id in pengurus.items():
+        if user_id is not None:
+            by_user[user_id].position = position
+    db.session.flush()
 
 
 def set_files(actor, kim: Kim, logo: bytes | None = None, sk_file: bytes | None = None) -> None:
@@ -499,8 +582,14 @@ def set_sk_file(actor, kim: Kim, data: bytes) -> None:
     except UploadError as error:
         raise KimError(error.message, fields={"sk_file": error.message}) from None
     old = kim.sk_file_key
+    if old and db.session.scalar(select(func.count()).where(KimSkVersion.file_key == old)) == 0:
+        db.session.add(KimSkVersion(kim_id=kim.id, file_key=old))  # uploaded before versions were kept
     kim.sk_file_key = save_in_transaction(db.session, stored, suffix)
-    delete_after_commit(db.session, old)
+    # A new SK is a new version: the old one and its file stay in the history (private, as the SK).
+    db.session.add(KimSkVersion(kim_id=kim.id, sk_number=kim.sk_number, sk_issuer=kim.sk_issuer,
+                                sk_date=kim.sk_date, valid_until=kim.sk_valid_until, file_key=kim.sk_file_key,
+                                uploaded_by_id=actor.id if permissions.is_person(actor) else None))
+    db.session.flush()
     _audit(actor, "kim.sk_file", kim, before={"sk_file": bool(old)}, after={"sk_file": True})
 
 

@@ -11,3 +11,10 @@ PROFILE = Slot(
     "sections of a KIM profile below the actions, above the nearby KIMs (the recent reports)",
     template=True,
 )
+# The health states the domain above computes each day (issue 19); kims names them so that its list
+# filter (`/kim?kesehatan=`, `GET /api/v1/kims?health=`) is documented and checked in one place.
+HEALTH_STATES = ("aktif", "perlu_pendampingan", "vakum")
+LIST_FILTERS = Slot(
+    "kim_list.filters",
+    "SQL conditions on Kim that the domains above add to the KIM list: func(filters) -> condition or None",
+)

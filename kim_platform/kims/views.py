@@ -16,7 +16,7 @@ from kim_platform.core.urls import local_referrer
 from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
-from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, STATUS_LABELS, STATUSES
+from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, PENGURUS_POSITIONS, STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
 from kim_platform.regions.queries import (
@@ -54,12 +54,15 @@ def index():
     bidang = request.args.get("bidang") or None
     sort = request.args.get("urut") if request.args.get("urut") in queries.SORTS else "name"
     q = (request.args.get("q") or "").strip()[:100]
+    health = request.args.get("kesehatan") if request.args.get("kesehatan") in slots.HEALTH_STATES else None
     page = queries.list_kims(current_user, page=page_arg(), per_page=PER_PAGE,
-                             region=region, bidang=bidang, status=status, q=q, sort=sort)
+                             region=region, bidang=bidang, status=status, q=q, sort=sort, health=health)
     return render_template(
         "kims/index.html", page=page, facts=queries.kim_facts(page.items), bidang_choices=queries.bidang_choices(),
         region=get_region(region) if region else None, filters={"wilayah": region or "", "bidang": bidang or "",
-                                                                "status": status or "", "q": q, "urut": sort},
+                                                                "status": status or "", "q": q, "urut": sort,
+                                                                "kesehatan": health or ""},
+        health_states=slots.HEALTH_STATES if slots.LIST_FILTERS.entries() else (),
         statuses=queries.status_choices(current_user),
         status_labels=STATUS_LABELS,
     )
@@ -161,11 +164,17 @@ def edit(ref: str):
     facts = queries.kim_facts([kim])[kim.id]
     form = KimForm(obj=kim) if request.method == "GET" else KimForm()
     form.bidang.choices = queries.bidang_choices()
+    members = [SelectChoice("", "—")] + [SelectChoice(str(m.user_id), m.user.name) for m in kim.memberships]
+    for position in PENGURUS_POSITIONS:
+        getattr(form, f"pengurus_{position}").choices = members
     errors = {}
     if request.method == "GET":
         form.lat.data, form.lon.data = f"{facts.lat:.6f}", f"{facts.lon:.6f}"
         for platform, url in (kim.socials or {}).items():
             getattr(form, f"social_{platform}").data = url
+        for membership in kim.memberships:
+            if membership.position:
+                getattr(form, f"pengurus_{membership.position}").data = str(membership.user_id)
     else:
         outcome, errors, _duplicates = _save_kim(form, kim)
         if outcome is not None:

@@ -48,6 +48,14 @@ def _forget(session, *args) -> None:
     session.info.pop(PENDING_ACTIVITIES, None)
 
 
+def _daily_recompute(day) -> str:
+    """`flask jobs daily`: every score as of today (recency decays with time)."""
+    from kim_platform.teladan.scoring import recompute_all
+
+    written, seconds = recompute_all()
+    return f"{written} KIM scores recomputed in {seconds:.1f} s"
+
+
 def init_app(app) -> None:
     """Rescore in the transaction (the session hooks above); show the score on the KIM profile
     (slot kim_profile.summary, core.slots)."""
@@ -56,6 +64,9 @@ def init_app(app) -> None:
 
     PROFILE_SUMMARY.register(app, "teladan.score", panels.kim_score, order=10,
                              template="teladan/_kim_panel.html")
+    from kim_platform.core.jobs import daily_task
+
+    daily_task(app, "teladan.recompute", 60, _daily_recompute)
     if not event.contains(Session, "after_flush", _note_changes):
         event.listen(Session, "after_flush", _note_changes)
         event.listen(Session, "before_commit", _recompute_pending)
