@@ -428,9 +428,8 @@ def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/p/")):
-
-             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/api/v1/health/kims/")):
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/p/",
+             "/api/v1/health/kims/")):
         return True
     if role == "anonymous":
         if is_api:
