@@ -457,6 +457,8 @@ ACTIONS = {
     "campaign.create": lambda user, obj: can_create_campaign(user),
     "campaign.view": lambda user, obj: campaign_visible(user, obj),
     "campaign.manage": lambda user, obj: can_manage_campaign(user, obj),
+    # The history of region codes and the items a decree left to place by hand (issue 19).
+    "regions.changes": lambda user, obj: can_manage_region_changes(user),
 }
 
 
@@ -554,4 +556,10 @@ def acts_for_own_account(actor) -> bool:
 
 
 def can_create_bidang(actor) -> bool:
+    return is_direktorat(actor)
+
+
+def can_manage_region_changes(actor) -> bool:
+    """A new Kepmendagri is applied (CLI: the system actor) and its waiting items placed by the
+    directorate only: a re-coding crosses every pembina's region."""
     return is_direktorat(actor)
