@@ -313,6 +313,10 @@ MATRIX = {
     ("campaigns_api.CampaignDisseminations", "GET", "draft"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", CAMPAIGN_MANAGERS, campaign_status="draft"),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
+    # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
+    ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),
+    ("regionchanges.place", "POST"): Case("/wilayah/perubahan/tempatkan", frozenset({"direktorat"}),
+                                          data={"reference": "kims", "item_id": "1", "new_code": "76.02.01.1003"}),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
 
