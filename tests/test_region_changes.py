@@ -11,8 +11,8 @@ The synthetic change set is built in each test from the loaded sample (Sulawesi 
 - a new code: 76.01.01.2012.
 """
 import csv
+import io
 import json
-import shutil
 from datetime import date
 
 import pytest
@@ -26,6 +26,7 @@ from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.regions.models import Region, RegionChange
+from kim_platform.regions.places import PlaceError, check_location
 from kim_platform.regions.references import REFERENCES, Reference
 from tests.conftest import DESA, csrf_token, login
 from tests.test_region_stats import direct_counts, kept_counts
@@ -292,3 +293,46 @@ def test_the_directorate_places_a_waiting_kim(runner, change_set, world, client)
     assert again.status_code == 404
     page = client.get("/wilayah/perubahan").get_data(as_text=True)
     assert "Kepmendagri 300.2.2-9999/2027" in page and kim.name not in page.split("Riwayat")[0]
+
+
+def test_exports_carry_the_current_and_the_former_code(runner, change_set, world, client):
+    assert apply(runner, change_set).exit_code == 0
+    response = client.get("/cakupan/ekspor.csv?wilayah=77")
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert [(r["code"], r["former_code"], r["kim_verified"]) for r in rows] == [("77.01", "76.02", "1")]
+    kecamatan = list(csv.DictReader(io.StringIO(
+        client.get("/cakupan/ekspor.csv?wilayah=76.01").data.decode("utf-8-sig"))))
+    assert all(r["former_code"] == "" for r in kecamatan)
+    geo = json.loads(client.get("/cakupan/ekspor.geojson?wilayah=77").data)
+    assert geo["features"][0]["properties"]["former_code"] == "76.02"
+
+
+def test_what_is_written_now_takes_the_current_code(runner, change_set, world):
+    assert apply(runner, change_set).exit_code == 0
+    with pytest.raises(PlaceError) as replaced:
+        check_location(DESA, *POINTS[DESA])
+    assert MOVED_DESA in str(replaced.value.fields["desa_code"])
+    with pytest.raises(PlaceError) as split:
+        check_location(SPLIT, *POINTS[SPLIT])
+    assert "pilih desa/kelurahan penggantinya" in str(split.value.fields["desa_code"])
+    assert check_location(MOVED_DESA, *POINTS[DESA]).code == MOVED_DESA
+
+
+def test_a_later_decree_sends_old_links_to_the_newest_code(runner, change_set, world, tmp_path, client):
+    """92.01 -> 96.01 in one decree, 96.01 -> 97.01 in the next: the oldest link reaches 97.01."""
+    assert apply(runner, change_set).exit_code == 0
+    second, mapping = write_dataset(tmp_path / "wilayah-2028")
+    for stem in ("provinces", "regencies", "districts", "villages"):
+        path = second / f"{stem}.csv"
+        path.write_text(path.read_text(encoding="utf-8").replace("77.01", "77.02"), encoding="utf-8")
+        geo = second / f"{stem}.geojson"
+        if geo.exists():
+            geo.write_text(geo.read_text(encoding="utf-8").replace('"77.01', '"77.02'), encoding="utf-8")
+    mapping.write_text("old_code,new_code,kind\n77.01,77.02,rename\n", encoding="utf-8")
+    result = runner.invoke(args=["regions", "apply", str(second), "--mapping", str(mapping),
+                                 "--decree", "Kepmendagri 2028", "--effective", "2028-01-01"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Region, DESA).replaced_by == "77.02.01.1002"
+    assert db.session.get(Kim, world[0][DESA].id).desa_code == "77.02.01.1002"
+    assert client.get(f"/wilayah/{DESA}").headers["Location"].endswith(f"/wilayah/77.02.01.1002?kode_lama={DESA}")

@@ -17,7 +17,7 @@ def place_report(connection, activity_id: int, new_code: str) -> dict | None:
     old = connection.execute(text("SELECT desa_code FROM activity WHERE id = :id"), {"id": activity_id}).scalar()
     if old is None:
         return None
-    connection.execute(text("UPDATE activity SET desa_code = :new WHERE id = :id"),
+    connection.execute(text("UPDATE activity SET desa_code = :new, updated_at = now() WHERE id = :id"),
                        {"new": new_code, "id": activity_id})
     return {"old_code": old, "new_code": new_code, "rows": 1}
 
@@ -26,4 +26,4 @@ def register(app) -> None:
     from kim_platform.regions.references import register_reference
 
     register_reference(app, "activities", "activity", "desa_code", kind="desa", label=_l("Reports"),
-                       items=waiting_reports, place=place_report)
+                       items=waiting_reports, place=place_report, touch="updated_at")

@@ -22,7 +22,7 @@ def place_kim(connection, kim_id: int, new_code: str) -> dict | None:
     connection.execute(text("UPDATE kim SET desa_code = :new, updated_at = now() WHERE id = :id"),
                        {"new": new_code, "id": kim_id})
     reports = connection.execute(text(
-        "UPDATE activity SET desa_code = :new WHERE kim_id = :id AND desa_code = :old"),
+        "UPDATE activity SET desa_code = :new, updated_at = now() WHERE kim_id = :id AND desa_code = :old"),
         {"new": new_code, "id": kim_id, "old": old}).rowcount
     return {"old_code": old, "new_code": new_code, "rows": 1 + reports}
 
@@ -31,4 +31,4 @@ def register(app) -> None:
     from kim_platform.regions.references import register_reference
 
     register_reference(app, "kims", "kim", "desa_code", kind="desa", label=_l("KIMs"),
-                       items=waiting_kims, place=place_kim)
+                       items=waiting_kims, place=place_kim, touch="updated_at")

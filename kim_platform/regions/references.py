@@ -41,6 +41,8 @@ class Reference:
     items: Callable[[Connection, list[str], int], list[dict]] | None = None
     # place(connection, item_id, new_code) -> {"old_code", "new_code", "rows"} or None (not found)
     place: Callable[[Connection, int, str], dict | None] | None = None
+    # a timestamp column the remap sets to now(), so caches and syncs keyed on it see the change
+    touch: str | None = None
 
     def count_by(self, connection: Connection, keys: list[str], codes: list[str]) -> dict[str, int]:
         """Rows holding each of `codes`, summed per key (a change), in one query."""
@@ -56,8 +58,9 @@ class Reference:
         """Re-code every row whose code the decree replaced (one statement)."""
         if self.remap is not None:
             return self.remap(connection)
+        touch = f", {self.touch} = now()" if self.touch else ""
         return connection.execute(text(
-            f"UPDATE {self.table} t SET {self.column} = m.new_code FROM region_remap m "
+            f"UPDATE {self.table} t SET {self.column} = m.new_code{touch} FROM region_remap m "
             f"WHERE t.{self.column} = m.old_code")).rowcount
 
 
@@ -69,14 +72,14 @@ class ApplyHook:
 
 
 def register_reference(app, name: str, table: str, column: str, *, kind: str, label, remap=None,
-                       items=None, place=None) -> Reference:
+                       items=None, place=None, touch=None) -> Reference:
     """Declare a column holding region codes (from the owning domain's init_app)."""
     if kind not in REFERENCE_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {REFERENCE_KINDS}")
     registry = app.extensions.setdefault(REFERENCES, {})
     if name in registry:
         raise ValueError(f"region reference {name!r} is registered twice")
-    reference = Reference(name, table, column, kind, label, remap, items, place)
+    reference = Reference(name, table, column, kind, label, remap, items, place, touch)
     registry[name] = reference
     return reference
 
