@@ -336,3 +336,66 @@ def test_a_later_decree_sends_old_links_to_the_newest_code(runner, change_set, w
     assert db.session.get(Region, DESA).replaced_by == "77.02.01.1002"
     assert db.session.get(Kim, world[0][DESA].id).desa_code == "77.02.01.1002"
     assert client.get(f"/wilayah/{DESA}").headers["Location"].endswith(f"/wilayah/77.02.01.1002?kode_lama={DESA}")
+
+
+def _kecamatan_split(folder):
+    """Kecamatan Banggae 76.05.01 split in two new ones; its desa follow by name, but one was renamed."""
+    folder.mkdir()
+    with (SAMPLE / "villages.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields, villages = reader.fieldnames, list(reader)
+    moved = {}
+    for n, row in enumerate(r for r in villages if r["parent_code"] == "76.05.01"):
+        target = "76.05.20" if n % 2 == 0 else "76.05.21"
+        name = "Pangali-Ali Utara" if row["code"] == "76.05.01.1007" else row["name"]
+        moved[row["code"]] = {**row, "code": f"{target}.{1001 + n}", "parent_code": target, "name": name}
+    for stem in ("provinces", "regencies", "districts", "villages"):
+        with (SAMPLE / f"{stem}.csv").open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+        rows = [moved.get(r["code"], r) for r in rows if r["code"] != "76.05.01"]
+        if stem == "districts":
+            rows += [{**dict.fromkeys(fields, ""), "code": c, "parent_code": "76.05", "name": name}
+                     for c, name in (("76.05.20", "Banggae Barat"), ("76.05.21", "Banggae Timur"))]
+        with (folder / f"{stem}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        source = SAMPLE / f"{stem}.geojson"
+        if source.exists():
+            collection = json.loads(source.read_text(encoding="utf-8"))
+            collection["features"] = [f for f in collection["features"] if f["properties"]["code"] != "76.05.01"]
+            (folder / f"{stem}.geojson").write_text(json.dumps(collection), encoding="utf-8")
+    mapping = folder.parent / "split.csv"
+    mapping.write_text("old_code,new_code,kind\n76.05.01,76.05.20,split\n76.05.01,76.05.21,split\n",
+                       encoding="utf-8")
+    return folder, mapping, moved
+
+
+def test_a_split_kecamatan_places_its_desa_by_name_and_leaves_the_rest_waiting(runner, tmp_path, make_kim,
+                                                                               make_user, client):
+    folder, mapping, moved = _kecamatan_split(tmp_path / "split")
+    point = (-3.538990, 118.957343)
+    renamed = make_kim(name="KIM Pangali", desa_code="76.05.01.1007", point=point)
+    followed = make_kim(name="KIM Banggae", desa_code="76.05.01.1001", point=(-3.534334, 118.963420))
+    direktorat = make_user(role="direktorat")
+    db.session.commit()
+    result = runner.invoke(args=["regions", "apply", str(folder), "--mapping", str(mapping),
+                                 "--decree", DECREE, "--effective", "2027-01-02"])
+    assert result.exit_code == 0, result.output
+    assert "76.05.01.1007 -> one of 76.05.20, 76.05.21" in result.output
+    db.session.expire_all()
+    assert db.session.get(Kim, followed.id).desa_code == moved["76.05.01.1001"]["code"]
+    assert db.session.get(Kim, renamed.id).desa_code == "76.05.01.1007"
+    assert db.session.get(Region, "76.05.01.1001").replaced_by == moved["76.05.01.1001"]["code"]
+    login(client, direktorat)
+    page = client.get("/wilayah/perubahan").get_data(as_text=True)
+    new_home = moved["76.05.01.1007"]["code"]
+    assert "KIM Pangali" in page and f'<option value="{new_home}">' in page
+    assert "76.02.01.1002" not in page  # only the desa of the two new kecamatan are offered
+    placed = client.post("/wilayah/perubahan/tempatkan", data={
+        "csrf_token": csrf_token(client), "reference": "kims", "item_id": renamed.id, "new_code": new_home})
+    assert placed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Kim, renamed.id).desa_code == new_home
+    assert kept_counts() == direct_counts()

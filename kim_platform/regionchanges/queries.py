@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 
 from kim_platform.extensions import db
 from kim_platform.regions.changes import waiting_codes
+from kim_platform.regions.codes import ancestor_codes
 from kim_platform.regions.models import RegionChange
 from kim_platform.regions.references import references
 
@@ -68,7 +69,24 @@ def waiting_regions(codes: list[str] | None = None) -> dict[str, WaitingRegion]:
     for code, region in found.items():
         region.decree = latest.get(code)
         region.candidates = targets.get((code, region.decree)) or ([parents[code]] if parents[code] else [])
+    _inherit_split_targets([r for r in found.values() if not r.candidates])
     return found
+
+
+def _inherit_split_targets(regions: list[WaitingRegion]) -> None:
+    """A desa of a split kecamatan that no name placed goes to one of the kecamatan's new ones."""
+    ancestors = {a for r in regions for a in ancestor_codes(r.code)}
+    if not ancestors:
+        return
+    rows = db.session.execute(text(
+        "SELECT old_code, new_code FROM region_change WHERE old_code = ANY(:codes) AND kind = 'split' "
+        "AND new_code IS NOT NULL ORDER BY id"), {"codes": list(ancestors)}).all()
+    split: dict[str, list[str]] = defaultdict(list)
+    for old, new in rows:
+        split[old].append(new)
+    for region in regions:
+        nearest = next((a for a in ancestor_codes(region.code) if a in split), None)
+        region.candidates = sorted(set(split[nearest])) if nearest else []
 
 
 @dataclass

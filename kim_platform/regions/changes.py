@@ -226,7 +226,9 @@ def plan_changes(connection: Connection, data_dir: Path, mapping_path: Path | No
         else:
             plan.waiting[code] = search
             candidates_of[code] = search
-            plan.changes.append(Change("split", code, None, name(old, code), None, root=root))
+            # below a removed region it is removed too; below a split one it waits for the split
+            kind = "split" if root in explicit else "remove"
+            plan.changes.append(Change(kind, code, None, name(old, code), None, root=root))
 
     for code in sorted(c for c in old if c in new and old[c][0] != new[c][0] and c not in explicit):
         plan.changes.append(Change("rename", code, code, old[code][0], new[code][0]))
