@@ -293,6 +293,15 @@ def test_the_directorate_places_a_waiting_kim(runner, change_set, world, client)
     assert again.status_code == 404
     page = client.get("/wilayah/perubahan").get_data(as_text=True)
     assert "Kepmendagri 300.2.2-9999/2027" in page and kim.name not in page.split("Riwayat")[0]
+    # The history comes in keyset pages of 50, newest first.
+    total = db.session.scalar(select(func.count()).select_from(RegionChange))
+    assert total > 50
+    newest = db.session.scalars(select(RegionChange.id).order_by(RegionChange.id.desc())).all()
+    cursor = newest[49]
+    assert f"/wilayah/perubahan?sebelum={cursor}" in page
+    older = client.get(f"/wilayah/perubahan?sebelum={cursor}").get_data(as_text=True)
+    shown = db.session.get(RegionChange, newest[50])
+    assert f"/wilayah/{shown.old_code or shown.new_code}" in older
 
 
 def test_exports_carry_the_current_and_the_former_code(runner, change_set, world, client):
