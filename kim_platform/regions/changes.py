@@ -243,7 +243,7 @@ def _counts(connection: Connection, plan: Plan) -> dict[str, dict[str, int]]:
     """Rows of each registered reference that each change touches, summed per mapping row."""
     touched: dict[str, str] = {}
     for change in plan.changes:
-        if change.old_code and (change.old_code in plan.remap or change.old_code in plan.retire):
+        if change.old_code:  # a new name touches what shows it, a new code what holds it
             touched[change.old_code] = change.root or change.old_code
     keys, codes = list(touched.values()), list(touched)
     counts: dict[str, dict[str, int]] = defaultdict(dict)
