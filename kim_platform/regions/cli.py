@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from kim_platform.core.transaction import cli_transaction
+from kim_platform.core.transaction import cli_read_only, cli_transaction
 from kim_platform.regions.loader import RegionDataError, load_regions
 
 regions_cli = AppGroup("regions", help="Manage the official region data (wilayah).")
@@ -79,14 +79,11 @@ def echo_plan(plan, echo=click.echo) -> None:
 @click.option("--mapping", "mapping", type=MAPPING, help="CSV old_code,new_code,kind (rename|move|split|merge).")
 def diff_command(path: Path, mapping: Path | None) -> None:
     """Compare a new official dataset with the loaded regions; writes nothing."""
-    from kim_platform.extensions import db
     from kim_platform.regions.changes import RegionChangeError, plan_changes
 
-    savepoint = db.session.begin_nested()  # a diff leaves the database as it found it
     try:
-        plan = plan_changes(db.session.connection(), path, mapping)
+        with cli_read_only() as session:  # a diff leaves the database as it found it
+            plan = plan_changes(session.connection(), path, mapping)
     except RegionChangeError as error:
         raise click.ClickException(str(error)) from None
-    finally:
-        savepoint.rollback()
     echo_plan(plan)
