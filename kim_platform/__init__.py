@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import accounts, activities, campaigns, demo, health, kims, teladan
+    from kim_platform import accounts, activities, audit, campaigns, coverage, demo, health, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
@@ -58,6 +58,8 @@ def create_app(config=None) -> Flask:
     teladan.init_app(app)
     campaigns.init_app(app)
     health.init_app(app)
+    audit.init_app(app)  # region references (regions.references): the entries' scope codes
+    coverage.init_app(app)  # the aggregates rebuilt after a new Kepmendagri
     from kim_platform.maps import views as map_views
 
     map_views.init_app(app)
@@ -111,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.kims.views import bp as kims_bp
     from kim_platform.maps.api import blp as map_api_blp
     from kim_platform.maps.views import bp as maps_bp
+    from kim_platform.regionchanges.views import bp as regionchanges_bp
     from kim_platform.regions.api import blp as regions_api_blp
     from kim_platform.regions.views import bp as regions_bp
     from kim_platform.regions.views import home_bp
@@ -121,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(offline_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(regions_bp)
+    app.register_blueprint(regionchanges_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(kims_bp)
@@ -161,9 +165,11 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.demo.cli import demo_cli
     from kim_platform.kims.cli import bidang_cli
     from kim_platform.maps.cli import maps_cli
+    from kim_platform.regionchanges.cli import add_commands as add_region_change_commands
     from kim_platform.regions.cli import regions_cli
     from kim_platform.teladan.cli import teladan_cli
 
+    add_region_change_commands(regions_cli)  # `flask regions apply` needs the layers above regions
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(bidang_cli)

@@ -498,6 +498,9 @@ ACTIONS = {
 
     "campaign.reach": lambda user, obj: can_view_campaign_reach(user, obj),
     "campaign.national": lambda user, obj: can_view_national_reach(user),
+
+    # The history of region codes and the items a decree left to place by hand (issue 19).
+    "regions.changes": lambda user, obj: can_manage_region_changes(user),
 }
 
 
@@ -595,4 +598,10 @@ def acts_for_own_account(actor) -> bool:
 
 
 def can_create_bidang(actor) -> bool:
+    return is_direktorat(actor)
+
+
+def can_manage_region_changes(actor) -> bool:
+    """A new Kepmendagri is applied (CLI: the system actor) and its waiting items placed by the
+    directorate only: a re-coding crosses every pembina's region."""
     return is_direktorat(actor)

@@ -107,6 +107,8 @@ PUBLIC_JSON_KEYS = {
     "activities_window", "activities_previous", "activities_delta", "month", "activities", "score",
     "components", "regularity", "recency", "variety", "reach", "evidence", "completeness", "teladan", "eligible",
     "active_months", "last_report_on", "weights", "score_90_days_ago", "place", "hidden_reason", "ancestors", "bbox", "centroid", "children_count", "path",
+    # regions over time (issue 19): when a code was withdrawn and which one took over
+    "retired_on", "replaced_by", "former_code",
 }
 
 

@@ -354,6 +354,10 @@ MATRIX = {
     ("health_api.KimConfirm", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/confirm",
                                             frozenset({"kim_admin"}), json={}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
+    # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
+    ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),
+    ("regionchanges.place", "POST"): Case("/wilayah/perubahan/tempatkan", frozenset({"direktorat"}),
+                                          data={"reference": "kims", "item_id": "1", "new_code": "76.02.01.1003"}),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
 

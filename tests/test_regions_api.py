@@ -1,7 +1,7 @@
 """/api/v1/regions: shapes, filters, pagination, and 400/404 answers."""
 import pytest
 
-REGION_KEYS = {"code", "name", "level", "kind", "parent_code", "path"}
+REGION_KEYS = {"code", "name", "level", "kind", "parent_code", "path", "retired_on", "replaced_by"}
 
 
 def test_list_is_paginated_with_the_standard_envelope(client):
@@ -40,6 +40,7 @@ def test_desa_path_names_every_level(client):
     assert item == {
         "code": "76.02.01.1002", "name": "Binanga", "level": "desa", "kind": "kelurahan",
         "parent_code": "76.02.01", "path": "Kel. Binanga, Kec. Mamuju, Kab. Mamuju, Prov. Sulawesi Barat",
+        "retired_on": None, "replaced_by": None,
     }
 
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import kim_platform
 from kim_platform import permissions
@@ -35,7 +35,8 @@ from kim_platform.core.domain import DomainError
 from kim_platform.extensions import db
 from kim_platform.health import services as health
 from kim_platform.kims import services as kims
-from tests.conftest import DESA, DESA_POINT, PASSWORD
+from kim_platform.regionchanges import services as regionchanges
+from tests.conftest import DESA, DESA_POINT, PASSWORD, SAMPLE_DIR
 
 ROLES = ("anonymous", "relawan", "member", "kim_admin", "ketua", "pembina_in", "pembina_out", "pembina_prov",
          "pembina_prov_out", "direktorat", "system")
@@ -149,6 +150,14 @@ CAMPAIGN_OUTSIDERS = EVERYONE - KIM_REGION
 PDF = b"%PDF-1.4\ntrailer<<>>\n%%EOF\n"
 
 # Keyed by "<module>.<function>" plus a variant; every row is one call as every role.
+
+def _place_waiting_kim(w):
+    """The KIM's desa retired by a decree without successor: the KIM waits to be placed."""
+    db.session.execute(text("UPDATE region SET retired_on = :day WHERE code = :code"),
+                       {"day": clock.today(), "code": w.kim.desa_code})
+    return regionchanges.place_waiting(w.actor, "kims", w.kim.id, "76.02.01.1003")
+
+
 MATRIX = {
     # --- KIMs ---------------------------------------------------------------------------------
     ("kims.create_kim",): Rule(lambda w: kims.create_kim(w.actor, dict(KIM_INPUT)), PERSONS),
@@ -277,6 +286,12 @@ MATRIX = {
     ("health.confirm_data",): Rule(lambda w: health.confirm_data(w.actor, w.kim), frozenset({"kim_admin", "ketua"})),
     ("health.confirm_data", "draft"): Rule(lambda w: health.confirm_data(w.actor, w.kim),
                                            frozenset({"kim_admin", "ketua"}), hidden=OUTSIDERS, kim_status="draft"),
+
+    # --- region code changes (issue 19): the directorate and the CLI ---------------------------
+    ("regionchanges.apply_decree", "no decree"): Rule(  # the permission is checked before the input is judged
+        lambda w: regionchanges.apply_decree(w.actor, SAMPLE_DIR, None, "", clock.today()), NOBODY,
+        rejected=DIREKTORAT),
+    ("regionchanges.place_waiting",): Rule(_place_waiting_kim, DIREKTORAT),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),

@@ -5,7 +5,7 @@ def init_app(app) -> None:
     """Fill the slots of the pages below (core.slots): a KIM's recent reports on its profile, the
     latest reports of a region on its page. Templates compare statuses with the named constants
     and show them by their label, never the raw code."""
-    from kim_platform.activities import panels
+    from kim_platform.activities import panels, references
     from kim_platform.activities.models import ActivityStatus, PendingAction, status_label
     from kim_platform.kims.slots import PROFILE
     from kim_platform.regions.slots import REGION_PAGE
@@ -16,3 +16,4 @@ def init_app(app) -> None:
                          template="activities/_region_panel.html")
     app.jinja_env.globals.update(ActivityStatus=ActivityStatus, PendingAction=PendingAction,
                                  report_status_label=status_label)
+    references.register(app)  # a new Kepmendagri re-codes the report's desa (regions.references)

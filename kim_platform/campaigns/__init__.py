@@ -7,11 +7,12 @@ def init_app(app) -> None:
     saya and the KIM profile; the campaign fields of a new report (form, parser, checks, link)."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE
     from kim_platform.activities.slots import REPORT_CHECK, REPORT_CREATED, REPORT_FIELDS, REPORT_FORM
-    from kim_platform.campaigns import panels, services
+    from kim_platform.campaigns import panels, references, services
     from kim_platform.campaigns.models import CampaignStatus
     from kim_platform.kims.slots import PROFILE
 
     app.jinja_env.globals.update(CampaignStatus=CampaignStatus)
+    references.register(app)
     ACCOUNT_PAGE.register(app, "campaigns.for_my_kims", panels.account_campaigns, order=30,
                           template="campaigns/_account_panel.html")
     PROFILE.register(app, "campaigns.for_this_kim", panels.kim_campaigns, order=5,

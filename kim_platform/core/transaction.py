@@ -126,6 +126,19 @@ def cli_transaction():
     db.session.commit()
 
 
+@contextmanager
+def cli_read_only():
+    """A CLI command that must leave the database as it found it (`flask regions diff`): its work
+    runs in a savepoint that is always rolled back, whatever it reads or a helper writes."""
+    from kim_platform.extensions import db
+
+    savepoint = db.session.begin_nested()
+    try:
+        yield db.session
+    finally:
+        savepoint.rollback()
+
+
 def init_app(app) -> None:
     """Register the edge. It must run before the mail hand-over, so it is registered after it
     (after_request functions run in reverse order): a failed commit drops the queued mail."""

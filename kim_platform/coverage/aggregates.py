@@ -13,9 +13,17 @@ def bulk_writes(connection: Connection):
     """Bulk loads skip the per-row triggers and recompute every aggregate once at the end.
 
     ALTER TABLE is transactional: if the load fails, the triggers come back with the rollback."""
+    disable_triggers(connection)
+    yield
+    enable_triggers_and_rebuild(connection)
+
+
+def disable_triggers(connection: Connection) -> None:
     for table, trigger in TRIGGERS:
         connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
-    yield
+
+
+def enable_triggers_and_rebuild(connection: Connection) -> None:
     for table, trigger in TRIGGERS:
         connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
     rebuild(connection)

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
+from kim_platform.regions.queries import former_codes
 
 # A national GeoJSON costs about half a second of PostGIS and weighs ~2 MB; the provinces,
 # kabupaten and kecamatan exports people actually download fit in a few dozen entries.
@@ -22,10 +23,12 @@ COLUMNS = ("code", "name", "level", "desa_total", "desa_covered", "coverage_pct"
 def as_csv(rows, as_of: date) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS + ("as_of",))
+    # former_code: the code(s) a Kepmendagri replaced by this one, for joining older data.
+    former = former_codes(row.code for row in rows)
+    writer.writerow(COLUMNS + ("as_of", "former_code"))
     for row in rows:
         data = row.as_dict()
-        writer.writerow([data[c] for c in COLUMNS] + [as_of.isoformat()])
+        writer.writerow([data[c] for c in COLUMNS] + [as_of.isoformat(), former.get(row.code, "")])
     # The byte-order mark makes Excel read the file as UTF-8.
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
@@ -40,12 +43,13 @@ def as_xlsx(rows, as_of: date, title: str) -> bytes:
     sheet.append([title])
     sheet["A1"].font = Font(bold=True)
     sheet.append([f"Data per {as_of.isoformat()}"])
-    sheet.append(list(COLUMNS))
+    former = former_codes(row.code for row in rows)
+    sheet.append(list(COLUMNS) + ["former_code"])
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for row in rows:
         data = row.as_dict()
-        sheet.append([data[c] for c in COLUMNS])
+        sheet.append([data[c] for c in COLUMNS] + [former.get(row.code)])
     sheet.freeze_panes = "C4"
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 32
@@ -60,10 +64,11 @@ def as_geojson(rows, as_of: date) -> bytes:
     shapes = dict(db.session.execute(text(
         "SELECT code, ST_AsGeoJSON(coalesce(ST_SimplifyPreserveTopology(geom, 0.005), centroid), 5) "
         "FROM region WHERE code = ANY(:codes)"), {"codes": codes}).all())
+    former = former_codes(codes)
     features = [{
         "type": "Feature", "id": row.code,
         "geometry": json.loads(shapes[row.code]) if shapes.get(row.code) else None,
-        "properties": {**row.as_dict(), "as_of": as_of.isoformat()},
+        "properties": {**row.as_dict(), "as_of": as_of.isoformat(), "former_code": former.get(row.code)},
     } for row in rows]
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")).encode()
 

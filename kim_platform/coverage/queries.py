@@ -69,10 +69,10 @@ def window_days_setting() -> int:
 
 
 _PLACES_AND_DESA = """
-    places AS (SELECT code, name FROM region WHERE level = :level AND code LIKE :prefix),
+    places AS (SELECT code, name FROM region WHERE level = :level AND code LIKE :prefix AND retired_on IS NULL),
     desa AS (
         SELECT left(code, :width) AS code, count(*) AS n FROM region
-        WHERE level = 'desa' AND code LIKE :prefix GROUP BY 1
+        WHERE level = 'desa' AND code LIKE :prefix AND retired_on IS NULL GROUP BY 1
     )"""
 
 
@@ -101,7 +101,8 @@ def coverage_rows(level: str, parent: str | None = None, window_days: int | None
         return direct_coverage_rows(level, parent, window_days, today)
     params = _window(level, parent, window_days or window_days_setting(), today)
     rows = db.session.execute(text("""
-        WITH places AS (SELECT code, name, desa_total FROM region WHERE level = :level AND code LIKE :prefix),
+        WITH places AS (SELECT code, name, desa_total FROM region
+                        WHERE level = :level AND code LIKE :prefix AND retired_on IS NULL),
         pending AS (
             SELECT code,
                    sum(desa_last) FILTER (WHERE day >= :since) AS desa_last,
@@ -288,7 +289,7 @@ def gaps(level: str, parent: str | None = None) -> list[dict]:
     rows = db.session.execute(text("""
         SELECT r.code, r.name, r.parent_code, r.desa_total
         FROM region r LEFT JOIN region_kim_stats s ON s.code = r.code
-        WHERE r.level = :level AND r.code LIKE :prefix AND coalesce(s.kim_verified, 0) = 0
+        WHERE r.level = :level AND r.code LIKE :prefix AND r.retired_on IS NULL AND coalesce(s.kim_verified, 0) = 0
         ORDER BY r.code"""), {"level": level, "prefix": (parent + ".%") if parent else "%"}).mappings().all()
     return [dict(row) for row in rows]
 
@@ -301,7 +302,7 @@ def nearby_uncovered_desa(kecamatan: str) -> list[dict]:
         WITH desa AS (
             SELECT r.code, r.name, r.centroid, coalesce(s.kim_verified, 0) > 0 AS covered
             FROM region r LEFT JOIN region_kim_stats s ON s.code = r.code
-            WHERE r.level = 'desa' AND r.code LIKE :prefix
+            WHERE r.level = 'desa' AND r.code LIKE :prefix AND r.retired_on IS NULL
         )
         SELECT u.code, u.name, c.code AS near_code, c.name AS near_name,
                round((ST_Distance(u.centroid::geography, c.centroid::geography) / 1000)::numeric, 1)::float8 AS km

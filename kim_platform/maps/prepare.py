@@ -8,7 +8,8 @@ TOLERANCE_M = {"provinsi": 3500, "kabupaten": 400, "kecamatan": 60}
 
 _SQL = text("""
     WITH desa AS (
-        SELECT left(code, 2) AS p, left(code, 5) AS k, left(code, 8) AS c FROM region WHERE level = 'desa'
+        SELECT left(code, 2) AS p, left(code, 5) AS k, left(code, 8) AS c FROM region
+        WHERE level = 'desa' AND retired_on IS NULL
     ),
     totals AS (
         SELECT p AS code, count(*) AS n FROM desa GROUP BY p
@@ -20,7 +21,7 @@ _SQL = text("""
                CASE r.level WHEN 'provinsi' THEN :provinsi WHEN 'kabupaten' THEN :kabupaten ELSE :kecamatan END AS tol,
                r.geom
         FROM region r LEFT JOIN totals t ON t.code = r.code
-        WHERE r.geom IS NOT NULL AND r.level IN ('provinsi', 'kabupaten', 'kecamatan')
+        WHERE r.geom IS NOT NULL AND r.retired_on IS NULL AND r.level IN ('provinsi', 'kabupaten', 'kecamatan')
     )
     INSERT INTO region_tile_geom AS g (code, level, name, desa_total, tolerance_m, geom)
     SELECT code, level, name, desa_total, tol,
@@ -39,5 +40,5 @@ def prepare_region_geoms(connection: Connection) -> int:
     """Idempotent; returns how many rows were written or changed."""
     result = connection.execute(_SQL, TOLERANCE_M)
     connection.execute(text("DELETE FROM region_tile_geom g WHERE NOT EXISTS "
-                            "(SELECT 1 FROM region r WHERE r.code = g.code AND r.geom IS NOT NULL)"))
+                            "(SELECT 1 FROM region r WHERE r.code = g.code AND r.geom IS NOT NULL AND r.retired_on IS NULL)"))
     return result.rowcount

@@ -25,7 +25,12 @@ def layer_settings() -> dict:
 
 
 def init_app(app) -> None:
+    from kim_platform.maps.prepare import prepare_region_geoms
+    from kim_platform.regions.references import register_apply_hook
+
     app.jinja_env.globals["map_layer_settings"] = layer_settings
+    # A new Kepmendagri: the outlines of the new codes on the map, the retired ones off it.
+    register_apply_hook(app, "maps.region_tiles", after=prepare_region_geoms)
 
 
 @bp.get("/peta")

@@ -34,6 +34,12 @@ class RegionSchema(ma.Schema):
     path = ma.fields.String(
         required=True, metadata={"description": "e.g. Desa X, Kec. Y, Kab. Z, Prov. W"}
     )
+    retired_on = ma.fields.Date(
+        required=True, allow_none=True,
+        metadata={"description": "the day a Kepmendagri withdrew this code (null: current)"})
+    replaced_by = ma.fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "the current code that took over a retired one (null for a split or a removal)"})
 
 
 class LatLonSchema(ma.Schema):
@@ -70,6 +76,8 @@ def _serialise(regions) -> list[dict]:
             "kind": r.kind,
             "parent_code": r.parent_code,
             "path": paths[r.code],
+            "retired_on": r.retired_on,
+            "replaced_by": r.replaced_by,
         }
         for r in regions
     ]
@@ -115,7 +123,11 @@ class RegionDetail(MethodView):
     @blp.response(200, RegionDetailSchema)
     @error_responses(blp, 400, 404)
     def get(self, code):
-        """One region with its centroid, bounding box and ancestors."""
+        """One region with its centroid, bounding box and ancestors.
+
+        An old code a Kepmendagri replaced answers 200 with its own (retired) data, `retired_on`
+        and `replaced_by`, the code to use now; a client follows `replaced_by` itself.
+        """
         region = _region_or_error(code)
         extent = queries.region_extent(code)
         body = _serialise([region])[0]

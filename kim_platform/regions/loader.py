@@ -207,12 +207,12 @@ def _copy_rows(connection: Connection, rows: list[_Row]) -> None:
         cursor.close()
 
 
-# Desa/kelurahan under each region (1 for a desa): the denominator of every coverage figure.
+# Current desa/kelurahan under each region (1 for a desa): the denominator of every coverage figure.
 DESA_TOTALS = """
 UPDATE region r SET desa_total = t.n FROM (
     SELECT p.code, count(*) AS n FROM region d
     CROSS JOIN LATERAL unnest(ARRAY[left(d.code, 2), left(d.code, 5), left(d.code, 8), d.code]) AS p(code)
-    WHERE d.level = 'desa' GROUP BY 1
+    WHERE d.level = 'desa' AND d.retired_on IS NULL GROUP BY 1
 ) t
 WHERE r.code = t.code AND r.desa_total <> t.n
 """

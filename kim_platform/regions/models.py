@@ -1,8 +1,8 @@
 """The region table: all four administrative levels in one table keyed by Kemendagri code."""
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Identity, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kim_platform.extensions import db
@@ -22,6 +22,7 @@ class Region(db.Model):
         Index("ix_region_parent_code", "parent_code"),
         Index("ix_region_level_code", "level", "code"),
         Index("ix_region_search_name_prefix", "search_name", postgresql_ops={"search_name": "text_pattern_ops"}),
+        Index("ix_region_replaced_by", "replaced_by", postgresql_where="replaced_by IS NOT NULL"),
         Index(
             "ix_region_search_name_trgm",
             "search_name",
@@ -42,9 +43,17 @@ class Region(db.Model):
     # desa/kelurahan under the region (1 for a desa), set by the loader
     desa_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A code a Kepmendagri withdrew stays (KIMs, reports and old links keep resolving): the day it
+    # stopped, and the code that took over (None for a split or a plain removal).
+    retired_on: Mapped[date | None] = mapped_column(Date)
+    replaced_by: Mapped[str | None] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_on is not None
 
     @property
     def label(self) -> str:
@@ -53,6 +62,34 @@ class Region(db.Model):
     @property
     def title(self) -> str:
         return region_title(self.level, self.kind, self.name)
+
+
+CHANGE_KINDS = ("new", "remove", "rename", "move", "split", "merge")
+# Kinds a mapping file may name (the others the diff finds by itself).
+MAPPING_KINDS = ("rename", "move", "split", "merge")
+
+
+class RegionChange(db.Model):
+    """One change a decree made: a new or removed code, a new name, or a code replaced."""
+
+    __tablename__ = "region_change"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CHANGE_KINDS}", name="kind"),
+        CheckConstraint("old_code IS NOT NULL OR new_code IS NOT NULL", name="codes"),
+        Index("ix_region_change_old_code", "old_code"),
+        Index("ix_region_change_new_code", "new_code"),
+        Index("ix_region_change_created_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    old_code: Mapped[str | None] = mapped_column(CODE_TYPE)
+    new_code: Mapped[str | None] = mapped_column(CODE_TYPE)
+    kind: Mapped[str] = mapped_column(String(10))
+    old_name: Mapped[str | None] = mapped_column(Text)
+    new_name: Mapped[str | None] = mapped_column(Text)
+    decree: Mapped[str] = mapped_column(String(200))
+    effective_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 def region_label(level: str, kind: str, name: str) -> str:

@@ -74,6 +74,11 @@ def check_location(desa_code: str, lat: float | None, lon: float | None) -> Regi
     desa = db.session.get(Region, desa_code)
     if desa is None or desa.level != "desa":
         raise PlaceError({"desa_code": _l("No desa/kelurahan has this code.")})
+    if desa.retired_on is not None:
+        # Old codes resolve for reading and links; what is written now takes the current code.
+        raise PlaceError({"desa_code": _l("This code is no longer in use: it was replaced by %(code)s.",
+                                          code=desa.replaced_by) if desa.replaced_by else
+                          _l("This code is no longer in use: choose the desa/kelurahan it became.")})
     if lat is None or lon is None:
         raise PlaceError({"lat": _l("Place the KIM on the map.")})
     minlon, minlat, maxlon, maxlat = INDONESIA_BOUNDS

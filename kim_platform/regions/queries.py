@@ -13,12 +13,14 @@ from kim_platform.regions.codes import (
     is_valid_code,
     normalise_name,
 )
-from kim_platform.regions.models import Region
+from kim_platform.regions.models import Region, RegionChange
 
 SEARCH_LIMIT = 20
 # pg_trgm's default word-similarity threshold (0.6) misses one-letter typos in short names:
 # word_similarity('mamju', 'kabupaten mamuju') is 0.5.
 WORD_SIMILARITY_THRESHOLD = "0.45"
+# Lists, searches and counts show the current regions; a retired code resolves only by itself.
+CURRENT = Region.retired_on.is_(None)
 
 
 def get_region(code: str) -> Region | None:
@@ -104,7 +106,7 @@ def _search_order(term: str):
 def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
     """Regions filtered by search term, level and ancestor, in the order a person expects."""
     stmt = select(Region)
-    conditions = []
+    conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
     if parent:
@@ -114,8 +116,7 @@ def region_list_query(q: str | None = None, level: str | None = None, parent: st
         conditions.append(match)
         stmt = stmt.where(and_(*conditions)).order_by(*_search_order(term))
     else:
-        stmt = stmt.where(and_(*conditions)) if conditions else stmt
-        stmt = stmt.order_by(Region.code)
+        stmt = stmt.where(and_(*conditions)).order_by(Region.code)
     return stmt
 
 
@@ -141,22 +142,22 @@ def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) 
 
 
 def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
-    stmt = select(Region).where(Region.parent_code == code).order_by(Region.code)
+    stmt = select(Region).where(Region.parent_code == code, CURRENT).order_by(Region.code)
     return paginate(stmt, page, per_page)
 
 
 def provinces() -> list[Region]:
-    return list(db.session.scalars(select(Region).where(Region.level == "provinsi").order_by(Region.code)))
+    return list(db.session.scalars(select(Region).where(Region.level == "provinsi", CURRENT).order_by(Region.code)))
 
 
 def children_count(code: str) -> int:
-    return db.session.scalar(select(func.count()).where(Region.parent_code == code)) or 0
+    return db.session.scalar(select(func.count()).where(Region.parent_code == code, CURRENT)) or 0
 
 
 def children_kind_counts(code: str) -> dict[str, int]:
     """How many children of each kind ("kabupaten": 5, "kota": 1)."""
     rows = db.session.execute(
-        select(Region.kind, func.count()).where(Region.parent_code == code).group_by(Region.kind)
+        select(Region.kind, func.count()).where(Region.parent_code == code, CURRENT).group_by(Region.kind)
     )
     return dict(rows.all())
 
@@ -175,7 +176,7 @@ def descendant_counts(codes: list[str]) -> dict[str, DescendantCounts]:
     prefix = func.left(Region.code, width)
     rows = db.session.execute(
         select(prefix, Region.level, func.count())
-        .where(Region.level.in_(("kecamatan", "desa")))
+        .where(Region.level.in_(("kecamatan", "desa")), CURRENT)
         .where(or_(*(Region.code.like(descendant_pattern(c)) for c in codes)))
         .group_by(prefix, Region.level)
     )
@@ -229,6 +230,35 @@ def child_counts(codes: list[str]) -> dict[str, int]:
     if not codes:
         return {}
     rows = db.session.execute(
-        select(Region.parent_code, func.count()).where(Region.parent_code.in_(codes)).group_by(Region.parent_code)
+        select(Region.parent_code, func.count()).where(Region.parent_code.in_(codes), CURRENT).group_by(Region.parent_code)
     )
+    return dict(rows.all())
+
+
+def last_change_of(code: str) -> RegionChange | None:
+    """The latest decree that replaced, split or removed `code` (its note on old links)."""
+    return db.session.scalar(select(RegionChange).where(RegionChange.old_code == code)
+                             .order_by(RegionChange.id.desc()).limit(1))
+
+
+def split_into(code: str) -> list[Region]:
+    """The current regions the latest decree split `code` into (none for a plain removal)."""
+    change = last_change_of(code)
+    if change is None:
+        return []
+    targets = select(RegionChange.new_code).where(
+        RegionChange.old_code == code, RegionChange.decree == change.decree, RegionChange.kind == "split")
+    return list(db.session.scalars(select(Region).where(Region.code.in_(targets), CURRENT).order_by(Region.code)))
+
+
+def former_codes(codes) -> dict[str, str]:
+    """code -> the code(s) it had before the latest decree that re-coded it, for exports."""
+    codes = list(set(codes))
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        select(RegionChange.new_code, func.string_agg(RegionChange.old_code, literal(" ")))
+        .where(RegionChange.new_code.in_(codes), RegionChange.old_code.is_not(None),
+               RegionChange.old_code != RegionChange.new_code)
+        .group_by(RegionChange.new_code))
     return dict(rows.all())

@@ -1,5 +1,5 @@
 """Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari."""
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from kim_platform.core.maps import embed, region_map
 from kim_platform.core.pagination import page_arg
@@ -44,6 +44,14 @@ def detail(code: str):
     region = queries.get_region(code) if is_valid_code(code) else None
     if region is None:
         abort(404)
+    if region.replaced_by:
+        # An old code keeps working: to the region that took it over, which says so (a 302, not a
+        # 301: a mistaken mapping corrected later must not stay cached in browsers).
+        return redirect(url_for("regions.detail", code=region.replaced_by, kode_lama=region.code))
+    old_code = request.args.get("kode_lama", "")
+    old = queries.get_region(old_code) if is_valid_code(old_code) else None
+    note = queries.last_change_of(old.code) if old is not None and old.replaced_by == region.code else None
+    retired_note = queries.last_change_of(code) if region.is_retired else None
     children = queries.children_page(code, page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
     child_codes = [child.code for child in children.items]
     extent = queries.region_extent(code)
@@ -57,6 +65,9 @@ def detail(code: str):
     return render_template(
         "regions/detail.html",
         region=region,
+        replaced=(old, note) if note else None,
+        retired_note=retired_note,
+        split_into=queries.split_into(code) if region.is_retired else [],
         child_level=LEVELS[LEVELS.index(region.level) + 1] if region.level != "desa" else None,
         ancestors=queries.ancestors_of(region),
         children=children,
