@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import accounts, activities, campaigns, demo, kims, teladan
+    from kim_platform import accounts, activities, aspirations, campaigns, demo, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
@@ -56,6 +56,7 @@ def create_app(config=None) -> Flask:
     activities.init_app(app)
     teladan.init_app(app)
     campaigns.init_app(app)
+    aspirations.init_app(app)
     from kim_platform.maps import views as map_views
 
     map_views.init_app(app)
@@ -70,6 +71,7 @@ def _import_models() -> None:
     """Every model module, so the metadata (and Alembic's autogenerate) knows all tables."""
     from kim_platform.accounts import models as _accounts  # noqa: F401
     from kim_platform.activities import models as _activities  # noqa: F401
+    from kim_platform.aspirations import models as _aspirations  # noqa: F401
     from kim_platform.audit import models as _audit  # noqa: F401
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
@@ -87,6 +89,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.activities.api import types_blp as activity_types_blp
     from kim_platform.activities.views import bp as activities_bp
     from kim_platform.api.views import blp as api_meta_blp
+    from kim_platform.aspirations.api import blp as aspirations_api_blp
+    from kim_platform.aspirations.views import bp as aspirations_bp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
     from kim_platform.campaigns.api import blp as campaigns_api_blp
@@ -119,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(coverage_bp)
     app.register_blueprint(teladan_bp)
     app.register_blueprint(campaigns_bp)
+    app.register_blueprint(aspirations_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -132,11 +137,13 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(coverage_api_blp, url_prefix="/api/v1/coverage")
     api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
     api.register_blueprint(campaigns_api_blp, url_prefix="/api/v1/campaigns")
+    api.register_blueprint(aspirations_api_blp, url_prefix="/api/v1/aspirations")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
+    from kim_platform.aspirations.cli import aspirations_cli
     from kim_platform.campaigns.cli import campaigns_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.core.cli import storage_cli
@@ -157,3 +164,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(teladan_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(campaigns_cli)
+    app.cli.add_command(aspirations_cli)

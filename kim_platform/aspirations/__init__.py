@@ -1,0 +1,34 @@
+"""Aspirations and hoax reports (issue 18): what residents raise with their KIM reaches the
+pembina of their region, is answered within a deadline in working days, escalates by itself when
+overdue, and the answer returns to the desa."""
+
+
+def init_app(app) -> None:
+    """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile and
+    the items of my KIMs on Akun saya."""
+    from kim_platform.accounts.slots import ACCOUNT_PAGE
+    from kim_platform.aspirations import panels
+    from kim_platform.kims.slots import PROFILE
+
+    app.jinja_env.filters["deadline_day"] = _deadline_day
+    app.jinja_env.filters["wib"] = _wib
+
+    ACCOUNT_PAGE.register(app, "aspirations.my_kims", panels.account_aspirations, order=40,
+                          template="aspirations/_account_panel.html")
+    PROFILE.register(app, "aspirations.this_kim", panels.kim_aspirations, order=8,
+                     template="aspirations/_kim_panel.html")
+
+
+def _deadline_day(moment) -> str:
+    """The last day of a deadline (stored as the next midnight WIB), as a date in WIB."""
+    from datetime import timedelta
+
+    from kim_platform.core.clock import WIB
+
+    return (moment.astimezone(WIB) - timedelta(seconds=1)).date().isoformat()
+
+
+def _wib(moment) -> str:
+    from kim_platform.core.clock import WIB
+
+    return moment.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
