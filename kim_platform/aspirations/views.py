@@ -70,7 +70,10 @@ def new(ref: str):
             if error.status in (403, 404) and not error.fields:
                 abort(error.status)
             errors = error.field_messages() or {"_": str(error.message)}
-            return _render_form(kim, {**raw, "links": raw.get("links") or ""}, errors, error.http_status)
+            # Echo what was typed, cut to the longest a field accepts (never megabytes back).
+            values = {key: value[:services.MAX_DESCRIPTION] if isinstance(value, str) else value
+                      for key, value in raw.items()}
+            return _render_form(kim, values, errors, error.http_status)
         flash(_("Recorded. The pembina of your region will verify it within 3 working days."), "success")
         return redirect(url_for("aspirations.detail", item_id=item.id))
     return _render_form(kim, {"desa_code": kim.desa_code, "residents_count": "1", "kind": request.args.get("jenis", "")},
