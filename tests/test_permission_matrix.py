@@ -41,6 +41,9 @@ KIM_MANAGERS = frozenset({"kim_admin", "direktorat"})
 REPORTERS = frozenset({"member", "kim_admin", "direktorat"})
 CAMPAIGN_CREATORS = AUDIT_READERS  # the directorate and every pembina (targets inside their scope)
 CAMPAIGN_MANAGERS = KIM_REGION  # the matrix campaign is a pembina of 76.02's: they, those above, the directorate
+# The matrix aspiration: recorded by the KIM's anggota, handled by the pembina of 76.02.
+ASPIRATION_MEMBERS = frozenset({"member", "kim_admin"})
+ASPIRATION_VIEWERS = ASPIRATION_MEMBERS | KIM_REGION
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Ctx:
     invitation: object = None  # an invitation to the KIM for the actor's own address
     foreign_invitation: object = None  # one for somebody else's address (the target's)
     campaign: object = None  # a campaign of the pembina of 76.02 for 76.02, in the case's status
+    aspiration: object = None  # an item of the KIM (with one evidence photo), handled in 76.02
 
 
 @dataclass
@@ -312,6 +316,22 @@ MATRIX = {
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", EVERYONE),
     ("campaigns_api.CampaignDisseminations", "GET", "draft"): Case(
         lambda c: f"/api/v1/campaigns/{c.campaign.id}/disseminations", CAMPAIGN_MANAGERS, campaign_status="draft"),
+    # Aspirations (issue 18): the KIM's members and the pembina of the handler scope (and above).
+    ("aspirations.new", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/aspirasi/baru", ASPIRATION_MEMBERS),
+    ("aspirations.new", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/aspirasi/baru", ASPIRATION_MEMBERS,
+                                      data={"kind": ""}),
+    ("aspirations.index", "GET"): Case("/aspirasi", LOGGED_IN),
+    ("aspirations.detail", "GET"): Case(lambda c: f"/aspirasi/{c.aspiration.id}", ASPIRATION_VIEWERS),
+    ("aspirations.act", "POST"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/tindak", KIM_REGION,
+                                      data={"action": "diverifikasi"}),
+    ("aspirations.photo", "GET"): Case(lambda c: f"/aspirasi/foto/{c.aspiration.photos[0].key}", ASPIRATION_VIEWERS),
+    ("aspirations_api.Aspirations", "GET"): Case("/api/v1/aspirations", LOGGED_IN),
+    ("aspirations_api.Aspirations", "POST"): Case("/api/v1/aspirations", ASPIRATION_MEMBERS,
+                                                  json=lambda c: {"kim_id": c.kim.id}),
+    ("aspirations_api.AspirationItem", "GET"): Case(lambda c: f"/api/v1/aspirations/{c.aspiration.id}",
+                                                    ASPIRATION_VIEWERS),
+    ("aspirations_api.AspirationTransitions", "POST"): Case(
+        lambda c: f"/api/v1/aspirations/{c.aspiration.id}/transitions", KIM_REGION, json={"action": "diverifikasi"}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     ("audit_api.AuditLog", "GET"): Case("/api/v1/audit", AUDIT_READERS),
 }
@@ -341,6 +361,17 @@ def _campaign(pembina, status: str):
     return campaign
 
 
+def _aspiration(author, kim):
+    from kim_platform.aspirations.models import AspirationPhoto
+    from kim_platform.aspirations.services import submit_aspiration
+
+    item = submit_aspiration(author, kim, {"kind": "informasi", "topic": "bansos", "description": "Kapan cair?"})
+    item.photos.append(AspirationPhoto(key=storage().save(b"RIFF", ".webp"), thumb_key=storage().save(b"RIFF", ".webp"),
+                                       width=1, height=1))
+    db.session.flush()
+    return item
+
+
 def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str,
              campaign_status: str = "published") -> Ctx:
     grant = ROLE_GRANTS.get(role)
@@ -367,14 +398,16 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
     db.session.flush()
     return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member,
                activity=activity, invitation=invitation, foreign_invitation=foreign_invitation,
-               campaign=_campaign(appointed, campaign_status))
+               campaign=_campaign(appointed, campaign_status),
+               aspiration=_aspiration(other_member, kim) if kim_status == "verified" else None)
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
     # An object one may not see answers 404, as if it did not exist.
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
-             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/")):
+             "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/aspirasi/",
+             "/api/v1/aspirations/")):
         return True
     if role == "anonymous":
         if is_api:
