@@ -278,7 +278,9 @@ def test_forward_then_answer_with_deadlines(world, frozen_clock):
     # 14 working days from Monday 7 Dec: 24 (cuti bersama) and 25 (Christmas) are not counted.
     assert item.due_at == datetime(2026, 12, 30, 0, tzinfo=WIB)
     services.transition(w["pembina"], item, "perpanjang", {"reason": "Menunggu data dinas."})
-    assert item.extended
+    # 14 more working days after the 29th, across the year end: 1 January and Isra Mi'raj (5 January
+    # 2027) are not counted.
+    assert item.extended and item.due_at == datetime(2027, 1, 21, 0, tzinfo=WIB)
     with pytest.raises(AspirationError) as again:
         services.transition(w["pembina"], item, "perpanjang", {"reason": "Lagi."})
     assert again.value.status == 409
@@ -411,6 +413,21 @@ def test_purge_personal_deletes_name_and_contact_after_closing(world, runner, ap
     assert services.purge_personal(MONDAY + timedelta(days=92)) == 0  # idempotent
     result = runner.invoke(args=["aspirations", "purge-personal", "--days", "0"])
     assert result.exit_code == 0 and "0 items" in result.output
+
+
+def test_the_second_level_comes_three_working_days_after_the_first(world):
+    item = _item(world)  # Monday: triage due by the end of Thursday 10 December (WIB)
+    assert item.due_at == datetime(2026, 12, 11, 0, tzinfo=WIB)
+    assert services.escalate_overdue(datetime(2026, 12, 10, 16, 59, tzinfo=timezone.utc)) == {1: 0, 2: 0}
+    assert services.escalate_overdue(datetime(2026, 12, 10, 17, 1, tzinfo=timezone.utc)) == {1: 1, 2: 0}
+    # Friday 11, Monday 14, Tuesday 15: still overdue at the end of Tuesday, the directorate.
+    assert services.escalate_overdue(datetime(2026, 12, 15, 16, 59, tzinfo=timezone.utc)) == {1: 0, 2: 0}
+    assert services.escalate_overdue(datetime(2026, 12, 15, 17, 1, tzinfo=timezone.utc)) == {1: 0, 2: 1}
+    db.session.refresh(item)
+    assert item.escalation_level == 2
+    # Triaged at last: the new deadline starts clean.
+    services.transition(world["pembina"], item, "diverifikasi")
+    assert item.escalation_level == 0
 
 
 def test_the_escalate_command(world, runner, frozen_clock):

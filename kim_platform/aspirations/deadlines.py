@@ -70,5 +70,11 @@ def due_after(moment: datetime, days: int) -> datetime:
     return datetime.combine(last + timedelta(days=1), time(0), WIB).astimezone(moment.tzinfo or WIB)
 
 
+def extend(due_at: datetime, days: int) -> datetime:
+    """A deadline N working days after an earlier one: counted from the last day of `due_at`
+    (it is stored as the next midnight), so no working day is lost in between."""
+    return due_after(due_at - timedelta(seconds=1), days).astimezone(due_at.tzinfo)
+
+
 def answer_days(kind: str) -> int:
     return HOAX_ANSWER_DAYS if kind == "hoaks" else ANSWER_DAYS

@@ -210,7 +210,7 @@ def _set_deadline(item: Aspiration, now: datetime, days: int | None) -> None:
         item.due_at = item.second_due_at = None
     else:
         item.due_at = deadlines.due_after(now, days)
-        item.second_due_at = deadlines.due_after(item.due_at, deadlines.ESCALATION_DAYS)
+        item.second_due_at = deadlines.extend(item.due_at, deadlines.ESCALATION_DAYS)
     item.escalation_level, item.escalated_at = 0, None
 
 
@@ -339,7 +339,10 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
                     if item.state == DITERUSKAN else deadlines.answer_days(item.kind))
             item.extended = True
             previous = item.due_at
-            _set_deadline(item, max(item.due_at or now, now), days)
+            _set_deadline(item, now, days)
+            if previous is not None and previous > now:  # the extension adds to what was left
+                item.due_at = deadlines.extend(previous, days)
+                item.second_due_at = deadlines.extend(item.due_at, deadlines.ESCALATION_DAYS)
             details = {"due_before": previous.isoformat() if previous else None, "due_at": item.due_at.isoformat()}
     elif action == "disampaikan":
         how = _text(raw, "how", 500, errors, required=True, multiline=False)
