@@ -472,6 +472,30 @@ def test_the_page_flow_from_form_to_transition(client, world):
     assert item.state == "diverifikasi"
 
 
+def test_public_figures_count_and_never_show_people(client, world, frozen_clock):
+    """The public region page: counts by kind and state, the median time to the first answer and
+    the share answered in time; no item, no text, no name or contact."""
+    w = world
+    hoax = services.submit_aspiration(w["member"], w["kim"], _hoax(resident_name="Bu Ani Rahasia"))
+    services.submit_aspiration(w["member"], w["kim"], _info())
+    services.submit_aspiration(w["member"], w["kim"], _info(desa_code=PASANGKAYU_DESA))
+    frozen_clock(MONDAY + timedelta(hours=6))
+    services.transition(w["pembina"], hoax, "diverifikasi")
+    services.transition(w["pembina"], hoax, "dijawab", {"verdict": "hoaks", "answer": "Tidak benar.",
+                                                        "factcheck_link": "https://turnbackhoax.id/x"})
+    body = client.get("/api/v1/aspirations/stats?region=76.02").get_json()
+    assert body["total"] == 2 and body["by_kind"] == {"hoaks": 1, "informasi": 1}
+    assert body["by_state"] == {"baru": 1, "dijawab": 1}
+    assert body["answered"] == 1 and body["median_hours_to_answer"] == 6.0 and body["answered_in_time_share"] == 1.0
+    assert body["top_topics"][0] in ({"topic": "bansos", "count": 1}, {"topic": "kesehatan", "count": 1})
+    assert client.get("/api/v1/aspirations/stats").get_json()["total"] == 3
+    assert client.get("/api/v1/aspirations/stats?region=76.02.01").status_code == 400
+    page = client.get("/aspirasi/statistik?wilayah=76.02").get_data(as_text=True)
+    assert "Median waktu sampai jawaban pertama" in page and ("6.0 jam" in page or "6,0 jam" in page)
+    for secret in ("Bu Ani Rahasia", "0812-3456-7890", "Vaksin CKG mengandung chip", "PKH"):
+        assert secret not in page and secret not in str(body)
+
+
 # --- deadlines ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("start, days, expected", [

@@ -321,6 +321,8 @@ MATRIX = {
     ("aspirations.new", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/aspirasi/baru", ASPIRATION_MEMBERS,
                                       data={"kind": ""}),
     ("aspirations.index", "GET"): Case("/aspirasi", LOGGED_IN),
+    ("aspirations.stats", "GET"): Case("/aspirasi/statistik?wilayah=76.02", EVERYONE),
+    ("aspirations_api.AspirationStats", "GET"): Case("/api/v1/aspirations/stats?region=76.02", EVERYONE),
     ("aspirations.detail", "GET"): Case(lambda c: f"/aspirasi/{c.aspiration.id}", ASPIRATION_VIEWERS),
     ("aspirations.act", "POST"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/tindak", KIM_REGION,
                                       data={"action": "diverifikasi"}),

@@ -202,6 +202,43 @@ class Aspirations(MethodView):
         return serialise([item], current_user, with_history=True)[0]
 
 
+class StatsArgs(ma.Schema):
+    region = ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}(\.\d{2})?$", error="Not a province or kabupaten code."),
+                              metadata={"description": "a province or kabupaten/kota code; none: Indonesia"})
+
+
+class TopicCountSchema(ma.Schema):
+    topic = ma.fields.String(required=True)
+    count = ma.fields.Integer(required=True)
+
+
+class StatsSchema(ma.Schema):
+    region = ma.fields.String(allow_none=True, required=True)
+    window_days = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True)
+    by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    answered = ma.fields.Integer(required=True)
+    median_hours_to_answer = ma.fields.Float(allow_none=True, required=True)
+    answered_in_time_share = ma.fields.Float(allow_none=True, required=True)
+    top_topics = ma.fields.List(ma.fields.Nested(TopicCountSchema), required=True)
+
+
+@blp.route("/stats")
+class AspirationStats(MethodView):
+    @blp.arguments(StatsArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, StatsSchema)
+    @error_responses(blp, 400)
+    def get(self, region=None):
+        """Public figures of a region over the last 90 days: counts only, never an item or a person."""
+        stats = queries.public_stats(region)
+        return {"region": stats.region, "window_days": queries.STATS_WINDOW_DAYS, "total": stats.total,
+                "by_kind": stats.by_kind, "by_state": stats.by_state, "answered": stats.answered,
+                "median_hours_to_answer": stats.median_hours_to_answer,
+                "answered_in_time_share": stats.answered_in_time_share,
+                "top_topics": [{"topic": t, "count": n} for t, n in stats.top_topics]}
+
+
 @blp.route("/<int:item_id>")
 class AspirationItem(MethodView):
     @login_required

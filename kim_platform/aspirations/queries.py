@@ -5,7 +5,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import case, func, literal, or_, select, tuple_
+from sqlalchemy import case, extract, func, literal, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from kim_platform import permissions
@@ -153,3 +153,50 @@ def region_names(codes) -> dict[str, str]:
     from kim_platform.regions.queries import regions_by_code
 
     return {code: region.name for code, region in regions_by_code([c for c in codes if c]).items()}
+
+
+# --- public figures (no item, no text, no person: counts only) ----------------------------------
+
+STATS_WINDOW_DAYS = 90
+
+
+@dataclass
+class PublicStats:
+    region: str | None
+    total: int
+    by_kind: dict
+    by_state: dict
+    median_hours_to_answer: float | None
+    answered: int
+    answered_in_time_share: float | None
+    top_topics: list
+
+
+def public_stats(region: str | None = None, now=None, window_days: int = STATS_WINDOW_DAYS) -> PublicStats:
+    """Figures of a region (a province or kabupaten/kota; None: Indonesia) over the last
+    `window_days`: items by kind and state, the median time to the first answer, the share answered
+    within the deadline, the top topics. Aggregates only, in three statements."""
+    from datetime import timedelta
+
+    now = now or utcnow()
+    conditions = [Aspiration.created_at >= now - timedelta(days=window_days)]
+    if region:
+        conditions.append(or_(Aspiration.desa_code == region, Aspiration.desa_code.like(descendant_pattern(region))))
+    by_kind, by_state = {}, {}
+    for kind, state, count in db.session.execute(
+            select(Aspiration.kind, Aspiration.state, func.count()).where(*conditions)
+            .group_by(Aspiration.kind, Aspiration.state)):
+        by_kind[kind] = by_kind.get(kind, 0) + count
+        by_state[state] = by_state.get(state, 0) + count
+    median, answered, in_time = db.session.execute(
+        select(func.percentile_cont(0.5).within_group(
+            extract("epoch", Aspiration.answered_at - Aspiration.created_at)),
+            func.count(Aspiration.answered_at), func.count().filter(Aspiration.answered_in_time.is_(True)))
+        .where(*conditions)).one()
+    topics = [(topic, count) for topic, count in db.session.execute(
+        select(Aspiration.topic, func.count().label("n")).where(*conditions).group_by(Aspiration.topic)
+        .order_by(func.count().desc(), Aspiration.topic).limit(5))]
+    return PublicStats(region=region, total=sum(by_kind.values()), by_kind=by_kind, by_state=by_state,
+                       median_hours_to_answer=round(median / 3600, 1) if median is not None else None,
+                       answered=answered, answered_in_time_share=round(in_time / answered, 3) if answered else None,
+                       top_topics=topics)

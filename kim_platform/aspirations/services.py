@@ -330,7 +330,9 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
         _answer(item, raw, errors)
         if not errors:
             item.state = DIJAWAB
-            item.answered_at = item.answered_at or now
+            if item.answered_at is None:
+                item.answered_at = now
+                item.answered_in_time = item.due_at is not None and now <= item.due_at
             _set_deadline(item, now, None)
             details = {"verdict": item.verdict} if item.kind == HOAKS else {}
     elif action == "perpanjang":

@@ -98,6 +98,16 @@ def index():
                            state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS, states=STATES, kinds=KINDS)
 
 
+@bp.get("/aspirasi/statistik")
+def stats():
+    """Public figures of a region (down to the kabupaten/kota): counts only, never an item."""
+    region = request.args.get("wilayah", "").strip()
+    region = region if is_valid_code(region) and len(region) <= 5 else None
+    return render_template("aspirations/stats.html", stats=queries.public_stats(region), region=region or "",
+                           region_names=queries.region_names([region]), kind_labels=KIND_LABELS,
+                           state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS, window=queries.STATS_WINDOW_DAYS)
+
+
 @bp.get("/aspirasi/<int:item_id>")
 @login_required
 def detail(item_id: int):

@@ -58,6 +58,7 @@ def upgrade():
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
         sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('answered_in_time', sa.Boolean(), nullable=True),
         sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(f"kind IN {KINDS}", name=op.f('ck_aspiration_kind')),
         sa.CheckConstraint(f"state IN {STATES}", name=op.f('ck_aspiration_state')),
