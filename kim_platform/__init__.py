@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     load_config(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from kim_platform import accounts, activities, audit, campaigns, coverage, demo, health, kims, teladan
+    from kim_platform import accounts, activities, aspirations, audit, campaigns, coverage, demo, health, kims, teladan
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
@@ -58,6 +58,7 @@ def create_app(config=None) -> Flask:
     teladan.init_app(app)
     campaigns.init_app(app)
     health.init_app(app)
+    aspirations.init_app(app)
     audit.init_app(app)  # region references (regions.references): the entries' scope codes
     coverage.init_app(app)  # the aggregates rebuilt after a new Kepmendagri
     from kim_platform.maps import views as map_views
@@ -74,6 +75,7 @@ def _import_models() -> None:
     """Every model module, so the metadata (and Alembic's autogenerate) knows all tables."""
     from kim_platform.accounts import models as _accounts  # noqa: F401
     from kim_platform.activities import models as _activities  # noqa: F401
+    from kim_platform.aspirations import models as _aspirations  # noqa: F401
     from kim_platform.audit import models as _audit  # noqa: F401
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.campaigns import reach_models as _campaign_reach  # noqa: F401
@@ -95,6 +97,8 @@ def _register_blueprints(app: Flask) -> None:
     from kim_platform.activities.api import types_blp as activity_types_blp
     from kim_platform.activities.views import bp as activities_bp
     from kim_platform.api.views import blp as api_meta_blp
+    from kim_platform.aspirations.api import blp as aspirations_api_blp
+    from kim_platform.aspirations.views import bp as aspirations_bp
     from kim_platform.audit.api import blp as audit_api_blp
     from kim_platform.audit.views import bp as audit_bp
     from kim_platform.campaigns.api import blp as campaigns_api_blp
@@ -134,8 +138,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(teladan_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(campaign_reach_bp)
-
     app.register_blueprint(health_bp)
+    app.register_blueprint(aspirations_bp)
     api.register_blueprint(regions_api_blp, url_prefix="/api/v1/regions")
     api.register_blueprint(auth_blp, url_prefix="/api/v1")
     api.register_blueprint(users_blp, url_prefix="/api/v1/users")
@@ -150,13 +154,14 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(teladan_api_blp, url_prefix="/api/v1")
     api.register_blueprint(campaigns_api_blp, url_prefix="/api/v1/campaigns")
     api.register_blueprint(campaign_reach_api_blp, url_prefix="/api/v1/campaigns")
-
     api.register_blueprint(health_api_blp, url_prefix="/api/v1/health")
+    api.register_blueprint(aspirations_api_blp, url_prefix="/api/v1/aspirations")
     app.register_blueprint(api_meta_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from kim_platform.accounts.cli import users_cli
+    from kim_platform.aspirations.cli import aspirations_cli
     from kim_platform.campaigns.cli import campaigns_cli
     from kim_platform.activities.cli import activities_cli
     from kim_platform.core.cli import storage_cli
@@ -181,3 +186,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(storage_cli)
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(aspirations_cli)

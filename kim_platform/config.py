@@ -1,7 +1,7 @@
 """Configuration classes; every setting can come from the environment."""
 import os
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -120,6 +120,13 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = 256 * 1024
         self.REGIONS_DATA_DIR = env("KIM_REGIONS_DIR", str(PROJECT_ROOT / "seed_data" / "wilayah"))
         self.COVERAGE_WINDOW_DAYS = int(env("KIM_COVERAGE_WINDOW_DAYS", 90))
+        # Aspirations (issue 18): cuti bersama replacing the holidays package's list when set
+        # (comma-separated ISO dates; aspirations/deadlines.py), and how long after closing the
+        # resident's name and contact are kept.
+        cuti = env("KIM_CUTI_BERSAMA")
+        self.CUTI_BERSAMA = None if cuti is None else frozenset(
+            date.fromisoformat(part.strip()) for part in cuti.split(",") if part.strip())
+        self.ASPIRATION_PERSONAL_DAYS = int(env("KIM_ASPIRATION_PERSONAL_DAYS", 90))
         # Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
         self.MAX_REPORTS_PER_DAY = int(env("KIM_MAX_REPORTS_PER_DAY", 50))
         self.MAX_KIMS_PER_DAY = int(env("KIM_MAX_KIMS_PER_DAY", 5))

@@ -462,6 +462,85 @@ def can_share_campaign(actor, kim) -> bool:
     return is_person(actor) and kim_role(actor, kim) is not None
 
 
+
+# --- aspirations and hoax reports (issue 18) -----------------------------------------------
+#
+#   item:     a member of the reporting KIM | a pembina whose scope holds the handler scope (the
+#             handler and the province above) | direktorat. Anyone else gets 404, and lists and
+#             counts that are not public never include the item.
+#   handles:  the same pembina and the directorate (transitions marked "handler").
+#   personal: the resident's name and contact: the reporting KIM's members and the handling
+#             pembina (scope == handler scope; the directorate when it is the handler).
+#
+# The SQL form takes the Aspiration entity from its caller (permissions imports no aspirations).
+
+def can_submit_aspiration(actor, kim) -> bool:
+    """A member of the KIM (a person) records what its residents raised."""
+    return is_person(actor) and kim_role(actor, kim) is not None
+
+
+def aspiration_grounds(viewer) -> list[tuple[str, object]]:
+    if is_direktorat(viewer):
+        return [(ANY, None)]
+    grounds: list[tuple[str, object]] = []
+    if is_authenticated(viewer):
+        grounds.append((MEMBER, viewer.id))
+    if pembina_scope(viewer):
+        grounds.append((REGION, pembina_scope(viewer)))
+    return grounds
+
+
+def aspiration_visible(viewer, item) -> bool:
+    """May `viewer` see this item (its page, API record, evidence)? The predicate form."""
+    for kind, arg in aspiration_grounds(viewer):
+        if (kind == ANY or (kind == MEMBER and _is_member(arg, item.kim))
+                or (kind == REGION and code_within(item.handler_scope, arg))):
+            return True
+    return False
+
+
+def aspiration_visible_sql(viewer, entity):
+    """Which items `viewer` may see, as a SQL boolean over `entity` (the Aspiration model)."""
+    from sqlalchemy import false, or_, true
+
+    clauses = []
+    for kind, arg in aspiration_grounds(viewer):
+        if kind == ANY:
+            return true()
+        if kind == MEMBER:
+            clauses.append(_sql_member(entity.kim_id, arg))
+        elif kind == REGION:
+            clauses.append(_sql_within(entity.handler_scope, arg))
+    return or_(*clauses) if clauses else false()
+
+
+def can_handle_aspiration(actor, item) -> bool:
+    """Triage, forward, answer, transfer: the handler scope's pembina, the pembina above, the directorate."""
+    if is_direktorat(actor):
+        return True
+    return item.handler_scope is not None and code_within(item.handler_scope, pembina_scope(actor))
+
+
+def can_see_aspiration_personal(viewer, item) -> bool:
+    """The resident's name and contact: the reporting KIM's members and the handling pembina."""
+    if not is_authenticated(viewer):
+        return False
+    if is_person(viewer) and _is_member(viewer.id, item.kim):
+        return True
+    if item.handler_scope is None:
+        return is_direktorat(viewer)
+    return pembina_scope(viewer) == item.handler_scope
+
+
+def can_transition_aspiration(actor, item, by: str) -> bool:
+    """An action of the state machine (aspirations.models.TRANSITIONS), by who performs it: the
+    handler, or a member of the reporting KIM (a person: "sudah disampaikan ke warga")."""
+    if by == "kim":
+        return is_person(actor) and _is_member(actor.id, item.kim)
+    return can_handle_aspiration(actor, item)
+
+
+
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
     "users.deactivate": lambda user, obj: is_direktorat(user),
@@ -501,6 +580,13 @@ ACTIONS = {
 
     # The history of region codes and the items a decree left to place by hand (issue 19).
     "regions.changes": lambda user, obj: can_manage_region_changes(user),
+
+    "aspiration.create": lambda user, obj: can_submit_aspiration(user, obj),
+    "aspiration.view": lambda user, obj: aspiration_visible(user, obj),
+    "aspiration.handle": lambda user, obj: can_handle_aspiration(user, obj),
+    "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
+    # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
+    "aspiration.queue": lambda user, obj: is_authenticated(user),
 }
 
 

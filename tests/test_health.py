@@ -353,6 +353,7 @@ def test_the_daily_tasks_run_in_order_whatever_the_packages_init_order(app):
         names = [task.name for task in daily_tasks()]
     assert names.index("health.states") < names.index("health.sk_reminders") < names.index("health.monthly_digest") \
         < names.index("campaigns.close_ended") < names.index("campaigns.send_digests") \
-        < names.index("campaigns.sweep_visits") < names.index("teladan.recompute") < names.index("storage.sweep")
+        < names.index("campaigns.sweep_visits") < names.index("teladan.recompute") \
+        < names.index("aspirations.escalate") < names.index("aspirations.purge_personal") < names.index("storage.sweep")
     with pytest.raises(ValueError):
         daily_task(app, "health.states", 1, lambda day: None)

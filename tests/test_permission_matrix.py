@@ -43,6 +43,10 @@ CAMPAIGN_CREATORS = AUDIT_READERS  # the directorate and every pembina (targets 
 CAMPAIGN_MANAGERS = KIM_REGION  # the matrix campaign is a pembina of 76.02's: they, those above, the directorate
 KIM_MEMBERS = frozenset({"member", "kim_admin"})  # a share link and poster of the matrix KIM
 
+# The matrix aspiration: recorded by the KIM's anggota, handled by the pembina of 76.02.
+ASPIRATION_MEMBERS = frozenset({"member", "kim_admin"})
+ASPIRATION_VIEWERS = ASPIRATION_MEMBERS | KIM_REGION
+
 
 @dataclass
 class Ctx:
@@ -57,6 +61,7 @@ class Ctx:
     invitation: object = None  # an invitation to the KIM for the actor's own address
     foreign_invitation: object = None  # one for somebody else's address (the target's)
     campaign: object = None  # a campaign of the pembina of 76.02 for 76.02, in the case's status
+    aspiration: object = None  # an item of the KIM (with one evidence photo), handled in 76.02
 
 
 @dataclass
@@ -353,6 +358,25 @@ MATRIX = {
                                           json={"body": ""}),
     ("health_api.KimConfirm", "POST"): Case(lambda c: f"/api/v1/health/kims/{c.kim.id}/confirm",
                                             frozenset({"kim_admin"}), json={}),
+
+    # Aspirations (issue 18): the KIM's members and the pembina of the handler scope (and above).
+    ("aspirations.new", "GET"): Case(lambda c: f"/kim/{c.kim.public_ref}/aspirasi/baru", ASPIRATION_MEMBERS),
+    ("aspirations.new", "POST"): Case(lambda c: f"/kim/{c.kim.public_ref}/aspirasi/baru", ASPIRATION_MEMBERS,
+                                      data={"kind": ""}),
+    ("aspirations.index", "GET"): Case("/aspirasi", LOGGED_IN),
+    ("aspirations.stats", "GET"): Case("/aspirasi/statistik?wilayah=76.02", EVERYONE),
+    ("aspirations_api.AspirationStats", "GET"): Case("/api/v1/aspirations/stats?region=76.02", EVERYONE),
+    ("aspirations.detail", "GET"): Case(lambda c: f"/aspirasi/{c.aspiration.id}", ASPIRATION_VIEWERS),
+    ("aspirations.act", "POST"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/tindak", KIM_REGION,
+                                      data={"action": "diverifikasi"}),
+    ("aspirations.photo", "GET"): Case(lambda c: f"/aspirasi/foto/{c.aspiration.photos[0].key}", ASPIRATION_VIEWERS),
+    ("aspirations_api.Aspirations", "GET"): Case("/api/v1/aspirations", LOGGED_IN),
+    ("aspirations_api.Aspirations", "POST"): Case("/api/v1/aspirations", ASPIRATION_MEMBERS,
+                                                  json=lambda c: {"kim_id": c.kim.id}),
+    ("aspirations_api.AspirationItem", "GET"): Case(lambda c: f"/api/v1/aspirations/{c.aspiration.id}",
+                                                    ASPIRATION_VIEWERS),
+    ("aspirations_api.AspirationTransitions", "POST"): Case(
+        lambda c: f"/api/v1/aspirations/{c.aspiration.id}/transitions", KIM_REGION, json={"action": "diverifikasi"}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
     ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),
@@ -398,6 +422,16 @@ def _share_code(ctx: Ctx) -> str:
         db.session.flush()
     return link.code
 
+def _aspiration(author, kim):
+    from kim_platform.aspirations.models import AspirationPhoto
+    from kim_platform.aspirations.services import submit_aspiration
+
+    item = submit_aspiration(author, kim, {"kind": "informasi", "topic": "bansos", "description": "Kapan cair?"})
+    item.photos.append(AspirationPhoto(key=storage().save(b"RIFF", ".webp"), thumb_key=storage().save(b"RIFF", ".webp"),
+                                       width=1, height=1))
+    db.session.flush()
+    return item
+
 
 def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str,
              campaign_status: str = "published") -> Ctx:
@@ -425,7 +459,8 @@ def _context(make_user, make_kim, role: str, kim_status: str, activity_status: s
     db.session.flush()
     return Ctx(actor=actor, target=target, appointed=appointed, kim=kim, other_member=other_member,
                activity=activity, invitation=invitation, foreign_invitation=foreign_invitation,
-               campaign=_campaign(appointed, campaign_status))
+               campaign=_campaign(appointed, campaign_status),
+               aspiration=_aspiration(other_member, kim) if kim_status == "verified" else None)
 
 
 def _denied(response, is_api: bool, role: str) -> bool:
@@ -433,7 +468,7 @@ def _denied(response, is_api: bool, role: str) -> bool:
     if response.status_code == 404 and response.request.path.startswith(
             ("/kim/", "/api/v1/kims/", "/kegiatan/", "/api/v1/activities/", "/foto/", "/undangan/",
              "/api/v1/invitations/", "/berkas/", "/kampanye/", "/api/v1/campaigns/", "/p/",
-             "/api/v1/health/kims/")):
+             "/api/v1/health/kims/", "/aspirasi/", "/api/v1/aspirations/")):
         return True
     if role == "anonymous":
         if is_api:

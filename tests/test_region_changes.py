@@ -442,3 +442,34 @@ def test_campaign_targets_and_reach_totals_follow_a_moved_kabupaten(runner, chan
     enabled = db.session.scalars(text(
         "SELECT tgenabled FROM pg_trigger WHERE tgname LIKE 'campaign_reach_%' AND NOT tgisinternal")).all()
     assert enabled and set(enabled) == {"O"}  # on again after the apply
+
+
+def test_aspirations_follow_their_desa_and_their_handler_to_the_new_codes(runner, change_set, world, make_user):
+    """An item raised in a desa of the moved kabupaten keeps its history under the new desa code
+    and stays with the pembina whose scope moved with it; the diff counts it beforehand."""
+    from kim_platform.aspirations import services as aspirations
+    from kim_platform.aspirations.models import Aspiration
+
+    kims, pembina, _ = world
+    member = make_user(name="Relawan")
+    kim = kims[DESA]
+    from kim_platform.kims.models import Membership
+
+    db.session.add(Membership(kim_id=kim.id, user_id=member.id, role="anggota"))
+    db.session.flush()
+    item = aspirations.submit_aspiration(member, kim, {
+        "kind": "informasi", "topic": "bansos", "description": "Kapan bantuan cair?", "residents_count": 3})
+    assert (item.desa_code, item.handler_scope) == (DESA, "76.02")
+    db.session.commit()
+
+    folder, mapping = change_set
+    diff = runner.invoke(args=["regions", "diff", str(folder), "--mapping", str(mapping)])
+    assert diff.exit_code == 0, diff.output
+    moved = next(line for line in diff.output.splitlines() if line.strip().startswith("76.02 "))
+    assert "aspirations 1" in moved and "aspiration_handlers 1" in moved, diff.output
+
+    assert apply(runner, change_set).exit_code == 0
+    db.session.expire_all()
+    item = db.session.get(Aspiration, item.id)
+    assert (item.desa_code, item.handler_scope) == (MOVED_DESA, "77.01")
+    assert db.session.scalar(select(RoleGrant.scope_code).where(RoleGrant.user_id == pembina.id)) == "77.01"

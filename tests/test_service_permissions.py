@@ -29,6 +29,7 @@ from kim_platform.accounts.services import AccountError
 from kim_platform.activities import services as activities
 from kim_platform.activities.models import Activity
 from kim_platform.audit.models import AuditEntry
+from kim_platform.aspirations import services as aspirations
 from kim_platform.campaigns import services as campaigns
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
@@ -75,6 +76,7 @@ class World:
     invitation: object  # to the KIM for the actor's own address (persons only)
     foreign_invitation: object  # to the KIM for the target's address
     campaign: object = None  # of the pembina of 76.02 for 76.02, with a PDF material
+    aspiration: object = None  # recorded by the anggota, handled by the pembina of 76.02
 
     def membership(self, user):
         return next(m for m in self.kim.memberships if m.user_id == user.id)
@@ -100,6 +102,7 @@ class Rule:
     kim_status: str = "verified"
     activity_status: str = "published"
     campaign_status: str = "published"
+    aspiration_state: str = "baru"
 
 
 def _image(fmt: str = "PNG") -> bytes:
@@ -148,6 +151,7 @@ def _dissemination(w: World):
 # Who may not see a draft campaign of the pembina of 76.02 (answered 404).
 CAMPAIGN_OUTSIDERS = EVERYONE - KIM_REGION
 PDF = b"%PDF-1.4\ntrailer<<>>\n%%EOF\n"
+ASPIRATION = {"kind": "informasi", "topic": "bansos", "description": "Kapan bantuan cair?", "resident_name": "Bu Ani"}
 
 # Keyed by "<module>.<function>" plus a variant; every row is one call as every role.
 
@@ -292,6 +296,20 @@ MATRIX = {
         lambda w: regionchanges.apply_decree(w.actor, SAMPLE_DIR, None, "", clock.today()), NOBODY,
         rejected=DIREKTORAT),
     ("regionchanges.place_waiting",): Rule(_place_waiting_kim, DIREKTORAT),
+
+    # --- aspirations (an item of the KIM, handled by the pembina of 76.02) ----------------------
+    ("aspirations.submit_aspiration",): Rule(
+        lambda w: aspirations.submit_aspiration(w.actor, w.kim, ASPIRATION), frozenset({"member", "kim_admin", "ketua"})),
+    ("aspirations.transition",): Rule(lambda w: aspirations.transition(w.actor, w.aspiration, "diverifikasi"),
+                                      KIM_REGION, hidden=OUTSIDERS),
+    ("aspirations.transition", "transfer"): Rule(
+        lambda w: aspirations.transition(w.actor, w.aspiration, "bukan_wewenang", {"reason": "Bukan kami.",
+                                                                                   "target": "naik"}),
+        KIM_REGION, hidden=OUTSIDERS),
+    ("aspirations.transition", "delivered"): Rule(
+        lambda w: aspirations.transition(w.actor, w.aspiration, "disampaikan", {
+            "how": "Rapat RT", "delivered_on": clock.today().isoformat()}),
+        frozenset({"member", "kim_admin", "ketua"}), hidden=OUTSIDERS, aspiration_state="dijawab"),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),
@@ -338,6 +356,10 @@ EXEMPT = {
     "kims.next_number": "allocates the next KIM number inside change_status(verify), which authorised it",
     "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
     "campaigns.close_ended_campaigns": "the daily job: stores the closed status every read already shows",
+    "aspirations.escalate_overdue": "the daily job: flags items past the deadlines the state machine set",
+    "aspirations.purge_personal": "the daily job: deletes residents' data of items closed long ago (UU PDP)",
+    "aspirations.clean_aspiration_input": "pure helper: validates an intake, writes nothing",
+    "aspirations.check_evidence": "pure helper: judges images from their headers, writes nothing",
     "campaigns.send_digests": "the daily job: mails the notices publish_campaign (authorised) already wrote",
     "campaigns.sweep_share_visits": "the daily job: deletes visitor hashes of past days (no resident's trace kept)",
     "campaigns.count_share_visit": "anyone opening a public share link counts a visit; no role decides it",
@@ -429,9 +451,16 @@ def _world(make_user, make_kim, role: str, rule: Rule) -> World:
     campaigns.add_material(appointed, campaign, PDF, "jadwal.pdf")
     if rule.campaign_status != "draft":
         campaigns.publish_campaign(appointed, campaign)
+    aspiration = None
+    if rule.kim_status == "verified":
+        aspiration = aspirations.submit_aspiration(other, kim, ASPIRATION)
+        if rule.aspiration_state == "dijawab":
+            aspirations.transition(permissions.SYSTEM, aspiration, "diverifikasi")
+            aspirations.transition(permissions.SYSTEM, aspiration, "dijawab", {"answer": "Jawaban."})
     db.session.flush()
     return World(actor=actor, kim=kim, other=other, activity=activity, target=target, appointed=appointed,
-                 invitation=invitation, foreign_invitation=foreign_invitation, campaign=campaign)
+                 invitation=invitation, foreign_invitation=foreign_invitation, campaign=campaign,
+                 aspiration=aspiration)
 
 
 def _audit_count() -> int:

@@ -1,0 +1,268 @@
+"""/api/v1/aspirations: list (overdue first, keyset pages), create, one item, transitions."""
+import marshmallow as ma
+from flask import request, url_for
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint, abort
+
+from kim_platform import permissions
+from kim_platform.api.schemas import ID_RANGE, error_responses
+from kim_platform.aspirations import forms, queries, services
+from kim_platform.aspirations.models import ACTIONS, HOAX_CHANNELS, KINDS, STATES, TOPICS, UP, VERDICTS
+from kim_platform.core import throttle
+from kim_platform.core.clock import utcnow
+from kim_platform.regions.codes import CODE_RE
+
+blp = Blueprint("aspirations_api", __name__, description="Aspirations and hoax reports (issue 18)")
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+class AspirationListArgs(ma.Schema):
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200),
+                              metadata={"description": "`next_cursor` of the previous page"})
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=queries.MAX_PER_PAGE))
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    state = ma.fields.String(validate=ma.validate.OneOf(STATES))
+    overdue = ma.fields.Boolean()
+    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+                              metadata={"description": "items whose desa lies in this region"})
+    kim_id = ma.fields.Integer(validate=ID_RANGE)
+
+
+class EvidencePhotoSchema(ma.Schema):
+    url = ma.fields.String(required=True)
+    thumb_url = ma.fields.String(required=True)
+    width = ma.fields.Integer(required=True)
+    height = ma.fields.Integer(required=True)
+
+
+class AspirationEventSchema(ma.Schema):
+    action = ma.fields.String(required=True)
+    from_state = ma.fields.String(allow_none=True, required=True)
+    to_state = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True, required=True)
+    details = ma.fields.Dict(required=True)
+    at = ma.fields.DateTime(required=True)
+    actor = ma.fields.String(allow_none=True, required=True, metadata={"description": "name; null: the system"})
+
+
+class AspirationSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kim_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    topic = ma.fields.String(required=True, validate=ma.validate.OneOf(TOPICS))
+    desa_code = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    residents_count = ma.fields.Integer(required=True)
+    links = ma.fields.List(ma.fields.String(), required=True)
+    hoax_claim = ma.fields.String(allow_none=True)
+    hoax_channel = ma.fields.String(allow_none=True)
+    hoax_link = ma.fields.String(allow_none=True)
+    resident_name = ma.fields.String(allow_none=True, metadata={
+        "description": "only for the reporting KIM's members and the handling pembina"})
+    resident_contact = ma.fields.String(allow_none=True, metadata={
+        "description": "only for the reporting KIM's members and the handling pembina"})
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(STATES))
+    handler_scope = ma.fields.String(allow_none=True, required=True, metadata={"description": "null: the directorate"})
+    due_at = ma.fields.DateTime(allow_none=True, required=True)
+    overdue = ma.fields.Boolean(required=True)
+    escalation_level = ma.fields.Integer(required=True, metadata={
+        "description": "1: flagged for the province's pembina, 2: for the directorate"})
+    extended = ma.fields.Boolean(required=True)
+    agency = ma.fields.String(allow_none=True)
+    agency_reference = ma.fields.String(allow_none=True)
+    answer = ma.fields.String(allow_none=True)
+    answer_links = ma.fields.List(ma.fields.String())
+    verdict = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(VERDICTS))
+    factcheck_link = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    original_id = ma.fields.Integer(allow_none=True)
+    delivered_how = ma.fields.String(allow_none=True)
+    delivered_on = ma.fields.Date(allow_none=True)
+    created_at = ma.fields.DateTime(required=True)
+    answered_at = ma.fields.DateTime(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    photos = ma.fields.List(ma.fields.Nested(EvidencePhotoSchema), required=True)
+    history = ma.fields.List(ma.fields.Nested(AspirationEventSchema), metadata={"description": "one item only"})
+    url = ma.fields.String(required=True)
+
+
+class AspirationPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AspirationSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+    per_page = ma.fields.Integer(required=True)
+
+
+class AspirationInputSchema(ma.Schema):
+    """Documented fields; the checks are in services (the same as the page's)."""
+
+    kim_id = ma.fields.Integer(required=True, metadata={"description": "the reporting KIM (you are a member)"})
+    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    topic = ma.fields.String(required=True, metadata={"enum": list(TOPICS)})
+    desa_code = ma.fields.String(metadata={"description": "default the KIM's; a desa of the KIM's province"})
+    description = ma.fields.String(required=True, metadata={"description": "at most 5,000 characters"})
+    residents_count = ma.fields.Integer(metadata={"description": "how many residents raised it (default 1)"})
+    links = ma.fields.List(ma.fields.String())
+    resident_name = ma.fields.String(metadata={"description": "optional, private, deleted after closing"})
+    resident_contact = ma.fields.String(metadata={"description": "optional, private, deleted after closing"})
+    hoax_claim = ma.fields.String(metadata={"description": "a hoax report: the claim as heard"})
+    hoax_channel = ma.fields.String(metadata={"enum": list(HOAX_CHANNELS)})
+    hoax_link = ma.fields.String()
+    photos = ma.fields.List(ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
+                            metadata={"description": "multipart only: up to 4 images, re-encoded"})
+
+
+class TransitionInputSchema(ma.Schema):
+    action = ma.fields.String(required=True, metadata={"enum": list(ACTIONS)})
+    reason = ma.fields.String(metadata={"description": "required for bukan_wewenang, ditolak, perpanjang"})
+    target = ma.fields.String(metadata={"description": f"bukan_wewenang: a region code, or `{UP}` (up a level)"})
+    original_id = ma.fields.Integer(metadata={"description": "duplikat: the original item"})
+    agency = ma.fields.String(metadata={"description": "diteruskan: the agency"})
+    reference = ma.fields.String(metadata={"description": "diteruskan: its reference (e.g. a LAPOR! ticket)"})
+    answer = ma.fields.String(metadata={"description": "dijawab: the answer (a hoax: the clarification)"})
+    links = ma.fields.List(ma.fields.String(), metadata={"description": "dijawab: links"})
+    verdict = ma.fields.String(metadata={"enum": list(VERDICTS), "description": "dijawab, a hoax report"})
+    factcheck_link = ma.fields.String(metadata={"description": "dijawab, a hoax report"})
+    how = ma.fields.String(metadata={"description": "disampaikan: how it was passed on to residents"})
+    delivered_on = ma.fields.Date(metadata={"description": "disampaikan: when"})
+
+
+def serialise(items, viewer, with_history: bool = False) -> list[dict]:
+    now = utcnow()
+    out = []
+    for a in items:
+        body = {
+            "id": a.id, "kim_id": a.kim_id, "kind": a.kind, "topic": a.topic, "desa_code": a.desa_code,
+            "description": a.description, "residents_count": a.residents_count, "links": list(a.links or []),
+            "hoax_claim": a.hoax_claim, "hoax_channel": a.hoax_channel, "hoax_link": a.hoax_link,
+            "state": a.state, "handler_scope": a.handler_scope, "due_at": a.due_at, "overdue": a.is_overdue(now),
+            "escalation_level": a.escalation_level, "extended": a.extended, "agency": a.agency,
+            "agency_reference": a.agency_reference, "answer": a.answer, "answer_links": list(a.answer_links or []),
+            "verdict": a.verdict, "factcheck_link": a.factcheck_link, "reason": a.reason,
+            "original_id": a.original_id, "delivered_how": a.delivered_how, "delivered_on": a.delivered_on,
+            "created_at": a.created_at, "answered_at": a.answered_at, "closed_at": a.closed_at,
+            "photos": [{"url": url_for("aspirations.photo", key=p.key),
+                        "thumb_url": url_for("aspirations.photo", key=p.thumb_key),
+                        "width": p.width, "height": p.height} for p in a.photos],
+            "url": url_for("aspirations.detail", item_id=a.id),
+        }
+        if permissions.can_see_aspiration_personal(viewer, a):
+            body["resident_name"], body["resident_contact"] = a.resident_name, a.resident_contact
+        if with_history:
+            body["history"] = [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state,
+                                "reason": e.reason, "details": e.details or {}, "at": e.at,
+                                "actor": e.actor.name if e.actor else None} for e in queries.history(a)]
+        out.append(body)
+    return out
+
+
+def _item_or_404(item_id: int):
+    item = queries.get_aspiration(item_id)
+    if item is None or not permissions.aspiration_visible(current_user, item):
+        abort(404, message=_("No such item."))
+    return item
+
+
+@blp.route("")
+class Aspirations(MethodView):
+    decorators = throttle.posting("aspiration", methods=["POST"])
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.arguments(AspirationListArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, AspirationPageSchema)
+    @error_responses(blp, 400, 401)
+    def get(self, per_page, cursor=None, **filters):
+        """Items the caller may see (their KIMs', their region's), overdue first; pages by `cursor`."""
+        page = queries.aspiration_page(current_user, cursor=cursor, per_page=per_page, **filters)
+        return {"items": serialise(page.items, current_user), "next_cursor": page.next_cursor,
+                "per_page": page.per_page}
+
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"content": {
+        "application/json": {"schema": AspirationInputSchema},
+        "multipart/form-data": {"schema": AspirationInputSchema}}})
+    @blp.response(201, AspirationSchema)
+    @error_responses(blp, 400, 401, 403, 404, 413, 422)
+    def post(self):
+        """Record an aspiration, complaint, information request or hoax report for a KIM you belong to."""
+        from kim_platform.kims.queries import get_kim
+
+        raw, photos = forms.aspiration_input(request)
+        kim_id = raw.pop("kim_id", None)
+        try:
+            kim_id = int(kim_id) if not isinstance(kim_id, bool) else None
+        except (TypeError, ValueError):
+            kim_id = None
+        kim = get_kim(kim_id) if kim_id and 1 <= kim_id < 2**63 else None
+        if kim is None or not permissions.kim_visible(current_user, kim):
+            raise services.AspirationError(_("Some fields need attention."), fields={"kim_id": _("No such KIM.")})
+        item = services.submit_aspiration(current_user, kim, raw, photos)
+        return serialise([item], current_user, with_history=True)[0]
+
+
+class StatsArgs(ma.Schema):
+    region = ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}(\.\d{2})?$", error="Not a province or kabupaten code."),
+                              metadata={"description": "a province or kabupaten/kota code; none: Indonesia"})
+
+
+class TopicCountSchema(ma.Schema):
+    topic = ma.fields.String(required=True)
+    count = ma.fields.Integer(required=True)
+
+
+class StatsSchema(ma.Schema):
+    region = ma.fields.String(allow_none=True, required=True)
+    window_days = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True)
+    by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    answered = ma.fields.Integer(required=True)
+    median_hours_to_answer = ma.fields.Float(allow_none=True, required=True)
+    answered_in_time_share = ma.fields.Float(allow_none=True, required=True)
+    top_topics = ma.fields.List(ma.fields.Nested(TopicCountSchema), required=True)
+
+
+@blp.route("/stats")
+class AspirationStats(MethodView):
+    @blp.arguments(StatsArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, StatsSchema)
+    @error_responses(blp, 400)
+    def get(self, region=None):
+        """Public figures of a region over the last 90 days: counts only, never an item or a person."""
+        stats = queries.public_stats(region)
+        return {"region": stats.region, "window_days": queries.STATS_WINDOW_DAYS, "total": stats.total,
+                "by_kind": stats.by_kind, "by_state": stats.by_state, "answered": stats.answered,
+                "median_hours_to_answer": stats.median_hours_to_answer,
+                "answered_in_time_share": stats.answered_in_time_share,
+                "top_topics": [{"topic": t, "count": n} for t, n in stats.top_topics]}
+
+
+@blp.route("/<int:item_id>")
+class AspirationItem(MethodView):
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, AspirationSchema)
+    @error_responses(blp, 401, 404)
+    def get(self, item_id):
+        """One item with its history."""
+        return serialise([_item_or_404(item_id)], current_user, with_history=True)[0]
+
+
+@blp.route("/<int:item_id>/transitions")
+class AspirationTransitions(MethodView):
+    decorators = throttle.posting("aspiration", methods=["POST"])
+
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"content": {"application/json": {"schema": TransitionInputSchema}}})
+    @blp.response(200, AspirationSchema)
+    @error_responses(blp, 400, 401, 403, 404, 409, 422)
+    def post(self, item_id):
+        """One action of the state machine: 409 when the item's state does not allow it."""
+        item = _item_or_404(item_id)
+        action, fields = forms.transition_input(request)
+        services.transition(current_user, item, action, fields)
+        if not permissions.aspiration_visible(current_user, item):
+            return serialise([item], None)[0]  # transferred out of the caller's scope: no personal data
+        return serialise([item], current_user, with_history=True)[0]

@@ -1,0 +1,32 @@
+"""One parser for an aspiration's input and a transition's fields, shared by the pages and the API.
+
+A JSON object (lists allowed) or a form MultiDict (links as text, one per line) with uploaded
+`photos`; both reach services with the same names, so they get the same field errors."""
+from flask_babel import lazy_gettext as _l
+
+from kim_platform.aspirations.services import FIELDS, AspirationError
+
+TRANSITION_FIELDS = ("reason", "target", "original_id", "agency", "reference", "answer", "links", "verdict",
+                     "factcheck_link", "how", "delivered_on")
+
+
+def _pick(source, names) -> dict:
+    if not hasattr(source, "get") or not hasattr(source, "__contains__"):
+        raise AspirationError(_l("The body must be a JSON object."), status=400)
+    return {key: source.get(key) for key in names if key in source}
+
+
+def aspiration_input(request) -> tuple[dict, list[bytes]]:
+    """(fields, photos) of an intake page or API request."""
+    if request.mimetype == "application/json":
+        return _pick(request.get_json(silent=True), (*FIELDS, "kim_id")), []
+    photos = [f.read() for f in request.files.getlist("photos") if f and f.filename]
+    return _pick(request.form, (*FIELDS, "kim_id")), photos
+
+
+def transition_input(request) -> tuple[str | None, dict]:
+    """(action, fields) of a transition page or API request."""
+    source = request.get_json(silent=True) if request.mimetype == "application/json" else request.form
+    fields = _pick(source, (*TRANSITION_FIELDS, "action"))
+    action = fields.pop("action", None)
+    return (action if isinstance(action, str) else None), fields

@@ -1,0 +1,465 @@
+"""Writing aspirations: intake by KIM members (with evidence re-encoded like report photos),
+routing to the handler, the state machine's transitions with their required fields, deadlines,
+the daily escalation of overdue items and the deletion of residents' personal data.
+
+Operations flush; the request or CLI edge commits. Every change is audited and, for the KIM,
+recorded in the item's history.
+"""
+import re
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, or_, update
+
+from kim_platform import permissions
+from kim_platform.aspirations import deadlines
+from kim_platform.aspirations.models import (
+    BARU,
+    CLOSED_STATES,
+    DIJAWAB,
+    DITERUSKAN,
+    DIVERIFIKASI,
+    DUPLIKAT,
+    HANDLER_STATES,
+    HOAKS,
+    HOAX_CHANNELS,
+    KINDS,
+    TOPICS,
+    TRANSITIONS,
+    UP,
+    VERDICTS,
+    Aspiration,
+    AspirationEvent,
+    AspirationPhoto,
+)
+from kim_platform.audit.models import AuditEntry
+from kim_platform.audit.services import record
+from kim_platform.core import clock
+from kim_platform.core.clock import utcnow
+from kim_platform.core.domain import DomainError
+from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
+from kim_platform.core.storage import save_in_transaction
+from kim_platform.core.text import forbidden_character, text_problem
+from kim_platform.extensions import db
+from kim_platform.regions.codes import is_valid_code, level_of, parent_of, province_of
+
+FIELDS = ("kind", "topic", "desa_code", "description", "residents_count", "links", "resident_name",
+          "resident_contact", "hoax_claim", "hoax_channel", "hoax_link")
+MAX_DESCRIPTION = 5000
+MAX_CLAIM = 2000
+MAX_ANSWER = 5000
+MAX_REASON = 2000
+MAX_LINKS = 10
+MAX_PHOTOS = 4
+PHOTO_MAX_BYTES = 15 * 1024 * 1024
+MAX_RESIDENTS = 1_000_000
+
+
+class AspirationError(DomainError):
+    """An aspiration operation refused (the aspirations' own error; callers catch `DomainError`)."""
+
+
+def _fields_error(errors: dict) -> AspirationError:
+    return AspirationError(_l("Some fields need attention."), fields=errors)
+
+
+def _web_link(value) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    url = value.strip()
+    parts = urlsplit(url)
+    if (len(url) > 500 or forbidden_character(url) or parts.scheme.lower() not in ("http", "https")
+            or "." not in (parts.hostname or "") or parts.username):
+        raise ValueError
+    return url
+
+
+def _links(value, key: str, errors: dict) -> list[str]:
+    if value in (None, ""):
+        return []
+    items = [v for v in re.split(r"[\s]+", value) if v] if isinstance(value, str) else value
+    if not isinstance(items, list) or len(items) > MAX_LINKS:
+        errors[key] = _l("At most %(n)d links.", n=MAX_LINKS)
+        return []
+    try:
+        return list(dict.fromkeys(_web_link(v) for v in items))
+    except ValueError:
+        errors[key] = _l("Each link must be a web address starting with http:// or https://.")
+        return []
+
+
+def _text(raw: dict, key: str, limit: int, errors: dict, required: bool = False, multiline: bool = True):
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        errors[key] = _l("Must be text.")
+        return None
+    value = (value or "").strip()
+    if not value:
+        if required:
+            errors[key] = _l("This field is required.")
+        return None
+    if len(value) > limit:
+        errors[key] = _l("At most %(n)d characters.", n=limit)
+        return None
+    problem = text_problem(value, multiline=multiline)
+    if problem:
+        errors[key] = problem
+        return None
+    return value
+
+
+def _whole(value, key: str, errors: dict, low: int, high: int) -> int | None:
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        errors[key] = _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
+        return None
+    return number
+
+
+def clean_aspiration_input(raw: dict, kim) -> dict:
+    """Validate an intake; AspirationError names every bad field. The desa defaults to the KIM's
+    and must be a desa of the KIM's province."""
+    if not isinstance(raw, dict):
+        raise AspirationError(_l("The body must be a JSON object."), status=400)
+    errors: dict = {}
+    clean: dict = {}
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        errors["kind"] = _l("Choose one of: %(choices)s.", choices=", ".join(KINDS))
+    clean["kind"] = kind
+    topic = raw.get("topic")
+    if topic not in TOPICS:
+        errors["topic"] = _l("Choose a topic from the list.")
+    clean["topic"] = topic
+    clean["description"] = _text(raw, "description", MAX_DESCRIPTION, errors, required=True)
+    residents = raw.get("residents_count")
+    clean["residents_count"] = 1 if residents in (None, "") else _whole(residents, "residents_count", errors, 1,
+                                                                        MAX_RESIDENTS)
+    clean["links"] = _links(raw.get("links"), "links", errors)
+    clean["resident_name"] = _text(raw, "resident_name", 120, errors, multiline=False)
+    clean["resident_contact"] = _text(raw, "resident_contact", 120, errors, multiline=False)
+    desa = raw.get("desa_code")
+    desa = desa.strip() if isinstance(desa, str) and desa.strip() else kim.desa_code if desa in (None, "") else desa
+    if not isinstance(desa, str) or not is_valid_code(desa) or level_of(desa) != "desa":
+        errors["desa_code"] = _l("Enter the code of a desa/kelurahan, e.g. 76.02.01.1002.")
+    else:
+        from kim_platform.regions.queries import get_region
+
+        region = get_region(desa)
+        if region is None or region.level != "desa":
+            errors["desa_code"] = _l("No desa/kelurahan has this code.")
+        elif province_of(desa) != province_of(kim.desa_code):
+            errors["desa_code"] = _l("The desa must lie in the KIM's own province.")
+    clean["desa_code"] = desa
+    if kind == HOAKS:
+        clean["hoax_claim"] = _text(raw, "hoax_claim", MAX_CLAIM, errors, required=True)
+        channel = raw.get("hoax_channel")
+        if channel not in HOAX_CHANNELS:
+            errors["hoax_channel"] = _l("Choose where it circulated.")
+        clean["hoax_channel"] = channel
+        link = raw.get("hoax_link")
+        clean["hoax_link"] = None
+        if link not in (None, ""):
+            try:
+                clean["hoax_link"] = _web_link(link)
+            except ValueError:
+                errors["hoax_link"] = _l("Each link must be a web address starting with http:// or https://.")
+    else:
+        for key in ("hoax_claim", "hoax_channel", "hoax_link"):
+            if raw.get(key) not in (None, ""):
+                errors[key] = _l("Only for a hoax report.")
+    if errors:
+        raise _fields_error(errors)
+    return clean
+
+
+def check_evidence(uploads: list[bytes]) -> list[int]:
+    """Every image judged from its header before any is decoded (count, size, format, pixels)."""
+    if len(uploads) > MAX_PHOTOS:
+        raise _fields_error({"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
+    pixels = []
+    for n, data in enumerate(uploads, 1):
+        try:
+            pixels.append(image_pixels(data, PHOTO_MAX_BYTES))
+        except UploadError as error:
+            raise _fields_error({"photos": _l("Photo %(n)d: %(problem)s", n=n, problem=error.message)}) from None
+    try:
+        check_pixel_budget(pixels)
+    except UploadError as error:
+        raise _fields_error({"photos": error.message}) from None
+    return pixels
+
+
+def _event(item: Aspiration, actor, action: str, from_state, reason=None, details=None, at=None) -> None:
+    at = at or utcnow()
+    item.events.append(AspirationEvent(actor_id=getattr(actor, "id", None), action=action, from_state=from_state,
+                                       to_state=item.state, reason=reason, details=details or {}, at=at))
+    record(actor, f"aspiration.{action}", "aspiration", item.id, scope_code=item.desa_code,
+           before={"state": from_state}, after={"state": item.state, "reason": reason, **(details or {})})
+
+
+def _set_deadline(item: Aspiration, now: datetime, days: int | None) -> None:
+    if days is None:
+        item.due_at = item.second_due_at = None
+    else:
+        item.due_at = deadlines.due_after(now, days)
+        item.second_due_at = deadlines.extend(item.due_at, deadlines.ESCALATION_DAYS)
+    item.escalation_level, item.escalated_at = 0, None
+
+
+def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspiration:
+    """A KIM member records an aspiration, complaint, information request or hoax report. It goes
+    to the pembina of its desa's kabupaten/kota (else the province's, else the directorate), due
+    for triage within 3 working days."""
+    from kim_platform.aspirations.queries import handler_scope_for
+
+    if not permissions.can_submit_aspiration(actor, kim):
+        status = permissions.refusal(False, visible=permissions.kim_visible(actor, kim))
+        raise AspirationError(_l("No such KIM.") if status == 404 else
+                              _l("Only members of this KIM record its aspirations."), status=status)
+    values = clean_aspiration_input(raw, kim)
+    pixels = check_evidence(list(photos))
+    variants = {}
+    for n in sorted(range(len(photos)), key=lambda i: pixels[i]):  # the smallest decoded first
+        try:
+            variants[n] = image_variants(photos[n], PHOTO_MAX_BYTES)
+        except UploadError as error:
+            raise _fields_error({"photos": _l("Photo %(n)d: %(problem)s", n=n + 1, problem=error.message)}) from None
+    now = utcnow()
+    item = Aspiration(kim_id=kim.id, kim=kim, author_id=actor.id, state=BARU,
+                      handler_scope=handler_scope_for(values["desa_code"]), created_at=now, updated_at=now, **values)
+    _set_deadline(item, now, deadlines.TRIAGE_DAYS)
+    for n in range(len(photos)):
+        (full, width, height), (thumb, _, _) = variants[n]
+        item.photos.append(AspirationPhoto(key=save_in_transaction(db.session, full, ".webp"),
+                                           thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+                                           width=width, height=height, position=n))
+    db.session.add(item)
+    db.session.flush()
+    _event(item, actor, "create", None, details={"handler_scope": item.handler_scope, "kind": item.kind}, at=now)
+    db.session.flush()
+    from kim_platform.aspirations import mails
+
+    mails.tell_handlers(item)
+    return item
+
+
+def _transfer_target(raw_target, item: Aspiration, errors: dict) -> str | None:
+    """The new handler scope of a transfer: "naik" (up a level), or an Indonesian region code
+    (a kabupaten/kota or a province; a finer code counts as its kabupaten), routed like intake."""
+    from kim_platform.aspirations.queries import handler_scope_for
+    from kim_platform.regions.queries import get_region
+
+    target = raw_target.strip() if isinstance(raw_target, str) else raw_target
+    if target == UP:
+        if item.handler_scope is None:
+            errors["target"] = _l("The directorate is the highest level.")
+            return None
+        parent = parent_of(item.handler_scope)
+        return handler_scope_for(parent) if parent else None
+    if not isinstance(target, str) or not is_valid_code(target) or get_region(target) is None:
+        errors["target"] = _l("Enter an Indonesian region code (a kabupaten/kota or a province) or choose "
+                              "up a level.")
+        return None
+    code = target[:5] if len(target) > 5 else target
+    new = handler_scope_for(code)
+    if new == item.handler_scope:
+        errors["target"] = _l("That region's pembina already handle this item; choose another region.")
+    return new
+
+
+def transition(actor, item: Aspiration, action: str, raw: dict | None = None) -> Aspiration:
+    """Carry out one action of the state machine (models.TRANSITIONS) with its required fields.
+    An action the item's state does not allow answers 409; a missing field 422."""
+    raw = raw if isinstance(raw, dict) else {}
+    step = TRANSITIONS.get(action)
+    visible = permissions.aspiration_visible(actor, item)
+    if step is None:
+        if not visible:
+            raise AspirationError(_l("No such item."), status=404)
+        raise _fields_error({"action": _l("Choose one of: %(choices)s.", choices=", ".join(TRANSITIONS))})
+    status = permissions.refusal(permissions.can_transition_aspiration(actor, item, step.by), visible=visible)
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(_l("You may not do this on this item."), status=status)
+    if item.state not in step.sources or (action == "perpanjang" and item.extended):
+        message = (_l("The deadline has already been extended once.") if action == "perpanjang" and item.extended
+                   else _l("This item is %(state)s: this action is not possible now.", state=item.state))
+        raise AspirationError(message, status=409, code="illegal_transition")
+    errors: dict = {}
+    now = utcnow()
+    from_state = item.state
+    details: dict = {}
+    reason = _text(raw, "reason", MAX_REASON, errors, required="reason" in step.required)
+    if action == "diverifikasi":
+        item.state = DIVERIFIKASI
+        _set_deadline(item, now, deadlines.answer_days(item.kind))
+    elif action == "bukan_wewenang":
+        new_scope = _transfer_target(raw.get("target"), item, errors)
+        if not errors:
+            details = {"from_scope": item.handler_scope, "to_scope": new_scope}
+            item.handler_scope, item.state, item.extended = new_scope, BARU, False
+            _set_deadline(item, now, deadlines.TRIAGE_DAYS)
+    elif action == "duplikat":
+        original = _original(actor, item, raw.get("original_id"), errors)
+        if not errors:
+            item.state, item.original_id, item.closed_at = DUPLIKAT, original.id, now
+            original.residents_count += item.residents_count
+            details = {"original_id": original.id, "residents_added": item.residents_count}
+            _set_deadline(item, now, None)
+    elif action == "ditolak":
+        if not errors:
+            item.state, item.reason, item.closed_at = "ditolak", reason, now
+            _set_deadline(item, now, None)
+    elif action == "diteruskan":
+        agency = _text(raw, "agency", 200, errors, required=True, multiline=False)
+        reference = _text(raw, "reference", 100, errors, required=True, multiline=False)
+        if not errors:
+            item.state, item.agency, item.agency_reference = DITERUSKAN, agency, reference
+            _set_deadline(item, now, deadlines.FORWARDED_DAYS)
+            details = {"agency": agency, "reference": reference}
+    elif action == "dijawab":
+        _answer(item, raw, errors)
+        if not errors:
+            item.state = DIJAWAB
+            if item.answered_at is None:
+                item.answered_at = now
+                item.answered_in_time = item.due_at is not None and now <= item.due_at
+            _set_deadline(item, now, None)
+            details = {"verdict": item.verdict} if item.kind == HOAKS else {}
+    elif action == "perpanjang":
+        if not errors:
+            days = (deadlines.TRIAGE_DAYS if item.state == BARU else deadlines.FORWARDED_DAYS
+                    if item.state == DITERUSKAN else deadlines.answer_days(item.kind))
+            item.extended = True
+            previous = item.due_at
+            _set_deadline(item, now, days)
+            if previous is not None and previous > now:  # the extension adds to what was left
+                item.due_at = deadlines.extend(previous, days)
+                item.second_due_at = deadlines.extend(item.due_at, deadlines.ESCALATION_DAYS)
+            details = {"due_before": previous.isoformat() if previous else None, "due_at": item.due_at.isoformat()}
+    elif action == "disampaikan":
+        how = _text(raw, "how", 500, errors, required=True, multiline=False)
+        on = _date(raw.get("delivered_on"), errors)
+        if not errors:
+            item.state, item.delivered_how, item.delivered_on, item.closed_at = "selesai", how, on, now
+            details = {"how": how, "delivered_on": on.isoformat()}
+    if errors:
+        raise _fields_error(errors)
+    item.updated_at = now
+    _event(item, actor, action, from_state, reason=reason, details=details, at=now)
+    db.session.flush()
+    return item
+
+
+def _date(value, errors: dict) -> date | None:
+    if value in (None, ""):
+        errors["delivered_on"] = _l("This field is required.")
+        return None
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors["delivered_on"] = _l("Use the date format YYYY-MM-DD.")
+        return None
+    if day > clock.latest_today():
+        errors["delivered_on"] = _l("The date cannot be in the future.")
+        return None
+    return day
+
+
+def _original(actor, item: Aspiration, value, errors: dict) -> Aspiration | None:
+    from kim_platform.aspirations.queries import get_aspiration
+
+    try:
+        original_id = int(str(value).strip()) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        original_id = None
+    original = get_aspiration(original_id) if original_id else None
+    if original is None or not permissions.aspiration_visible(actor, original):
+        errors["original_id"] = _l("No such item.")
+        return None
+    while original.state == DUPLIKAT and original.original_id:  # the root of a chain gains the count
+        original = original.original
+    if original.id == item.id:
+        errors["original_id"] = _l("An item cannot be a duplicate of itself.")
+        return None
+    return original
+
+
+def _answer(item: Aspiration, raw: dict, errors: dict) -> None:
+    links = _links(raw.get("links"), "links", errors)
+    if item.kind == HOAKS:
+        verdict = raw.get("verdict")
+        if verdict not in VERDICTS:
+            errors["verdict"] = _l("Choose one of: %(choices)s.", choices=", ".join(VERDICTS))
+        link = raw.get("factcheck_link")
+        try:
+            factcheck = _web_link(link) if link not in (None, "") else None
+        except ValueError:
+            factcheck = None
+        if factcheck is None:
+            errors["factcheck_link"] = _l("Give the link to the fact check (TurnBackHoax, CekFakta, komdigi.go.id).")
+        clarification = _text(raw, "answer", MAX_ANSWER, errors, required=True)
+        if not errors:
+            item.verdict, item.factcheck_link, item.answer = verdict, factcheck, clarification
+    else:
+        answer = _text(raw, "answer", MAX_ANSWER, errors, required=True)
+        if not errors:
+            item.answer = answer
+    if not errors:
+        item.answer_links = links
+
+
+# --- the daily jobs -----------------------------------------------------------------------------
+
+def escalate_overdue(now: datetime | None = None) -> dict:
+    """Mark overdue items, set-based and idempotent: first level (past due_at) flags them for the
+    province's pembina, second level (ESCALATION_DAYS working days later still overdue) for the
+    directorate. Each step is in the item's history and the audit log, as done by the system."""
+    now = now or utcnow()
+    result = {}
+    for level, column in ((1, Aspiration.due_at), (2, Aspiration.second_due_at)):
+        rows = db.session.execute(
+            update(Aspiration).where(Aspiration.state.in_(HANDLER_STATES), column < now,
+                                     Aspiration.escalation_level < level)
+            .values(escalation_level=level, escalated_at=now)
+            .returning(Aspiration.id, Aspiration.state, Aspiration.desa_code, Aspiration.handler_scope)
+            .execution_options(synchronize_session=False)).all()
+        if rows:
+            db.session.execute(insert(AspirationEvent), [
+                {"aspiration_id": r.id, "actor_id": None, "action": "eskalasi", "from_state": r.state,
+                 "to_state": r.state, "reason": None, "details": {"level": level}, "at": now} for r in rows])
+            db.session.execute(insert(AuditEntry), [
+                {"actor_id": None, "action": "aspiration.escalate", "object_type": "aspiration",
+                 "object_id": str(r.id), "scope_code": r.desa_code, "before": None,
+                 "after": {"level": level, "handler_scope": r.handler_scope}} for r in rows])
+        result[level] = len(rows)
+    db.session.expire_all()
+    return result
+
+
+def purge_personal(now: datetime | None = None, days: int | None = None) -> int:
+    """Delete the resident's name and contact of items closed more than `days` ago (default
+    KIM_ASPIRATION_PERSONAL_DAYS, 90): UU PDP 27/2022's data minimisation. Idempotent."""
+    now = now or utcnow()
+    days = current_app.config["ASPIRATION_PERSONAL_DAYS"] if days is None else days
+    rows = db.session.execute(
+        update(Aspiration).where(Aspiration.state.in_(CLOSED_STATES), Aspiration.closed_at < now - timedelta(days=days),
+                                 or_(Aspiration.resident_name.is_not(None), Aspiration.resident_contact.is_not(None)))
+        .values(resident_name=None, resident_contact=None, personal_purged_at=now)
+        .returning(Aspiration.id).execution_options(synchronize_session=False)).all()
+    if rows:
+        db.session.execute(insert(AuditEntry), [
+            {"actor_id": None, "action": "aspiration.purge_personal", "object_type": "aspiration",
+             "object_id": str(r.id), "scope_code": None, "before": None, "after": {"days": days}} for r in rows])
+    db.session.expire_all()
+    return len(rows)
+
