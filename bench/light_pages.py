@@ -121,7 +121,9 @@ class Meter:
         self.cdp.send("Network.emulateNetworkConditions", PROFILE)
         self.cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
         self._via_worker = set()
+        self._urls = {}
         self.reset()
+        self.cdp.on("Network.requestWillBeSent", lambda e: self._urls.__setitem__(e["requestId"], e["request"]["url"]))
         self.cdp.on("Network.responseReceived", self._received)
         self.cdp.on("Network.loadingFinished", self._finished)
 
@@ -134,10 +136,12 @@ class Meter:
         if event["requestId"] in self._via_worker:
             self.from_worker += 1
             return
-        self.bytes += event.get("encodedDataLength", 0)
+        size = event.get("encodedDataLength", 0)
+        self.bytes += size
+        self.urls.append((self._urls.get(event["requestId"], "?"), size))
 
     def reset(self):
-        self.bytes, self.requests, self.from_worker = 0, 0, 0
+        self.bytes, self.requests, self.from_worker, self.urls = 0, 0, 0, []
 
 
 class WorkerMeter:
@@ -241,6 +245,7 @@ def measure(browser, base: str, email: str, password: str, name: str, path: str)
 def _figures(meter: Meter, workers: WorkerMeter, paint: float | None) -> dict:
     return {"bytes": meter.bytes + workers.bytes, "requests": meter.requests, "fcp_s": paint,
             "page_bytes": meter.bytes, "answered_by_worker": meter.from_worker,
+            "page_urls": [[url, size] for url, size in meter.urls if size >= 1024],
             "service_worker_bytes": workers.bytes, "service_worker_requests": workers.requests,
             "service_worker_urls": [[url, size] for url, size in workers.urls]}
 
@@ -297,6 +302,8 @@ def main() -> None:
                     for phase in ("first", "repeat"):
                         for url, size in rows[-1][phase]["service_worker_urls"]:
                             print(f"    {phase:<6} worker {kb(size):>9}  {url.replace(base, '')}")
+                        for url, size in rows[-1][phase]["page_urls"]:
+                            print(f"    {phase:<6} page   {kb(size):>9}  {url.replace(base, '')}")
             browser.close()
     finally:
         server.terminate()

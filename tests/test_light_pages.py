@@ -201,7 +201,7 @@ class _FakeRequest:
 
 class _FakeMeter:
     def __init__(self, page_bytes, requests, from_worker):
-        self.bytes, self.requests, self.from_worker = page_bytes, requests, from_worker
+        self.bytes, self.requests, self.from_worker, self.urls = page_bytes, requests, from_worker, []
 
 
 def test_the_pages_benchmark_counts_the_service_workers_own_requests():

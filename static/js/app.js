@@ -4,8 +4,8 @@
 
    The worker is for members: it is registered only when someone is logged in (or on a page the
    worker itself served), and only once the page has loaded and the browser is idle, so that its
-   install never competes with the page's first paint; on a map page (data-install="later") not at
-   all until it is installed: it installs on the volunteer's next page without a map. The badge counts the logged-in account's
+   install never competes with the page's first paint; on a map page (data-install="later", or any
+   page that loads Leaflet) not at all until it is installed: it installs on the volunteer's next page without a map. The badge counts the logged-in account's
    reports only (static/js/outbox.js, "Each report belongs to the account that wrote it"). */
 (function () {
   "use strict";
@@ -14,7 +14,8 @@
   var shell = !!(script && script.hasAttribute("data-shell"));
   var liveUser = script && script.getAttribute("data-user");
   // A map page (data-install="later") brings Leaflet and tiles already: not the install on top.
-  var installLater = !!(script && script.getAttribute("data-install") === "later");
+  var installLater = !!(script && script.getAttribute("data-install") === "later") ||
+    !!document.querySelector('script[src*="/vendor/leaflet/"]');
   var outbox = window.KimOutbox;
   var hasDb = !!(outbox && window.indexedDB);
 

@@ -62,8 +62,21 @@ var sameOrigin = function (url) { return url.origin === self.location.origin; };
 // page, offline too); not their other images, not needed to report.
 var staticPattern = new RegExp('(?:src|href)="(' + STATIC_PREFIX.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") + '(?:[^"]+\\.(?:js|css|svg)|icons/[^"]+\\.png))"', "g");
 
-routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname.indexOf(STATIC_PREFIX) === 0; },
-  new strategies.CacheFirst({ cacheName: STATIC, plugins: [okOnly,
+/* Static files this worker keeps (their URLs, read when it starts and updated as it stores more).
+   Online, any other static file is left to the browser and its HTTP cache (immutable names): the
+   worker fetching it again would move it over the wire a second time. */
+var keptStatic = {};
+function readKept() {
+  return caches.open(STATIC).then(function (cache) { return cache.keys(); }).then(function (requests) {
+    requests.forEach(function (r) { keptStatic[r.url] = true; });
+  }).catch(function () {});
+}
+readKept();
+var noteKept = { cacheDidUpdate: function (args) { keptStatic[args.request.url] = true; return Promise.resolve(); } };
+routing.registerRoute(function (o) {
+  return sameOrigin(o.url) && o.url.pathname.indexOf(STATIC_PREFIX) === 0 &&
+    (keptStatic[o.url.href] || self.navigator.onLine === false);
+}, new strategies.CacheFirst({ cacheName: STATIC, plugins: [okOnly, noteKept,
     new ExpirationPlugin({ maxEntries: 200, maxAgeSeconds: 60 * 24 * 3600, purgeOnQuotaError: true })] }));
 routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kim\/[^/]+\/lapor$/.test(o.url.pathname); },
   new strategies.NetworkFirst({ cacheName: PAGES, networkTimeoutSeconds: 6, plugins: [keepNothing, withoutQuery] }));
@@ -103,7 +116,7 @@ function carryOver() {
     });
   });
 }
-self.addEventListener("activate", function (event) { event.waitUntil(carryOver().catch(function () {})); });
+self.addEventListener("activate", function (event) { event.waitUntil(carryOver().catch(function () {}).then(readKept)); });
 
 function forgetUserData() {
   lastWarm = { user: null, at: 0 };
@@ -186,11 +199,13 @@ function warmNow(user) {
           return Object.keys(assets).reduce(function (chain, url) {
             return chain.then(function () { return cache.match(url); }).then(function (have) {
               if (have) { return null; }
-              return fetch(url).then(function (r) { return r.ok ? cache.put(url, r) : null; }, function () { return null; });
+              return fetch(url).then(function (r) {
+                return r.ok ? cache.put(url, r).then(function () { keptStatic[new URL(url, self.location.href).href] = true; }) : null;
+              }, function () { return null; });
             });
           }, Promise.resolve());
         });
-      }).then(function () {
+      }).then(readKept).then(function () {
         lastWarm = { user: user, at: Date.now(), version: VERSION };
         return self.KimOutbox.meta("warmed", lastWarm).then(function () { return true; }, function () { return true; });
       });
