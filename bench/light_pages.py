@@ -12,6 +12,15 @@ worker's cache), and the first contentful paint of "Lapor kegiatan" on a first v
 (only with a service worker: without one it prints "no service worker"). Figures, not
 assertions; bench/results/<date>-pages.json keeps them.
 
+Bytes are counted where they cross the wire: the page's own requests (CDP Network events of the
+page; an answer the service worker gave counts 0 there) plus every request the service worker
+itself sends (its install, its precache, the pages it fetches network-first and the copies it
+keeps; Playwright's context-level request events of service-worker requests). Both are printed,
+the worker's separately ("of it: worker"), and both count against the targets, on the first
+visit and on the repeat visit alike.
+
+    DATABASE_URL=... .venv/bin/python bench/light_pages.py --pages "Peta,Cakupan"   # a few pages
+
     .venv/bin/python bench/light_pages.py          # or: make bench-pages
 """
 import json
@@ -101,7 +110,9 @@ def log_in(context, base: str, email: str, password: str) -> None:
 
 
 class Meter:
-    """Bytes on the wire for one page (CDP Network.loadingFinished, headers included)."""
+    """Bytes on the wire for one page (CDP Network.loadingFinished, headers included); answers
+    the service worker gave are counted apart (`from_worker`): their bytes, if they crossed the
+    wire, are the worker's own requests (WorkerMeter)."""
 
     def __init__(self, page):
         self.cdp = page.context.new_cdp_session(page)
@@ -109,16 +120,48 @@ class Meter:
         self.cdp.send("Network.setBlockedURLs", {"urls": BLOCKED})
         self.cdp.send("Network.emulateNetworkConditions", PROFILE)
         self.cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
-        self.bytes = 0
-        self.requests = 0
+        self._via_worker = set()
+        self._urls = {}
+        self.reset()
+        self.cdp.on("Network.requestWillBeSent", lambda e: self._urls.__setitem__(e["requestId"], e["request"]["url"]))
+        self.cdp.on("Network.responseReceived", self._received)
         self.cdp.on("Network.loadingFinished", self._finished)
 
+    def _received(self, event):
+        if event.get("response", {}).get("fromServiceWorker"):
+            self._via_worker.add(event["requestId"])
+
     def _finished(self, event):
-        self.bytes += event.get("encodedDataLength", 0)
         self.requests += 1
+        if event["requestId"] in self._via_worker:
+            self.from_worker += 1
+            return
+        size = event.get("encodedDataLength", 0)
+        self.bytes += size
+        self.urls.append((self._urls.get(event["requestId"], "?"), size))
 
     def reset(self):
-        self.bytes, self.requests = 0, 0
+        self.bytes, self.requests, self.from_worker, self.urls = 0, 0, 0, []
+
+
+class WorkerMeter:
+    """Every request the service worker sends itself (fetch, importScripts, precache), with its
+    headers and compressed body, as Playwright reports them for the browser context."""
+
+    def __init__(self, context):
+        self.reset()
+        context.on("requestfinished", self._finished)
+
+    def _finished(self, request):
+        if getattr(request, "service_worker", None) is None:
+            return
+        size = _size(request)
+        self.bytes += size
+        self.requests += 1
+        self.urls.append((request.url, size))
+
+    def reset(self):
+        self.bytes, self.requests, self.urls = 0, 0, []
 
 
 def fcp(page) -> float | None:
@@ -138,36 +181,53 @@ def visit(page, url: str) -> None:
     page.wait_for_timeout(1000)  # the icons, asked for after the load, belong to this visit
 
 
-def has_service_worker(page) -> bool:
-    return page.evaluate("""async () => {
+def has_service_worker(page, wait_s: float = 10) -> bool:
+    """The app registers its worker once the page is loaded and idle: wait for it that long."""
+    return page.evaluate("""async (waitMs) => {
         if (!('serviceWorker' in navigator)) return false;
-        const registration = await navigator.serviceWorker.getRegistration();
+        const until = Date.now() + waitMs;
+        let registration = await navigator.serviceWorker.getRegistration();
+        while (!registration && Date.now() < until) {
+            await new Promise(r => setTimeout(r, 200));
+            registration = await navigator.serviceWorker.getRegistration();
+        }
         if (!registration) return false;
         await navigator.serviceWorker.ready;
         return true;
-    }""")
+    }""", wait_s * 1000)
+
+
+def wait_for_offline_copy(page) -> None:
+    """The worker has kept the volunteer's pages (app.js marks <html data-offline-ready>)."""
+    try:
+        page.wait_for_function("() => document.documentElement.hasAttribute('data-offline-ready')",
+                               timeout=60_000)
+    except Exception:  # noqa: BLE001 - logged out, or it failed: count what came
+        pass
+    page.wait_for_timeout(1000)
 
 
 def measure(browser, base: str, email: str, password: str, name: str, path: str) -> dict:
     context = browser.new_context(viewport=VIEWPORT, is_mobile=True, has_touch=True, device_scale_factor=2.625,
                                   locale="id-ID")
-    sw_bytes = []
-    # The service worker's own downloads (its precache) are bytes of the first visit too.
-    context.on("requestfinished", lambda request: getattr(request, "service_worker", None) is not None
-               and sw_bytes.append(_size(request)))
+    # The service worker's own downloads (install, precache, network-first pages) are bytes of
+    # the visit they happen in, first or repeat.
+    workers = WorkerMeter(context)
     log_in(context, base, email, password)
     page = context.new_page()
     meter = Meter(page)
     visit(page, base + path)
-    first = {"bytes": meter.bytes, "requests": meter.requests, "fcp_s": fcp(page)}
+    first_fcp = fcp(page)
     worker = has_service_worker(page)
     if worker:
-        page.wait_for_timeout(2000)  # let the precache finish
-        first["service_worker_bytes"] = sum(sw_bytes)
-        first["bytes"] += first["service_worker_bytes"]  # the precache is part of the first visit
+        wait_for_offline_copy(page)
+    first = _figures(meter, workers, first_fcp)
     meter.reset()
+    workers.reset()
     visit(page, base + path)
-    repeat = {"bytes": meter.bytes, "requests": meter.requests, "fcp_s": fcp(page)}
+    if worker:
+        wait_for_offline_copy(page)
+    repeat = _figures(meter, workers, fcp(page))
     offline = None
     if worker:
         context.set_offline(True)
@@ -182,10 +242,29 @@ def measure(browser, base: str, email: str, password: str, name: str, path: str)
             "offline": offline}
 
 
+def _figures(meter: Meter, workers: WorkerMeter, paint: float | None) -> dict:
+    return {"bytes": meter.bytes + workers.bytes, "requests": meter.requests, "fcp_s": paint,
+            "page_bytes": meter.bytes, "answered_by_worker": meter.from_worker,
+            "page_urls": [[url, size] for url, size in meter.urls if size >= 1024],
+            "service_worker_bytes": workers.bytes, "service_worker_requests": workers.requests,
+            "service_worker_urls": [[url, size] for url, size in workers.urls]}
+
+
 def _size(request) -> int:
+    """Headers and compressed body. A response taken from the HTTP cache counts its headers (a
+    little more than crossed the wire); when Chromium gives no sizes (the worker's importScripts),
+    its Content-Length and headers."""
     try:
         sizes = request.sizes()
-        return sizes["responseBodySize"] + sizes["responseHeadersSize"]
+        total = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+        if total > 0:
+            return total
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        response = request.response()
+        headers = response.headers if response else {}
+        return int(headers.get("content-length", 0)) + sum(len(k) + len(v) + 4 for k, v in headers.items())
     except Exception:  # noqa: BLE001
         return 0
 
@@ -195,8 +274,15 @@ def kb(n: int) -> str:
 
 
 def main() -> None:
+    import argparse
+
     from playwright.sync_api import sync_playwright
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", help="comma-separated page names to measure (default: all)")
+    parser.add_argument("--urls", action="store_true", help="list the service worker's requests")
+    args = parser.parse_args()
+    wanted = {name.strip() for name in args.pages.split(",")} if args.pages else None
     email, password, kim = volunteer()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -208,14 +294,24 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             for name, path in volunteer_pages(kim, report_id):
+                if wanted and name not in wanted:
+                    continue
                 rows.append(measure(browser, base, email, password, name, path))
                 print(_line(rows[-1]), flush=True)
+                if args.urls:
+                    for phase in ("first", "repeat"):
+                        for url, size in rows[-1][phase]["service_worker_urls"]:
+                            print(f"    {phase:<6} worker {kb(size):>9}  {url.replace(base, '')}")
+                        for url, size in rows[-1][phase]["page_urls"]:
+                            print(f"    {phase:<6} page   {kb(size):>9}  {url.replace(base, '')}")
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
     _summary(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if wanted:
+        return  # a partial run is not kept
     out = RESULTS / f"{date.today().isoformat()}-pages.json"
     out.write_text(json.dumps({"profile": {"rtt_ms": RTT_MS, "down_kbps": DOWN_KBPS, "up_kbps": UP_KBPS,
                                            "cpu_slowdown": CPU_SLOWDOWN, "cdp": PROFILE},
@@ -232,9 +328,11 @@ def _a_report(base: str) -> int | None:
 def _line(row: dict) -> str:
     first, repeat = row["first"], row["repeat"]
     fcp_first = f"{first['fcp_s']:.2f} s" if first["fcp_s"] is not None else "–"
-    return (f"{row['name']:<16} {row['path']:<26} first {kb(first['bytes']):>10} ({first['requests']:>2} req, "
-            f"FCP {fcp_first})   repeat {kb(repeat['bytes']):>9} ({repeat['requests']:>2} req)"
-            + (f"   SW precache {kb(first['service_worker_bytes'])} of the first" if row["service_worker"] else ""))
+    worker = lambda f: (f" (of it: worker {kb(f['service_worker_bytes'])} in {f['service_worker_requests']} req)"  # noqa: E731
+                        if row["service_worker"] else "")
+    return (f"{row['name']:<16} {row['path']:<26} first {kb(first['bytes']):>10}{worker(first)} "
+            f"[{first['requests']:>2} page req, FCP {fcp_first}]   repeat {kb(repeat['bytes']):>9}{worker(repeat)} "
+            f"[{repeat['requests']:>2} page req, {repeat['answered_by_worker']} answered by the worker]")
 
 
 def _summary(rows: list[dict]) -> None:
@@ -247,7 +345,9 @@ def _summary(rows: list[dict]) -> None:
           f"target ≤ {TARGETS['first_kb']} KB")
     print(f"largest repeat visit: {kb(largest_repeat['repeat']['bytes'])} ({largest_repeat['name']}); "
           f"target ≤ {TARGETS['repeat_kb']} KB")
-    report = next(r for r in rows if r["name"] == "Lapor kegiatan")
+    report = next((r for r in rows if r["name"] == "Lapor kegiatan"), None)
+    if report is None:
+        return
     print(f"Lapor kegiatan FCP, first visit: {report['first']['fcp_s']:.2f} s; target ≤ {TARGETS['fcp_first_s']} s")
     if not report["service_worker"]:
         print("Lapor kegiatan FCP, offline: no service worker (/sw.js not registered): repeat visits come "

@@ -166,3 +166,72 @@ def test_the_feed_counts_with_the_locale_separators(client, monkeypatch):
                         lambda *args, **kwargs: dataclasses.replace(real_feed(*args, **kwargs), total=49509))
     assert "<p>49.509 laporan" in client.get("/kegiatan").get_data(as_text=True)
     assert "<p>49,509 reports" in client.get("/kegiatan?lang=en").get_data(as_text=True)
+
+
+def _bench():
+    """bench/light_pages.py, imported from its file (bench/ is not a package)."""
+    import importlib.util
+
+    from kim_platform.config import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("light_pages_bench", PROJECT_ROOT / "bench" / "light_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _FakeContext:
+    def __init__(self):
+        self.handlers = {}
+
+    def on(self, event, handler):
+        self.handlers[event] = handler
+
+
+class _FakeRequest:
+    def __init__(self, url, body, headers, worker):
+        self.url, self._sizes, self.service_worker = url, {"responseBodySize": body, "responseHeadersSize": headers}, worker
+
+    def sizes(self):
+        return self._sizes
+
+    def response(self):
+        return None
+
+
+class _FakeMeter:
+    def __init__(self, page_bytes, requests, from_worker):
+        self.bytes, self.requests, self.from_worker, self.urls = page_bytes, requests, from_worker, []
+
+
+def test_the_pages_benchmark_counts_the_service_workers_own_requests():
+    """A repeat visit served by the worker showed 0 KB while the worker fetched the page from the
+    network: its requests count, on the first and the repeat visit, and are printed apart."""
+    bench = _bench()
+    context = _FakeContext()
+    workers = bench.WorkerMeter(context)
+    finished = context.handlers["requestfinished"]
+    finished(_FakeRequest("http://x/peta", 2500, 500, worker=object()))  # the worker's network-first fetch
+    finished(_FakeRequest("http://x/static/site.css", 9000, 400, worker=None))  # the page's own: Meter counts it
+    figures = bench._figures(_FakeMeter(0, 6, 6), workers, 0.4)
+    assert figures["bytes"] == 3000 and figures["service_worker_bytes"] == 3000
+    assert figures["service_worker_requests"] == 1 and figures["page_bytes"] == 0
+    row = {"name": "Peta", "path": "/peta", "service_worker": True, "first": figures, "repeat": figures}
+    assert re.search(r"repeat +2\.9 KB \(of it: worker 2\.9 KB in 1 req\)", bench._line(row))
+    workers.reset()
+    assert bench._figures(_FakeMeter(0, 0, 0), workers, None)["bytes"] == 0
+
+
+def test_map_pages_load_leaflet_below_the_page_and_defer_the_offline_app(client):
+    """Leaflet in <head> held the whole page's first paint; the app's install on top of a map page
+    took it over 150 KB. Leaflet comes right before the map; app.js is told to install later."""
+    for url in ("/peta", "/cakupan"):
+        html = client.get(url).get_data(as_text=True)
+        head, body = html.split("</head>", 1)
+        assert "vendor/leaflet/leaflet." not in head, url
+        assert body.index("vendor/leaflet/leaflet.") < body.index('class="leaflet') if 'class="leaflet' in body \
+            else "vendor/leaflet/leaflet." in body
+        assert re.search(r'<script src="/static/js/app\.[0-9a-f]+\.js" defer data-sw="/sw.js"\s+data-install="later"',
+                         head), url
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-install="later"' not in home

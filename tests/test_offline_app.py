@@ -48,9 +48,10 @@ def test_the_service_worker_is_served_fresh_from_the_root_and_loads_workbox_from
     assert "storage.googleapis.com" not in body and "cdn" not in body.lower().replace("never a cdn", "")
     for name in WORKBOX_MODULES:
         assert client.get(f"/static/vendor/workbox/workbox-{name}.prod.js").status_code == 200
-    # Only the app's own shell pages are precached; static files are cached as they are used.
+    # Only what the offline report needs is precached, as session-neutral shells; static files are
+    # cached as they are used, the report forms once a member is logged in.
     precache = json.loads(re.search(r"precacheAndRoute\((\[.*?\])\.map", body).group(1))
-    assert precache == ["/kotak-keluar", "/luring", "/manifest.webmanifest", "/favicon.ico"]
+    assert precache == ["/kotak-keluar?shell=1", "/luring?shell=1", "/manifest.webmanifest", "/favicon.ico"]
 
 
 def test_a_new_version_of_the_app_installs_a_new_service_worker(app, client):
@@ -152,3 +153,44 @@ def test_the_outbox_keeps_every_field_the_report_form_sends():
     named = {name for path in forms for name in re.findall(r'name="([a-z_]+)"', path.read_text())}
     assert {"campaign_id", "channel"} <= named  # the campaign panel is among the forms read
     assert named - {"action", "photos", "remove_photo", "csrf_token"} <= listed
+
+
+def _flash_pending(client):
+    with client.session_transaction() as session:
+        return list(session.get("_flashes", []))
+
+
+def test_a_shell_for_the_service_worker_carries_nothing_of_the_session(client, kim_with_member):
+    """The worker keeps shells for whoever uses the device next: no user id, no flash message
+    taken from the person (it would be lost to them and replayed offline), the menu of any member."""
+    kim, member, _admin = kim_with_member
+    login(client, member)
+    client.get("/akun")  # the login's own messages, if any, are shown
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Profil Anda sudah disimpan.")]
+    for url, headers in (("/kotak-keluar?shell=1", {}), ("/luring?shell=1", {}),
+                         (f"/kim/{kim.public_ref}/lapor", {"X-Offline-Shell": "1"})):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert response.headers["X-Kim-Shell"] == "1" and response.headers["Cache-Control"] == "no-store"
+        assert "Profil Anda sudah disimpan." not in html and 'class="alert alert-success"' not in html
+        assert "data-user" not in html and 'data-shell="1"' in html, url
+        assert member.email not in html and member.name not in html
+        assert 'href="/akun"' in html  # the menu any logged-in member has
+    assert _flash_pending(client)  # still waiting for the person's next page
+    html = client.get("/akun").get_data(as_text=True)
+    assert "Profil Anda sudah disimpan." in html
+    # A page rendered for the person is not a shell: the worker never keeps it.
+    response = client.get("/kotak-keluar")
+    assert "X-Kim-Shell" not in response.headers
+    assert f'data-user="{member.id}"' in response.get_data(as_text=True)
+
+
+def test_the_service_worker_keeps_only_shells_of_the_report_forms(client):
+    body = client.get("/sw.js").get_data(as_text=True)
+    # Report forms: network first, a page the person opened never stored; warm() asks for shells.
+    assert "plugins: [keepNothing, withoutQuery]" in body
+    assert 'headers.get(SHELL_HEADER) === "1"' in body and 'var SHELL_REQUEST_HEADER = "X-Offline-Shell"' in body
+    # Recent report pages are not fetched on install (each would bring Leaflet to every first visit).
+    assert "recent_reports" not in body

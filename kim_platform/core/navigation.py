@@ -19,7 +19,10 @@ def navigation():
     items = []
     from flask_login import current_user
 
-    last = ACCOUNT_ITEM if current_user.is_authenticated else LOGIN_ITEM
+    from kim_platform.core.offline import is_shell_request
+
+    # A page kept by the service worker shows the menu of any logged-in member, not the installer's.
+    last = ACCOUNT_ITEM if current_user.is_authenticated or is_shell_request() else LOGIN_ITEM
     for label, endpoint, prefix in NAV_ITEMS + [last]:
         available = endpoint in current_app.view_functions
         url = url_for(endpoint) if available else None

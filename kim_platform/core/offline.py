@@ -8,10 +8,38 @@ nothing of the visitor's data, so the service worker can precache them for every
 import hashlib
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, url_for
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 
 bp = Blueprint("offline", __name__)
+
+# A copy the service worker keeps (it asks with ?shell=1 or this header): rendered without the
+# session's traces (no flash messages taken, no user id, the menu of any logged-in member), and
+# answered with SHELL_HEADER, the only HTML the worker stores.
+SHELL_PARAM = "shell"
+SHELL_REQUEST_HEADER = "X-Offline-Shell"
+SHELL_HEADER = "X-Kim-Shell"
+
+
+def is_shell_request() -> bool:
+    """True when this page is rendered for the service worker's cache, not for the person."""
+    return request.args.get(SHELL_PARAM) == "1" or request.headers.get(SHELL_REQUEST_HEADER) == "1"
+
+
+@bp.app_template_global()
+def offline_shell() -> bool:
+    """Templates: leave out everything that belongs to the session (base.html, the report form)."""
+    return is_shell_request()
+
+
+@bp.after_app_request
+def mark_shells(response):
+    """A shell says so (the worker keeps nothing else) and is never stored by an HTTP cache."""
+    if response.mimetype == "text/html" and is_shell_request():
+        response.headers[SHELL_HEADER] = "1"
+        response.headers["Cache-Control"] = "no-store"
+        response.vary.add(SHELL_REQUEST_HEADER)
+    return response
 
 # Workbox modules the service worker uses (each vendored as workbox-<name>.prod.js).
 WORKBOX_MODULES = ("core", "routing", "strategies", "precaching", "expiration")
@@ -90,9 +118,13 @@ def service_worker():
         modules_hashed=any(url != f"{prefix}{name}.prod.js" for name, url in modules.items()),
         static_prefix=current_app.static_url_path.rstrip("/") + "/",
         scripts=[static(name) for name in WORKER_SCRIPTS],
-        precache=[url_for("offline.outbox"), url_for("offline.needs_connection"), url_for("offline.manifest"),
-                  url_for("core.favicon")],
+        # Only what the offline report needs: the outbox and "needs a connection" shells, and what
+        # every page asks for (the manifest, the icon); the report
+        # forms, the reporting data and their assets come from warm() once a member is logged in.
+        precache=[url_for("offline.outbox", shell=1), url_for("offline.needs_connection", shell=1),
+                  url_for("offline.manifest"), url_for("core.favicon")],
         outbox_url=url_for("offline.outbox"), offline_url=url_for("offline.needs_connection"),
+        shell_header=SHELL_HEADER, shell_request_header=SHELL_REQUEST_HEADER,
         reporting_url="/api/v1/me/reporting")
     response = make_response(body)
     response.mimetype = "text/javascript"
@@ -132,6 +164,11 @@ def _strings() -> dict:
         "sent_at": _("sent %(time)s", time="{time}"),
         "untitled": _("(no title)"),
         "other_account": _("Written while logged in with another account: log in with that account to send it."),
+        "others_waiting": _("%(n)s reports written with another account are kept on this device: they are sent "
+                            "when that account logs in here again.", n="{n}"),
+        "problems": {
+            "photos_missing": _("This report has fewer photos than it announced: choose the missing photos."),
+        },
         "offline": _("No signal: the reports wait here and are sent when the connection returns."),
         "retry": _("The connection dropped; trying again shortly."),
         "persist_granted": _("This browser has promised to keep the outbox, even when the phone runs low on "

@@ -1,6 +1,7 @@
 /* Kotak keluar: lists the reports in this browser's outbox with their honest state, sends them
    (static/js/outbox.js), asks the browser to keep the outbox (navigator.storage.persist) and
-   says what happens if it refuses. Words come from the server-rendered #outbox-strings. */
+   says what happens if it refuses. Words come from the server-rendered #outbox-strings.
+   Only the logged-in account's reports are listed; another account's are only counted. */
 (function () {
   "use strict";
   var root = document.getElementById("outbox");
@@ -35,7 +36,13 @@
     return strings.states[item.state] || item.state;
   }
 
-  function render(items) {
+  function render(mine) {
+    var items = mine.items;
+    var others = document.getElementById("outbox-others");
+    if (others) {
+      others.textContent = fill(strings.others_waiting, { n: mine.others });
+      others.hidden = mine.others === 0;
+    }
     var waiting = items.filter(function (i) { return i.state !== "sent"; });
     var sent = items.filter(function (i) { return i.state === "sent"; }).reverse();
     pendingList.textContent = "";
@@ -56,6 +63,9 @@
           errors.appendChild(el("li", { "class": "error", "data-field": name },
                                 (strings.fields[name] || name) + ": " + item.errors[name]));
         });
+        if (item.problem && strings.problems && strings.problems[item.problem]) {
+          errors.appendChild(el("li", { "class": "error", "data-problem": item.problem }, strings.problems[item.problem]));
+        }
         if (!errors.children.length && item.message) { errors.appendChild(el("li", { "class": "error" }, item.message)); }
         li.appendChild(errors);
         li.appendChild(el("a", { "class": "button outbox-fix", href: item.form_url + "?kotak=" + encodeURIComponent(item.id) }, strings.fix));
@@ -87,7 +97,7 @@
     root.setAttribute("data-sent", String(sent.length));
   }
 
-  function refresh() { return outbox.all().then(render); }
+  function refresh() { return outbox.all().then(outbox.mine).then(render); }
 
   /* The volunteer's KIMs and recent reports, from the network or (offline) the service worker's copy. */
   function showReporting() {

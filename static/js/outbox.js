@@ -7,6 +7,12 @@
    own key. Replays are harmless: the server answers the same report. One sync at a time
    (navigator.locks); every change is announced on the BroadcastChannel "kim-outbox".
 
+   Each report belongs to the account that wrote it (user_id): a page shows, and a sync sends, only
+   the logged-in account's reports; another account's stay stored, untouched, until it logs in
+   again on this device. Logging out deletes nothing. Who is logged in: a page the server rendered
+   for the person says so (data-user on app.js); a shell kept by the service worker asks
+   /api/v1/me, and offline the account last seen on this device (meta "user").
+
    No interface text here: pages read their words from the server-rendered #outbox-strings. */
 (function (root) {
   "use strict";
@@ -99,6 +105,61 @@
     });
   }
 
+  function meta(key, value) {
+    return open().then(function (db) {
+      return value === undefined ? db.get("meta", key) : db.put("meta", value, key);
+    });
+  }
+
+  function rememberUser(id) {
+    id = id ? String(id) : null;
+    return meta("user", id).then(function () { return id; }, function () { return id; });
+  }
+
+  /* Who the server rendered this page for: {known: true, id} on a live page, null on a shell or in the worker. */
+  function pageUser() {
+    var doc = root.document;
+    var script = doc && doc.querySelector && doc.querySelector("script[data-sw]");
+    if (!script || script.hasAttribute("data-shell") || !script.hasAttribute("data-user")) { return null; }
+    return { known: true, id: script.getAttribute("data-user") || null };
+  }
+
+  /* The logged-in account's id (a string), or null when nobody is. */
+  var userPromise = null;
+  function whoami(fresh) {
+    if (userPromise && !fresh) { return userPromise; }
+    var hint = fresh ? null : pageUser();
+    if (hint) {
+      userPromise = rememberUser(hint.id);
+    } else if (root.navigator && root.navigator.onLine === false) {
+      userPromise = meta("user").then(function (id) { return id || null; }, function () { return null; });
+    } else {
+      userPromise = request(API + "/me").then(function (me) {
+        if (me.status === 200 && me.body && me.body.id) { return rememberUser(me.body.id); }
+        // 401: the session ended, nobody else logged in: still that account's device (its reports
+        // show as "log in again"); only a page rendered for nobody (logged out) forgets it.
+        return meta("user").then(function (id) { return id || null; });
+      }, function () {
+        return meta("user").then(function (id) { return id || null; }, function () { return null; });
+      });
+    }
+    return userPromise;
+  }
+
+  /* A report of this account (one written before reports carried an account belongs to whoever sends it). */
+  function belongsTo(item, user) {
+    return !item.user_id || (!!user && String(item.user_id) === String(user));
+  }
+
+  /* The reports of the logged-in account, and how many other accounts' wait on this device. */
+  function mine(items) {
+    return whoami().then(function (user) {
+      var own = items.filter(function (i) { return belongsTo(i, user); });
+      var others = items.filter(function (i) { return !belongsTo(i, user) && i.state !== "sent"; }).length;
+      return { user: user, items: own, others: others };
+    });
+  }
+
   /* A new report: fields as the form has them, photos as {blob, name} already shrunk. */
   function add(report) {
     var item = {
@@ -117,7 +178,11 @@
     return save(item);
   }
 
-  /* The volunteer fixed a report the server refused: same key (nothing was stored under it). */
+  /* The volunteer fixed a report the server refused. Nothing stored yet: same key, the fields and
+     (if chosen) the photos replaced. The report stored, a photo refused: the server waits for as
+     many photos as were announced, so the new photos take the places not yet stored, in order, and
+     places left over keep their photos from the outbox; never fewer than announced (that report
+     could never be complete, and the outbox would send it for ever). */
   function revise(id, report) {
     return get(id).then(function (item) {
       if (!item || item.state === "sent") { throw new Error("not in the outbox"); }
@@ -126,14 +191,29 @@
         item.action = report.action || item.action;
       }
       if (report.photos && report.photos.length) {
-        var kept = item.photos.filter(function (p) { return p.acked; });
-        if (!item.server) { kept = []; }
         var fresh = report.photos.map(function (p) {
           return { id: uuid(), blob: p.blob, name: p.name || "foto.jpg", size: p.blob.size, acked: false };
         });
-        item.photos = item.server ? kept.concat(fresh).slice(0, item.photos.length) : fresh;
+        if (!item.server) {
+          item.photos = fresh;
+        } else {
+          var places = Math.max(item.photos.length, item.server.photos_expected || 0);
+          var photos = item.photos.slice();
+          var refused = item.refused_photo;
+          // First the photo the server refused, then the places the outbox has no photo for,
+          // then the other photos not stored yet, in order.
+          if (refused !== undefined && refused !== null && photos[refused] && !photos[refused].acked && fresh.length) {
+            photos[refused] = fresh.shift();
+          }
+          while (photos.length < places && fresh.length) { photos.push(fresh.shift()); }
+          photos = photos.map(function (p, index) {
+            return p.acked || index === refused || !fresh.length ? p : fresh.shift();
+          });
+          item.photos = photos.slice(0, places);
+          item.refused_photo = null;
+        }
       }
-      item.state = "waiting"; item.errors = null; item.message = null; item.progress = null;
+      item.state = "waiting"; item.errors = null; item.message = null; item.progress = null; item.problem = null;
       return save(item);
     });
   }
@@ -182,6 +262,7 @@
     var errors = fieldErrors(response.body);
     item.state = "invalid"; item.progress = null;
     item.errors = errors.fields; item.message = errors.message; item.status_code = response.status;
+    item.problem = null;
     return save(item).then(function () { return "invalid"; });
   }
 
@@ -249,13 +330,20 @@
     }
     return step.then(function (outcome) {
       if (outcome === "auth" || outcome === "invalid") { return outcome; }
+      if (item.server && item.server.photos_expected > item.photos.length) {
+        // Fewer photos here than the server waits for: they can never all arrive. The volunteer
+        // chooses the missing ones ("Perbaiki"); nothing is sent again until then.
+        item.state = "invalid"; item.progress = null; item.errors = {};
+        item.message = null; item.problem = "photos_missing";
+        return save(item).then(function () { return "invalid"; });
+      }
       var chain = Promise.resolve(null);
       item.photos.forEach(function (photo, index) {
         chain = chain.then(function (stop) {
           if (stop || photo.acked) { return stop; }
           item.state = "sending"; item.progress = { n: index + 1, total: total };
           return save(item).then(function () { return putPhoto(item, index, token); }).then(function (r) {
-            if (r.status !== 200 && r.status !== 201) { return refuse(item, r); }
+            if (r.status !== 200 && r.status !== 201) { item.refused_photo = index; return refuse(item, r); }
             photo.acked = true;  // the blob stays until the whole report is acknowledged
             remember(item, r.body || {});
             return save(item).then(function () { return null; });
@@ -302,17 +390,18 @@
       var token = { value: null };
       var sent = 0;
       return request(API + "/me").then(function (me) {
-        if (me.status === 401) { return markAll(items, "auth").then(function () { return { sent: 0, left: items.length }; }); }
+        if (me.status === 401) {
+          return markAll(items, "auth").then(function () { return { sent: 0, left: items.length }; });
+        }
         if (me.status !== 200 || !me.body) { throw new NetworkDown(); }
+        userPromise = rememberUser(me.body.id);
+        // Another account's reports stay as they are, kept for when it logs in again.
+        items = items.filter(function (i) { return belongsTo(i, me.body.id); });
         return freshToken(token).then(function (r) {
           if (r.status !== 200) { throw new NetworkDown(); }
           var chain = Promise.resolve();
           items.forEach(function (item) {
             chain = chain.then(function () {
-              if (item.user_id && String(item.user_id) !== String(me.body.id)) {
-                item.state = "auth"; item.other_account = true;
-                return save(item);
-              }
               item.other_account = false;
               return sendOne(item, token).then(function (outcome) { if (outcome === "sent") { sent += 1; } });
             });
@@ -354,16 +443,10 @@
     return running;
   }
 
-  function meta(key, value) {
-    return open().then(function (db) {
-      return value === undefined ? db.get("meta", key) : db.put("meta", value, key);
-    });
-  }
-
   root.KimOutbox = {
     DB_NAME: DB_NAME, DB_VERSION: DB_VERSION,
     open: open, all: all, get: get, pending: pending, add: add, revise: revise, sync: sync,
-    meta: meta, deviceTime: deviceTime, uuid: uuid,
+    meta: meta, deviceTime: deviceTime, uuid: uuid, whoami: whoami, mine: mine, belongsTo: belongsTo,
     channel: function () { return root.BroadcastChannel ? new root.BroadcastChannel("kim-outbox") : null; }
   };
 })(typeof self !== "undefined" ? self : this);

@@ -76,8 +76,10 @@
 
   function prefill() {
     if (!revising) { return; }
-    outbox.get(revising).then(function (item) {
-      if (!item) { revising = null; return; }
+    Promise.all([outbox.get(revising), outbox.whoami()]).then(function (found) {
+      var item = found[0];
+      // Another account's report is not this volunteer's to see or fix.
+      if (!item || !outbox.belongsTo(item, found[1])) { revising = null; return; }
       FIELDS.forEach(function (name) {
         if (form.elements[name] && item.fields && name in item.fields) { form.elements[name].value = item.fields[name]; }
       });
@@ -89,7 +91,9 @@
         hint.textContent = fill(strings.kept_photos, { n: item.photos.length });
         input.insertAdjacentElement("afterend", hint);
       }
-      showFieldErrors(item.errors);
+      var errors = Object.assign({}, item.errors || {});
+      if (item.problem && strings.problems && strings.problems[item.problem]) { errors.photos = strings.problems[item.problem]; }
+      showFieldErrors(errors);
       form.setAttribute("data-revising", item.id);
     });
   }
@@ -99,9 +103,12 @@
     FIELDS.forEach(function (name) { if (form.elements[name]) { fields[name] = form.elements[name].value; } });
     var action = submitter && submitter.name === "action" ? submitter.value : "publish";
     status.textContent = strings.saving || "…";
-    return Promise.all(chosenFiles().map(function (file) { return toJpeg(file, true); })).then(function (photos) {
+    // The form kept by the service worker names nobody: then the account logged in on this device.
+    var user = form.getAttribute("data-user") ? Promise.resolve(form.getAttribute("data-user")) : outbox.whoami();
+    return Promise.all([user].concat(chosenFiles().map(function (file) { return toJpeg(file, true); }))).then(function (done) {
+      var photos = done.slice(1);
       var report = {
-        user_id: form.getAttribute("data-user"), kim_id: Number(form.getAttribute("data-kim-id")),
+        user_id: done[0] || null, kim_id: Number(form.getAttribute("data-kim-id")),
         kim_name: form.getAttribute("data-kim-name"), post_url: form.getAttribute("data-outbox-post"),
         form_url: window.location.pathname, fields: fields, action: action,
         photos: photos.map(function (file) { return { blob: file, name: file.name }; })

@@ -2,10 +2,13 @@
 
    Workbox (vendored in static/vendor/workbox/, never a CDN) does the caching:
    - static files: cache first, at run time (their URLs come from url_for, content-hashed or not);
-   - the outbox page, the "needs a connection" page, the manifest and the icon: precached;
-   - "Lapor kegiatan" for each of the volunteer's KIMs, /api/v1/me/reporting and their recent
-     reports: network first, the kept copy offline, refreshed by warm() below;
-   - every other page: the network, or offline the "needs a connection" page.
+   - precached: the outbox and "needs a connection" shells (rendered with ?shell=1: no user, no
+     flash messages), nothing else, so that installing the app stays light;
+   - "Lapor kegiatan" for each of the volunteer's KIMs and /api/v1/me/reporting: network first,
+     offline the copy warm() keeps. Only shells are kept (the server marks them {{ shell_header }}):
+     a page the person opened carries their session and its flash messages, and is never stored;
+   - every other page: the network, or offline the outbox shell (for the outbox) or the "needs a
+     connection" page.
    The outbox itself is IndexedDB (static/js/outbox.js), which an update of this worker never touches. */
 importScripts({{ workbox|tojson }});
 workbox.setConfig({
@@ -19,10 +22,14 @@ importScripts({% for url in scripts %}{{ url|tojson }}{% if not loop.last %}, {%
 var VERSION = {{ version|tojson }};
 var OUTBOX_URL = {{ outbox_url|tojson }};
 var OFFLINE_URL = {{ offline_url|tojson }};
+var OUTBOX_SHELL = OUTBOX_URL + "?shell=1";
+var OFFLINE_SHELL = OFFLINE_URL + "?shell=1";
+var SHELL_HEADER = {{ shell_header|tojson }};
+var SHELL_REQUEST_HEADER = {{ shell_request_header|tojson }};
 var REPORTING_URL = {{ reporting_url|tojson }};
 var STATIC_PREFIX = {{ static_prefix|tojson }};
 var PAGES = "kim-pages";        // Lapor kegiatan, one per KIM
-var REPORTS = "kim-reports";    // the volunteer's recent report pages
+var REPORTS = "kim-reports";    // recent report pages (earlier versions): only ever deleted
 var DATA = "kim-data";          // /api/v1/me/reporting
 var STATIC = "kim-static-" + VERSION;
 var routing = workbox.routing;
@@ -41,6 +48,9 @@ var okOnly = { cacheWillUpdate: function (args) {
   var r = args.response;
   return Promise.resolve(r && r.status === 200 && !r.redirected ? r : null);
 } };
+/* A page the person opened is theirs (menu, flash messages): never kept; warm() keeps shells. */
+var keepNothing = { cacheWillUpdate: function () { return Promise.resolve(null); } };
+function isShell(r) { return !!(r && r.status === 200 && !r.redirected && r.headers.get(SHELL_HEADER) === "1"); }
 /* "Lapor kegiatan?kotak=<uuid>" (fixing a report from the outbox) is the same page. */
 var withoutQuery = { cacheKeyWillBeUsed: function (args) {
   var url = new URL(args.request.url);
@@ -48,24 +58,38 @@ var withoutQuery = { cacheKeyWillBeUsed: function (args) {
   return Promise.resolve(url.href);
 } };
 var sameOrigin = function (url) { return url.origin === self.location.origin; };
-var staticPattern = new RegExp('(?:src|href)="(' + STATIC_PREFIX.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") + '[^"]+)"', "g");
+// The styles, scripts and icons of the kept pages (the app icon: the browser asks for it on every
+// page, offline too); not their other images, not needed to report.
+var staticPattern = new RegExp('(?:src|href)="(' + STATIC_PREFIX.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") + '(?:[^"]+\\.(?:js|css|svg)|icons/[^"]+\\.png))"', "g");
 
-routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname.indexOf(STATIC_PREFIX) === 0; },
-  new strategies.CacheFirst({ cacheName: STATIC, plugins: [okOnly,
+/* Static files this worker keeps (their URLs, read when it starts and updated as it stores more).
+   Online, any other static file is left to the browser and its HTTP cache (immutable names): the
+   worker fetching it again would move it over the wire a second time. */
+var keptStatic = {};
+function readKept() {
+  return caches.open(STATIC).then(function (cache) { return cache.keys(); }).then(function (requests) {
+    requests.forEach(function (r) { keptStatic[r.url] = true; });
+  }).catch(function () {});
+}
+readKept();
+var noteKept = { cacheDidUpdate: function (args) { keptStatic[args.request.url] = true; return Promise.resolve(); } };
+routing.registerRoute(function (o) {
+  return sameOrigin(o.url) && o.url.pathname.indexOf(STATIC_PREFIX) === 0 &&
+    (keptStatic[o.url.href] || self.navigator.onLine === false);
+}, new strategies.CacheFirst({ cacheName: STATIC, plugins: [okOnly, noteKept,
     new ExpirationPlugin({ maxEntries: 200, maxAgeSeconds: 60 * 24 * 3600, purgeOnQuotaError: true })] }));
 routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kim\/[^/]+\/lapor$/.test(o.url.pathname); },
-  new strategies.NetworkFirst({ cacheName: PAGES, networkTimeoutSeconds: 6, plugins: [okOnly, withoutQuery] }));
-routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kegiatan\/\d+$/.test(o.url.pathname); },
-  new strategies.NetworkFirst({ cacheName: REPORTS, networkTimeoutSeconds: 6, plugins: [okOnly,
-    new ExpirationPlugin({ maxEntries: 30, purgeOnQuotaError: true })] }));
+  new strategies.NetworkFirst({ cacheName: PAGES, networkTimeoutSeconds: 6, plugins: [keepNothing, withoutQuery] }));
 routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname === REPORTING_URL; },
   new strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 6, plugins: [okOnly] }));
-// Every other page of this site: the network only (the API and other sites are not touched).
-routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname.indexOf("/api/") !== 0; },
+// Every other page of this site: the network only, offline the shell below. Only pages: images,
+// tiles and the API go to the network without passing through this worker.
+routing.registerRoute(function (o) { return sameOrigin(o.url) && o.request.mode === "navigate" && o.url.pathname.indexOf("/api/") !== 0; },
   new strategies.NetworkOnly());
 routing.setCatchHandler(function (o) {
   if (o.request.mode === "navigate" || o.request.destination === "document") {
-    return precaching.matchPrecache(OFFLINE_URL).then(function (r) { return r || Response.error(); });
+    var shell = o.url && o.url.pathname === OUTBOX_URL ? OUTBOX_SHELL : OFFLINE_SHELL;
+    return precaching.matchPrecache(shell).then(function (r) { return r || Response.error(); });
   }
   return Promise.resolve(Response.error());
 });
@@ -92,10 +116,11 @@ function carryOver() {
     });
   });
 }
-self.addEventListener("activate", function (event) { event.waitUntil(carryOver().catch(function () {})); });
+self.addEventListener("activate", function (event) { event.waitUntil(carryOver().catch(function () {}).then(readKept)); });
 
 function forgetUserData() {
   lastWarm = { user: null, at: 0 };
+  self.KimOutbox.meta("warmed", lastWarm).catch(function () {});
   return Promise.all([caches.delete(PAGES), caches.delete(REPORTS), caches.delete(DATA)]);
 }
 
@@ -115,17 +140,34 @@ function put(cacheName, url, response) {
   return caches.open(cacheName).then(function (cache) { return cache.put(url, response); });
 }
 
-function fetchPage(url) {
-  return fetch(url, { credentials: "same-origin", cache: "no-cache" }).then(function (r) {
-    return r.status === 200 && !r.redirected ? r : null;
+/* The shell of a page (no flash message taken, no user in it), or null. */
+function fetchShell(url) {
+  var headers = {};
+  headers[SHELL_REQUEST_HEADER] = "1";
+  return fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers }).then(function (r) {
+    return isShell(r) ? r : null;
   }, function () { return null; });
 }
 
-/* Keep what the volunteer needs offline: their KIMs' report forms, the reporting data, their recent
-   report pages, and the styles and scripts of all of them. At most every few minutes per user. */
+/* Keep what the volunteer needs offline: their KIMs' report forms (shells), the reporting data, and
+   the styles and scripts of them and of the outbox. At most every few minutes per user. Their recent
+   reports are listed offline from the reporting data; report pages are not fetched (each would
+   bring its map, Leaflet included, to every first visit). */
 var lastWarm = { user: null, at: 0 };
+var warming = null;  // one warm() at a time: the page asks on load and again when this worker takes over
+var WARM_EVERY = 5 * 60 * 1000;
 function warm(user) {
-  if (lastWarm.user === user && Date.now() - lastWarm.at < 5 * 60 * 1000) { return Promise.resolve(true); }
+  if (warming && warming.user === user) { return warming.promise; }
+  // The browser stops an idle worker: when it was last done is kept in IndexedDB, not only here.
+  var promise = self.KimOutbox.meta("warmed").catch(function () { return null; }).then(function (kept) {
+    var last = lastWarm.at ? lastWarm : (kept || lastWarm);
+    if (last.user === user && last.version === VERSION && Date.now() - last.at < WARM_EVERY) { return true; }
+    return warmNow(user);
+  }).then(function (ok) { warming = null; return ok; }, function () { warming = null; return false; });
+  warming = { user: user, promise: promise };
+  return promise;
+}
+function warmNow(user) {
   var html = [];
   return fetch(REPORTING_URL, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
     .then(function (response) {
@@ -136,16 +178,16 @@ function warm(user) {
       });
     }).then(function (data) {
       if (!data) { return false; }
-      var pages = (data.kims || []).map(function (kim) { return [PAGES, kim.report_url]; })
-        .concat((data.recent_reports || []).slice(0, 10).map(function (report) { return [REPORTS, report.url]; }));
-      return pages.reduce(function (chain, page) {
-        return chain.then(function () { return fetchPage(page[1]); }).then(function (r) {
-          if (!r) { return null; }
-          if (page[0] === PAGES) { return r.clone().text().then(function (t) { html.push(t); return put(page[0], page[1], r); }); }
-          return put(page[0], page[1], r);
-        });
-      }, Promise.resolve()).then(function () {
-        return Promise.all([OUTBOX_URL, OFFLINE_URL].map(function (url) {
+      var pages = (data.kims || []).map(function (kim) { return kim.report_url; });
+      return caches.delete(REPORTS).then(function () {
+        return pages.reduce(function (chain, url) {
+          return chain.then(function () { return fetchShell(url); }).then(function (r) {
+            if (!r) { return null; }
+            return r.clone().text().then(function (t) { html.push(t); return put(PAGES, url, r); });
+          });
+        }, Promise.resolve());
+      }).then(function () {
+        return Promise.all([OUTBOX_SHELL, OFFLINE_SHELL].map(function (url) {
           return precaching.matchPrecache(url).then(function (r) { return r ? r.text().then(function (t) { html.push(t); }) : null; });
         }));
       }).then(function () {
@@ -157,13 +199,15 @@ function warm(user) {
           return Object.keys(assets).reduce(function (chain, url) {
             return chain.then(function () { return cache.match(url); }).then(function (have) {
               if (have) { return null; }
-              return fetch(url).then(function (r) { return r.ok ? cache.put(url, r) : null; }, function () { return null; });
+              return fetch(url).then(function (r) {
+                return r.ok ? cache.put(url, r).then(function () { keptStatic[new URL(url, self.location.href).href] = true; }) : null;
+              }, function () { return null; });
             });
           }, Promise.resolve());
         });
-      }).then(function () {
-        lastWarm = { user: user, at: Date.now() };
-        return true;
+      }).then(readKept).then(function () {
+        lastWarm = { user: user, at: Date.now(), version: VERSION };
+        return self.KimOutbox.meta("warmed", lastWarm).then(function () { return true; }, function () { return true; });
       });
     }).catch(function () { return false; });
 }
