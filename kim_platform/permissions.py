@@ -475,8 +475,9 @@ def can_share_campaign(actor, kim) -> bool:
 # The SQL form takes the Aspiration entity from its caller (permissions imports no aspirations).
 
 def can_submit_aspiration(actor, kim) -> bool:
-    """A member of the KIM (a person) records what its residents raised."""
-    return is_person(actor) and kim_role(actor, kim) is not None
+    """A member of the KIM (a person) records what its residents raised, once the region's pembina
+    has verified the KIM: a group nobody has checked does not send items into a pembina's queue."""
+    return is_person(actor) and kim_role(actor, kim) is not None and kim.status == KimStatus.VERIFIED
 
 
 def aspiration_grounds(viewer) -> list[tuple[str, object]]:

@@ -530,3 +530,16 @@ def test_configured_cuti_bersama_replace_the_packages_list(app):
         assert deadlines.add_working_days(date(2026, 12, 24), 1) == date(2026, 12, 29)
     finally:
         app.config["CUTI_BERSAMA"] = previous
+
+
+def test_a_kim_not_yet_verified_sends_nothing_to_a_pembina(client, world, make_kim):
+    """Members of a draft KIM are told to wait for verification (403); nothing is written."""
+    w = world
+    draft = make_kim(name="KIM Draf", status="draft", members=[(w["member"], "ketua")])
+    before = _count(Aspiration)
+    refused = client.post("/api/v1/aspirations", headers=bearer(w["member"]), json={"kim_id": draft.id, **_info()})
+    assert refused.status_code == 403, refused.get_json()
+    assert "diverifikasi" in refused.get_json()["error"]["message"]
+    assert _count(Aspiration) == before
+    hidden = client.post("/api/v1/aspirations", headers=bearer(w["relawan"]), json={"kim_id": draft.id, **_info()})
+    assert hidden.status_code == 404  # an outsider learns nothing of the draft

@@ -300,6 +300,9 @@ MATRIX = {
     # --- aspirations (an item of the KIM, handled by the pembina of 76.02) ----------------------
     ("aspirations.submit_aspiration",): Rule(
         lambda w: aspirations.submit_aspiration(w.actor, w.kim, ASPIRATION), frozenset({"member", "kim_admin", "ketua"})),
+    ("aspirations.submit_aspiration", "draft"): Rule(
+        lambda w: aspirations.submit_aspiration(w.actor, w.kim, ASPIRATION), NOBODY, hidden=OUTSIDERS,
+        kim_status="draft"),
     ("aspirations.transition",): Rule(lambda w: aspirations.transition(w.actor, w.aspiration, "diverifikasi"),
                                       KIM_REGION, hidden=OUTSIDERS),
     ("aspirations.transition", "transfer"): Rule(

@@ -24,5 +24,6 @@ def account_aspirations(user) -> dict | None:
     kims = [kim for _, kim in my_memberships(user)]
     if not kims:
         return None
+    kims = [kim for kim in kims if permissions.can_submit_aspiration(user, kim)]  # buttons: verified KIMs only
     return {"items": items_of_my_kims(user), "kims": kims, "kind_labels": KIND_LABELS,
             "state_labels": STATE_LABELS}

@@ -222,8 +222,12 @@ def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspira
 
     if not permissions.can_submit_aspiration(actor, kim):
         status = permissions.refusal(False, visible=permissions.kim_visible(actor, kim))
-        raise AspirationError(_l("No such KIM.") if status == 404 else
-                              _l("Only members of this KIM record its aspirations."), status=status)
+        if status == 404:
+            raise AspirationError(_l("No such KIM."), status=404)
+        if permissions.kim_role(actor, kim) is not None:
+            raise AspirationError(_l("Aspirations can be sent once the KIM has been verified by its pembina."),
+                                  status=403)
+        raise AspirationError(_l("Only members of this KIM record its aspirations."), status=status)
     values = clean_aspiration_input(raw, kim)
     pixels = check_evidence(list(photos))
     variants = {}
