@@ -520,6 +520,9 @@ def test_deadlines_are_counted_in_wib_days():
         datetime(2027, 1, 5, 0, tzinfo=WIB)
     assert deadlines.due_after(datetime(2026, 12, 30, 16, 59, tzinfo=timezone.utc), 1) == \
         datetime(2027, 1, 1, 0, tzinfo=WIB)
+    # 30 Dec 17:30 UTC is 31 Dec in Jakarta: counted from the 31st (UTC days would give 1 Jan 00:00).
+    assert deadlines.due_after(datetime(2026, 12, 30, 17, 30, tzinfo=timezone.utc), 1) == \
+        datetime(2027, 1, 5, 0, tzinfo=WIB)
 
 
 def test_configured_cuti_bersama_replace_the_packages_list(app):
@@ -542,4 +545,92 @@ def test_a_kim_not_yet_verified_sends_nothing_to_a_pembina(client, world, make_k
     assert "diverifikasi" in refused.get_json()["error"]["message"]
     assert _count(Aspiration) == before
     hidden = client.post("/api/v1/aspirations", headers=bearer(w["relawan"]), json={"kim_id": draft.id, **_info()})
-    assert hidden.status_code == 404  # an outsider learns nothing of the draft
+    unknown = client.post("/api/v1/aspirations", headers=bearer(w["relawan"]), json={"kim_id": 999_999, **_info()})
+    # An outsider learns nothing of the draft: the same answer as for a KIM that does not exist.
+    assert (hidden.status_code, hidden.get_json()) == (unknown.status_code, unknown.get_json())
+    assert hidden.status_code in (404, 422)
+
+
+def test_the_audit_log_follows_the_handler_not_the_desa(client, world):
+    """Once an item went to Makassar, the Mamuju pembina (404 on the item) sees none of its later
+    steps in the audit log; the Makassar pembina does."""
+    w = world
+    item = _item(w)
+    services.transition(w["pembina"], item, "bukan_wewenang", {"reason": "Urusan Makassar.", "target": "73.71"})
+    services.transition(w["outside"], item, "diverifikasi")
+    db.session.flush()
+
+    def steps(user):
+        body = client.get("/api/v1/audit?per_page=100", headers=bearer(user)).get_json()
+        return [e["action"] for e in body["items"] if e["object_type"] == "aspiration" and e["object_id"] == str(item.id)]
+
+    assert client.get(f"/api/v1/aspirations/{item.id}", headers=bearer(w["pembina"])).status_code == 404
+    assert "aspiration.diverifikasi" not in steps(w["pembina"])
+    assert "aspiration.diverifikasi" in steps(w["outside"])
+
+
+def test_an_item_cannot_be_sent_back_to_a_handler_it_had(world):
+    """Back and forth would restart the deadline, the one extension and the escalation at will."""
+    w = world
+    item = _item(w)
+    services.transition(w["pembina"], item, "perpanjang", {"reason": "Menunggu data dinas."})
+    services.transition(w["pembina"], item, "bukan_wewenang", {"reason": "Wewenang provinsi.", "target": "naik"})
+    assert item.handler_scope == "76"
+    with pytest.raises(AspirationError) as refused:
+        services.transition(w["prov"], item, "bukan_wewenang", {"reason": "Kembali.", "target": "76.02"})
+    assert refused.value.status == 422 and "target" in refused.value.fields
+    assert item.handler_scope == "76"
+
+
+def test_retired_codes_are_refused_for_new_items_transfers_and_campaign_targets(world):
+    from kim_platform.campaigns import services as campaigns
+    from kim_platform.campaigns.services import CampaignError
+    from kim_platform.regions.models import Region
+
+    w = world
+    desa = db.session.get(Region, PASANGKAYU_DESA)
+    desa.retired_on, desa.replaced_by = date(2026, 1, 2), "76.01.01.2003"
+    db.session.get(Region, "73.71").retired_on = date(2026, 1, 2)
+    db.session.flush()
+    before = _count(Aspiration)
+    with pytest.raises(AspirationError) as intake:
+        services.submit_aspiration(w["member"], w["kim"], _info(desa_code=PASANGKAYU_DESA))
+    assert "76.01.01.2003" in str(intake.value.fields["desa_code"])
+    assert _count(Aspiration) == before
+    item = _item(w)
+    with pytest.raises(AspirationError) as transfer:
+        services.transition(w["pembina"], item, "bukan_wewenang", {"reason": "Makassar.", "target": "73.71"})
+    assert "73.71" in str(transfer.value.fields["target"])
+    with pytest.raises(CampaignError) as target:
+        campaigns.create_campaign(w["direktorat"], {
+            "title": "CKG", "key_message": "Datang.", "targets": ["73.71"],
+            "start_date": date(2026, 12, 7).isoformat(), "end_date": date(2026, 12, 31).isoformat()})
+    assert "73.71" in str(target.value.fields["targets"])
+
+
+def test_an_answer_is_passed_on_no_earlier_than_it_came(client, world):
+    w = world
+    item = _item(w)
+    services.transition(w["pembina"], item, "diverifikasi")
+    services.transition(w["pembina"], item, "dijawab", {"answer": "Cair pekan depan."})
+    with pytest.raises(AspirationError) as early:
+        services.transition(w["member"], item, "disampaikan", {"how": "Rapat RT", "delivered_on": "2026-12-06"})
+    assert "delivered_on" in early.value.fields and item.state == "dijawab"
+    services.transition(w["member"], item, "disampaikan", {"how": "Rapat RT", "delivered_on": "2026-12-07"})
+    assert item.state == "selesai"
+
+
+def test_the_queue_reads_a_page_without_a_query_per_item(client, world, make_kim, make_user):
+    from tests.conftest import counting
+
+    w = world
+    for n in range(6):
+        member = make_user()
+        kim = make_kim(members=[(member, "anggota")])
+        services.submit_aspiration(member, kim, _info())
+    db.session.flush()
+    with counting() as small:
+        assert len(client.get("/api/v1/aspirations?per_page=2", headers=bearer(w["pembina"])).get_json()["items"]) == 2
+    with counting() as large:
+        assert len(client.get("/api/v1/aspirations?per_page=6", headers=bearer(w["pembina"])).get_json()["items"]) == 6
+    assert len(large) == len(small)

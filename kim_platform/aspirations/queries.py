@@ -12,6 +12,7 @@ from kim_platform import permissions
 from kim_platform.aspirations.models import HANDLER_STATES, Aspiration, AspirationEvent, AspirationPhoto
 from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
+from kim_platform.kims.models import Kim
 from kim_platform.regions.codes import descendant_pattern, kabupaten_of, province_of
 
 MAX_PER_PAGE = 100
@@ -114,6 +115,9 @@ def aspiration_page(viewer, cursor: str | None = None, per_page: int = 20, now=N
     if position is not None:
         stmt = stmt.where(tuple_(rank, due, ident) > tuple_(literal(position[0]), literal(position[1]),
                                                             literal(position[2])))
+    # What serialising a page reads (the KIM and its members for the personal-data rule, the photos),
+    # loaded for the whole page at once: no query per item.
+    stmt = stmt.options(selectinload(Aspiration.kim).selectinload(Kim.memberships), selectinload(Aspiration.photos))
     rows = list(db.session.execute(stmt.add_columns(rank, due).order_by(rank, due, ident).limit(per_page + 1)))
     more = len(rows) > per_page
     rows = rows[:per_page]

@@ -155,6 +155,10 @@ def clean_aspiration_input(raw: dict, kim) -> dict:
         region = get_region(desa)
         if region is None or region.level != "desa":
             errors["desa_code"] = _l("No desa/kelurahan has this code.")
+        elif region.retired_on is not None:
+            from kim_platform.regions.places import retired_code_message
+
+            errors["desa_code"] = retired_code_message(region)
         elif province_of(desa) != province_of(kim.desa_code):
             errors["desa_code"] = _l("The desa must lie in the KIM's own province.")
     clean["desa_code"] = desa
@@ -201,7 +205,9 @@ def _event(item: Aspiration, actor, action: str, from_state, reason=None, detail
     at = at or utcnow()
     item.events.append(AspirationEvent(actor_id=getattr(actor, "id", None), action=action, from_state=from_state,
                                        to_state=item.state, reason=reason, details=details or {}, at=at))
-    record(actor, f"aspiration.{action}", "aspiration", item.id, scope_code=item.desa_code,
+    # Scoped to the handler (as the item's visibility is), not to the desa: a pembina of the desa's
+    # kabupaten who does not handle the item must not learn of it from the audit log.
+    record(actor, f"aspiration.{action}", "aspiration", item.id, scope_code=item.handler_scope,
            before={"state": from_state}, after={"state": item.state, "reason": reason, **(details or {})})
 
 
@@ -268,15 +274,32 @@ def _transfer_target(raw_target, item: Aspiration, errors: dict) -> str | None:
             return None
         parent = parent_of(item.handler_scope)
         return handler_scope_for(parent) if parent else None
-    if not isinstance(target, str) or not is_valid_code(target) or get_region(target) is None:
+    region = get_region(target) if isinstance(target, str) and is_valid_code(target) else None
+    if region is None:
         errors["target"] = _l("Enter an Indonesian region code (a kabupaten/kota or a province) or choose "
                               "up a level.")
+        return None
+    if region.retired_on is not None:
+        from kim_platform.regions.places import retired_code_message
+
+        errors["target"] = retired_code_message(region)
         return None
     code = target[:5] if len(target) > 5 else target
     new = handler_scope_for(code)
     if new == item.handler_scope:
         errors["target"] = _l("That region's pembina already handle this item; choose another region.")
+    elif new in _former_handlers(item):
+        # Sending an item back where it was would restart its deadline, its one extension and its
+        # escalation as often as one liked: the second handler answers or sends it on.
+        errors["target"] = _l("This item has already been with that region's pembina; answer it or send it "
+                              "to another region.")
     return new
+
+
+def _former_handlers(item: Aspiration) -> set:
+    from kim_platform.aspirations.queries import history
+
+    return {(e.details or {}).get("from_scope") for e in history(item) if e.action == "bukan_wewenang"}
 
 
 def transition(actor, item: Aspiration, action: str, raw: dict | None = None) -> Aspiration:
@@ -294,6 +317,9 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
         raise AspirationError(_l("No such item."), status=404)
     if status:
         raise AspirationError(_l("You may not do this on this item."), status=status)
+    # Two actions at once on one item (a "duplikat" and a "dijawab"): the second waits and sees the
+    # first one's state.
+    db.session.refresh(item, with_for_update=True)
     if item.state not in step.sources or (action == "perpanjang" and item.extended):
         message = (_l("The deadline has already been extended once.") if action == "perpanjang" and item.extended
                    else _l("This item is %(state)s: this action is not possible now.", state=item.state))
@@ -316,7 +342,9 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
         original = _original(actor, item, raw.get("original_id"), errors)
         if not errors:
             item.state, item.original_id, item.closed_at = DUPLIKAT, original.id, now
-            original.residents_count += item.residents_count
+            db.session.execute(update(Aspiration).where(Aspiration.id == original.id)
+                               .values(residents_count=Aspiration.residents_count + item.residents_count))
+            db.session.expire(original, ["residents_count"])
             details = {"original_id": original.id, "residents_added": item.residents_count}
             _set_deadline(item, now, None)
     elif action == "ditolak":
@@ -353,6 +381,10 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
     elif action == "disampaikan":
         how = _text(raw, "how", 500, errors, required=True, multiline=False)
         on = _date(raw.get("delivered_on"), errors)
+        answered_on = item.answered_at.astimezone(clock.WIB).date() if item.answered_at else None
+        if on is not None and answered_on is not None and on < answered_on:
+            errors["delivered_on"] = _l("The answer came on %(day)s: it was passed on that day or later.",
+                                        day=answered_on.isoformat())
         if not errors:
             item.state, item.delivered_how, item.delivered_on, item.closed_at = "selesai", how, on, now
             details = {"how": how, "delivered_on": on.isoformat()}
@@ -392,6 +424,9 @@ def _original(actor, item: Aspiration, value, errors: dict) -> Aspiration | None
         return None
     while original.state == DUPLIKAT and original.original_id:  # the root of a chain gains the count
         original = original.original
+    if not permissions.aspiration_visible(actor, original):
+        errors["original_id"] = _l("No such item.")
+        return None
     if original.id == item.id:
         errors["original_id"] = _l("An item cannot be a duplicate of itself.")
         return None
@@ -443,7 +478,7 @@ def escalate_overdue(now: datetime | None = None) -> dict:
                  "to_state": r.state, "reason": None, "details": {"level": level}, "at": now} for r in rows])
             db.session.execute(insert(AuditEntry), [
                 {"actor_id": None, "action": "aspiration.escalate", "object_type": "aspiration",
-                 "object_id": str(r.id), "scope_code": r.desa_code, "before": None,
+                 "object_id": str(r.id), "scope_code": r.handler_scope, "before": None,
                  "after": {"level": level, "handler_scope": r.handler_scope}} for r in rows])
         result[level] = len(rows)
     db.session.expire_all()

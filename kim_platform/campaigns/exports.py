@@ -29,7 +29,8 @@ def as_xlsx(rows, as_of: date, title: str) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Jangkauan"
-    sheet.append([title])
+    # A title is the campaign's own text: never let a spreadsheet read it as a formula.
+    sheet.append([("'" + title) if title[:1] in ("=", "+", "-", "@") else title])
     sheet["A1"].font = Font(bold=True)
     sheet.append([f"Data per {as_of.isoformat()}"])
     sheet.append(list(COLUMNS))

@@ -179,10 +179,15 @@ def clean_campaign_input(raw: dict, partial: bool = False, current: Campaign | N
             else:
                 from kim_platform.regions.models import Region
 
-                known = set(db.session.scalars(select(Region.code).where(Region.code.in_(codes))))
+                from kim_platform.regions.places import retired_code_message
+
+                known = {r.code: r for r in db.session.scalars(select(Region).where(Region.code.in_(codes)))}
                 unknown = next((c for c in codes if c not in known), None)
+                retired = next((known[c] for c in codes if c in known and known[c].retired_on is not None), None)
                 if unknown is not None:
                     errors["targets"] = _l("No region has the code %(code)s.", code=unknown)
+                elif retired is not None:
+                    errors["targets"] = retired_code_message(retired)
                 else:  # a target inside another one adds nothing
                     clean["targets"] = sorted(c for c in codes if not any(
                         o != c and permissions.code_within(c, o) for o in codes))

@@ -69,16 +69,24 @@ def clean_place_input(raw: dict, present: set, errors: dict, clean: dict, desa_r
                 errors[key] = _l("Enter a number in decimal degrees, e.g. -2.6801.")
 
 
+def retired_code_message(region: Region):
+    """Why a retired code cannot be written any more (None for a current one). Old codes resolve for
+    reading and links; what is written now takes the current code: one message for every writer."""
+    if region.retired_on is None:
+        return None
+    if region.replaced_by:
+        return _l("This code is no longer in use: it was replaced by %(code)s.", code=region.replaced_by)
+    return _l("This code is no longer in use: choose the desa/kelurahan it became.") if region.level == "desa" \
+        else _l("The code %(code)s is no longer in use after a new Kepmendagri.", code=region.code)
+
+
 def check_location(desa_code: str, lat: float | None, lon: float | None) -> Region:
     """The desa, if it exists and the point lies in Indonesia inside the desa's kabupaten."""
     desa = db.session.get(Region, desa_code)
     if desa is None or desa.level != "desa":
         raise PlaceError({"desa_code": _l("No desa/kelurahan has this code.")})
     if desa.retired_on is not None:
-        # Old codes resolve for reading and links; what is written now takes the current code.
-        raise PlaceError({"desa_code": _l("This code is no longer in use: it was replaced by %(code)s.",
-                                          code=desa.replaced_by) if desa.replaced_by else
-                          _l("This code is no longer in use: choose the desa/kelurahan it became.")})
+        raise PlaceError({"desa_code": retired_code_message(desa)})
     if lat is None or lon is None:
         raise PlaceError({"lat": _l("Place the KIM on the map.")})
     minlon, minlat, maxlon, maxlat = INDONESIA_BOUNDS
