@@ -73,7 +73,8 @@ def build(db, kims: int, disseminations: int):
     have = connection.execute(text("SELECT count(*) FROM kim WHERE is_demo")).scalar()
     if have < kims * 0.9:
         print(f"generating {kims:,} demo KIMs (found {have:,})", flush=True)
-        generate(connection, kims=kims, activities=0, seed=1, photos=0)
+        # The missing ones only, under the bench's own seed: `make demo` (seed 1) may be loaded already.
+        generate(connection, kims=kims - have, activities=0, seed=84, photos=0)
         db.session.commit()
         connection = db.session.connection()
     director = User(name="Direktur (bench)", email=BENCH_EMAIL, password_hash="!", is_active=True,

@@ -125,3 +125,21 @@ def test_the_token_page_says_until_when_it_works(client, make_user):
     login(client, user)
     created = form(client, "/akun/token", label="HP saya").get_data(as_text=True)
     assert "Token ini berlaku sampai" in created
+
+
+def test_a_use_is_recorded_at_most_once_a_minute(client, make_user, frozen_clock):
+    user = make_user()
+    token, secret = services.create_api_token(user, "HP lapangan")
+    start = clock.utcnow().replace(microsecond=0)
+    frozen_clock(start)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(type(token), token.id).last_used_at == start
+    frozen_clock(start + timedelta(seconds=30))
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    db.session.expire_all()
+    assert db.session.get(type(token), token.id).last_used_at == start  # not within the minute
+    frozen_clock(start + timedelta(minutes=2))
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    db.session.expire_all()
+    assert db.session.get(type(token), token.id).last_used_at == start + timedelta(minutes=2)

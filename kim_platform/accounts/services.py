@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
@@ -19,6 +19,7 @@ from kim_platform.audit.services import record
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.text import text_problem
+from kim_platform.core.transaction import bookkeeping
 from kim_platform.extensions import db
 from kim_platform.regions.codes import is_valid_code, level_of
 from kim_platform.regions.queries import get_region
@@ -333,10 +334,24 @@ def user_for_api_token(secret: str) -> User | None:
     ).first()
     if row is None:
         return None
-    # At most one write a minute per token, not one per request.
+    # At most one write a minute per token, not one per request. Recorded after the request, in a
+    # transaction of its own (a GET never commits; a refused POST rolls back), and never a wait:
+    # concurrent requests of one token (an app syncing, a dashboard) skip a row another is writing.
     now = utcnow()
     if row.ApiToken.last_used_at is None or now - row.ApiToken.last_used_at > timedelta(minutes=1):
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.ApiToken.id).values(last_used_at=now))
+        token_id, cutoff = row.ApiToken.id, now - timedelta(minutes=1)
+
+        def record_use():
+            free = (select(ApiToken.id).where(ApiToken.id == token_id)
+                    .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at <= cutoff))
+                    .with_for_update(skip_locked=True))
+            db.session.execute(update(ApiToken).where(ApiToken.id.in_(free)).values(last_used_at=now)
+                               .execution_options(synchronize_session=False))
+
+        if has_request_context():
+            bookkeeping(record_use)
+        else:
+            record_use()
     user = row.User
     user.via_api_token = True
     return user

@@ -25,6 +25,28 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DISCARD = "kim_transaction_discard"
 _BROKEN = "kim_transaction_broken"
 _WRITES_ON_GET = "kim_transaction_writes_on_get"
+_BOOKKEEPING = "kim_transaction_bookkeeping"
+
+
+def bookkeeping(work) -> None:
+    """Run `work()` (statements on db.session) in a transaction of its own after the request's
+    transaction has ended, committed or rolled back, whatever the method or the answer.
+
+    For records about the request rather than of it (an API token's last use): a read must keep
+    them, and a refused write must not take them along. Errors are logged, never answered."""
+    g.setdefault(_BOOKKEEPING, []).append(work)
+
+
+def _run_bookkeeping() -> None:
+    from kim_platform.extensions import db
+
+    for work in g.pop(_BOOKKEEPING, []):
+        try:
+            work()
+            db.session.commit()
+        except Exception as error:  # noqa: BLE001 - bookkeeping never changes the answer
+            log.warning("Bookkeeping after the request failed: %s", str(error).splitlines()[0])
+            _rollback_quietly()
 
 
 def discard() -> None:
@@ -77,6 +99,7 @@ def _finish(response):
 
     if not _commits(response):
         _rollback_quietly()
+        _run_bookkeeping()
         return response
     try:
         if g.get(_BROKEN, False):
@@ -84,7 +107,9 @@ def _finish(response):
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - every failed commit must become an error answer
         _rollback_quietly()
+        _run_bookkeeping()
         return _failed(error)
+    _run_bookkeeping()
     return response
 
 
