@@ -182,10 +182,16 @@ def _region_exists(code: str) -> bool:
 # per target) or in part (an ancestor of a target). A test of every region against every target
 # (LIKE per pair) cost 50 ms for the kecamatan of a national campaign.
 _IN_TARGET = """
-    t AS (SELECT unnest(:targets) AS code),
+    t AS (  -- the targets narrowed to the view's parent: a target above it is scanned from the parent
+        SELECT CASE WHEN :parent LIKE u.code || '.%' THEN CAST(:parent AS varchar) ELSE u.code END AS code
+        FROM unnest(:targets) AS u(code)
+        WHERE CAST(:parent AS varchar) IS NULL OR u.code = :parent OR :parent LIKE u.code || '.%'
+           OR u.code LIKE :parent || '.%'),
     hit AS (
+        SELECT r.code FROM t JOIN region r ON r.level = ANY(:levels) AND r.code = t.code
+        UNION  -- apart from the equality: an OR of both keeps the index from bounding the range
         SELECT r.code FROM t JOIN region r ON r.level = ANY(:levels)
-            AND (r.code = t.code OR (r.code > t.code || '.' AND r.code < t.code || '/'))
+            AND r.code > t.code || '.' AND r.code < t.code || '/'
         UNION
         SELECT r.code FROM t JOIN region r ON r.level = ANY(:levels)
             AND r.code IN (left(t.code, 2), left(t.code, 5), left(t.code, 8)) AND length(r.code) < length(t.code)
@@ -200,7 +206,7 @@ _ROWS = text(f"""
     FROM hit JOIN region r ON r.code = hit.code
     LEFT JOIN region_kim_stats s ON s.code = r.code
     LEFT JOIN campaign_reach_region x ON x.campaign_id = :campaign AND x.code = r.code
-    WHERE r.code LIKE :pattern
+    WHERE r.level = ANY(:levels) AND r.code LIKE :pattern  -- the level again: the planner then starts from hit
     ORDER BY r.code
 """).bindparams(bindparam("targets", type_=CODES), bindparam("levels", type_=CODES))
 
@@ -225,16 +231,19 @@ def rows(campaign: Campaign, view: View) -> list[ReachRow]:
     in part), ordered by code."""
     targets = _targets(campaign)
     found = db.session.execute(_ROWS, {"campaign": campaign.id, "levels": [view.level], "targets": targets,
-                                       "pattern": f"{view.parent}.%" if view.parent else "%"}).all()
+                                       "pattern": f"{view.parent}.%" if view.parent else "%",
+                                       "parent": view.parent}).all()
     inner = {code: (desa, kims) for code, desa, kims in
              db.session.execute(_TARGET_FIGURES, {"targets": targets}).all()}
     bidang = (_bidang_kim_counts(campaign, LEVEL_WIDTH[view.level], view.parent)
               if campaign.target_bidang else None)
     visits = share_visits_by_region(campaign.id, view.level, view.parent)
     visitors = share_visits_by_region(campaign.id, view.level, view.parent, unique=True)
+    target_set = set(targets)
     result = []
     for r in found:
-        if any(permissions.code_within(r.code, t) for t in targets):
+        # Inside a target: the code or one of its prefixes is one (at most four lookups, not one per target).
+        if any(r.code[:width] in target_set for width in LEVEL_WIDTH.values() if width <= len(r.code)):
             desa_targeted, kims_targeted = r.desa_total, r.kim_verified
         else:  # the region holds some targets: theirs only
             held = [figures for t, figures in inner.items() if permissions.code_within(t, r.code)]
@@ -291,7 +300,7 @@ _GAPS = text(f"""
                row_number() OVER (PARTITION BY r.level ORDER BY r.code) AS n
         FROM hit JOIN region r ON r.code = hit.code
         LEFT JOIN campaign_reach_region x ON x.campaign_id = :campaign AND x.code = r.code
-        WHERE r.code LIKE :pattern AND coalesce(x.reports, 0) = 0
+        WHERE r.level = ANY(:levels) AND r.code LIKE :pattern AND coalesce(x.reports, 0) = 0
     ) gaps WHERE n <= :shown ORDER BY level, code
 """).bindparams(bindparam("targets", type_=CODES), bindparam("levels", type_=CODES))
 
@@ -303,7 +312,7 @@ def gaps(campaign: Campaign, parent: str | None = None, shown: int = GAPS_SHOWN)
     for code, name, level, total in db.session.execute(_GAPS, {
             "campaign": campaign.id, "targets": _targets(campaign), "shown": shown,
             "levels": ["kabupaten", "kecamatan"],
-            "pattern": f"{parent}.%" if parent else "%"}).all():
+            "pattern": f"{parent}.%" if parent else "%", "parent": parent}).all():
         getattr(result, level).append(Gap(code=code, name=name, level=level))
         setattr(result, f"{level}_total", total)
     return result
