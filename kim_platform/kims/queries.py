@@ -3,7 +3,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, false, func, inspect, or_, select, true
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kim_platform import permissions
@@ -163,8 +163,11 @@ def member_of_a_kim_in(user_id, scope: str):
 
 
 def my_memberships(user) -> list[tuple[Membership, Kim]]:
+    """The user's memberships with their KIMs; each KIM's members loaded with them (one query for
+    all), so a rule asked per KIM (kim_role, can_submit_aspiration, …) costs no query per KIM."""
     rows = db.session.execute(
         select(Membership, Kim).join(Kim, Kim.id == Membership.kim_id)
+        .options(selectinload(Kim.memberships))
         .where(Membership.user_id == user.id).order_by(Kim.name)
     )
     return [(row.Membership, row.Kim) for row in rows]
