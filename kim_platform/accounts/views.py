@@ -1,10 +1,9 @@
 """Account pages: register, log in/out, password reset, "Akun saya", and role management."""
 import logging
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf.csrf import generate_csrf
 
 from kim_platform import permissions
 from kim_platform.accounts import mails, queries, services, slots  # noqa: F401 (slots: declared for Akun saya)
@@ -105,12 +104,6 @@ def login():
             session.clear()  # a fresh session (and CSRF secret) for the new login
             services.start_login_session(user, request.user_agent.string)
             login_user(user, remember=form.remember.data)
-            # The CSRF secret goes into the cookie set now: added later by the first form (the
-            # report form the offline app fetches), it re-issued the cookie, and every answer
-            # that varies with it was downloaded again on the next visit. (The form's token of
-            # this request is cached in g: it belonged to the session just cleared.)
-            g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
-            generate_csrf()
             security_log.info("login succeeded for user %s from %s", user.id, request.remote_addr)
             response = redirect(safe_next_url(request.args.get("next")) or url_for("accounts.profile"))
             _remember_device(response, user)
