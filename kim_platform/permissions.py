@@ -376,6 +376,17 @@ def stored_file_public(kind: str, owner) -> bool:
     return stored_file_visible(None, kind, owner)
 
 
+def stored_file_access(viewer, kind: str, owner) -> str | None:
+    """How a stored file is served: "public" when anyone may fetch it, "private" when only
+    `viewer` (a callable giving the viewer, e.g. `lambda: current_user`) may, None when not.
+
+    A public file is decided without asking who is looking, so its answer does not depend on
+    the session (no `Vary: Cookie`) and the browser keeps it across a changed session cookie."""
+    if stored_file_public(kind, owner):
+        return "public"
+    return "private" if stored_file_visible(viewer(), kind, owner) else None
+
+
 # --- dissemination campaigns (issue 17) ---------------------------------------------------
 #
 #   campaign: published or closed (public) | managed by the viewer | direktorat

@@ -219,8 +219,10 @@ def photo(key: str):
     if not KEY_RE.match(key):
         abort(404)
     found = queries.photo_by_key(key)
-    if found is None or not permissions.stored_file_visible(current_user, "photo", found[0].activity):
-        abort(404)
     # Public caching only for what an anonymous visitor may see (not a published report of a
-    # KIM still awaiting verification, which its members see).
-    return send_stored(key, public=permissions.stored_file_public("photo", found[0].activity))
+    # KIM still awaiting verification, which its members see); that is decided without the
+    # session, so a public photo stays cached when the session cookie changes.
+    access = permissions.stored_file_access(lambda: current_user, "photo", found[0].activity) if found else None
+    if access is None:
+        abort(404)
+    return send_stored(key, public=access == "public")

@@ -7,6 +7,7 @@ credential loaders a domain registers (`register_credential_loaders`, called by
 import logging
 
 from flask import abort, current_app, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -63,7 +64,29 @@ def _load(kind: str, credential: str):
     return loader(credential) if loader else None
 
 
+_INDEPENDENT_OF_SESSION = "kim_independent_of_session"
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, except that an answer marked `independent_of_session`
+    gets no `Vary: Cookie` for a mere look at the session: Flask-Login peeks at it after every
+    request, and with the Vary a browser fetched public, immutable photos again whenever the
+    session cookie had changed. A session that was changed is still saved (and varies)."""
+
+    def save_session(self, app, session, response):
+        if getattr(response, _INDEPENDENT_OF_SESSION, False) and not session.modified:
+            session.accessed = False
+        return super().save_session(app, session, response)
+
+
+def independent_of_session(response):
+    """Mark an answer that was decided without the session (a public stored file)."""
+    setattr(response, _INDEPENDENT_OF_SESSION, True)
+    return response
+
+
 def init_app(app) -> None:
+    app.session_interface = CookieSessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to open this page.")

@@ -14,6 +14,7 @@ from flask import current_app, send_file
 from sqlalchemy import event, select, union_all
 from sqlalchemy.orm import Session
 
+from kim_platform.core.auth import independent_of_session
 from kim_platform.extensions import db
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,48}\.(webp|jpg|png|pdf)$")
@@ -80,12 +81,19 @@ MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf
 def send_stored(key: str, public: bool, download_name: str | None = None):
     """Serve a stored file: never sniffed, never run, cached for good only when public.
 
-    Keys are random and never reused, so a public file can be immutable."""
+    Keys are random and never reused, so a public file can be immutable. `public` must be
+    decided without the session (permissions.stored_file_access): its answer does not vary
+    with the cookie."""
     response = send_file(io.BytesIO(storage().read(key)), mimetype=MIMETYPES[key.rsplit(".", 1)[1]],
                          as_attachment=bool(download_name), download_name=download_name, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if public else "private, no-store"
+    if public:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers.pop("Expires", None)  # send_file's max_age=0 dated it "now"
+        independent_of_session(response)  # the caller decided it without the session: no Vary: Cookie
+    else:
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -357,6 +357,7 @@ def logo(key: str):
 
     Only a public (verified, inactive) KIM's logo may sit in shared caches; a draft's is private."""
     kim = queries.kim_by_logo_key(key) if KEY_RE.match(key) else None
-    if kim is None or not permissions.stored_file_visible(current_user, "logo", kim) or not storage().exists(key):
+    access = permissions.stored_file_access(lambda: current_user, "logo", kim) if kim else None
+    if access is None or not storage().exists(key):
         abort(404)
-    return send_stored(key, public=permissions.stored_file_public("logo", kim))
+    return send_stored(key, public=access == "public")
