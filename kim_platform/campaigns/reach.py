@@ -42,56 +42,37 @@ class ReachError(DomainError):
 
 
 @dataclass
-class ReachRow:
+class Totals:
+    """What a campaign reached against its target: of all of it, or of one region (ReachRow)."""
+
+    kims_targeted: int
+    kims_reached: int
+    desa_targeted: int
+    desa_reached: int
+    people: int
+    disseminations: int
+    # Visits of the share links (/p/<code>) of the region's KIMs: every counted request, and
+    # visitors de-duplicated per day. Placed by the KIM's desa, not by the reports'.
+    share_visits: int = 0
+    share_visitors: int = 0
+
+    @property
+    def kims_pct(self) -> float:
+        return round(100 * self.kims_reached / self.kims_targeted, 1) if self.kims_targeted else 0.0
+
+    @property
+    def desa_pct(self) -> float:
+        return round(100 * self.desa_reached / self.desa_targeted, 1) if self.desa_targeted else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "kims_pct": self.kims_pct, "desa_pct": self.desa_pct}
+
+
+@dataclass(kw_only=True)
+class ReachRow(Totals):
     code: str
     name: str
     level: str
-    kims_targeted: int
-    kims_reached: int
-    desa_targeted: int
-    desa_reached: int
-    people: int
-    disseminations: int
-    # Visits of the share links (/p/<code>) of the region's KIMs: every counted request, and
-    # visitors de-duplicated per day. Placed by the KIM's desa, not by the reports'.
-    share_visits: int = 0
-    share_visitors: int = 0
-
-    @property
-    def kims_pct(self) -> float:
-        return round(100 * self.kims_reached / self.kims_targeted, 1) if self.kims_targeted else 0.0
-
-    @property
-    def desa_pct(self) -> float:
-        return round(100 * self.desa_reached / self.desa_targeted, 1) if self.desa_targeted else 0.0
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "kims_pct": self.kims_pct, "desa_pct": self.desa_pct}
-
-
-@dataclass
-class Totals:
-    kims_targeted: int
-    kims_reached: int
-    desa_targeted: int
-    desa_reached: int
-    people: int
-    disseminations: int
-    # Visits of the share links (/p/<code>) of the region's KIMs: every counted request, and
-    # visitors de-duplicated per day. Placed by the KIM's desa, not by the reports'.
-    share_visits: int = 0
-    share_visitors: int = 0
-
-    @property
-    def kims_pct(self) -> float:
-        return round(100 * self.kims_reached / self.kims_targeted, 1) if self.kims_targeted else 0.0
-
-    @property
-    def desa_pct(self) -> float:
-        return round(100 * self.desa_reached / self.desa_targeted, 1) if self.desa_targeted else 0.0
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "kims_pct": self.kims_pct, "desa_pct": self.desa_pct}
 
 
 @dataclass
