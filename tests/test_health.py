@@ -256,7 +256,8 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 def test_a_new_sk_is_a_new_version_and_the_old_file_stays(client, healthy_kim):
     kim = healthy_kim()
     ketua = next(m.user for m in kim.memberships if m.role == "ketua")
-    kims.update_kim(ketua, kim, {"sk_number": "1/2025", "sk_valid_until": "2030-01-01"})
+    valid_until = (clock.today() + timedelta(days=3 * 365)).isoformat()  # after the fixture's SK date, any day
+    kims.update_kim(ketua, kim, {"sk_number": "1/2025", "sk_valid_until": valid_until})
     kims.set_sk_file(ketua, kim, PDF)
     old_key = kim.sk_file_key
     kims.update_kim(ketua, kim, {"sk_number": "2/2026"})
@@ -264,7 +265,7 @@ def test_a_new_sk_is_a_new_version_and_the_old_file_stays(client, healthy_kim):
     versions = db.session.scalars(select(KimSkVersion).where(KimSkVersion.kim_id == kim.id)
                                   .order_by(KimSkVersion.id)).all()
     assert [(v.sk_number, v.file_key == old_key) for v in versions] == [("1/2025", True), ("2/2026", False)]
-    assert versions[0].valid_until.isoformat() == "2030-01-01"
+    assert versions[0].valid_until.isoformat() == valid_until
     db.session.commit()
     assert storage().exists(old_key)  # private history: kept, served to nobody publicly
     assert client.get(f"/berkas/logo/{old_key}").status_code == 404
@@ -276,16 +277,19 @@ def test_pengurus_and_sk_end_through_the_api_as_through_the_page(client, healthy
     member = next(m for m in kim.memberships if m.role == "anggota")
     stranger = make_user()
     headers = bearer(ketua)
+    valid_until = (clock.today() + timedelta(days=4 * 365)).isoformat()
     answer = client.patch(f"/api/v1/kims/{kim.id}", json={"pengurus": {"ketua": member.user_id},
-                                                          "sk_valid_until": "2031-05-01"}, headers=headers)
+                                                          "sk_valid_until": valid_until}, headers=headers)
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
-    assert body["pengurus"]["ketua"] == member.user_id and body["sk_valid_until"] == "2031-05-01"
+    assert body["pengurus"]["ketua"] == member.user_id and body["sk_valid_until"] == valid_until
     db.session.expire_all()
     assert sorted((m.position or "") for m in kim.memberships) == ["", "ketua", "sekretaris"]
     refused = client.patch(f"/api/v1/kims/{kim.id}", json={"pengurus": {"bendahara": stranger.id}}, headers=headers)
     assert refused.status_code == 422 and "pengurus.bendahara" in refused.get_json()["error"]["fields"]
-    late = client.patch(f"/api/v1/kims/{kim.id}", json={"sk_date": "2026-01-01", "sk_valid_until": "2025-01-01"},
+    sk_date = clock.today() - timedelta(days=60)
+    late = client.patch(f"/api/v1/kims/{kim.id}", json={"sk_date": sk_date.isoformat(),
+                                                        "sk_valid_until": (sk_date - timedelta(days=365)).isoformat()},
                         headers=headers)
     assert late.status_code == 422 and "sk_valid_until" in late.get_json()["error"]["fields"]
     assert client.get(f"/api/v1/kims/{kim.id}").get_json()["pengurus"] is None  # not public
