@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from kim_platform import permissions
 from kim_platform.campaigns import exports, queries, reach
 from kim_platform.campaigns.models import STATUS_LABELS
-from kim_platform.campaigns.reach_chart import line_chart
+from kim_platform.core.charts import line_chart
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
 from kim_platform.core.maps import TextTooltip, embed, new_map
@@ -56,8 +56,8 @@ def dashboard(campaign_id: int):
     board.rows.sort(key=lambda row: getattr(row, sort), reverse=descending)
     parents = regions_by_code(_breadcrumb_codes(view.parent)) if view.parent else {}
     fmap = _reach_map(campaign, view, board.rows)
-    chart = line_chart([format_date(d.day, "d MMM") for d in board.daily], [d.people for d in board.daily],
-                       "people", _("People reached offline"))
+    chart = line_chart([format_date(d.day, "d MMM") for d in board.daily],
+                       [("people", _("People reached offline"), [d.people for d in board.daily])])
     child_level = LEVELS[LEVELS.index(view.level) + 1] if view.level != "desa" else None
     return render_template(
         "campaigns/dashboard.html", campaign=campaign, board=board, view=view, sort=sort, descending=descending,

@@ -1,4 +1,5 @@
-"""A small server-rendered SVG line chart: no chart library to ship to slow phones."""
+"""A small server-rendered SVG line chart: no chart library to ship to slow phones (coverage's
+monthly lines, a campaign's daily line)."""
 import math
 from dataclasses import dataclass
 

@@ -9,7 +9,7 @@ from kim_platform import permissions
 from kim_platform.core import clock
 from kim_platform.core.maps import embed, new_map
 from kim_platform.coverage import exports, queries
-from kim_platform.coverage.chart import line_chart
+from kim_platform.core.charts import line_chart
 from kim_platform.maps.tiles import data_version
 from kim_platform.regions.codes import CODE_RE
 from kim_platform.regions.queries import ancestors_of, get_region, region_extent
