@@ -2,6 +2,7 @@
 (table, map, API), repeated topics, and the CSV/XLSX exports without personal data."""
 import csv
 import io
+import re
 import statistics
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from kim_platform.aspirations import exports, performance, services
 from kim_platform.aspirations.models import Aspiration
 from kim_platform.extensions import db
-from tests.conftest import bearer, csrf_token
+from tests.conftest import bearer, counting, csrf_token
 from tests.conftest import login as _login
 
 # Monday 7 December 2026, 10:00 WIB.
@@ -84,7 +85,11 @@ def _row(result, code):
 def test_the_figures_equal_a_direct_count_median_too(oversight):
     """The province's pembina sees every kabupaten of Sulawesi Barat, each figure as counted by hand."""
     w = oversight
-    result = performance.performance(w["prov"], "76", 90)
+    with counting() as statements:
+        result = performance.performance(w["prov"], "76", 90)
+        performance.repeated_topics(w["prov"], "76", 90)
+    # One grouped statement each, the total included (the others load the viewer's grants).
+    assert len([s for s in statements if "FROM aspiration" in s]) == 2
     assert result.level == "kabupaten" and {r.code for r in result.rows} >= {"76.01", "76.02"}
     mamuju = _row(result, "76.02")
     items = db.session.scalars(select(Aspiration).where(Aspiration.desa_code.like("76.02.%"))).all()
@@ -135,6 +140,9 @@ def test_a_pembina_counts_only_what_they_handle(client, oversight):
     assert client.get("/api/v1/aspirations/performance").status_code == 401
     login(client, w["pembina"])
     assert client.get("/aspirasi/kinerja?wilayah=76.01").status_code == 403
+    drilled = client.get("/aspirasi/kinerja?wilayah=76.02.01").get_data(as_text=True)
+    assert 'id="row-76.02.01.1002"' in drilled  # down to the desa
+    assert "kinerja?wilayah=76.02&amp;" in drilled and "kinerja?wilayah=76&amp;" not in drilled  # no way up
     assert client.get("/aspirasi/ekspor.csv?wilayah=76.01").get_data(as_text=True).count("\n") == 1  # header only
     login(client, w["member"])
     assert client.get("/aspirasi/kinerja").status_code == 403
@@ -168,6 +176,11 @@ def test_the_page_table_drills_down_sorts_and_maps(client, oversight):
     assert "L.circleMarker" in html and "Kabupaten Mamuju: 7" in html  # the map's point and its tooltip
     assert "/aspirasi/kinerja/ekspor.xlsx?wilayah=76&amp;hari=90" in html
     assert 'href="/aspirasi?wilayah=76.02&amp;terlambat=1"' in html  # the overdue link into the queue
+    # A region without a median comes last, whichever the direction.
+    for direction in ("naik", "turun"):
+        html = client.get(f"/aspirasi/kinerja?urut=median_hours&arah={direction}").get_data(as_text=True)
+        first, second = ("76.01", "76.02") if direction == "naik" else ("76.02", "76.01")
+        assert html.index(f'id="row-{first}"') < html.index(f'id="row-{second}"') < html.index('id="row-76.03"')
 
 
 def test_repeated_topics_per_kecamatan(client, oversight):
@@ -186,14 +199,17 @@ def test_repeated_topics_per_kecamatan(client, oversight):
     assert performance.repeated_topics(w["prov"], "76", 90, min_items=6) == []
     assert [r.code for r in performance.repeated_topics(w["prov"], "76", 90, level="desa")] == [MAMUJU_DESA]
 
-    api = client.get("/api/v1/aspirations/repeated?region=76&min_items=5", headers=bearer(w["prov"])).get_json()
+    headers = bearer(w["prov"])
+    api = client.get("/api/v1/aspirations/repeated?region=76&min_items=5", headers=headers).get_json()
     assert [(i["code"], i["items"], i["residents"]) for i in api["items"]] == [("76.02.01", 5, 10)]
+    listed = client.get("/api/v1/aspirations?region=76.02.01&topic=bansos", headers=headers).get_json()["items"]
+    assert sorted(i["id"] for i in listed) == sorted(i.id for i in items)  # the queue's topic filter
     login(client, w["prov"])
     html = client.get("/aspirasi/berulang?wilayah=76").get_data(as_text=True)
     link = "/aspirasi?wilayah=76.02.01&amp;topik=bansos"
     assert link in html
     queue = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
-    assert sorted(int(n) for n in __import__("re").findall(r'href="/aspirasi/(\d+)"', queue)) == sorted(
+    assert sorted(int(n) for n in re.findall(r'href="/aspirasi/(\d+)"', queue)) == sorted(
         i.id for i in items)
 
 

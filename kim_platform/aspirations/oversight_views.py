@@ -23,7 +23,7 @@ from kim_platform.core.pagination import int_arg
 from kim_platform.regions.codes import CODE_RE, ancestor_codes
 from kim_platform.regions.queries import boundary_geojson, get_region, region_extent, regions_by_code
 
-LEVEL_LABELS = {"provinsi": _l("Province"), "kabupaten": _l("Kabupaten/kota"), "kecamatan": _l("Kecamatan"),
+LEVEL_LABELS = {"provinsi": _l("Province"), "kabupaten": _l("Kabupaten/kota"), "kecamatan": _l("District (kecamatan)"),
                 "desa": _l("Desa/kelurahan")}
 SORTABLE = ("code", "name", "received", "answered", "median_hours", "in_time_pct", "overdue", "escalated")
 FORMATS = ("csv", "xlsx")
@@ -54,9 +54,11 @@ def _days() -> int:
 
 
 def _breadcrumb(region) -> list:
+    """The region and those above it that the viewer may open (a pembina: up to their scope)."""
     if region is None:
         return []
-    codes = [*reversed(ancestor_codes(region.code)), region.code]
+    codes = [c for c in (*reversed(ancestor_codes(region.code)), region.code)
+             if permissions.aspiration_oversight_region_allowed(current_user, c)]
     found = regions_by_code(codes)
     return [found[c] for c in codes if c in found]
 
@@ -70,9 +72,10 @@ def performance():
     result = figures.performance(current_user, region.code if region else None, days)
     sort = request.args.get("urut") if request.args.get("urut") in SORTABLE else "code"
     descending = request.args.get("arah") == "turun"
-    # Empty figures sort last whichever the direction.
-    result.rows.sort(key=lambda row: (getattr(row, sort) is None, getattr(row, sort) or 0)
-                     if sort not in ("code", "name") else getattr(row, sort), reverse=descending)
+    # Rows without the figure (no answer yet: no median) come last whichever the direction.
+    known = sorted((r for r in result.rows if getattr(r, sort) is not None), key=lambda r: getattr(r, sort),
+                   reverse=descending)
+    result.rows = known + [r for r in result.rows if getattr(r, sort) is None]
     fmap = _performance_map(region, result.rows)
     return render_template(
         "aspirations/performance.html", result=result, region=region, days=days, windows=figures.WINDOWS,
