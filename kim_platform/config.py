@@ -127,6 +127,7 @@ class Config:
         self.CUTI_BERSAMA = None if cuti is None else frozenset(
             date.fromisoformat(part.strip()) for part in cuti.split(",") if part.strip())
         self.ASPIRATION_PERSONAL_DAYS = int(env("KIM_ASPIRATION_PERSONAL_DAYS", 90))
+        self.ASPIRATION_REPEAT_MIN_ITEMS = int(env("KIM_ASPIRATION_REPEAT_MIN_ITEMS", 3))
         # Per-account caps against spam from a stolen or scripted account (the direktorat is exempt).
         self.MAX_REPORTS_PER_DAY = int(env("KIM_MAX_REPORTS_PER_DAY", 50))
         self.MAX_KIMS_PER_DAY = int(env("KIM_MAX_KIMS_PER_DAY", 5))

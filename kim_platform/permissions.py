@@ -552,6 +552,31 @@ def can_transition_aspiration(actor, item, by: str) -> bool:
     return can_handle_aspiration(actor, item)
 
 
+# Oversight (time to answer per region, repeated topics, exports): pembina and the directorate,
+# for regions inside their scope; the figures count only items whose handler scope lies inside
+# the viewer's scope (the queue's region ground), so no count includes an item they may not see.
+
+def can_oversee_aspirations(user) -> bool:
+    return is_direktorat(user) or pembina_scope(user) is not None
+
+
+def aspiration_oversight_region_allowed(user, code: str | None) -> bool:
+    """May `user` look at the figures of region `code` (None: Indonesia)?"""
+    if is_direktorat(user):
+        return True
+    return code is not None and code_within(code, pembina_scope(user))
+
+
+def aspiration_overseen_sql(viewer, entity):
+    """The items an oversight figure of `viewer` counts, as SQL over `entity` (the Aspiration model)."""
+    from sqlalchemy import false, true
+
+    if is_direktorat(viewer):
+        return true()
+    scope = pembina_scope(viewer)
+    return _sql_within(entity.handler_scope, scope) if scope else false()
+
+
 
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
@@ -599,6 +624,8 @@ ACTIONS = {
     "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
     # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
     "aspiration.queue": lambda user, obj: is_authenticated(user),
+    # Time to answer per region, repeated topics, exports: pembina and the directorate.
+    "aspiration.oversight": lambda user, obj: can_oversee_aspirations(user),
 }
 
 

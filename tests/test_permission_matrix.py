@@ -377,6 +377,17 @@ MATRIX = {
                                                     ASPIRATION_VIEWERS),
     ("aspirations_api.AspirationTransitions", "POST"): Case(
         lambda c: f"/api/v1/aspirations/{c.aspiration.id}/transitions", KIM_REGION, json={"action": "diverifikasi"}),
+    # Oversight (time to answer, repeated topics, exports): every pembina (their own scope by
+    # default) and the directorate; a region outside the scope is a 403. KIM members get 403.
+    ("aspirations.performance", "GET"): Case("/aspirasi/kinerja", AUDIT_READERS),
+    ("aspirations.performance", "GET", "76.02"): Case("/aspirasi/kinerja?wilayah=76.02", KIM_REGION),
+    ("aspirations.repeated", "GET"): Case("/aspirasi/berulang?wilayah=76.02", KIM_REGION),
+    ("aspirations.export_items", "GET"): Case("/aspirasi/ekspor.csv", AUDIT_READERS),
+    ("aspirations.export_performance", "GET"): Case("/aspirasi/kinerja/ekspor.xlsx", AUDIT_READERS),
+    ("aspirations_api.AspirationPerformance", "GET"): Case("/api/v1/aspirations/performance", AUDIT_READERS),
+    ("aspirations_api.AspirationPerformance", "GET", "76.02"): Case(
+        "/api/v1/aspirations/performance?region=76.02", KIM_REGION),
+    ("aspirations_api.AspirationRepeated", "GET"): Case("/api/v1/aspirations/repeated", AUDIT_READERS),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
     ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),

@@ -24,6 +24,7 @@ class AspirationListArgs(ma.Schema):
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=queries.MAX_PER_PAGE))
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
+    topic = ma.fields.String(validate=ma.validate.OneOf(TOPICS))
     overdue = ma.fields.Boolean()
     region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
                               metadata={"description": "items whose desa lies in this region"})
@@ -266,3 +267,7 @@ class AspirationTransitions(MethodView):
         if not permissions.aspiration_visible(current_user, item):
             return serialise([item], None)[0]  # transferred out of the caller's scope: no personal data
         return serialise([item], current_user, with_history=True)[0]
+
+
+# The oversight figures (time to answer, repeated topics) live on this blueprint too.
+from kim_platform.aspirations import oversight_api  # noqa: E402,F401

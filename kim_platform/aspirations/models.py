@@ -124,6 +124,7 @@ class Aspiration(db.Model):
         Index("ix_aspiration_desa_code", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
         Index("ix_aspiration_state_due_at", "state", "due_at"),
         Index("ix_aspiration_closed_at", "closed_at"),
+        Index("ix_aspiration_created_at", "created_at"),  # the oversight figures' window
         Index("ix_aspiration_author_id", "author_id"),
         Index("ix_aspiration_original_id", "original_id"),
     )

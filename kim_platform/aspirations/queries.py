@@ -56,12 +56,14 @@ def _overdue_sql(now: datetime):
     return Aspiration.state.in_(HANDLER_STATES) & (Aspiration.due_at < now)
 
 
-def list_query(viewer, kind=None, state=None, overdue=None, region=None, kim_id=None, now=None):
+def list_query(viewer, kind=None, state=None, overdue=None, region=None, kim_id=None, topic=None, now=None):
     """Items `viewer` may see, filtered; `region` matches the item's desa by code prefix."""
     now = now or utcnow()
     stmt = select(Aspiration).where(permissions.aspiration_visible_sql(viewer, Aspiration))
     if kind:
         stmt = stmt.where(Aspiration.kind == kind)
+    if topic:
+        stmt = stmt.where(Aspiration.topic == topic)
     if state:
         stmt = stmt.where(Aspiration.state == state)
     if overdue is not None:

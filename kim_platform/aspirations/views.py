@@ -84,18 +84,27 @@ def new(ref: str):
 @login_required
 def index():
     """The items I may see, overdue first: a pembina's queue, a KIM member's items."""
+    filters = queue_filters()
+    cursor = request.args.get("setelah", "")[:200] or None
+    page = queries.aspiration_page(current_user, cursor=cursor, per_page=PER_PAGE, **filters)
+    return render_template("aspirations/index.html", page=page, counts=queries.counts_by_state(current_user, **filters),
+                           now=utcnow(), kind=filters["kind"] or "", state=filters["state"] or "",
+                           region=filters["region"] or "", topic=filters["topic"] or "",
+                           overdue=request.args.get("terlambat", ""), kind_labels=KIND_LABELS,
+                           state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS, states=STATES, kinds=KINDS,
+                           topics=TOPICS, oversight=permissions.can(current_user, "aspiration.oversight"))
+
+
+def queue_filters() -> dict:
+    """The queue's filters from the query string (jenis, status, topik, wilayah, terlambat); an
+    unknown value is ignored. The page and its exports read the same ones."""
     kind = request.args.get("jenis") if request.args.get("jenis") in KINDS else None
     state = request.args.get("status") if request.args.get("status") in STATES else None
+    topic = request.args.get("topik") if request.args.get("topik") in TOPICS else None
     region = request.args.get("wilayah", "").strip()
     region = region if is_valid_code(region) else None
     overdue = {"1": True, "0": False}.get(request.args.get("terlambat", ""))
-    cursor = request.args.get("setelah", "")[:200] or None
-    filters = {"kind": kind, "state": state, "region": region, "overdue": overdue}
-    page = queries.aspiration_page(current_user, cursor=cursor, per_page=PER_PAGE, **filters)
-    return render_template("aspirations/index.html", page=page, counts=queries.counts_by_state(current_user, **filters),
-                           now=utcnow(), kind=kind or "", state=state or "", region=region or "",
-                           overdue=request.args.get("terlambat", ""), kind_labels=KIND_LABELS,
-                           state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS, states=STATES, kinds=KINDS)
+    return {"kind": kind, "state": state, "topic": topic, "region": region, "overdue": overdue}
 
 
 @bp.get("/aspirasi/statistik")
@@ -156,3 +165,7 @@ def photo(key: str):
     if found is None or not permissions.aspiration_visible(current_user, found.aspiration) or not storage().exists(key):
         abort(404)
     return send_stored(key, public=False)
+
+
+# The oversight pages (time to answer, repeated topics, exports) live on this blueprint too.
+from kim_platform.aspirations import oversight_views  # noqa: E402,F401
