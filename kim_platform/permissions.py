@@ -552,6 +552,12 @@ def can_transition_aspiration(actor, item, by: str) -> bool:
     return can_handle_aspiration(actor, item)
 
 
+def can_publish_aspiration(actor, item) -> bool:
+    """Publishing an answered item's public version, and hiding it again: whoever may answer it
+    (the handler's actions: the handler scope's pembina, those above, the directorate)."""
+    return can_transition_aspiration(actor, item, "handler")
+
+
 
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
@@ -597,6 +603,7 @@ ACTIONS = {
     "aspiration.view": lambda user, obj: aspiration_visible(user, obj),
     "aspiration.handle": lambda user, obj: can_handle_aspiration(user, obj),
     "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
+    "aspiration.publish": lambda user, obj: can_publish_aspiration(user, obj),
     # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
     "aspiration.queue": lambda user, obj: is_authenticated(user),
 }
