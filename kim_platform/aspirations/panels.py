@@ -46,12 +46,12 @@ def region_aspirations(region) -> dict:
     its kabupaten's, labelled so (three statements, whatever the region)."""
     of_kabupaten = region.level in ("kecamatan", "desa")
     code = kabupaten_of(region.code) if of_kabupaten else region.code
-    published = public_page(region=code, per_page=REGION_LATEST)
+    latest = public_page(region=code, per_page=REGION_LATEST)
     codes = {code}
-    for item in published.items:
+    for item in latest.items:
         codes.update((item.desa_code, kabupaten_of(item.desa_code)))
     names = region_names(codes)
-    return {"stats": public_stats(code), "published": published, "names": names, "figures_code": code,
+    return {"stats": public_stats(code), "latest": latest, "names": names, "figures_code": code,
             "figures_name": names.get(code, code), "of_kabupaten": of_kabupaten, "window": STATS_WINDOW_DAYS,
             "kind_labels": KIND_LABELS, "state_labels": STATE_LABELS, "topic_labels": TOPIC_LABELS,
             "verdict_labels": VERDICT_LABELS}
