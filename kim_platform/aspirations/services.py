@@ -461,7 +461,6 @@ def _answer(item: Aspiration, raw: dict, errors: dict) -> None:
         item.answer_links = links
 
 
-
 # --- the public version of an answered item (the handler's choice) -------------------------------
 
 def _names_the_resident(item: Aspiration, texts) -> bool:
