@@ -576,6 +576,11 @@ def aspiration_overseen_sql(viewer, entity):
     scope = pembina_scope(viewer)
     return _sql_within(entity.handler_scope, scope) if scope else false()
 
+def can_publish_aspiration(actor, item) -> bool:
+    """Publishing an answered item's public version, and hiding it again: whoever may answer it
+    (the handler's actions: the handler scope's pembina, those above, the directorate)."""
+    return can_transition_aspiration(actor, item, "handler")
+
 
 
 ACTIONS = {
@@ -622,6 +627,7 @@ ACTIONS = {
     "aspiration.view": lambda user, obj: aspiration_visible(user, obj),
     "aspiration.handle": lambda user, obj: can_handle_aspiration(user, obj),
     "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
+    "aspiration.publish": lambda user, obj: can_publish_aspiration(user, obj),
     # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
     "aspiration.queue": lambda user, obj: is_authenticated(user),
     # Time to answer per region, repeated topics, exports: pembina and the directorate.

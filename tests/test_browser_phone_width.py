@@ -121,6 +121,7 @@ VOLUNTEER_PAGES = [
     "/kim", "/kim?wilayah=76.02", "/kim/{kim}", "/kim/daftar", "/kim/{kim}/ubah", "/kim/{kim}/anggota", "/kim/gabung",
     "/kim/{kim}/lapor", "/kegiatan", "/kegiatan?wilayah=76.02", "/kegiatan/{report}", "/kegiatan/{report}/ubah",
     "/cakupan", "/cakupan?wilayah=76.02", "/teladan", "/teladan/contoh", "/teladan/cara-penilaian", "/peta", "/kotak-keluar", "/luring",
+    "/aspirasi/publik",
 ]
 
 

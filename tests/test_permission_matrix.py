@@ -388,6 +388,22 @@ MATRIX = {
     ("aspirations_api.AspirationPerformance", "GET", "76.02"): Case(
         "/api/v1/aspirations/performance?region=76.02", KIM_REGION),
     ("aspirations_api.AspirationRepeated", "GET"): Case("/api/v1/aspirations/repeated", AUDIT_READERS),
+
+    # The public version of an answered item: its handlers publish and hide it; everyone reads it.
+    ("aspirations.publish", "POST"): Case(lambda c: f"/aspirasi/{_answered(c)}/publikasi", KIM_REGION,
+                                          data={"public_title": "Judul", "public_text": "Teks."}),
+    ("aspirations.unpublish", "POST"): Case(lambda c: f"/aspirasi/{_published(c)}/tarik-publikasi", KIM_REGION,
+                                            data={}),
+    ("aspirations_api.AspirationPublication", "PUT"): Case(
+        lambda c: f"/api/v1/aspirations/{_answered(c)}/publication", KIM_REGION,
+        json={"public_title": "Judul", "public_text": "Teks."}),
+    ("aspirations_api.AspirationPublication", "DELETE"): Case(
+        lambda c: f"/api/v1/aspirations/{_published(c)}/publication", KIM_REGION),
+    ("aspirations.public_index", "GET"): Case("/aspirasi/publik?wilayah=76.02", EVERYONE),
+    ("aspirations.public_detail", "GET"): Case(lambda c: f"/aspirasi/publik/{_published(c)}", EVERYONE),
+    ("aspirations_api.PublicAspirations", "GET"): Case("/api/v1/aspirations/public?region=76.02", EVERYONE),
+    ("aspirations_api.PublicAspiration", "GET"): Case(lambda c: f"/api/v1/aspirations/public/{_published(c)}",
+                                                      EVERYONE),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
     ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),
@@ -442,6 +458,29 @@ def _aspiration(author, kim):
                                        width=1, height=1))
     db.session.flush()
     return item
+
+
+def _answered(ctx: Ctx) -> int:
+    """The matrix aspiration, answered (by the system: the route under test is not the answer's)."""
+    from kim_platform import permissions
+    from kim_platform.aspirations.services import transition
+
+    item = ctx.aspiration
+    if item.state == "baru":
+        transition(permissions.SYSTEM, item, "diverifikasi")
+        transition(permissions.SYSTEM, item, "dijawab", {"answer": "Jawaban."})
+    return item.id
+
+
+def _published(ctx: Ctx) -> int:
+    """The matrix aspiration, answered and published."""
+    from kim_platform import permissions
+    from kim_platform.aspirations.services import publish_aspiration
+
+    _answered(ctx)
+    if ctx.aspiration.published_at is None:
+        publish_aspiration(permissions.SYSTEM, ctx.aspiration, {"public_title": "Judul", "public_text": "Teks."})
+    return ctx.aspiration.id
 
 
 def _context(make_user, make_kim, role: str, kim_status: str, activity_status: str,

@@ -102,7 +102,7 @@ class Rule:
     kim_status: str = "verified"
     activity_status: str = "published"
     campaign_status: str = "published"
-    aspiration_state: str = "baru"
+    aspiration_state: str = "baru"  # or "dijawab", or "published" (answered and published)
 
 
 def _image(fmt: str = "PNG") -> bytes:
@@ -313,6 +313,11 @@ MATRIX = {
         lambda w: aspirations.transition(w.actor, w.aspiration, "disampaikan", {
             "how": "Rapat RT", "delivered_on": clock.today().isoformat()}),
         frozenset({"member", "kim_admin", "ketua"}), hidden=OUTSIDERS, aspiration_state="dijawab"),
+    ("aspirations.publish_aspiration",): Rule(
+        lambda w: aspirations.publish_aspiration(w.actor, w.aspiration, {"public_title": "Judul", "public_text": "Teks."}),
+        KIM_REGION, hidden=OUTSIDERS, aspiration_state="dijawab"),
+    ("aspirations.unpublish_aspiration",): Rule(lambda w: aspirations.unpublish_aspiration(w.actor, w.aspiration),
+                                                KIM_REGION, hidden=OUTSIDERS, aspiration_state="published"),
     # --- roles and accounts -------------------------------------------------------------------
     ("accounts.grant_role",): Rule(lambda w: accounts.grant_role(w.actor, w.target, "pembina", "76.02"),
                                    GRANTERS_FOR_7602),
@@ -363,6 +368,7 @@ EXEMPT = {
     "aspirations.purge_personal": "the daily job: deletes residents' data of items closed long ago (UU PDP)",
     "aspirations.clean_aspiration_input": "pure helper: validates an intake, writes nothing",
     "aspirations.check_evidence": "pure helper: judges images from their headers, writes nothing",
+    "aspirations.send_escalation_digests": "the daily job: mails the escalations escalate_overdue recorded, once a day",
     "campaigns.send_digests": "the daily job: mails the notices publish_campaign (authorised) already wrote",
     "campaigns.sweep_share_visits": "the daily job: deletes visitor hashes of past days (no resident's trace kept)",
     "campaigns.count_share_visit": "anyone opening a public share link counts a visit; no role decides it",
@@ -457,9 +463,11 @@ def _world(make_user, make_kim, role: str, rule: Rule) -> World:
     aspiration = None
     if rule.kim_status == "verified":
         aspiration = aspirations.submit_aspiration(other, kim, ASPIRATION)
-        if rule.aspiration_state == "dijawab":
+        if rule.aspiration_state in ("dijawab", "published"):
             aspirations.transition(permissions.SYSTEM, aspiration, "diverifikasi")
             aspirations.transition(permissions.SYSTEM, aspiration, "dijawab", {"answer": "Jawaban."})
+        if rule.aspiration_state == "published":
+            aspirations.publish_aspiration(permissions.SYSTEM, aspiration, {"public_title": "Judul", "public_text": "Teks."})
     db.session.flush()
     return World(actor=actor, kim=kim, other=other, activity=activity, target=target, appointed=appointed,
                  invitation=invitation, foreign_invitation=foreign_invitation, campaign=campaign,

@@ -43,7 +43,7 @@ def test_the_app_fills_each_slot_from_the_domain_above(app):
     assert filled == {
         "kim_profile.summary": ["health.state", "teladan.score"],
         "kim_profile": ["campaigns.for_this_kim", "aspirations.this_kim", "activities.recent", "health.follow_up"],
-        "region_page": ["activities.latest"],
+        "region_page": ["activities.latest", "aspirations.figures"],
         "account_page": ["kims.memberships", "kims.invitations", "campaigns.for_my_kims", "aspirations.my_kims"],
         "api_me": ["kims.memberships"],
         "user_directory.connected": ["kims.members"],

@@ -5,7 +5,7 @@ overdue, and the answer returns to the desa."""
 
 def init_app(app) -> None:
     """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile and
-    the items of my KIMs on Akun saya; declare the region codes an item holds; add the daily
+    the items of my KIMs on Akun saya, the public figures on the region page; declare the region codes an item holds; add the daily
     escalation and the purge of residents' personal data to `flask jobs daily`."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE
     from kim_platform.aspirations import panels
@@ -18,6 +18,10 @@ def init_app(app) -> None:
                           template="aspirations/_account_panel.html")
     PROFILE.register(app, "aspirations.this_kim", panels.kim_aspirations, order=8,
                      template="aspirations/_kim_panel.html")
+    from kim_platform.regions.slots import REGION_PAGE
+
+    REGION_PAGE.register(app, "aspirations.figures", panels.region_aspirations, order=20,
+                         template="aspirations/_region_panel.html")
 
     from kim_platform.aspirations import references
     from kim_platform.core.jobs import daily_task
@@ -28,12 +32,16 @@ def init_app(app) -> None:
                lambda day: f"personal data deleted from {_purge()} aspirations")
 
 
-def _daily_escalation(day) -> str:
-    """`flask jobs daily`: overdue items flagged for the province, then the directorate."""
-    from kim_platform.aspirations.services import escalate_overdue
+def _daily_escalation(day):
+    """`flask jobs daily`: overdue items flagged for the province, then the directorate; each
+    recipient's digest of the newly escalated items, mailed after the job's commit."""
+    from kim_platform.aspirations.services import escalate_overdue, send_escalation_digests
 
     done = escalate_overdue()
-    return f"aspirations escalated: {done[1]} to the province, {done[2]} to the directorate"
+    outgoing: list = []
+    sent = send_escalation_digests(day, send=lambda *mail: outgoing.append(mail))
+    return (f"aspirations escalated: {done[1]} to the province, {done[2]} to the directorate; "
+            f"{sent} escalation digests"), outgoing
 
 
 def _purge() -> int:

@@ -85,6 +85,10 @@ class AspirationSchema(ma.Schema):
     answered_at = ma.fields.DateTime(allow_none=True)
     closed_at = ma.fields.DateTime(allow_none=True)
     photos = ma.fields.List(ma.fields.Nested(EvidencePhotoSchema), required=True)
+    public_title = ma.fields.String(allow_none=True, metadata={"description": "the published version's title"})
+    public_text = ma.fields.String(allow_none=True)
+    public_claim = ma.fields.String(allow_none=True)
+    published_at = ma.fields.DateTime(allow_none=True, metadata={"description": "null: not public"})
     history = ma.fields.List(ma.fields.Nested(AspirationEventSchema), metadata={"description": "one item only"})
     url = ma.fields.String(required=True)
 
@@ -147,6 +151,8 @@ def serialise(items, viewer, with_history: bool = False) -> list[dict]:
                         "thumb_url": url_for("aspirations.photo", key=p.thumb_key),
                         "width": p.width, "height": p.height} for p in a.photos],
             "url": url_for("aspirations.detail", item_id=a.id),
+            "public_title": a.public_title, "public_text": a.public_text, "public_claim": a.public_claim,
+            "published_at": a.published_at,
         }
         if permissions.can_see_aspiration_personal(viewer, a):
             body["resident_name"], body["resident_contact"] = a.resident_name, a.resident_contact
@@ -238,6 +244,106 @@ class AspirationStats(MethodView):
                 "median_hours_to_answer": stats.median_hours_to_answer,
                 "answered_in_time_share": stats.answered_in_time_share,
                 "top_topics": [{"topic": t, "count": n} for t, n in stats.top_topics]}
+
+
+class PublicListArgs(ma.Schema):
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200),
+                              metadata={"description": "`next_cursor` of the previous page"})
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=queries.MAX_PER_PAGE))
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
+                              metadata={"description": "items whose desa lies in this region"})
+
+
+class PublicItemSchema(ma.Schema):
+    """A published item: the handler's texts and the place, never a name, a contact or evidence."""
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    topic = ma.fields.String(required=True, validate=ma.validate.OneOf(TOPICS))
+    title = ma.fields.String(required=True)
+    text = ma.fields.String(required=True)
+    claim = ma.fields.String(allow_none=True, required=True, metadata={"description": "a hoax: the claim"})
+    verdict = ma.fields.String(allow_none=True, required=True, validate=ma.validate.OneOf(VERDICTS))
+    factcheck_link = ma.fields.String(allow_none=True, required=True)
+    desa_code = ma.fields.String(required=True)
+    desa_name = ma.fields.String(allow_none=True, required=True)
+    kabupaten_code = ma.fields.String(required=True)
+    kabupaten_name = ma.fields.String(allow_none=True, required=True)
+    created_at = ma.fields.DateTime(required=True)
+    answered_at = ma.fields.DateTime(allow_none=True, required=True)
+    published_at = ma.fields.DateTime(required=True)
+    url = ma.fields.String(required=True)
+
+
+class PublicPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PublicItemSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+    per_page = ma.fields.Integer(required=True)
+
+
+def serialise_public(items) -> list[dict]:
+    names = queries.public_place_names(items)
+    return [{"id": i.id, "kind": i.kind, "topic": i.topic, "title": i.public_title, "text": i.public_text,
+             "claim": i.public_claim, "verdict": i.verdict, "factcheck_link": i.factcheck_link,
+             "desa_code": i.desa_code, "desa_name": names.get(i.desa_code), "kabupaten_code": i.desa_code[:5],
+             "kabupaten_name": names.get(i.desa_code[:5]), "created_at": i.created_at, "answered_at": i.answered_at,
+             "published_at": i.published_at, "url": url_for("aspirations.public_detail", item_id=i.id)}
+            for i in items]
+
+
+@blp.route("/public")
+class PublicAspirations(MethodView):
+    @blp.arguments(PublicListArgs, location="query", as_kwargs=True, error_status_code=400)
+    @blp.response(200, PublicPageSchema)
+    @error_responses(blp, 400)
+    def get(self, per_page, cursor=None, kind=None, region=None):
+        """Answered items and hoax clarifications their handlers published, newest first; pages by `cursor`."""
+        page = queries.public_page(region=region, kind=kind, cursor=cursor, per_page=per_page)
+        return {"items": serialise_public(page.items), "next_cursor": page.next_cursor, "per_page": page.per_page}
+
+
+@blp.route("/public/<int:item_id>")
+class PublicAspiration(MethodView):
+    @blp.response(200, PublicItemSchema)
+    @error_responses(blp, 404)
+    def get(self, item_id):
+        """One published item (404 unless published)."""
+        item = queries.public_item(item_id)
+        if item is None:
+            abort(404, message=_("No such item."))
+        return serialise_public([item])[0]
+
+
+class PublicationInputSchema(ma.Schema):
+    public_title = ma.fields.String(required=True, metadata={"description": "at most 120 characters"})
+    public_text = ma.fields.String(required=True, metadata={
+        "description": "plain text (line breaks kept), at most 3,000 characters; prefill it from the answer"})
+    public_claim = ma.fields.String(metadata={"description": "a hoax report only (required there)"})
+
+
+@blp.route("/<int:item_id>/publication")
+class AspirationPublication(MethodView):
+    decorators = throttle.posting("aspiration", methods=["PUT", "DELETE"])
+
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"content": {"application/json": {"schema": PublicationInputSchema}}})
+    @blp.response(200, AspirationSchema)
+    @error_responses(blp, 400, 401, 403, 404, 409, 422)
+    def put(self, item_id):
+        """Publish (or update) the public version of an answered item: the handler's texts only."""
+        item = _item_or_404(item_id)
+        services.publish_aspiration(current_user, item, forms.publication_input(request))
+        return serialise([item], current_user, with_history=True)[0]
+
+    @login_required
+    @blp.doc(security=SECURITY)
+    @blp.response(200, AspirationSchema)
+    @error_responses(blp, 401, 403, 404, 409)
+    def delete(self, item_id):
+        """Hide the public version again (its public page and record answer 404)."""
+        item = _item_or_404(item_id)
+        services.unpublish_aspiration(current_user, item)
+        return serialise([item], current_user, with_history=True)[0]
 
 
 @blp.route("/<int:item_id>")

@@ -9,12 +9,19 @@ aspirations_cli = AppGroup("aspirations", help="Aspirations and hoax reports.")
 
 @aspirations_cli.command("escalate")
 def escalate_command() -> None:
-    """Flag overdue items for the province's pembina, then the directorate; safe to run again."""
-    from kim_platform.aspirations.services import escalate_overdue
+    """Flag overdue items for the province's pembina, then the directorate, and mail each recipient
+    one digest of them a day (after the commit); safe to run again."""
+    from kim_platform.aspirations.services import escalate_overdue, send_escalation_digests
+    from kim_platform.core.mail import send_mail
 
+    outgoing: list = []
     with cli_transaction():
         done = escalate_overdue()
-    click.echo(f"aspirations escalated: {done[1]} to the province, {done[2]} to the directorate")
+        sent = send_escalation_digests(send=lambda *mail: outgoing.append(mail))
+    for mail in outgoing:  # only what was committed is told
+        send_mail(*mail)
+    click.echo(f"aspirations escalated: {done[1]} to the province, {done[2]} to the directorate; "
+               f"{sent} escalation digests")
 
 
 @aspirations_cli.command("purge-personal")

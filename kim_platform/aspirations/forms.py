@@ -30,3 +30,12 @@ def transition_input(request) -> tuple[str | None, dict]:
     fields = _pick(source, (*TRANSITION_FIELDS, "action"))
     action = fields.pop("action", None)
     return (action if isinstance(action, str) else None), fields
+
+
+PUBLICATION_FIELDS = ("public_title", "public_text", "public_claim")
+
+
+def publication_input(request) -> dict:
+    """The public version's fields of a page or API request (the texts the handler submits)."""
+    source = request.get_json(silent=True) if request.mimetype == "application/json" else request.form
+    return _pick(source, PUBLICATION_FIELDS)

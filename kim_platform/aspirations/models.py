@@ -23,7 +23,9 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -127,6 +129,9 @@ class Aspiration(db.Model):
         Index("ix_aspiration_created_at", "created_at"),  # the oversight figures' window
         Index("ix_aspiration_author_id", "author_id"),
         Index("ix_aspiration_original_id", "original_id"),
+        Index("ix_aspiration_published_by_id", "published_by_id"),
+        # The public list: newest published first, keyset pages.
+        Index("ix_aspiration_published", "published_at", "id", postgresql_where=text("published_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -176,9 +181,16 @@ class Aspiration(db.Model):
     # Whether the first answer came before the deadline then running (the public share in time).
     answered_in_time: Mapped[bool | None] = mapped_column(Boolean)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The public version its handler chose to publish (services.publish_aspiration): texts the
+    # handler wrote or approved, never the resident's description. Public while published_at is set.
+    public_title: Mapped[str | None] = mapped_column(String(120))
+    public_text: Mapped[str | None] = mapped_column(Text)
+    public_claim: Mapped[str | None] = mapped_column(Text)  # a hoax: the claim, as the handler approved it
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     kim = relationship("Kim")
-    author = relationship("User")
+    author = relationship("User", foreign_keys=[author_id])
     photos: Mapped[list["AspirationPhoto"]] = relationship(
         back_populates="aspiration", cascade="all, delete-orphan", order_by="AspirationPhoto.position",
         lazy="selectin")
@@ -224,3 +236,34 @@ class AspirationEvent(db.Model):
 
     aspiration: Mapped[Aspiration] = relationship(back_populates="events")
     actor = relationship("User")
+
+
+# Publishable: an item with an answer (answered, or answered and passed on to residents).
+PUBLISHABLE_STATES = (DIJAWAB, SELESAI)
+
+
+class AspirationEscalationNotice(db.Model):
+    """An item escalated, to be told to one pembina of the new level (or one directorate user) in
+    their daily escalation digest; sent_on is the digest's day, None while pending."""
+    __tablename__ = "aspiration_escalation_notice"
+    __table_args__ = (
+        UniqueConstraint("aspiration_id", "user_id", "level", "escalated_at", name="uq_aspiration_escalation_notice_once"),
+        Index("ix_aspiration_escalation_notice_user_id", "user_id", "sent_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    aspiration_id: Mapped[int] = mapped_column(ForeignKey("aspiration.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AspirationEscalationDigest(db.Model):
+    """One escalation digest mail per person per day (the claim that makes a rerun send nothing)."""
+    __tablename__ = "aspiration_escalation_digest"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    items: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,8 +1,18 @@
 """What aspirations shows in the slots of the pages below (core.slots): "Aspirasi KIM ini" on the
-KIM profile and the items of my KIMs on Akun saya."""
+KIM profile, the items of my KIMs on Akun saya, and a region's public figures on its page."""
 from kim_platform import permissions
-from kim_platform.aspirations.models import KIND_LABELS, STATE_LABELS
-from kim_platform.aspirations.queries import items_of_my_kims, kim_items
+from kim_platform.aspirations.models import KIND_LABELS, STATE_LABELS, TOPIC_LABELS, VERDICT_LABELS
+from kim_platform.aspirations.queries import (
+    STATS_WINDOW_DAYS,
+    items_of_my_kims,
+    kim_items,
+    public_page,
+    public_stats,
+    region_names,
+)
+from kim_platform.regions.codes import kabupaten_of
+
+REGION_LATEST = 3
 
 
 def kim_aspirations(kim, viewer) -> dict | None:
@@ -27,3 +37,21 @@ def account_aspirations(user) -> dict | None:
     kims = [kim for kim in kims if permissions.can_submit_aspiration(user, kim)]  # buttons: verified KIMs only
     return {"items": items_of_my_kims(user), "kims": kims, "kind_labels": KIND_LABELS,
             "state_labels": STATE_LABELS}
+
+
+def region_aspirations(region) -> dict:
+    """The region page: the public figures of a province or kabupaten/kota (counts by kind and
+    state, median time to the first answer, share in time, top topics over 90 days) and its latest
+    published answers. Public figures go down to the kabupaten: a kecamatan or desa page shows
+    its kabupaten's, labelled so (three statements, whatever the region)."""
+    of_kabupaten = region.level in ("kecamatan", "desa")
+    code = kabupaten_of(region.code) if of_kabupaten else region.code
+    latest = public_page(region=code, per_page=REGION_LATEST)
+    codes = {code}
+    for item in latest.items:
+        codes.update((item.desa_code, kabupaten_of(item.desa_code)))
+    names = region_names(codes)
+    return {"stats": public_stats(code), "latest": latest, "names": names, "figures_code": code,
+            "figures_name": names.get(code, code), "of_kabupaten": of_kabupaten, "window": STATS_WINDOW_DAYS,
+            "kind_labels": KIND_LABELS, "state_labels": STATE_LABELS, "topic_labels": TOPIC_LABELS,
+            "verdict_labels": VERDICT_LABELS}

@@ -181,28 +181,118 @@ class PublicStats:
 def public_stats(region: str | None = None, now=None, window_days: int = STATS_WINDOW_DAYS) -> PublicStats:
     """Figures of a region (a province or kabupaten/kota; None: Indonesia) over the last
     `window_days`: items by kind and state, the median time to the first answer, the share answered
-    within the deadline, the top topics. Aggregates only, in three statements."""
+    within the deadline, the top topics. Aggregates only, in one statement (grouping sets)."""
     from datetime import timedelta
 
     now = now or utcnow()
     conditions = [Aspiration.created_at >= now - timedelta(days=window_days)]
     if region:
         conditions.append(or_(Aspiration.desa_code == region, Aspiration.desa_code.like(descendant_pattern(region))))
-    by_kind, by_state = {}, {}
-    for kind, state, count in db.session.execute(
-            select(Aspiration.kind, Aspiration.state, func.count()).where(*conditions)
-            .group_by(Aspiration.kind, Aspiration.state)):
-        by_kind[kind] = by_kind.get(kind, 0) + count
-        by_state[state] = by_state.get(state, 0) + count
-    median, answered, in_time = db.session.execute(
-        select(func.percentile_cont(0.5).within_group(
-            extract("epoch", Aspiration.answered_at - Aspiration.created_at)),
-            func.count(Aspiration.answered_at), func.count().filter(Aspiration.answered_in_time.is_(True)))
-        .where(*conditions)).one()
-    topics = [(topic, count) for topic, count in db.session.execute(
-        select(Aspiration.topic, func.count().label("n")).where(*conditions).group_by(Aspiration.topic)
-        .order_by(func.count().desc(), Aspiration.topic).limit(5))]
+    # grouping(kind, topic): 1 for the (kind, state) rows, 2 for the topic rows, 3 for the total row.
+    level = func.grouping(Aspiration.kind, Aspiration.topic)
+    rows = db.session.execute(
+        select(level, Aspiration.kind, Aspiration.state, Aspiration.topic, func.count(),
+               func.percentile_cont(0.5).within_group(extract("epoch", Aspiration.answered_at - Aspiration.created_at)),
+               func.count(Aspiration.answered_at), func.count().filter(Aspiration.answered_in_time.is_(True)))
+        .where(*conditions)
+        .group_by(func.grouping_sets(tuple_(Aspiration.kind, Aspiration.state), tuple_(Aspiration.topic), tuple_())))
+    by_kind, by_state, topics = {}, {}, []
+    median = answered = in_time = None
+    for grouping, kind, state, topic, count, med, n_answered, n_in_time in rows:
+        if grouping == 1:
+            by_kind[kind] = by_kind.get(kind, 0) + count
+            by_state[state] = by_state.get(state, 0) + count
+        elif grouping == 2:
+            topics.append((topic, count))
+        else:
+            median, answered, in_time = med, n_answered, n_in_time
+    answered = answered or 0
+    topics.sort(key=lambda pair: (-pair[1], pair[0]))
     return PublicStats(region=region, total=sum(by_kind.values()), by_kind=by_kind, by_state=by_state,
                        median_hours_to_answer=round(median / 3600, 1) if median is not None else None,
                        answered=answered, answered_in_time_share=round(in_time / answered, 3) if answered else None,
-                       top_topics=topics)
+                       top_topics=topics[:5])
+
+
+# --- the public list: answered items their handler chose to publish ------------------------------
+
+@dataclass
+class PublicItem:
+    """What the public sees of a published item: the handler's texts, never the resident's."""
+    id: int
+    kind: str
+    topic: str
+    desa_code: str
+    public_title: str
+    public_text: str
+    public_claim: str | None
+    verdict: str | None
+    factcheck_link: str | None
+    created_at: datetime
+    answered_at: datetime | None
+    published_at: datetime
+
+
+# Only these columns are ever read for the public: the description, the resident, the evidence and
+# the reporting KIM cannot reach a public page or answer by mistake.
+_PUBLIC_COLUMNS = (Aspiration.id, Aspiration.kind, Aspiration.topic, Aspiration.desa_code, Aspiration.public_title,
+                   Aspiration.public_text, Aspiration.public_claim, Aspiration.verdict, Aspiration.factcheck_link,
+                   Aspiration.created_at, Aspiration.answered_at, Aspiration.published_at)
+
+
+def _public_select():
+    return select(*_PUBLIC_COLUMNS).where(Aspiration.published_at.is_not(None))
+
+
+def public_item(item_id: int) -> PublicItem | None:
+    """A published item's public version; None when unknown or not published."""
+    if not 1 <= item_id < 2**63:
+        return None
+    row = db.session.execute(_public_select().where(Aspiration.id == item_id)).first()
+    return PublicItem(*row) if row else None
+
+
+def encode_public_cursor(published_at: datetime, item_id: int) -> str:
+    raw = f"{published_at.astimezone(timezone.utc).isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_public_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, item_id = raw.split("|")
+        position = (datetime.fromisoformat(moment), int(item_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not 1 <= position[1] < 2**63 or position[0].tzinfo is None:
+        return None
+    return position
+
+
+def public_page(region: str | None = None, kind: str | None = None, cursor: str | None = None,
+                per_page: int = 20) -> Keyset:
+    """One keyset page of published items, newest published first (no total is counted)."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    stmt = _public_select()
+    if region:
+        stmt = stmt.where(or_(Aspiration.desa_code == region, Aspiration.desa_code.like(descendant_pattern(region))))
+    if kind:
+        stmt = stmt.where(Aspiration.kind == kind)
+    position = decode_public_cursor(cursor) if cursor else None
+    if position is not None:
+        stmt = stmt.where(tuple_(Aspiration.published_at, Aspiration.id) < tuple_(literal(position[0]),
+                                                                                  literal(position[1])))
+    rows = db.session.execute(stmt.order_by(Aspiration.published_at.desc(), Aspiration.id.desc())
+                              .limit(per_page + 1)).all()
+    items = [PublicItem(*row) for row in rows[:per_page]]
+    more = len(rows) > per_page
+    next_cursor = encode_public_cursor(items[-1].published_at, items[-1].id) if more and items else None
+    return Keyset(items=items, next_cursor=next_cursor, per_page=per_page)
+
+
+def public_place_names(items) -> dict[str, str]:
+    """Names of the desa and kabupaten of these public items (one query)."""
+    codes = set()
+    for item in items:
+        codes.update((item.desa_code, kabupaten_of(item.desa_code)))
+    return region_names(codes)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, or_, update
+from sqlalchemy import insert, or_, select, text, update
 
 from kim_platform import permissions
 from kim_platform.aspirations import deadlines
@@ -26,11 +26,13 @@ from kim_platform.aspirations.models import (
     HOAKS,
     HOAX_CHANNELS,
     KINDS,
+    PUBLISHABLE_STATES,
     TOPICS,
     TRANSITIONS,
     UP,
     VERDICTS,
     Aspiration,
+    AspirationEscalationNotice,
     AspirationEvent,
     AspirationPhoto,
 )
@@ -55,6 +57,8 @@ MAX_LINKS = 10
 MAX_PHOTOS = 4
 PHOTO_MAX_BYTES = 15 * 1024 * 1024
 MAX_RESIDENTS = 1_000_000
+MAX_PUBLIC_TITLE = 120
+MAX_PUBLIC_TEXT = 3000
 
 
 class AspirationError(DomainError):
@@ -457,7 +461,87 @@ def _answer(item: Aspiration, raw: dict, errors: dict) -> None:
         item.answer_links = links
 
 
+# --- the public version of an answered item (the handler's choice) -------------------------------
+
+def _names_the_resident(item: Aspiration, texts) -> bool:
+    """Whether a public text repeats the resident's name or contact (a slip the handler is told of)."""
+    secrets = [v.strip().lower() for v in (item.resident_name, item.resident_contact) if v and len(v.strip()) >= 3]
+    return any(secret in value.lower() for secret in secrets for value in texts if value)
+
+
+def publish_aspiration(actor, item: Aspiration, raw: dict | None = None) -> Aspiration:
+    """Publish (or update) an answered item's public version: a title and a text the handler wrote
+    or approved, for a hoax the claim as the handler approved it; the verdict and fact-check link
+    come from the answer. Nothing is copied from the resident's description: without the texts it
+    is a 422. Only items with an answer (dijawab, selesai) are publishable (409 otherwise)."""
+    raw = raw if isinstance(raw, dict) else {}
+    visible = permissions.aspiration_visible(actor, item)
+    status = permissions.refusal(permissions.can_publish_aspiration(actor, item), visible=visible)
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(_l("Only the pembina handling this item publish it."), status=status)
+    db.session.refresh(item, with_for_update=True)
+    if item.state not in PUBLISHABLE_STATES or not item.answer:
+        raise AspirationError(_l("Only an answered item can be published."), status=409, code="illegal_transition")
+    errors: dict = {}
+    title = _text(raw, "public_title", MAX_PUBLIC_TITLE, errors, required=True, multiline=False)
+    body = _text(raw, "public_text", MAX_PUBLIC_TEXT, errors, required=True)
+    claim = None
+    if item.kind == HOAKS:
+        claim = _text(raw, "public_claim", MAX_CLAIM, errors, required=True)
+    elif raw.get("public_claim") not in (None, ""):
+        errors["public_claim"] = _l("Only for a hoax report.")
+    if not errors and _names_the_resident(item, (title, body, claim)):
+        errors["public_text"] = _l("The public version must not name the resident or their contact.")
+    if errors:
+        raise _fields_error(errors)
+    now = utcnow()
+    again = item.published_at is not None
+    item.public_title, item.public_text, item.public_claim = title, body, claim
+    item.published_at = item.published_at or now
+    item.published_by_id = actor.id if permissions.is_person(actor) else None
+    item.updated_at = now
+    _event(item, actor, "publikasi", item.state, details={"public_title": title, "updated": again}, at=now)
+    db.session.flush()
+    return item
+
+
+def unpublish_aspiration(actor, item: Aspiration) -> Aspiration:
+    """Hide an item's public version again (its public page answers 404); the texts are kept for a
+    later publication. 409 when it is not published."""
+    visible = permissions.aspiration_visible(actor, item)
+    status = permissions.refusal(permissions.can_publish_aspiration(actor, item), visible=visible)
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(_l("Only the pembina handling this item publish it."), status=status)
+    db.session.refresh(item, with_for_update=True)
+    if item.published_at is None:
+        raise AspirationError(_l("This item is not published."), status=409, code="not_published")
+    now = utcnow()
+    item.published_at, item.updated_at = None, now
+    _event(item, actor, "tarik_publikasi", item.state, at=now)
+    db.session.flush()
+    return item
+
+
 # --- the daily jobs -----------------------------------------------------------------------------
+
+# The recipients of an escalation: level 1 the pembina of the handler's province (the directorate
+# when the directorate itself handles it), level 2 the directorate; active, confirmed accounts.
+NOTICES_SQL = text("""
+INSERT INTO aspiration_escalation_notice (aspiration_id, user_id, level, escalated_at)
+SELECT a.id, g.user_id, :level, :at
+FROM aspiration a
+JOIN role_grant g ON (:level = 1 AND a.handler_scope IS NOT NULL AND g.role = 'pembina'
+                      AND g.scope_code = left(a.handler_scope, 2))
+                  OR ((:level = 2 OR a.handler_scope IS NULL) AND g.role = 'direktorat')
+JOIN user_account u ON u.id = g.user_id AND u.is_active AND u.email_verified_at IS NOT NULL
+WHERE a.id = ANY(:ids)
+ON CONFLICT DO NOTHING
+""")
+
 
 def escalate_overdue(now: datetime | None = None) -> dict:
     """Mark overdue items, set-based and idempotent: first level (past due_at) flags them for the
@@ -480,6 +564,8 @@ def escalate_overdue(now: datetime | None = None) -> dict:
                 {"actor_id": None, "action": "aspiration.escalate", "object_type": "aspiration",
                  "object_id": str(r.id), "scope_code": r.handler_scope, "before": None,
                  "after": {"level": level, "handler_scope": r.handler_scope}} for r in rows])
+            # Who is told (in tomorrow's digest at the latest): one notice per item and recipient.
+            db.session.execute(NOTICES_SQL, {"ids": [r.id for r in rows], "level": level, "at": now})
         result[level] = len(rows)
     db.session.expire_all()
     return result
@@ -502,3 +588,65 @@ def purge_personal(now: datetime | None = None, days: int | None = None) -> int:
     db.session.expire_all()
     return len(rows)
 
+
+
+# Pending notices whose item is still escalated as told (answered or triaged since: dropped).
+PENDING_NOTICES_SQL = text("""
+SELECT n.id, n.user_id, n.level, (a.id IS NOT NULL) AS current, n.aspiration_id
+FROM aspiration_escalation_notice n
+LEFT JOIN aspiration a ON a.id = n.aspiration_id AND a.state = ANY(:states)
+                      AND a.escalation_level >= n.level AND a.escalated_at >= n.escalated_at
+WHERE n.sent_on IS NULL
+ORDER BY n.user_id, n.aspiration_id, n.level
+""")
+DIGEST_CLAIM_SQL = text("""
+INSERT INTO aspiration_escalation_digest (user_id, day, items)
+SELECT * FROM unnest(CAST(:users AS bigint[]), CAST(:days AS date[]), CAST(:counts AS integer[]))
+ON CONFLICT DO NOTHING
+RETURNING user_id
+""")
+
+
+def send_escalation_digests(day: date | None = None, send=None) -> int:
+    """One mail per person per day listing the items newly escalated to them (no personal data).
+
+    Idempotent like the campaign digests: a (person, day) claim by INSERT … ON CONFLICT DO NOTHING,
+    and each notice records the day it was told; a person already sent today's digest gets the
+    rest tomorrow. `send(to, subject, body)`: the daily job collects them and mails after its commit."""
+    from kim_platform.accounts.mails import send_quietly
+    from kim_platform.accounts.models import User
+    from kim_platform.aspirations import mails
+
+    day = day or clock.today()
+    send = send or send_quietly
+    rows = db.session.execute(PENDING_NOTICES_SQL, {"states": list(HANDLER_STATES)}).all()
+    stale = [r.id for r in rows if not r.current]
+    if stale:
+        db.session.execute(update(AspirationEscalationNotice).where(AspirationEscalationNotice.id.in_(stale))
+                           .values(sent_on=day).execution_options(synchronize_session=False))
+    pending: dict[int, list] = {}
+    for r in rows:
+        if r.current:
+            pending.setdefault(r.user_id, []).append(r)
+    if not pending:
+        return 0
+    users = list(pending)
+    claimed = set(db.session.execute(DIGEST_CLAIM_SQL, {
+        "users": users, "days": [day] * len(users), "counts": [len(pending[u]) for u in users]}).scalars())
+    if not claimed:
+        return 0
+    told = [r.id for u in claimed for r in pending[u]]
+    db.session.execute(update(AspirationEscalationNotice).where(AspirationEscalationNotice.id.in_(told))
+                       .values(sent_on=day).execution_options(synchronize_session=False))
+    items = {a.id: a for a in db.session.scalars(
+        select(Aspiration).where(Aspiration.id.in_({r.aspiration_id for u in claimed for r in pending[u]})))}
+    from kim_platform.aspirations.queries import region_names
+    from kim_platform.regions.codes import kabupaten_of
+
+    names = region_names({kabupaten_of(a.desa_code) for a in items.values()})
+    sent = 0
+    for user in db.session.scalars(select(User).where(User.id.in_(claimed)).order_by(User.id)):
+        entries = list(dict.fromkeys((items[r.aspiration_id], r.level) for r in pending[user.id]))
+        send(user.email, *mails.escalation_digest(user, entries, names))
+        sent += 1
+    return sent

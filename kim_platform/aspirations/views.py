@@ -13,6 +13,7 @@ from kim_platform.aspirations.models import (
     HOAX_CHANNELS,
     KIND_LABELS,
     KINDS,
+    PUBLISHABLE_STATES,
     STATE_LABELS,
     STATES,
     TOPIC_LABELS,
@@ -117,6 +118,35 @@ def stats():
                            state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS, window=queries.STATS_WINDOW_DAYS)
 
 
+def _public_filters():
+    kind = request.args.get("jenis") if request.args.get("jenis") in KINDS else None
+    region = request.args.get("wilayah", "").strip()
+    return kind, (region if is_valid_code(region) else None)
+
+
+@bp.get("/aspirasi/publik")
+def public_index():
+    """Answered items and hoax clarifications their handlers chose to publish, newest first (keyset
+    pages, no total): the handler's texts only, never a name, a contact or the resident's words."""
+    kind, region = _public_filters()
+    cursor = request.args.get("setelah", "")[:200] or None
+    page = queries.public_page(region=region, kind=kind, cursor=cursor, per_page=PER_PAGE)
+    return render_template("aspirations/public_index.html", page=page, kind=kind or "", region=region or "",
+                           names=queries.public_place_names(page.items), kinds=KINDS, kind_labels=KIND_LABELS,
+                           topic_labels=TOPIC_LABELS, verdict_labels=VERDICT_LABELS,
+                           region_names=queries.region_names([region]))
+
+
+@bp.get("/aspirasi/publik/<int:item_id>")
+def public_detail(item_id: int):
+    """One published item (404 unless published)."""
+    item = queries.public_item(item_id)
+    if item is None:
+        abort(404)
+    return render_template("aspirations/public_detail.html", item=item, names=queries.public_place_names([item]),
+                           kind_labels=KIND_LABELS, topic_labels=TOPIC_LABELS, verdict_labels=VERDICT_LABELS)
+
+
 @bp.get("/aspirasi/<int:item_id>")
 @login_required
 def detail(item_id: int):
@@ -131,7 +161,8 @@ def detail(item_id: int):
         kind_labels=KIND_LABELS, state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS,
         hoax_channel_labels=HOAX_CHANNEL_LABELS, verdict_labels=VERDICT_LABELS, verdicts=VERDICTS, up=UP,
         region_names=queries.region_names([item.desa_code, item.handler_scope]),
-        errors={}, values={})
+        errors={}, values={}, publishable=item.state in PUBLISHABLE_STATES and bool(item.answer)
+        and permissions.can_publish_aspiration(current_user, item))
 
 
 @bp.post("/aspirasi/<int:item_id>/tindak")
@@ -165,6 +196,40 @@ def photo(key: str):
     if found is None or not permissions.aspiration_visible(current_user, found.aspiration) or not storage().exists(key):
         abort(404)
     return send_stored(key, public=False)
+
+
+def _publication(item_id: int, change):
+    """Publish or hide an item's public version (the handler), back to the item page."""
+    item = _item_or_404(item_id)
+    if not PostForm().validate():
+        abort(400)
+    try:
+        change(item)
+    except DomainError as error:
+        if error.status in (403, 404):
+            abort(error.status)
+        transaction.discard()
+        flash(" ".join([str(error.message), *error.field_messages().values()]), "error")
+        return redirect(url_for("aspirations.detail", item_id=item.id))
+    flash(_("Saved."), "success")
+    return redirect(url_for("aspirations.detail", item_id=item.id))
+
+
+@bp.post("/aspirasi/<int:item_id>/publikasi")
+@login_required
+@throttle.throttled(throttle.posting("aspiration"))
+def publish(item_id: int):
+    """Publish (or update) the public version of an answered item, with the texts the handler submits."""
+    return _publication(item_id, lambda item: services.publish_aspiration(
+        current_user, item, forms.publication_input(request)))
+
+
+@bp.post("/aspirasi/<int:item_id>/tarik-publikasi")
+@login_required
+@throttle.throttled(throttle.posting("aspiration"))
+def unpublish(item_id: int):
+    """Hide the public version again (its public page answers 404)."""
+    return _publication(item_id, lambda item: services.unpublish_aspiration(current_user, item))
 
 
 # The oversight pages (time to answer, repeated topics, exports) live on this blueprint too.
