@@ -35,6 +35,16 @@ class CoverageRowSchema(ma.Schema):
     activities_window = ma.fields.Integer(required=True)
     activities_previous = ma.fields.Integer(required=True, metadata={"description": "the window before"})
     activities_delta = ma.fields.Integer(required=True)
+    health_aktif = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is aktif (a report in 90 days, a valid SK, "
+                       "pengurus named, …), unlike `kim_active` (a report in the window); null before the "
+                       "first daily run"})
+    health_perlu_pendampingan = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is perlu pendampingan (needs support)"})
+    health_vakum = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is vakum (no report for 180 days or more)"})
+    health_as_of = ma.fields.Date(required=True, allow_none=True, metadata={
+        "description": "the day of the daily run the health figures come from"})
 
 
 class CoverageSchema(ma.Schema):
