@@ -109,6 +109,8 @@ PUBLIC_JSON_KEYS = {
     "active_months", "last_report_on", "weights", "score_90_days_ago", "place", "hidden_reason", "ancestors", "bbox", "centroid", "children_count", "path",
     # regions over time (issue 19): when a code was withdrawn and which one took over
     "retired_on", "replaced_by", "former_code",
+    # coverage beside "registered": verified KIMs per daily health state (counts only)
+    "health_aktif", "health_perlu_pendampingan", "health_vakum", "health_as_of",
 }
 
 

@@ -112,3 +112,16 @@ def test_demo_join_codes_are_random_and_not_derived_from_the_id(client):
     taken = set(random_join_codes(1000))
     fresh = random_join_codes(5000, taken=taken)
     assert len(set(fresh)) == 5000 and not set(fresh) & taken
+
+
+def test_demo_places_nothing_in_retired_desa():
+    """After a Kepmendagri the retired desa codes take no new KIM (and so no report)."""
+    connection = db.session.connection()
+    retired = connection.execute(text(
+        "UPDATE region SET retired_on = DATE '2027-01-02' WHERE level = 'desa' AND code NOT LIKE '76.02.%' "
+        "RETURNING code")).scalars().all()
+    assert retired
+    generate(connection, kims=40, activities=200, seed=3, regions="sample", photos=0)
+    placed = connection.execute(text(
+        "SELECT desa_code FROM kim WHERE is_demo UNION SELECT desa_code FROM activity WHERE is_demo")).scalars().all()
+    assert placed and all(code.startswith("76.02.") for code in placed)

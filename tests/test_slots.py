@@ -14,7 +14,8 @@ from kim_platform.core import clock
 from kim_platform.core.slots import EXTENSION, Slot, slot
 from kim_platform.extensions import db
 from kim_platform.kims.models import KimInvitation
-from kim_platform.kims.slots import PROFILE, PROFILE_SUMMARY
+from kim_platform.kims.slots import PROFILE, PROFILE_SUMMARY, REGION_HEALTH
+from kim_platform.maps.slots import TILE_FILTERS
 from kim_platform.regions.slots import REGION_PAGE
 from kim_platform.teladan.models import KimScore
 from tests.conftest import bearer, login
@@ -39,7 +40,7 @@ def test_the_app_fills_each_slot_from_the_domain_above(app):
     with app.app_context():
         filled = {s.name: [e.name for e in s.entries()]
                   for s in (PROFILE_SUMMARY, PROFILE, REGION_PAGE, ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED,
-                            REPORT_FORM, REPORT_FIELDS, REPORT_CHECK, REPORT_CREATED)}
+                            REPORT_FORM, REPORT_FIELDS, REPORT_CHECK, REPORT_CREATED, REGION_HEALTH, TILE_FILTERS)}
     assert filled == {
         "kim_profile.summary": ["health.state", "teladan.score"],
         "kim_profile": ["campaigns.for_this_kim", "aspirations.this_kim", "activities.recent", "health.follow_up"],
@@ -51,6 +52,8 @@ def test_the_app_fills_each_slot_from_the_domain_above(app):
         "activity_report.fields": ["campaigns.dissemination"],
         "activity_report.check": ["campaigns.dissemination"],
         "activity_report.created": ["campaigns.dissemination"],
+        "kim_health.by_region": ["health.by_region"],
+        "map_tiles.filters": ["health.state"],
     }
 
 

@@ -17,7 +17,7 @@ from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.kims.api import BBoxField
 from kim_platform.kims.queries import get_kim
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.api import RegionCode
 
 blp = Blueprint("activities_api", __name__, description="Activity reports (kegiatan)")
 types_blp = Blueprint("activity_types_api", __name__, description="Activity types (ADINDA and more)")
@@ -25,8 +25,7 @@ SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class ActivityListArgs(PaginationArgs):
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "where it took place: this region and below"})
+    region = RegionCode(metadata={"description": "where it took place: this region and below"})
     kim = ma.fields.Integer(validate=ID_RANGE)
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
                               metadata={"description": "default `published`; drafts and hidden reports "

@@ -12,7 +12,7 @@ from kim_platform.aspirations import forms, queries, services
 from kim_platform.aspirations.models import ACTIONS, HOAX_CHANNELS, KINDS, STATES, TOPICS, UP, VERDICTS
 from kim_platform.core import throttle
 from kim_platform.core.clock import utcnow
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.api import RegionCode
 
 blp = Blueprint("aspirations_api", __name__, description="Aspirations and hoax reports (issue 18)")
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
@@ -26,8 +26,7 @@ class AspirationListArgs(ma.Schema):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     topic = ma.fields.String(validate=ma.validate.OneOf(TOPICS))
     overdue = ma.fields.Boolean()
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "items whose desa lies in this region"})
+    region = RegionCode(metadata={"description": "items whose desa lies in this region"})
     kim_id = ma.fields.Integer(validate=ID_RANGE)
 
 
@@ -210,8 +209,8 @@ class Aspirations(MethodView):
 
 
 class StatsArgs(ma.Schema):
-    region = ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}(\.\d{2})?$", error="Not a province or kabupaten code."),
-                              metadata={"description": "a province or kabupaten/kota code; none: Indonesia"})
+    region = RegionCode(validate=ma.validate.Regexp(r"^\d{2}(\.\d{2})?$", error="Not a province or kabupaten code."),
+                        metadata={"description": "a province or kabupaten/kota code; none: Indonesia"})
 
 
 class TopicCountSchema(ma.Schema):

@@ -13,7 +13,7 @@ from kim_platform.campaigns import forms, queries, services, sharing
 from kim_platform.campaigns.models import CHANNELS, MATERIAL_KINDS, STATUSES
 from kim_platform.core import throttle
 from kim_platform.kims.queries import get_kim
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.api import RegionCode
 
 blp = Blueprint("campaigns_api", __name__, description="Dissemination campaigns (paket diseminasi)")
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
@@ -25,8 +25,7 @@ class CursorArgs(ma.Schema):
 
 
 class CampaignListArgs(CursorArgs):
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "campaigns whose targets lie in this region or contain it"})
+    region = RegionCode(metadata={"description": "campaigns whose targets lie in this region or contain it"})
     active = ma.fields.Boolean(metadata={"description": "true: published and running today; false: the others"})
     bidang = ma.fields.String(validate=ma.validate.Length(max=40),
                               metadata={"description": "meant for this bidang (or for every bidang)"})

@@ -8,15 +8,15 @@ from flask_smorest import Blueprint, abort
 from kim_platform.api.schemas import error_responses
 from kim_platform.core import clock
 from kim_platform.coverage import queries
-from kim_platform.regions.api import region_or_404
-from kim_platform.regions.codes import CODE_RE, LEVELS, level_of
+from kim_platform.regions.api import RegionCode, region_or_404
+from kim_platform.regions.codes import LEVELS, level_of
 
 blp = Blueprint("coverage_api", __name__, description="Coverage of desa by (active) KIMs")
 
 
 class CoverageArgs(ma.Schema):
     level = ma.fields.String(load_default="provinsi", validate=ma.validate.OneOf(LEVELS))
-    parent = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."))
+    parent = RegionCode()
     window_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=730),
                                     metadata={"description": "default: the KIM_COVERAGE_WINDOW_DAYS setting (90)"})
 
@@ -35,6 +35,16 @@ class CoverageRowSchema(ma.Schema):
     activities_window = ma.fields.Integer(required=True)
     activities_previous = ma.fields.Integer(required=True, metadata={"description": "the window before"})
     activities_delta = ma.fields.Integer(required=True)
+    health_aktif = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is aktif (a report in 90 days, a valid SK, "
+                       "pengurus named, …), unlike `kim_active` (a report in the window); null before the "
+                       "first daily run"})
+    health_perlu_pendampingan = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is perlu pendampingan (needs support)"})
+    health_vakum = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "verified KIMs whose daily health state is vakum (no report for 180 days or more)"})
+    health_as_of = ma.fields.Date(required=True, allow_none=True, metadata={
+        "description": "the day of the daily run the health figures come from"})
 
 
 class CoverageSchema(ma.Schema):
@@ -71,7 +81,7 @@ class Coverage(MethodView):
 
 class GapsArgs(ma.Schema):
     level = ma.fields.String(load_default="kabupaten", validate=ma.validate.OneOf(["kabupaten", "kecamatan"]))
-    parent = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."))
+    parent = RegionCode()
 
 
 class GapSchema(ma.Schema):
@@ -106,8 +116,7 @@ class Gaps(MethodView):
 
 
 class TimeseriesArgs(ma.Schema):
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "a region code; the nation without it"})
+    region = RegionCode(metadata={"description": "a region code; the nation without it"})
     months = ma.fields.Integer(load_default=24, validate=ma.validate.Range(min=1, max=60))
 
 

@@ -17,7 +17,8 @@ from kim_platform.regions.queries import former_codes
 cache = LruCache(capacity=48)
 
 COLUMNS = ("code", "name", "level", "desa_total", "desa_covered", "coverage_pct", "desa_active", "active_pct",
-           "kim_verified", "kim_active", "activities_window", "activities_previous", "activities_delta")
+           "kim_verified", "kim_active", "activities_window", "activities_previous", "activities_delta",
+           "health_aktif", "health_perlu_pendampingan", "health_vakum", "health_as_of")
 
 
 def as_csv(rows, as_of: date) -> bytes:

@@ -16,6 +16,7 @@ from kim_platform.activities.models import ActivityStatus
 from kim_platform.core import clock
 from kim_platform.extensions import db
 from kim_platform.kims.models import PUBLIC_STATUSES, KimStatus
+from kim_platform.kims.slots import HEALTH_STATES, REGION_HEALTH
 from kim_platform.regions.codes import LEVEL_DEPTH, LEVEL_WIDTH, LEVELS
 
 DEFAULT_WINDOW_DAYS = 90
@@ -37,6 +38,12 @@ class CoverageRow:
     kim_active: int
     activities_window: int
     activities_previous: int
+    # Verified KIMs per health state (aktif, perlu pendampingan, vakum) as of the daily run of
+    # `health_as_of`, beside the report-based "active" above; None until a run has counted them.
+    health_aktif: int | None = None
+    health_perlu_pendampingan: int | None = None
+    health_vakum: int | None = None
+    health_as_of: date | None = None
 
     @property
     def coverage_pct(self) -> float:
@@ -53,7 +60,35 @@ class CoverageRow:
     def as_dict(self) -> dict:
         # vars(), not dataclasses.asdict(): no deep copy, a third of the time on 700-row tables
         return {**vars(self), "coverage_pct": self.coverage_pct, "active_pct": self.active_pct,
-                "activities_delta": self.activities_delta}
+                "activities_delta": self.activities_delta,
+                "health_as_of": self.health_as_of.isoformat() if self.health_as_of else None}
+
+
+HEALTH_FIELDS = tuple(f"health_{state}" for state in HEALTH_STATES)
+
+
+def region_health(codes):
+    """KIMs per health state of these regions (kims.slots.REGION_HEALTH, filled by health: coverage
+    may not import it), or None in an app without it. With no codes: only the as-of day and version."""
+    found = REGION_HEALTH.collect(codes=list(codes))
+    return found[0] if found else None
+
+
+def health_version() -> str:
+    health = region_health(())
+    return health.version if health else ""
+
+
+def _with_health(rows: list[CoverageRow]) -> list[CoverageRow]:
+    """The health states of each row's region, read from the daily run's per-region totals (one query)."""
+    health = region_health(row.code for row in rows)
+    if health is None or health.as_of is None:
+        return rows
+    for row in rows:
+        for state, n in health.counts[row.code].items():
+            setattr(row, f"health_{state}", n)
+        row.health_as_of = health.as_of
+    return rows
 
 
 def child_level(parent: str | None) -> str:
@@ -98,7 +133,7 @@ def coverage_rows(level: str, parent: str | None = None, window_days: int | None
     costs a few hundred index rows per region instead of a scan of the reports. The desa of one
     kecamatan are few, and are counted from the raw tables."""
     if level == "desa":
-        return direct_coverage_rows(level, parent, window_days, today)
+        return _with_health(direct_coverage_rows(level, parent, window_days, today))
     params = _window(level, parent, window_days or window_days_setting(), today)
     rows = db.session.execute(text("""
         WITH places AS (SELECT code, name, desa_total FROM region
@@ -138,7 +173,7 @@ def coverage_rows(level: str, parent: str | None = None, window_days: int | None
         ) before_previous ON true
         ORDER BY p.code
     """), params).all()
-    return _rows(level, rows)
+    return _with_health(_rows(level, rows))
 
 
 def direct_coverage_rows(level: str, parent: str | None = None, window_days: int | None = None,
@@ -281,6 +316,10 @@ def summary(parent: str | None = None, window_days: int | None = None, today: da
                         *(sum(getattr(r, f) for r in rows) for f in (
                             "desa_total", "desa_covered", "desa_active", "kim_verified", "kim_active",
                             "activities_window", "activities_previous")))
+    if rows and rows[0].health_as_of is not None:
+        for field in HEALTH_FIELDS:
+            setattr(total, field, sum(getattr(r, field) for r in rows))
+        total.health_as_of = rows[0].health_as_of
     return total, rows
 
 

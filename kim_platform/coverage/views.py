@@ -91,7 +91,8 @@ def export(fmt: str):
     title = f"Cakupan KIM {region.title if region else 'Indonesia'}"
     mimetype, render = EXPORTS[fmt]
     code = region.code if region else None
-    key = (fmt, code, title, as_of, queries.window_days_setting(), data_version())
+    # The health figures change with the daily run, not with a KIM or a report: their version too.
+    key = (fmt, code, title, as_of, queries.window_days_setting(), data_version(), queries.health_version())
     body, etag = exports.cached(key, lambda: render(queries.summary(code)[1], as_of, title))
     fresh = request.if_none_match and etag in request.if_none_match
     response = make_response("", 304) if fresh else make_response(body)

@@ -108,9 +108,10 @@ def _generate(connection: Connection, kims: int, activities: int, seed: int, reg
     today = clock.today()  # Jakarta's today, as every figure counts it
     now = clock.utcnow()
 
+    # Current desa only: a code a Kepmendagri retired takes no new KIM or report (regions.changes).
     desa_rows = connection.execute(text(
         "SELECT code, name, ST_Y(centroid), ST_X(centroid) FROM region "
-        "WHERE level = 'desa' AND centroid IS NOT NULL ORDER BY code")).all()
+        "WHERE level = 'desa' AND centroid IS NOT NULL AND retired_on IS NULL ORDER BY code")).all()
     if regions == "sample":
         desa_rows = [r for r in desa_rows if province_of(r[0]) in ("73", "76")]
     if not desa_rows:

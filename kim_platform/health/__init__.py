@@ -5,11 +5,14 @@ perlu pendampingan, vakum), SK validity and reminders, pengurus, the yearly data
 
 def init_app(app) -> None:
     """Fill the slots of the pages below (core.slots): the state on the KIM profile and its
-    follow-up for the pembina, the `health` filter of the KIM list; register the daily tasks."""
+    follow-up for the pembina, the `health` filter of the KIM list, the states per region in
+    coverage, the health filter of the map's KIM tiles; register the daily tasks."""
     from kim_platform.core.jobs import daily_task
     from kim_platform.health import panels, queries, services
     from kim_platform.health.models import reason_label, state_label
-    from kim_platform.kims.slots import LIST_FILTERS, PROFILE, PROFILE_SUMMARY
+    from kim_platform.kims.slots import LIST_FILTERS, PROFILE, PROFILE_SUMMARY, REGION_HEALTH
+    from kim_platform.maps.slots import TILE_FILTERS
+    from kim_platform.regions.references import register_apply_hook
 
     app.jinja_env.globals.update(health_label=state_label)
     app.jinja_env.filters["health_reason"] = reason_label
@@ -17,6 +20,10 @@ def init_app(app) -> None:
     PROFILE.register(app, "health.follow_up", panels.kim_follow_up, order=50,
                      template="health/_kim_follow_up.html")
     LIST_FILTERS.register(app, "health.state", queries.state_condition)
+    REGION_HEALTH.register(app, "health.by_region", queries.region_states)
+    TILE_FILTERS.register(app, "health.state", queries.tile_condition)
+    # A new Kepmendagri re-codes KIMs: their states are counted again under the new codes.
+    register_apply_hook(app, "health.region_states", after=queries.rebuild_region_states)
     daily_task(app, "health.states", 10, lambda day: f"{services.compute_daily(day)} KIM health states")
     daily_task(app, "health.sk_reminders", 20, _reminders)
     daily_task(app, "health.monthly_digest", 30, _digests)

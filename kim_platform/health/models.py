@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kim_platform.extensions import db
 from kim_platform.kims.slots import HEALTH_STATES
+from kim_platform.regions.models import CODE_TYPE
 
 
 class HealthState:
@@ -114,3 +115,21 @@ class HealthDigest(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class KimHealthRegion(db.Model):
+    """Health states per region code ('' is the nation, then provinsi, kabupaten, kecamatan, desa):
+    the verified KIMs in each state, rebuilt by the daily run in one INSERT … SELECT (and moved by
+    one when a KIM's admins confirm its data). Coverage shows them beside "registered"."""
+
+    __tablename__ = "kim_health_region"
+
+    code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
+    aktif: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    perlu_pendampingan: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    vakum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The day of the states counted (the daily run's day).
+    computed_on: Mapped[date] = mapped_column(Date)
+    # When the figures were last written; the nation's row is written by every change, so its
+    # value is the version of every answer built on health states (map tiles, coverage exports).
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

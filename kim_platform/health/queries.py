@@ -10,9 +10,11 @@ from sqlalchemy import and_, func, or_, select, text, true
 from kim_platform import permissions
 from kim_platform.accounts.models import User
 from kim_platform.extensions import db
-from kim_platform.health.models import ContactNote, HealthState, KimHealth
+from kim_platform.health.models import ContactNote, HealthState, KimHealth, KimHealthRegion
 from kim_platform.kims.models import MANAGER_ROLES, Kim, KimSkVersion, KimStatus, Membership
-from kim_platform.regions.codes import descendant_pattern
+from kim_platform.kims.slots import RegionHealth
+from kim_platform.maps.slots import NOT_ASSESSED, TileCondition
+from kim_platform.regions.codes import LEVEL_WIDTH, ancestor_codes, descendant_pattern
 
 REPORT_WARNING_DAYS = 90  # no published report for 90 days: perlu pendampingan
 REPORT_DORMANT_DAYS = 180  # for 180 days: vakum
@@ -83,16 +85,110 @@ ON CONFLICT (kim_id) DO UPDATE SET
 PRUNE_SQL = text("DELETE FROM kim_health h USING kim k WHERE k.id = h.kim_id AND k.status <> :verified_status")
 
 
+# The states per region code, from the nation ('') down to the desa: every prefix level of a KIM's
+# desa code in one pass (as coverage's rebuild does), never a query per region; one statement, so
+# regions left without KIMs read 0. The nation's row is always written: its changed_at is the
+# version of what is built on the states.
+REGION_REBUILD_SQL = text("""
+WITH counted AS (
+    SELECT p.code, count(*) FILTER (WHERE h.state = 'aktif') AS aktif,
+           count(*) FILTER (WHERE h.state = 'perlu_pendampingan') AS perlu_pendampingan,
+           count(*) FILTER (WHERE h.state = 'vakum') AS vakum
+    FROM kim_health h JOIN kim k ON k.id = h.kim_id
+    CROSS JOIN LATERAL (VALUES (''), (left(k.desa_code, 2)), (left(k.desa_code, 5)), (left(k.desa_code, 8)),
+                               (k.desa_code)) AS p(code)
+    WHERE k.status = :verified_status
+    GROUP BY p.code
+)
+INSERT INTO kim_health_region AS r (code, aktif, perlu_pendampingan, vakum, computed_on, changed_at)
+SELECT coalesce(c.code, before.code), coalesce(c.aktif, 0), coalesce(c.perlu_pendampingan, 0), coalesce(c.vakum, 0),
+       CAST(:today AS date), clock_timestamp()
+FROM counted c FULL JOIN kim_health_region before ON before.code = c.code
+UNION ALL
+SELECT '', 0, 0, 0, CAST(:today AS date), clock_timestamp()
+WHERE NOT EXISTS (SELECT 1 FROM counted WHERE code = '') AND NOT EXISTS (SELECT 1 FROM kim_health_region WHERE code = '')
+ON CONFLICT (code) DO UPDATE SET
+    aktif = EXCLUDED.aktif, perlu_pendampingan = EXCLUDED.perlu_pendampingan, vakum = EXCLUDED.vakum,
+    computed_on = EXCLUDED.computed_on, changed_at = EXCLUDED.changed_at
+""")
+# One KIM's state changed outside the daily run (its admins confirmed the data): its region rows move
+# by one, so the figures stay equal to the states until the next run rebuilds them.
+REGION_MOVE_SQL = text("""
+INSERT INTO kim_health_region AS r (code, aktif, perlu_pendampingan, vakum, computed_on, changed_at)
+SELECT p.code, :aktif, :perlu_pendampingan, :vakum, CAST(:today AS date), clock_timestamp()
+FROM unnest(CAST(:codes AS varchar[])) AS p(code)
+ON CONFLICT (code) DO UPDATE SET
+    aktif = r.aktif + EXCLUDED.aktif, perlu_pendampingan = r.perlu_pendampingan + EXCLUDED.perlu_pendampingan,
+    vakum = r.vakum + EXCLUDED.vakum, changed_at = EXCLUDED.changed_at
+""")
+KIM_STATE_SQL = text("""
+SELECT h.state, k.desa_code, k.status FROM kim k LEFT JOIN kim_health h ON h.kim_id = k.id WHERE k.id = :kim_id
+""")
+
+
 def compute_states(today: date, kim_id: int | None = None) -> int:
-    """Store every verified KIM's state and reasons as of `today` (or only `kim_id`'s, after its
-    admins confirmed the data); returns how many were written."""
+    """Store every verified KIM's state and reasons as of `today` and the states per region (or only
+    `kim_id`'s, after its admins confirmed the data); returns how many were written."""
+    before = db.session.execute(KIM_STATE_SQL, {"kim_id": kim_id}).first() if kim_id is not None else None
     written = db.session.execute(COMPUTE_SQL, {
         "today": today, "warning": REPORT_WARNING_DAYS, "dormant": REPORT_DORMANT_DAYS, "kim_id": kim_id,
         "verified_status": KimStatus.VERIFIED,
         "min_members": MIN_MEMBERS, "confirm_cutoff": months_before(today, CONFIRM_MONTHS)}).rowcount
     db.session.execute(PRUNE_SQL if kim_id is None else text(PRUNE_SQL.text + " AND k.id = :kim_id"),
                        {"verified_status": KimStatus.VERIFIED, **({} if kim_id is None else {"kim_id": kim_id})})
+    if kim_id is None:
+        rebuild_region_states(db.session.connection(), today)
+    elif before is not None:
+        after = db.session.execute(KIM_STATE_SQL, {"kim_id": kim_id}).first()
+        old = before.state if before.status == KimStatus.VERIFIED else None
+        new = after.state if after.status == KimStatus.VERIFIED else None
+        if old != new:
+            moves = {state: (state == new) - (state == old) for state in HealthState.ALL}
+            db.session.execute(REGION_MOVE_SQL, {"codes": ["", *ancestor_codes(after.desa_code)[::-1], after.desa_code],
+                                                 "today": today, **moves})
     return written
+
+
+def rebuild_region_states(connection, today: date | None = None) -> None:
+    """Recount the states per region from kim_health (the daily run; after a new Kepmendagri, whose
+    remapped KIMs count under their new codes)."""
+    if today is None:
+        today = connection.execute(text("SELECT coalesce(max(computed_on), CURRENT_DATE) FROM kim_health")).scalar()
+    connection.execute(REGION_REBUILD_SQL, {"today": today, "verified_status": KimStatus.VERIFIED})
+
+
+def region_states(codes) -> RegionHealth:
+    """The `kim_health.by_region` slot: KIMs per health state for each of `codes` (0 where none),
+    the day they were counted and their version (one query; none for the version alone)."""
+    codes = list(dict.fromkeys(codes))
+    rows = db.session.execute(
+        select(KimHealthRegion).where(KimHealthRegion.code.in_(["", *codes]))).scalars().all()
+    found = {row.code: row for row in rows}
+    nation = found.get("")
+    counts = {code: {state: getattr(found[code], state) if code in found else 0 for state in HealthState.ALL}
+              for code in codes}
+    return RegionHealth(as_of=nation.computed_on if nation else None,
+                        version=nation.changed_at.isoformat() if nation else "", counts=counts)
+
+
+def states_version() -> str:
+    """Changes whenever a health state does (the nation row of kim_health_region)."""
+    changed = db.session.scalar(select(KimHealthRegion.changed_at).where(KimHealthRegion.code == ""))
+    return changed.isoformat() if changed else ""
+
+
+def direct_region_states(level: str, parent: str | None = None) -> dict[str, dict[str, int]]:
+    """The same counts for the regions of `level` below `parent`, from kim_health itself (the
+    oracle for the tests)."""
+    width = LEVEL_WIDTH[level]
+    rows = db.session.execute(text("""
+        SELECT left(k.desa_code, :width), h.state, count(*) FROM kim_health h JOIN kim k ON k.id = h.kim_id
+        WHERE k.status = :verified_status AND k.desa_code LIKE :prefix GROUP BY 1, 2
+    """), {"width": width, "verified_status": KimStatus.VERIFIED, "prefix": (parent + ".%") if parent else "%"})
+    found: dict[str, dict[str, int]] = {}
+    for code, state, n in rows:
+        found.setdefault(code, dict.fromkeys(HealthState.ALL, 0))[state] = n
+    return found
 
 
 def health_of(kim_id: int) -> KimHealth | None:
@@ -105,6 +201,20 @@ def state_condition(filters: dict):
     if not state:
         return None
     return select(KimHealth.kim_id).where(KimHealth.kim_id == Kim.id, KimHealth.state == state).exists()
+
+
+def tile_condition(filters: dict) -> TileCondition | None:
+    """The `map_tiles.filters` slot: `health=<state>` keeps the KIMs in that state on the map,
+    `health=belum_dinilai` those without one yet; such tiles are renewed when the states change."""
+    state = filters.get("health")
+    if not state:
+        return None
+    if state == NOT_ASSESSED:
+        return TileCondition("health.state", "NOT EXISTS (SELECT 1 FROM kim_health h WHERE h.kim_id = k.id)", {},
+                             states_version)
+    return TileCondition("health.state",
+                         "EXISTS (SELECT 1 FROM kim_health h WHERE h.kim_id = k.id AND h.state = :health_state)",
+                         {"health_state": state}, states_version)
 
 
 def _scope_condition(viewer):

@@ -17,7 +17,7 @@ from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services
 from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, PENGURUS_POSITIONS, STATUSES, Bidang
 from kim_platform.kims.slots import HEALTH_STATES
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.api import RegionCode
 
 blp = Blueprint("kims_api", __name__, description="KIM registry")
 invitations_blp = Blueprint("invitations_api", __name__,
@@ -45,8 +45,7 @@ class BBoxField(ma.fields.String):
 
 
 class KimListArgs(PaginationArgs):
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "region code; KIMs in it and below (prefix)"})
+    region = RegionCode(metadata={"description": "region code; KIMs in it and below (prefix)"})
     bidang = ma.fields.String(validate=ma.validate.Length(max=40), metadata={"description": "bidang slug"})
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
                               metadata={"description": "only this status (`inactive` for KIMs no longer "

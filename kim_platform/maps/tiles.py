@@ -22,6 +22,7 @@ from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import DEFAULT_HIDDEN_STATUSES
+from kim_platform.maps.slots import TILE_FILTERS
 from kim_platform.regions.codes import LEVEL_WIDTH
 
 MAX_ZOOM = 16
@@ -80,8 +81,28 @@ def data_version() -> str:
     return _version["value"]
 
 
+_condition_versions: dict[str, tuple[str, float]] = {}
+
+
+def condition_version(condition) -> str:
+    """The version of what a slot's tile condition reads (maps.slots.TileCondition), asked at most
+    once a second per worker like data_version()."""
+    now = time.monotonic()
+    known = _condition_versions.get(condition.name)
+    if known is None or now - known[1] > VERSION_TTL_S:
+        known = (condition.version(), now)
+        _condition_versions[condition.name] = known
+    return known[0]
+
+
 def forget_version() -> None:
     _version["value"] = None
+    _condition_versions.clear()
+
+
+def tile_conditions(filters: dict) -> list:
+    """What the domains above add for these filters (slot map_tiles.filters: the health state)."""
+    return TILE_FILTERS.collect(filters=filters)
 
 
 def _as_sql(clause) -> tuple[str, dict]:
@@ -124,9 +145,15 @@ def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool
     return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
 
-def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_only=False) -> bytes:
+def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_only=False, health=None,
+             conditions=None) -> bytes:
     seen, seen_params, visibility_class = visibility(viewer)
     extra, params = _kim_filters(bidang, status, active_only, counting=z < POINTS_FROM_ZOOM)
+    if conditions is None:
+        conditions = tile_conditions({"health": health}) if health else []
+    for condition in conditions:
+        extra += f" AND ({condition.sql})"
+        params.update(condition.params)
     params.update(seen_params, z=z, x=x, y=y, since=clock.today() - timedelta(days=ACTIVE_DAYS),
                   extent=EXTENT, buffer=BUFFER)
     if z >= POINTS_FROM_ZOOM:
@@ -141,7 +168,7 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
                 FROM kim k, env
                 WHERE k.point && ST_Transform(env.e, 4326) AND {seen}{extra}
             ) t"""  # nosec B608
-    elif visibility_class == "public" and not (bidang or status or active_only):
+    elif visibility_class == "public" and not (bidang or status or active_only or conditions):
         # The public, unfiltered view (the national first view): counts kept by the trigger
         # (verified KIMs: the public statuses less the inactive ones lists hide by default).
         params["level"] = "kabupaten" if z <= 7 else "kecamatan"
@@ -218,11 +245,15 @@ def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[
     """(gzipped tile, ETag, whether it is public); the tile is built once per data version."""
     version = data_version()
     visibility_class = visibility(viewer)[2] if layer == "kims" else "public"
-    key = (layer, version, z, x, y, visibility_class, tuple(sorted((k, str(v)) for k, v in filters.items() if v)))
+    # A slot's condition (the health state) adds the version of what it reads: the daily health run
+    # renews the tiles filtered by health, and only those.
+    conditions = tile_conditions(filters) if layer == "kims" and filters.get("health") else []
+    key = (layer, version, z, x, y, visibility_class, tuple(sorted((k, str(v)) for k, v in filters.items() if v)),
+           tuple((c.name, condition_version(c)) for c in conditions))
     etag = hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()[:20]
     body = cache.get(key)
     if body is None:
-        raw = kim_tile(z, x, y, viewer, **filters) if layer == "kims" else region_tile(z, x, y)
+        raw = kim_tile(z, x, y, viewer, conditions=conditions, **filters) if layer == "kims" else region_tile(z, x, y)
         body = gzip.compress(raw, compresslevel=6) if raw else b""
         cache.put(key, body)
     return body, etag, visibility_class == "public"

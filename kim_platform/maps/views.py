@@ -11,6 +11,7 @@ from kim_platform.core.maps import embed, new_map
 from kim_platform.kims.models import STATUS_LABELS, STATUSES
 from kim_platform.kims.queries import bidang_family, bidang_list, status_choices
 from kim_platform.maps import tiles
+from kim_platform.maps.slots import HEALTH_FILTERS, NOT_ASSESSED, TILE_FILTERS
 
 bp = Blueprint("maps", __name__)
 
@@ -42,6 +43,7 @@ def national_map():
         "maps/national.html", national_map=embed(fmap), map_var=fmap.get_name(),
         bidang=[(b.slug, b.label(locale), b.parent_slug) for b in bidang_list()],
         statuses=status_choices(current_user), status_labels=STATUS_LABELS,
+        health_filters=HEALTH_FILTERS if TILE_FILTERS.entries() else (), not_assessed=NOT_ASSESSED,
     )
 
 
@@ -69,6 +71,7 @@ def tile(layer: str, z: str, x: str, y: str):
         bidang = request.args.get("bidang")
         status = request.args.get("status")
         active = request.args.get("active", "")
+        health = request.args.get("health")
         family = bidang_family(bidang) if bidang else None
         if bidang and family is None:
             return _tile_error("bidang", _("Unknown bidang."))
@@ -76,7 +79,9 @@ def tile(layer: str, z: str, x: str, y: str):
             return _tile_error("status", _("Unknown status."))
         if active not in ("", "0", "1"):
             return _tile_error("active", _("Use active=1, or leave it out."))
-        filters = {"bidang": family, "status": status, "active_only": active == "1"}
+        if health and (health not in HEALTH_FILTERS or not TILE_FILTERS.entries()):
+            return _tile_error("health", _("Unknown health state."))
+        filters = {"bidang": family, "status": status, "active_only": active == "1", "health": health}
     body, etag, public = tiles.cached_tile(layer, z, x, y, current_user, **filters)
     if request.if_none_match and etag in request.if_none_match:
         response = make_response("", 304)

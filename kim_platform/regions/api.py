@@ -1,5 +1,6 @@
 """/api/v1/regions: the region hierarchy as JSON."""
 import marshmallow as ma
+from flask import g
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
@@ -13,16 +14,48 @@ blp = Blueprint("regions_api", __name__, description="Administrative regions (wi
 CODE_FIELD_DOC = {"description": "dotted Kemendagri code, e.g. 76.04 or 76.04.01.2001", "example": "76.04"}
 
 
+REPLACED_HEADER = "Region-Replaced"
+
+
+class RegionCode(ma.fields.String):
+    """A region code as an API filter (`region=`, `parent=`): malformed is 400; a code a
+    Kepmendagri replaced is resolved to the code that took it over (regions.queries.current_code,
+    the rule pages redirect by), and the answer says so: `Region-Replaced: <old>=<new>`."""
+
+    NOTE = (" A code a Kepmendagri replaced is answered for the current code, with the header "
+            "`Region-Replaced: <old>=<new>`.")
+
+    def __init__(self, *, validate=None, **kwargs):
+        metadata = dict(kwargs.pop("metadata", {}))
+        metadata["description"] = metadata.get("description", "region code") + self.NOTE
+        # A narrower pattern (e.g. province or kabupaten only) replaces the general one.
+        validate = validate or ma.validate.Regexp(CODE_RE, error="Not a valid region code.")
+        super().__init__(validate=validate, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs)
+        current = queries.current_code(code) if is_valid_code(code) else None
+        if current is None:
+            return code
+        g.region_replaced = f"{code}={current}"
+        return current
+
+
+@blp.after_app_request
+def _say_region_replaced(response):
+    replaced = g.pop("region_replaced", None)
+    if replaced:
+        response.headers[REPLACED_HEADER] = replaced
+    return response
+
+
 class RegionListArgs(PaginationArgs):
     q = ma.fields.String(
         validate=ma.validate.Length(max=100),
         metadata={"description": "name (case/accent-insensitive, typo-tolerant) or code prefix"},
     )
     level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
-    parent = ma.fields.String(
-        validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-        metadata={"description": "only regions below this code (any depth)", "example": "76"},
-    )
+    parent = RegionCode(metadata={"description": "only regions below this code (any depth)", "example": "76"})
 
 
 class RegionSchema(ma.Schema):

@@ -27,6 +27,27 @@ def get_region(code: str) -> Region | None:
     return db.session.get(Region, code)
 
 
+def current_code(code: str) -> str | None:
+    """The current code that took over a retired `code`, following later decrees too (92.01 ->
+    96.01 -> ...): the one rule for a region chosen by an old code (pages redirect to it, API
+    filters use it). None when `code` is current or unknown, or was split or removed (nothing took
+    it over whole: it still resolves by itself, with the KIMs that wait to be placed)."""
+    region, seen = get_region(code), []
+    while region is not None and region.replaced_by and region.code not in seen:
+        seen.append(region.code)
+        region = get_region(region.replaced_by)
+    return region.code if seen and region is not None else None
+
+
+def replaced_notice(old_code: str, code: str):
+    """(old region, its latest change) when `old_code` is a code that `code` took over (the note
+    on a page reached through an old code), else None."""
+    if not is_valid_code(old_code) or current_code(old_code) != code:
+        return None
+    change = last_change_of(old_code)
+    return (get_region(old_code), change) if change is not None else None
+
+
 def regions_by_code(codes) -> dict[str, Region]:
     codes = list(set(codes))
     if not codes:

@@ -1,4 +1,7 @@
-"""Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari."""
+"""Region pages: the home page (/), /wilayah, /wilayah/<code>, /wilayah/cari; and the rule for a
+region chosen by a code a Kepmendagri replaced (`?wilayah=<old>` on any page)."""
+from urllib.parse import urlencode
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from kim_platform.core.maps import embed, region_map
@@ -9,6 +12,36 @@ from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
 bp = Blueprint("regions", __name__, url_prefix="/wilayah")
 # The home page is the way into the regions; its own blueprint because it lives at the root.
 home_bp = Blueprint("home", __name__)
+
+
+# The query parameter every page uses for a chosen region (/cakupan, /teladan, /kim, /kegiatan, …).
+REGION_ARG = "wilayah"
+OLD_CODE_ARG = "kode_lama"
+
+
+@bp.before_app_request
+def redirect_replaced_region_arg():
+    """`?wilayah=<old code>` on any page: 302 to the same page with the code that took it over
+    and `kode_lama` (the page then shows the note /wilayah/<old> gives), the rest of the query
+    kept. A 302, not a 301, as for /wilayah/<old>. The API resolves its filters instead
+    (regions.api.RegionCode)."""
+    if request.method not in ("GET", "HEAD") or request.path.startswith("/api/"):
+        return None
+    code = request.args.get(REGION_ARG, "").strip()
+    current = queries.current_code(code) if is_valid_code(code) else None
+    if current is None:
+        return None
+    args = [(key, value) for key, value in request.args.items(multi=True) if key not in (REGION_ARG, OLD_CODE_ARG)]
+    args += [(REGION_ARG, current), (OLD_CODE_ARG, code)]
+    return redirect(f"{request.script_root}{request.path}?{urlencode(args)}")
+
+
+@bp.app_template_global()
+def replaced_region_notice():
+    """(old region, change) on a page reached from an old code (base.html shows the note), else None."""
+    old = request.args.get(OLD_CODE_ARG, "")
+    code = request.args.get(REGION_ARG, "")
+    return queries.replaced_notice(old, code) if old and code else None
 
 
 @home_bp.get("/")
@@ -47,10 +80,8 @@ def detail(code: str):
     if region.replaced_by:
         # An old code keeps working: to the region that took it over, which says so (a 302, not a
         # 301: a mistaken mapping corrected later must not stay cached in browsers).
-        return redirect(url_for("regions.detail", code=region.replaced_by, kode_lama=region.code))
-    old_code = request.args.get("kode_lama", "")
-    old = queries.get_region(old_code) if is_valid_code(old_code) else None
-    note = queries.last_change_of(old.code) if old is not None and old.replaced_by == region.code else None
+        return redirect(url_for("regions.detail", code=queries.current_code(code), kode_lama=region.code))
+    replaced = queries.replaced_notice(request.args.get(OLD_CODE_ARG, ""), code)
     retired_note = queries.last_change_of(code) if region.is_retired else None
     children = queries.children_page(code, page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
     child_codes = [child.code for child in children.items]
@@ -65,7 +96,7 @@ def detail(code: str):
     return render_template(
         "regions/detail.html",
         region=region,
-        replaced=(old, note) if note else None,
+        replaced=replaced,
         retired_note=retired_note,
         split_into=queries.split_into(code) if region.is_retired else [],
         child_level=LEVELS[LEVELS.index(region.level) + 1] if region.level != "desa" else None,

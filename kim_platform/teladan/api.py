@@ -10,16 +10,14 @@ from kim_platform.api.schemas import error_responses
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim, KimStatus
 from kim_platform.kims.queries import bidang_list
-from kim_platform.regions.api import region_or_404
-from kim_platform.regions.codes import CODE_RE
+from kim_platform.regions.api import RegionCode, region_or_404
 from kim_platform.teladan import coaching, queries, scoring
 
 blp = Blueprint("teladan_api", __name__, description="KIM teladan: the platform's own score, not an official rank")
 
 
 class TeladanArgs(ma.Schema):
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "a provinsi or kabupaten/kota code; the nation without it"})
+    region = RegionCode(metadata={"description": "a provinsi or kabupaten/kota code; the nation without it"})
     bidang = ma.fields.String(validate=ma.validate.Length(max=40))
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))

@@ -87,7 +87,7 @@
     var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(6); }).join(",");
     // The list leaves inactive KIMs out unless asked; the map draws them (grey), so it asks.
     var chosen = control("filter-status");
-    var lookup = filterQuery("&") + (chosen && chosen.value ? "" : "&include_inactive=true");
+    var lookup = filterQuery("&", true) + (chosen && chosen.value ? "" : "&include_inactive=true");
     getJSON(d.kimsApi + "?per_page=1&bbox=" + bbox + lookup).then(function (page) {
       if (page.items && page.items.length) { showKim(page.items[0], e.latlng); } else { regionAt(e.latlng); }
     }).catch(function () { regionAt(e.latlng); });
@@ -97,12 +97,17 @@
   // Region pages and KIM profiles embed the same layers without the filter and search controls.
   function control(id) { return document.getElementById(id); }
 
-  function filterQuery(prefix) {
+  // The KIM list API takes the same filters, except a tiles-only health choice ("not assessed yet").
+  function filterQuery(prefix, forList) {
     var params = [];
     var bidang = control("filter-bidang");
     var status = control("filter-status");
+    var health = control("filter-health");
     if (bidang && bidang.value) { params.push("bidang=" + encodeURIComponent(bidang.value)); }
     if (status && status.value) { params.push("status=" + encodeURIComponent(status.value)); }
+    if (health && health.value && !(forList && health.selectedOptions[0].hasAttribute("data-tiles-only"))) {
+      params.push("health=" + encodeURIComponent(health.value));
+    }
     return params.length ? prefix + params.join("&") : "";
   }
 
@@ -145,7 +150,7 @@
     }).addTo(map);
   }
   addKimLayer();
-  ["filter-bidang", "filter-status", "filter-active"].forEach(function (id) {
+  ["filter-bidang", "filter-status", "filter-health", "filter-active"].forEach(function (id) {
     var element = document.getElementById(id);
     if (element) { element.addEventListener("change", addKimLayer); }
   });
