@@ -552,6 +552,18 @@ def can_transition_aspiration(actor, item, by: str) -> bool:
     return can_handle_aspiration(actor, item)
 
 
+def can_add_aspiration_evidence(actor, item) -> bool:
+    """Evidence photos sent one by one after the item (the offline outbox): its author, while still
+    a member of the reporting KIM."""
+    return is_person(actor) and item.author_id == actor.id and _is_member(actor.id, item.kim)
+
+
+def can_publish_clarification(actor, item) -> bool:
+    """The klarifikasi hoaks report of an answered hoax item: a member of the reporting KIM (it is
+    that KIM's activity report, so one who may report for it)."""
+    return is_person(actor) and _is_member(actor.id, item.kim) and can_write_report(actor, item.kim)
+
+
 
 ACTIONS = {
     "users.manage": lambda user, obj: can_manage_roles(user),
@@ -597,6 +609,8 @@ ACTIONS = {
     "aspiration.view": lambda user, obj: aspiration_visible(user, obj),
     "aspiration.handle": lambda user, obj: can_handle_aspiration(user, obj),
     "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
+    "aspiration.evidence": lambda user, obj: can_add_aspiration_evidence(user, obj),
+    "aspiration.clarify": lambda user, obj: can_publish_clarification(user, obj),
     # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
     "aspiration.queue": lambda user, obj: is_authenticated(user),
 }

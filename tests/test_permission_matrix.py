@@ -377,6 +377,15 @@ MATRIX = {
                                                     ASPIRATION_VIEWERS),
     ("aspirations_api.AspirationTransitions", "POST"): Case(
         lambda c: f"/api/v1/aspirations/{c.aspiration.id}/transitions", KIM_REGION, json={"action": "diverifikasi"}),
+    # The offline outbox's evidence photos: only the item's author (here another member) sends them.
+    ("aspirations_api.AspirationEvidence", "PUT"): Case(lambda c: f"/api/v1/aspirations/{c.aspiration.id}/photos/1",
+                                                         frozenset()),
+    # Klarifikasi hoaks: the KIM's members (the matrix item is no hoax: they are told so, 409/redirect).
+    ("aspirations.clarify", "GET"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/klarifikasi", ASPIRATION_MEMBERS),
+    ("aspirations.clarify", "POST"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/klarifikasi", ASPIRATION_MEMBERS,
+                                          data={}),
+    ("aspirations_api.AspirationClarification", "POST"): Case(
+        lambda c: f"/api/v1/aspirations/{c.aspiration.id}/clarification", ASPIRATION_MEMBERS, json={}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
     ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),

@@ -4,10 +4,12 @@ overdue, and the answer returns to the desa."""
 
 
 def init_app(app) -> None:
-    """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile and
-    the items of my KIMs on Akun saya; declare the region codes an item holds; add the daily
+    """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile,
+    the items of my KIMs on Akun saya, "Klarifikasi atas laporan hoaks #N" on a report page and the
+    aspiration form among the pages the offline app keeps; declare the region codes an item holds; add the daily
     escalation and the purge of residents' personal data to `flask jobs daily`."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE
+    from kim_platform.activities.slots import REPORT_PAGE, REPORTING_KIM
     from kim_platform.aspirations import panels
     from kim_platform.kims.slots import PROFILE
 
@@ -18,6 +20,9 @@ def init_app(app) -> None:
                           template="aspirations/_account_panel.html")
     PROFILE.register(app, "aspirations.this_kim", panels.kim_aspirations, order=8,
                      template="aspirations/_kim_panel.html")
+    REPORT_PAGE.register(app, "aspirations.clarification", panels.clarification_of_report, order=10,
+                         template="aspirations/_report_panel.html")
+    REPORTING_KIM.register(app, "aspirations.form", panels.offline_pages, order=10)
 
     from kim_platform.aspirations import references
     from kim_platform.core.jobs import daily_task

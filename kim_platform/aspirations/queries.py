@@ -204,3 +204,8 @@ def public_stats(region: str | None = None, now=None, window_days: int = STATS_W
                        median_hours_to_answer=round(median / 3600, 1) if median is not None else None,
                        answered=answered, answered_in_time_share=round(in_time / answered, 3) if answered else None,
                        top_topics=topics)
+
+
+def clarified_item(activity_id: int):
+    """The hoax item a klarifikasi hoaks report was published from, or None (one query)."""
+    return db.session.scalar(select(Aspiration).where(Aspiration.clarification_activity_id == activity_id))
