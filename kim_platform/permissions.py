@@ -576,10 +576,23 @@ def aspiration_overseen_sql(viewer, entity):
     scope = pembina_scope(viewer)
     return _sql_within(entity.handler_scope, scope) if scope else false()
 
+
 def can_publish_aspiration(actor, item) -> bool:
     """Publishing an answered item's public version, and hiding it again: whoever may answer it
     (the handler's actions: the handler scope's pembina, those above, the directorate)."""
     return can_transition_aspiration(actor, item, "handler")
+
+
+def can_add_aspiration_evidence(actor, item) -> bool:
+    """Evidence photos sent one by one after the item (the offline outbox): its author, while still
+    a member of the reporting KIM."""
+    return is_person(actor) and item.author_id == actor.id and _is_member(actor.id, item.kim)
+
+
+def can_publish_clarification(actor, item) -> bool:
+    """The klarifikasi hoaks report of an answered hoax item: a member of the reporting KIM (it is
+    that KIM's activity report, so one who may report for it)."""
+    return is_person(actor) and _is_member(actor.id, item.kim) and can_write_report(actor, item.kim)
 
 
 
@@ -628,6 +641,8 @@ ACTIONS = {
     "aspiration.handle": lambda user, obj: can_handle_aspiration(user, obj),
     "aspiration.personal": lambda user, obj: can_see_aspiration_personal(user, obj),
     "aspiration.publish": lambda user, obj: can_publish_aspiration(user, obj),
+    "aspiration.evidence": lambda user, obj: can_add_aspiration_evidence(user, obj),
+    "aspiration.clarify": lambda user, obj: can_publish_clarification(user, obj),
     # The queue: pembina and the directorate; KIM members see their KIMs' items in the same list.
     "aspiration.queue": lambda user, obj: is_authenticated(user),
     # Time to answer per region, repeated topics, exports: pembina and the directorate.

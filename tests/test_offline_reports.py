@@ -457,7 +457,9 @@ def test_me_reporting_lists_kims_types_and_recent_reports(client, reporter):
     assert answer.status_code == 200
     body = answer.get_json()
     assert body["kims"] == [{"id": kim.id, "name": kim.name, "desa_code": DESA, "desa_name": "Binanga",
-                             "report_url": f"/kim/{kim.public_ref}/lapor"}]
+                             "report_url": f"/kim/{kim.public_ref}/lapor",
+                             # the aspiration form of a verified KIM is kept for offline use too (issue 18)
+                             "offline_pages": [f"/kim/{kim.public_ref}/aspirasi/baru"]}]
     assert {"slug": "diskusi", "label": "Diskusi"} in body["activity_types"]
     recent = body["recent_reports"]
     assert [r["id"] for r in recent] == [done["id"], waiting["id"]]

@@ -404,6 +404,15 @@ MATRIX = {
     ("aspirations_api.PublicAspirations", "GET"): Case("/api/v1/aspirations/public?region=76.02", EVERYONE),
     ("aspirations_api.PublicAspiration", "GET"): Case(lambda c: f"/api/v1/aspirations/public/{_published(c)}",
                                                       EVERYONE),
+    # The offline outbox's evidence photos: only the item's author (here another member) sends them.
+    ("aspirations_api.AspirationEvidence", "PUT"): Case(lambda c: f"/api/v1/aspirations/{c.aspiration.id}/photos/1",
+                                                         frozenset()),
+    # Klarifikasi hoaks: the KIM's members (the matrix item is no hoax: they are told so, 409/redirect).
+    ("aspirations.clarify", "GET"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/klarifikasi", ASPIRATION_MEMBERS),
+    ("aspirations.clarify", "POST"): Case(lambda c: f"/aspirasi/{c.aspiration.id}/klarifikasi", ASPIRATION_MEMBERS,
+                                          data={}),
+    ("aspirations_api.AspirationClarification", "POST"): Case(
+        lambda c: f"/api/v1/aspirations/{c.aspiration.id}/clarification", ASPIRATION_MEMBERS, json={}),
     ("audit.index", "GET"): Case("/audit", AUDIT_READERS),
     # Region code changes (issue 19): the directorate only; nothing waits here, so its POST is a 404.
     ("regionchanges.index", "GET"): Case("/wilayah/perubahan", frozenset({"direktorat"})),

@@ -117,6 +117,15 @@ REPORT = {"title": "Rapat warga", "type": "diskusi"}  # the date is added per ca
 NEW_PASSWORD = "teh manis hangat sekali"
 
 
+def _own_item_waiting_for_a_photo(w: World):
+    """The world's item, as if the actor (a person) had sent it from the outbox announcing a photo."""
+    if permissions.is_person(w.actor):
+        w.aspiration.author_id = w.actor.id
+    w.aspiration.photos_expected = 1
+    db.session.flush()
+    return w.aspiration
+
+
 def _report() -> dict:
     return {**REPORT, "date": clock.today().isoformat()}
 
@@ -303,6 +312,16 @@ MATRIX = {
     ("aspirations.submit_aspiration", "draft"): Rule(
         lambda w: aspirations.submit_aspiration(w.actor, w.kim, ASPIRATION), NOBODY, hidden=OUTSIDERS,
         kim_status="draft"),
+    ("aspirations.send_aspiration",): Rule(
+        lambda w: aspirations.send_aspiration(w.actor, w.kim, ASPIRATION, key="matriks-1", photo_count=1),
+        frozenset({"member", "kim_admin", "ketua"})),
+    # Evidence sent one by one: the item's author (made the actor's own here), while a member.
+    ("aspirations.store_evidence_photo",): Rule(
+        lambda w: aspirations.store_evidence_photo(w.actor, _own_item_waiting_for_a_photo(w), 1, _image(), "foto-1"),
+        frozenset({"member", "kim_admin", "ketua"}), hidden=OUTSIDERS),
+    ("aspirations.publish_clarification",): Rule(
+        lambda w: aspirations.publish_clarification(w.actor, w.aspiration),
+        frozenset({"member", "kim_admin", "ketua"}), hidden=OUTSIDERS, aspiration_state="hoaks_dijawab"),
     ("aspirations.transition",): Rule(lambda w: aspirations.transition(w.actor, w.aspiration, "diverifikasi"),
                                       KIM_REGION, hidden=OUTSIDERS),
     ("aspirations.transition", "transfer"): Rule(
@@ -369,6 +388,7 @@ EXEMPT = {
     "aspirations.clean_aspiration_input": "pure helper: validates an intake, writes nothing",
     "aspirations.check_evidence": "pure helper: judges images from their headers, writes nothing",
     "aspirations.send_escalation_digests": "the daily job: mails the escalations escalate_overdue recorded, once a day",
+    "aspirations.clarification_draft": "pure helper: the text of a clarification from an item, writes nothing",
     "campaigns.send_digests": "the daily job: mails the notices publish_campaign (authorised) already wrote",
     "campaigns.sweep_share_visits": "the daily job: deletes visitor hashes of past days (no resident's trace kept)",
     "campaigns.count_share_visit": "anyone opening a public share link counts a visit; no role decides it",
@@ -462,7 +482,13 @@ def _world(make_user, make_kim, role: str, rule: Rule) -> World:
         campaigns.publish_campaign(appointed, campaign)
     aspiration = None
     if rule.kim_status == "verified":
-        aspiration = aspirations.submit_aspiration(other, kim, ASPIRATION)
+        hoax = {"kind": "hoaks", "hoax_claim": "Klaim.", "hoax_channel": "facebook"}
+        aspiration = aspirations.submit_aspiration(
+            other, kim, {**ASPIRATION, **hoax} if rule.aspiration_state == "hoaks_dijawab" else ASPIRATION)
+        if rule.aspiration_state == "hoaks_dijawab":
+            aspirations.transition(permissions.SYSTEM, aspiration, "diverifikasi")
+            aspirations.transition(permissions.SYSTEM, aspiration, "dijawab", {
+                "answer": "Klarifikasi.", "verdict": "hoaks", "factcheck_link": "https://turnbackhoax.id/x"})
         if rule.aspiration_state in ("dijawab", "published"):
             aspirations.transition(permissions.SYSTEM, aspiration, "diverifikasi")
             aspirations.transition(permissions.SYSTEM, aspiration, "dijawab", {"answer": "Jawaban."})

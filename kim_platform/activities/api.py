@@ -12,6 +12,7 @@ from flask_smorest import Blueprint, abort
 from kim_platform import permissions
 from kim_platform.activities import forms, queries, services
 from kim_platform.activities.models import STATUSES, ActivityStatus
+from kim_platform.activities.slots import REPORTING_KIM
 from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
@@ -140,6 +141,8 @@ class ReportingKimSchema(ma.Schema):
     desa_code = ma.fields.String(required=True)
     desa_name = ma.fields.String(required=True)
     report_url = ma.fields.String(required=True)
+    offline_pages = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "other forms of the KIM the offline app keeps (the aspiration form)"})
 
 
 class ReportingTypeSchema(ma.Schema):
@@ -374,7 +377,8 @@ class MyReporting(MethodView):
         types and their 20 newest reports (with their photo state)."""
         locale = current_locale()
         kims = [{"id": k.id, "name": k.name, "desa_code": k.desa_code, "desa_name": k.desa_name,
-                 "report_url": url_for("activities.report", ref=k.number or k.slug)}
+                 "report_url": url_for("activities.report", ref=k.number or k.slug),
+                 "offline_pages": [url for urls in REPORTING_KIM.collect(kim=k) for url in urls]}
                 for k in queries.reporting_kims(current_user)]
         recent = [{"id": a.id, "title": a.title, "activity_date": a.activity_date, "status": a.status,
                    "complete": a.photos_complete, "photos_expected": a.photos_expected or 0,

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from kim_platform.activities.models import PendingAction
-from kim_platform.activities.services import FIELDS, KEY_RE, ActivityError
+from kim_platform.activities.services import FIELDS, ActivityError
 from kim_platform.activities.slots import REPORT_FIELDS
+from kim_platform.core import idempotency
 
 DRAFT, PUBLISH, REVIEW = PendingAction.DRAFT, PendingAction.PUBLISH, PendingAction.REVIEW
 SAVE = "save"  # an edit that only saves
@@ -102,12 +103,7 @@ def from_request(request, editing: bool = False) -> ReportInput:
 
 def idempotency_key(request, required: bool = False) -> str | None:
     """The request's `Idempotency-Key` header (1-64 of [A-Za-z0-9_-]); a bad one is a 400."""
-    value = request.headers.get("Idempotency-Key")
-    if value is None and not required:
-        return None
-    if value is None or not KEY_RE.match(value):
-        raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
-    return value
+    return idempotency.header_key(request, required, ActivityError)
 
 
 def photo_upload(request) -> bytes | None:

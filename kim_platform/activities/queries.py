@@ -137,7 +137,7 @@ def reporting_kims(user) -> list:
     if not permissions.is_person(user):
         return []
     return list(db.session.execute(
-        select(Kim.id, Kim.name, Kim.desa_code, Kim.number, Kim.slug, Region.name.label("desa_name"))
+        select(Kim.id, Kim.name, Kim.desa_code, Kim.number, Kim.slug, Kim.status, Region.name.label("desa_name"))
         .join(Membership, Membership.kim_id == Kim.id).join(Region, Region.code == Kim.desa_code)
         .where(Membership.user_id == user.id).order_by(Kim.name, Kim.id)
     ).all())

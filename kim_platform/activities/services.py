@@ -4,8 +4,6 @@ Pages, the API and the demo generator come through here; operations flush, the r
 edge commits (core/transaction.py).
 A report whose photos fail leaves nothing behind: files are tied to the transaction.
 """
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +18,7 @@ from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, Photo
 from kim_platform.activities.slots import REPORT_CHECK, REPORT_CREATED
 from kim_platform.audit.services import record
-from kim_platform.core import clock
+from kim_platform.core import clock, idempotency
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
@@ -469,10 +467,7 @@ def request_review(actor, activity: Activity) -> None:
 # photos, only the number of photos that follow; each photo then comes on its own
 # (store_report_photo) with its own key. A replay answers the same report; the same key with
 # another body answers 409; concurrent replays wait on one advisory lock per (author, key) and
-# the unique constraint (author_id, idempotency_key) decides any race left.
-
-MAX_KEY_LENGTH = 64
-KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# the unique constraint (author_id, idempotency_key) decides any race left (core/idempotency.py).
 
 
 @dataclass
@@ -482,79 +477,15 @@ class Receipt:
     replayed: bool = False
 
 
-def _normalised(value):
-    """A parsed field as the fingerprint sees it: 5 and "5", " x" and "x", "" and absent alike."""
-    if isinstance(value, (list, tuple)):
-        return [_normalised(v) for v in value]
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return {str(k): _normalised(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    text = str(value).strip()
-    return text or None
-
-
 def request_fingerprint(kim_id: int, raw: dict, action: str, written_at, photo_count, photos=()) -> str:
     """The canonical hash of a report's parsed input: what "the same body" means for a replay."""
-    fields = {k: _normalised(v) for k, v in raw.items()}
-    body = {
-        "kim": kim_id, "action": action,
-        "fields": {k: v for k, v in sorted(fields.items()) if v not in (None, [])},
-        "written_at": _normalised(written_at), "photo_count": _normalised(photo_count) or "0",
-        "photos": [hashlib.sha256(data).hexdigest() for data in photos],
-    }
-    # ASCII escapes: a lone surrogate in the JSON body (valid JSON, not UTF-8) hashes instead of raising.
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-# A device time outside this window is a wrong device clock (a phone reset to 1970, a typo'd year):
-# the report is kept, its device time is not. Refusing it would strand the report in the outbox with
-# nothing the volunteer can fix, and years out of range break reading the row back (BC, year 10000).
-DEVICE_TIME_PAST = timedelta(days=2 * 366)
-DEVICE_TIME_AHEAD = timedelta(days=1)
+    return idempotency.fingerprint(kim_id, raw, written_at, photo_count, photos, action=action)
 
 
 def clean_delivery(written_at, photo_count, errors: dict) -> tuple[datetime | None, int]:
     """The device time (ISO 8601 with its offset, in UTC; None when implausible) and the number of
     photos to follow (0..6)."""
-    when = None
-    if written_at not in (None, ""):
-        try:
-            when = datetime.fromisoformat(str(written_at).strip())
-        except ValueError:
-            when = None
-            errors["written_at"] = _l("Give the time as ISO 8601 with its offset, e.g. 2026-05-01T08:30:00+08:00.")
-        else:
-            if when.tzinfo is None or when.utcoffset() is None:
-                when = None
-                errors["written_at"] = _l("Give the time as ISO 8601 with its offset, e.g. "
-                                          "2026-05-01T08:30:00+08:00.")
-            else:
-                now = utcnow()
-                try:
-                    when = when.astimezone(now.tzinfo)
-                except (OverflowError, ValueError):
-                    when = None
-                if when is not None and not now - DEVICE_TIME_PAST <= when <= now + DEVICE_TIME_AHEAD:
-                    when = None
-    count = 0
-    if photo_count not in (None, ""):
-        try:
-            count = int(str(photo_count).strip()) if not isinstance(photo_count, (bool, float)) else -1
-        except ValueError:
-            count = -1
-        if not 0 <= count <= MAX_PHOTOS:
-            errors["photo_count"] = _l("Enter a whole number from 0 to %(n)d.", n=MAX_PHOTOS)
-            count = 0
-    return when, count
-
-
-def _lock_key(actor, key: str) -> None:
-    """Serialise the requests of one author with one key until the first one commits."""
-    db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"activity:{actor.id}:{key}", 0))))
+    return idempotency.device_time(written_at, errors), idempotency.photo_count(photo_count, MAX_PHOTOS, errors)
 
 
 def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str = PendingAction.PUBLISH, written_at=None,
@@ -568,16 +499,12 @@ def submit_report(actor, kim, raw: dict, photos: list[bytes] = (), action: str =
     photos = list(photos)
     fingerprint = None
     if key is not None:
-        if not isinstance(key, str) or not KEY_RE.match(key):
-            raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
+        idempotency.check_key(key, ActivityError)
         fingerprint = request_fingerprint(kim.id, raw, action, written_at, photo_count, photos)
-        _lock_key(actor, key)
-        earlier = db.session.scalar(select(Activity).where(Activity.author_id == actor.id,
-                                                           Activity.idempotency_key == key))
+        idempotency.lock("activity", actor.id, key)
+        earlier = idempotency.replay(Activity, actor.id, key, fingerprint,
+                                     _l("This Idempotency-Key was used for another report."), ActivityError)
         if earlier is not None:
-            if earlier.request_hash != fingerprint:
-                raise ActivityError(_l("This Idempotency-Key was used for another report."), status=409,
-                                    code="idempotency_conflict")
             return Receipt(earlier, replayed=True)
     errors: dict = {}
     when, count = clean_delivery(written_at, photo_count, errors)
@@ -616,8 +543,7 @@ def store_report_photo(actor, activity: Activity, n: int, data: bytes, key: str 
     race on one position stores one photo and the last photo carries out the waiting action once."""
     _authorise(actor, permissions.can_edit_activity(actor, activity), activity,
                _l("You may not change the photos of this report."))
-    if not isinstance(key, str) or not KEY_RE.match(key):
-        raise ActivityError(_l("The Idempotency-Key must be 1 to 64 letters, digits, - or _."), status=400)
+    idempotency.check_key(key, ActivityError)
     db.session.refresh(activity, with_for_update=True)
     db.session.expire(activity, ["photos"])  # read them again now that the row is ours
     if not 1 <= n <= (activity.photos_expected or 0):

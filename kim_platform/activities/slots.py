@@ -23,3 +23,14 @@ REPORT_CREATED = Slot(
     "functions of (actor, kim, activity, raw) called once the new report is flushed, in its "
     "transaction: they store what links the report to the higher domain (a campaign)",
 )
+REPORT_PAGE = Slot(
+    "activity_page",
+    "sections of a report page below its description (what the report answers: a hoax report it "
+    "clarifies), called with activity and viewer",
+    template=True,
+)
+REPORTING_KIM = Slot(
+    "activity_reporting.kim",
+    "functions of (kim) (a row of queries.reporting_kims) returning the URLs of other forms of the KIM "
+    "that the offline app keeps besides Lapor kegiatan (GET /api/v1/me/reporting `offline_pages`)",
+)

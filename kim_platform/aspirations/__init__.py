@@ -4,12 +4,16 @@ overdue, and the answer returns to the desa."""
 
 
 def init_app(app) -> None:
-    """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile and
-    the items of my KIMs on Akun saya, the public figures on the region page; declare the region codes an item holds; add the daily
+    """Fill the slots of the pages below (core.slots): "Aspirasi KIM ini" on the KIM profile,
+    the items of my KIMs on Akun saya, the public figures on the region page, "Klarifikasi atas
+    laporan hoaks #N" on a report page and the aspiration form among the pages the offline app
+    keeps; declare the region codes an item holds; add the daily
     escalation and the purge of residents' personal data to `flask jobs daily`."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE
+    from kim_platform.activities.slots import REPORT_PAGE, REPORTING_KIM
     from kim_platform.aspirations import panels
     from kim_platform.kims.slots import PROFILE
+    from kim_platform.regions.slots import REGION_PAGE
 
     app.jinja_env.filters["deadline_day"] = _deadline_day
     app.jinja_env.filters["wib"] = _wib
@@ -18,10 +22,11 @@ def init_app(app) -> None:
                           template="aspirations/_account_panel.html")
     PROFILE.register(app, "aspirations.this_kim", panels.kim_aspirations, order=8,
                      template="aspirations/_kim_panel.html")
-    from kim_platform.regions.slots import REGION_PAGE
-
     REGION_PAGE.register(app, "aspirations.figures", panels.region_aspirations, order=20,
                          template="aspirations/_region_panel.html")
+    REPORT_PAGE.register(app, "aspirations.clarification", panels.clarification_of_report, order=10,
+                         template="aspirations/_report_panel.html")
+    REPORTING_KIM.register(app, "aspirations.form", panels.offline_pages, order=10)
 
     from kim_platform.aspirations import references
     from kim_platform.core.jobs import daily_task

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
+from kim_platform.activities.api import ActivitySchema, serialise_activities
 from kim_platform.api.schemas import ID_RANGE, error_responses
 from kim_platform.aspirations import forms, queries, services
 from kim_platform.aspirations.models import ACTIONS, HOAX_CHANNELS, KINDS, STATES, TOPICS, UP, VERDICTS
@@ -88,6 +89,13 @@ class AspirationSchema(ma.Schema):
     public_text = ma.fields.String(allow_none=True)
     public_claim = ma.fields.String(allow_none=True)
     published_at = ma.fields.DateTime(allow_none=True, metadata={"description": "null: not public"})
+    photos_expected = ma.fields.Integer(required=True, metadata={
+        "description": "evidence photos announced with `photo_count`, to be sent one by one"})
+    photos_received = ma.fields.Integer(required=True, metadata={"description": "of those, stored so far"})
+    complete = ma.fields.Boolean(required=True, metadata={"description": "every announced photo stored"})
+    written_at = ma.fields.DateTime(allow_none=True, metadata={"description": "device time when it was written"})
+    clarification_url = ma.fields.String(allow_none=True, metadata={
+        "description": "the klarifikasi hoaks report published from this item"})
     history = ma.fields.List(ma.fields.Nested(AspirationEventSchema), metadata={"description": "one item only"})
     url = ma.fields.String(required=True)
 
@@ -115,6 +123,29 @@ class AspirationInputSchema(ma.Schema):
     hoax_link = ma.fields.String()
     photos = ma.fields.List(ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
                             metadata={"description": "multipart only: up to 4 images, re-encoded"})
+    written_at = ma.fields.String(metadata={"format": "date-time", "description":
+                                            "device time when it was written (ISO 8601 with offset)"})
+    photo_count = ma.fields.Integer(metadata={"minimum": 0, "maximum": 4, "description":
+                                              "evidence photos that follow one by one (PUT .../photos/<n>)"})
+
+
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
+                   "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                   "description": "client UUID: a replay with the same body answers the same item "
+                                  "(header `Idempotent-Replayed: true`); another body answers 409"}
+REPLAYED_HEADER = {"Idempotent-Replayed": {
+    "description": "`true` when this answers an earlier request with the same key and body",
+    "schema": {"type": "string"}}}
+
+
+class EvidenceUploadSchema(ma.Schema):
+    photo = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ClarificationInputSchema(ma.Schema):
+    title = ma.fields.String(metadata={"description": "default: from the item's claim"})
+    description = ma.fields.String(metadata={"description": "Markdown; default: the claim, the verdict, "
+                                             "the clarification and the fact-check link"})
 
 
 class TransitionInputSchema(ma.Schema):
@@ -152,6 +183,10 @@ def serialise(items, viewer, with_history: bool = False) -> list[dict]:
             "url": url_for("aspirations.detail", item_id=a.id),
             "public_title": a.public_title, "public_text": a.public_text, "public_claim": a.public_claim,
             "published_at": a.published_at,
+            "photos_expected": a.photos_expected or 0, "photos_received": a.photos_received,
+            "complete": a.photos_complete, "written_at": a.written_at,
+            "clarification_url": url_for("activities.detail", activity_id=a.clarification_activity_id)
+            if a.clarification_activity_id else None,
         }
         if permissions.can_see_aspiration_personal(viewer, a):
             body["resident_name"], body["resident_contact"] = a.resident_name, a.resident_contact
@@ -186,13 +221,14 @@ class Aspirations(MethodView):
                 "per_page": page.per_page}
 
     @login_required
-    @blp.doc(security=SECURITY, requestBody={"content": {
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_KEY], requestBody={"content": {
         "application/json": {"schema": AspirationInputSchema},
         "multipart/form-data": {"schema": AspirationInputSchema}}})
-    @blp.response(201, AspirationSchema)
-    @error_responses(blp, 400, 401, 403, 404, 413, 422)
+    @blp.response(201, AspirationSchema, headers=REPLAYED_HEADER)
+    @error_responses(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self):
-        """Record an aspiration, complaint, information request or hoax report for a KIM you belong to."""
+        """Record an aspiration, complaint, information request or hoax report for a KIM you belong
+        to; at most once per `Idempotency-Key` (the offline outbox)."""
         from kim_platform.kims.queries import get_kim
 
         raw, photos = forms.aspiration_input(request)
@@ -204,8 +240,14 @@ class Aspirations(MethodView):
         kim = get_kim(kim_id) if kim_id and 1 <= kim_id < 2**63 else None
         if kim is None or not permissions.kim_visible(current_user, kim):
             raise services.AspirationError(_("Some fields need attention."), fields={"kim_id": _("No such KIM.")})
-        item = services.submit_aspiration(current_user, kim, raw, photos)
-        return serialise([item], current_user, with_history=True)[0]
+        key = forms.idempotency_key(request)
+        written_at, photo_count = forms.delivery_input(request)
+        receipt = services.send_aspiration(current_user, kim, raw, photos, written_at=written_at,
+                                           photo_count=photo_count, key=key)
+        body = serialise([receipt.item], current_user, with_history=True)[0]
+        if receipt.replayed:
+            return body, 201, {"Idempotent-Replayed": "true"}
+        return body
 
 
 class StatsArgs(ma.Schema):
@@ -250,8 +292,7 @@ class PublicListArgs(ma.Schema):
                               metadata={"description": "`next_cursor` of the previous page"})
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=queries.MAX_PER_PAGE))
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
-    region = ma.fields.String(validate=ma.validate.Regexp(CODE_RE, error="Not a valid region code."),
-                              metadata={"description": "items whose desa lies in this region"})
+    region = RegionCode(metadata={"description": "items whose desa lies in this region"})
 
 
 class PublicItemSchema(ma.Schema):
@@ -372,6 +413,51 @@ class AspirationTransitions(MethodView):
         if not permissions.aspiration_visible(current_user, item):
             return serialise([item], None)[0]  # transferred out of the caller's scope: no personal data
         return serialise([item], current_user, with_history=True)[0]
+
+
+class EvidenceReceiptSchema(ma.Schema):
+    aspiration = ma.fields.Nested(AspirationSchema, required=True)
+    photos_expected = ma.fields.Integer(required=True)
+    photos_received = ma.fields.Integer(required=True)
+    complete = ma.fields.Boolean(required=True)
+
+
+@blp.route("/<int:item_id>/photos/<int:n>")
+class AspirationEvidence(MethodView):
+    decorators = throttle.posting("photo", methods=["PUT"])
+
+    @login_required
+    @blp.doc(security=SECURITY, parameters=[{**IDEMPOTENCY_KEY, "required": True, "description":
+                                             "client UUID of this photo: the same key again stores nothing"}],
+             requestBody={"content": {"multipart/form-data": {"schema": EvidenceUploadSchema}}})
+    @blp.response(200, EvidenceReceiptSchema)
+    @error_responses(blp, 400, 401, 403, 404, 409, 413, 422)
+    def put(self, item_id, n):
+        """Evidence photo `n` (1..photos_expected) of an item sent with `photo_count`, on its own
+        (its author); stored and re-encoded like a report photo."""
+        item = _item_or_404(item_id)
+        receipt = services.store_evidence_photo(current_user, item, n, forms.photo_upload(request),
+                                                forms.idempotency_key(request))
+        item = receipt.item
+        return {"aspiration": serialise([item], current_user)[0], "photos_expected": item.photos_expected,
+                "photos_received": item.photos_received, "complete": item.photos_complete}
+
+
+@blp.route("/<int:item_id>/clarification")
+class AspirationClarification(MethodView):
+    decorators = throttle.posting("report", methods=["POST"])
+
+    @login_required
+    @blp.doc(security=SECURITY, requestBody={"required": False, "content": {
+        "application/json": {"schema": ClarificationInputSchema}}})
+    @blp.response(201, ActivitySchema)
+    @error_responses(blp, 400, 401, 403, 404, 409, 422)
+    def post(self, item_id):
+        """Publish an answered hoax item as the KIM's `klarifikasi-hoaks` activity report, once per
+        item (members of the reporting KIM); 409 a second time, for another kind or without a verdict."""
+        item = _item_or_404(item_id)
+        activity = services.publish_clarification(current_user, item, forms.clarification_input(request))
+        return serialise_activities([activity], current_user)[0]
 
 
 # The oversight figures (time to answer, repeated topics) live on this blueprint too.

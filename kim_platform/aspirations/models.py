@@ -132,6 +132,9 @@ class Aspiration(db.Model):
         Index("ix_aspiration_published_by_id", "published_by_id"),
         # The public list: newest published first, keyset pages.
         Index("ix_aspiration_published", "published_at", "id", postgresql_where=text("published_at IS NOT NULL")),
+        # A replayed offline item (same author, same Idempotency-Key) is one row, whatever the race.
+        UniqueConstraint("author_id", "idempotency_key", name="uq_aspiration_author_idempotency_key"),
+        CheckConstraint("photos_expected BETWEEN 0 AND 4", name="photos_expected"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -189,14 +192,34 @@ class Aspiration(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
+    # Sent from the offline outbox (core/idempotency.py): the client's key, the hash of the parsed
+    # body, the device time, and the evidence photos announced to follow one by one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    written_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    photos_expected: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # The klarifikasi hoaks report published from this (answered hoax) item: at most one.
+    clarification_activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity.id", ondelete="SET NULL"), unique=True)
+
     kim = relationship("Kim")
     author = relationship("User", foreign_keys=[author_id])
+    clarification = relationship("Activity", foreign_keys=[clarification_activity_id])
     photos: Mapped[list["AspirationPhoto"]] = relationship(
         back_populates="aspiration", cascade="all, delete-orphan", order_by="AspirationPhoto.position",
         lazy="selectin")
     events: Mapped[list["AspirationEvent"]] = relationship(
         back_populates="aspiration", cascade="all, delete-orphan", order_by="AspirationEvent.id")
     original = relationship("Aspiration", remote_side=[id])
+
+    @property
+    def photos_received(self) -> int:
+        """Announced evidence photos stored so far (positions 1..photos_expected sent one by one)."""
+        return sum(1 for p in self.photos if p.client_key is not None and p.position < (self.photos_expected or 0))
+
+    @property
+    def photos_complete(self) -> bool:
+        return self.photos_received >= (self.photos_expected or 0)
 
     def is_overdue(self, now: datetime) -> bool:
         return self.state in HANDLER_STATES and self.due_at is not None and self.due_at < now
@@ -205,7 +228,12 @@ class Aspiration(db.Model):
 class AspirationPhoto(db.Model):
     """Evidence (a photo or screenshot), re-encoded like a report photo, private like the item."""
     __tablename__ = "aspiration_photo"
-    __table_args__ = (Index("ix_aspiration_photo_aspiration_id", "aspiration_id"),)
+    __table_args__ = (
+        Index("ix_aspiration_photo_aspiration_id", "aspiration_id"),
+        # A photo sent one by one holds its position: a re-sent one is never stored twice.
+        Index("uq_aspiration_photo_client_position", "aspiration_id", "position", unique=True,
+              postgresql_where="client_key IS NOT NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     aspiration_id: Mapped[int] = mapped_column(ForeignKey("aspiration.id", ondelete="CASCADE"))
@@ -214,6 +242,8 @@ class AspirationPhoto(db.Model):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # The client's Idempotency-Key of a photo sent one by one (PUT .../photos/<n>).
+    client_key: Mapped[str | None] = mapped_column(String(64))
 
     aspiration: Mapped[Aspiration] = relationship(back_populates="photos")
 

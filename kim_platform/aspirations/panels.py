@@ -55,3 +55,29 @@ def region_aspirations(region) -> dict:
             "figures_name": names.get(code, code), "of_kabupaten": of_kabupaten, "window": STATS_WINDOW_DAYS,
             "kind_labels": KIND_LABELS, "state_labels": STATE_LABELS, "topic_labels": TOPIC_LABELS,
             "verdict_labels": VERDICT_LABELS}
+
+def clarification_of_report(activity, viewer) -> dict | None:
+    """A klarifikasi hoaks report's page: "Klarifikasi atas laporan hoaks #N", the verdict and the
+    claim (public like the report); the link to the item only for those who see it."""
+    from kim_platform.aspirations.models import VERDICT_LABELS
+    from kim_platform.aspirations.queries import clarified_item
+    from kim_platform.aspirations.services import CLARIFICATION_TYPE
+
+    if activity.type != CLARIFICATION_TYPE:
+        return None
+    item = clarified_item(activity.id)
+    if item is None:
+        return None
+    return {"item_id": item.id, "verdict": VERDICT_LABELS.get(item.verdict, item.verdict), "claim": item.hoax_claim,
+            "linked": permissions.aspiration_visible(viewer, item)}
+
+
+def offline_pages(kim) -> list[str] | None:
+    """The offline app keeps the aspiration form of each verified KIM of the volunteer (a shell)."""
+    from flask import url_for
+
+    from kim_platform.kims.models import KimStatus
+
+    if kim.status != KimStatus.VERIFIED:
+        return None
+    return [url_for("aspirations.new", ref=kim.number or kim.slug)]

@@ -296,3 +296,8 @@ def public_place_names(items) -> dict[str, str]:
     for item in items:
         codes.update((item.desa_code, kabupaten_of(item.desa_code)))
     return region_names(codes)
+
+
+def clarified_item(activity_id: int):
+    """The hoax item a klarifikasi hoaks report was published from, or None (one query)."""
+    return db.session.scalar(select(Aspiration).where(Aspiration.clarification_activity_id == activity_id))

@@ -6,6 +6,7 @@ Operations flush; the request or CLI edge commits. Every change is audited and, 
 recorded in the item's history.
 """
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from kim_platform.aspirations.models import (
     HOAX_CHANNELS,
     KINDS,
     PUBLISHABLE_STATES,
+    SELESAI,
     TOPICS,
     TRANSITIONS,
     UP,
@@ -38,7 +40,7 @@ from kim_platform.aspirations.models import (
 )
 from kim_platform.audit.models import AuditEntry
 from kim_platform.audit.services import record
-from kim_platform.core import clock
+from kim_platform.core import clock, idempotency
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
@@ -224,12 +226,7 @@ def _set_deadline(item: Aspiration, now: datetime, days: int | None) -> None:
     item.escalation_level, item.escalated_at = 0, None
 
 
-def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspiration:
-    """A KIM member records an aspiration, complaint, information request or hoax report. It goes
-    to the pembina of its desa's kabupaten/kota (else the province's, else the directorate), due
-    for triage within 3 working days."""
-    from kim_platform.aspirations.queries import handler_scope_for
-
+def _authorise_submit(actor, kim) -> None:
     if not permissions.can_submit_aspiration(actor, kim):
         status = permissions.refusal(False, visible=permissions.kim_visible(actor, kim))
         if status == 404:
@@ -238,6 +235,19 @@ def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspira
             raise AspirationError(_l("Aspirations can be sent once the KIM has been verified by its pembina."),
                                   status=403)
         raise AspirationError(_l("Only members of this KIM record its aspirations."), status=status)
+
+
+def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = (), *, written_at: datetime | None = None,
+                      photo_count: int = 0, key: str | None = None, fingerprint: str | None = None) -> Aspiration:
+    """A KIM member records an aspiration, complaint, information request or hoax report. It goes
+    to the pembina of its desa's kabupaten/kota (else the province's, else the directorate), due
+    for triage within 3 working days.
+
+    From the offline outbox (send_aspiration) it carries its Idempotency-Key and may announce
+    `photo_count` evidence photos that follow one by one (store_evidence_photo)."""
+    from kim_platform.aspirations.queries import handler_scope_for
+
+    _authorise_submit(actor, kim)
     values = clean_aspiration_input(raw, kim)
     pixels = check_evidence(list(photos))
     variants = {}
@@ -248,7 +258,9 @@ def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspira
             raise _fields_error({"photos": _l("Photo %(n)d: %(problem)s", n=n + 1, problem=error.message)}) from None
     now = utcnow()
     item = Aspiration(kim_id=kim.id, kim=kim, author_id=actor.id, state=BARU,
-                      handler_scope=handler_scope_for(values["desa_code"]), created_at=now, updated_at=now, **values)
+                      handler_scope=handler_scope_for(values["desa_code"]), created_at=now, updated_at=now,
+                      idempotency_key=key, request_hash=fingerprint, written_at=written_at,
+                      photos_expected=photo_count, **values)
     _set_deadline(item, now, deadlines.TRIAGE_DAYS)
     for n in range(len(photos)):
         (full, width, height), (thumb, _, _) = variants[n]
@@ -263,6 +275,88 @@ def submit_aspiration(actor, kim, raw: dict, photos: list[bytes] = ()) -> Aspira
 
     mails.tell_handlers(item)
     return item
+
+
+# --- from the offline outbox, exactly once (core/idempotency.py) --------------------------------
+
+@dataclass
+class Receipt:
+    """What an item or evidence photo sent from the outbox ended with, and whether it was a replay."""
+    item: Aspiration
+    replayed: bool = False
+
+
+def send_aspiration(actor, kim, raw: dict, photos: list[bytes] = (), *, written_at=None, photo_count=None,
+                    key: str | None = None) -> Receipt:
+    """An item from the API, recorded at most once per Idempotency-Key `key`: the same key and
+    parsed body answers the stored item as it is now, another body under the key 409. A refused
+    request stores nothing, so its key stays free. `photo_count` (0-4) evidence photos may follow
+    one by one (store_evidence_photo), not together with `photos`."""
+    _authorise_submit(actor, kim)
+    photos = list(photos)
+    fingerprint = None
+    if key is not None:
+        idempotency.check_key(key, AspirationError)
+        fingerprint = idempotency.fingerprint(kim.id, raw, written_at, photo_count, photos)
+        idempotency.lock("aspiration", actor.id, key)
+        earlier = idempotency.replay(Aspiration, actor.id, key, fingerprint,
+                                     _l("This Idempotency-Key was used for another item."), AspirationError)
+        if earlier is not None:
+            return Receipt(earlier, replayed=True)
+    errors: dict = {}
+    when = idempotency.device_time(written_at, errors)
+    count = idempotency.photo_count(photo_count, MAX_PHOTOS, errors)
+    if count and photos:
+        errors["photos"] = _l("Send the photos with the item or one by one after it, not both.")
+    if errors:
+        try:
+            clean_aspiration_input(raw, kim)
+        except AspirationError as error:
+            errors = {**error.fields, **errors}
+        raise _fields_error(errors)
+    return Receipt(submit_aspiration(actor, kim, raw, photos, written_at=when, photo_count=count, key=key,
+                                     fingerprint=fingerprint))
+
+
+def store_evidence_photo(actor, item: Aspiration, n: int, data: bytes | None, key: str | None) -> Receipt:
+    """Evidence photo `n` (1..photos_expected) of an item, sent on its own with its own key, by
+    the item's author. Stored once: the same key again stores nothing (replayed); another key for
+    a stored position is 409. The photos of one item are serialised by a row lock."""
+    status = permissions.refusal(permissions.can_add_aspiration_evidence(actor, item),
+                                 visible=permissions.aspiration_visible(actor, item))
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(_l("Only the member who recorded this item sends its evidence."), status=status)
+    idempotency.check_key(key, AspirationError)
+    db.session.refresh(item, with_for_update=True)
+    db.session.expire(item, ["photos"])  # read them again now that the row is ours
+    if not 1 <= n <= (item.photos_expected or 0):
+        raise AspirationError(_l("This item expects no photo %(n)d.", n=n), status=400)
+    held = next((p for p in item.photos if p.client_key is not None and p.position == n - 1), None)
+    if held is not None:
+        if held.client_key != key:
+            raise AspirationError(_l("Photo %(n)d of this item was sent already with another key.", n=n),
+                                  status=409, code="idempotency_conflict")
+        return Receipt(item, replayed=True)
+    if not data:
+        raise _fields_error({"photo": _l("Choose a photo.")})
+    if len(data) > PHOTO_MAX_BYTES:
+        message = _l("The image is larger than %(mb)d MB.", mb=PHOTO_MAX_BYTES // (1024 * 1024))
+        raise AspirationError(message, fields={"photo": message}, status=413)
+    try:
+        check_pixel_budget([image_pixels(data, PHOTO_MAX_BYTES)])
+        (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+    except UploadError as error:
+        raise AspirationError(error.message, fields={"photo": error.message}) from None
+    item.photos.append(AspirationPhoto(key=save_in_transaction(db.session, full, ".webp"),
+                                       thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+                                       width=width, height=height, position=n - 1, client_key=key))
+    item.updated_at = utcnow()
+    db.session.flush()
+    record(actor, "aspiration.photo_add", "aspiration", item.id, scope_code=item.handler_scope,
+           after={"photo": n, "photos": len(item.photos)})
+    return Receipt(item)
 
 
 def _transfer_target(raw_target, item: Aspiration, errors: dict) -> str | None:
@@ -524,6 +618,79 @@ def unpublish_aspiration(actor, item: Aspiration) -> Aspiration:
     _event(item, actor, "tarik_publikasi", item.state, at=now)
     db.session.flush()
     return item
+
+
+# --- the klarifikasi hoaks report, in one step ---------------------------------------------------
+CLARIFICATION_TYPE = "klarifikasi-hoaks"
+CLARIFIABLE_STATES = (DIJAWAB, SELESAI)
+MAX_TITLE = 150
+
+
+def clarification_draft(item: Aspiration) -> dict:
+    """The report's text prefilled from an answered hoax item: the claim as heard, where it
+    circulated, the verdict, the clarification and the fact-check link; never the resident's name
+    or contact, nor the link to the hoax itself (a clarification does not spread it)."""
+    from flask_babel import gettext as _
+
+    from kim_platform.aspirations.models import HOAX_CHANNEL_LABELS, VERDICT_LABELS
+
+    claim = " ".join((item.hoax_claim or "").split())
+    prefix = _("Hoax clarification: %(claim)s", claim="")
+    room = MAX_TITLE - len(prefix)
+    title = prefix + (claim if len(claim) <= room else claim[:room - 1].rstrip() + "…")
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in (item.hoax_claim or "").strip().splitlines())
+    channel = HOAX_CHANNEL_LABELS.get(item.hoax_channel)
+    parts = [(_("The claim circulating (%(channel)s):", channel=channel) if channel
+              else _("The claim circulating:")), quoted,
+             f"**{_('Verdict')}: {VERDICT_LABELS.get(item.verdict, item.verdict)}**"]
+    if item.answer:
+        parts.append(item.answer.strip())
+    if item.factcheck_link:
+        parts.append(f"{_('Fact check')}: {item.factcheck_link}")
+    return {"title": title, "description": "\n\n".join(parts)}
+
+
+def publish_clarification(actor, item: Aspiration, raw: dict | None = None):
+    """Publish an answered hoax item as its KIM's klarifikasi hoaks activity report, once per item.
+
+    The report goes through the activities' own service (their validation, permissions and
+    visibility), dated the KIM's local today, in the item's desa, with the fact-check link; the
+    member may change the title and the description first (`raw`), otherwise the draft is used.
+    A second time, a non-hoax item, or one without a verdict answer 409."""
+    from kim_platform.activities.services import create_activity
+
+    raw = raw if isinstance(raw, dict) else {}
+    status = permissions.refusal(permissions.can_publish_clarification(actor, item),
+                                 visible=permissions.aspiration_visible(actor, item))
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(_l("Only members of the reporting KIM publish its hoax clarification."),
+                              status=status)
+    db.session.refresh(item, with_for_update=True)  # once per item, whatever the race
+    if item.clarification_activity_id is not None:
+        raise AspirationError(_l("A hoax clarification has already been published for this item."), status=409,
+                              code="clarification_exists")
+    if item.kind != HOAKS:
+        raise AspirationError(_l("Only a hoax report can be published as a hoax clarification."), status=409,
+                              code="not_clarifiable")
+    if item.verdict is None or item.state not in CLARIFIABLE_STATES:
+        raise AspirationError(_l("The pembina has not given a verdict on this hoax report yet."), status=409,
+                              code="not_clarifiable")
+    draft = clarification_draft(item)
+    report = {
+        "title": raw["title"] if "title" in raw else draft["title"],
+        "description": raw["description"] if "description" in raw else draft["description"],
+        "type": CLARIFICATION_TYPE, "date": clock.local_today(item.kim.desa_code).isoformat(),
+        "desa_code": item.desa_code, "links": [item.factcheck_link] if item.factcheck_link else [],
+    }
+    activity = create_activity(actor, item.kim, report, publish=True)
+    now = utcnow()
+    item.clarification_activity_id = activity.id
+    item.updated_at = now
+    _event(item, actor, "klarifikasi", item.state, details={"activity_id": activity.id}, at=now)
+    db.session.flush()
+    return activity
 
 
 # --- the daily jobs -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
 from kim_platform.aspirations import forms, queries, services
 from kim_platform.aspirations.models import (
+    HOAKS,
     HOAX_CHANNEL_LABELS,
     HOAX_CHANNELS,
     KIND_LABELS,
@@ -23,7 +24,7 @@ from kim_platform.aspirations.models import (
     VERDICT_LABELS,
     VERDICTS,
 )
-from kim_platform.core import throttle, transaction
+from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
 from kim_platform.core.storage import KEY_RE, send_stored, storage
@@ -158,11 +159,57 @@ def detail(item_id: int):
     return render_template(
         "aspirations/detail.html", item=item, events=queries.history(item), allowed=allowed, now=utcnow(),
         personal=permissions.can_see_aspiration_personal(current_user, item), post_form=PostForm(),
+        can_clarify=_clarifiable(item) and permissions.can(current_user, "aspiration.clarify", item),
         kind_labels=KIND_LABELS, state_labels=STATE_LABELS, topic_labels=TOPIC_LABELS,
         hoax_channel_labels=HOAX_CHANNEL_LABELS, verdict_labels=VERDICT_LABELS, verdicts=VERDICTS, up=UP,
         region_names=queries.region_names([item.desa_code, item.handler_scope]),
         errors={}, values={}, publishable=item.state in PUBLISHABLE_STATES and bool(item.answer)
         and permissions.can_publish_aspiration(current_user, item))
+
+
+def _clarifiable(item) -> bool:
+    return (item.kind == HOAKS and item.verdict is not None and item.state in services.CLARIFIABLE_STATES
+            and item.clarification_activity_id is None)
+
+
+@bp.route("/aspirasi/<int:item_id>/klarifikasi", methods=["GET", "POST"])
+@login_required
+@throttle.throttled(throttle.posting("report"))
+def clarify(item_id: int):
+    """"Terbitkan klarifikasi hoaks": the KIM's report prefilled from the answered hoax item; the
+    member may change its text, then one POST publishes it (services.publish_clarification)."""
+    item = _item_or_404(item_id)
+    if not permissions.can(current_user, "aspiration.clarify", item):
+        abort(403)
+    if item.clarification_activity_id is not None:
+        flash(_("A hoax clarification has already been published for this item."), "info")
+        return redirect(url_for("activities.detail", activity_id=item.clarification_activity_id))
+    if not _clarifiable(item):
+        flash(_("Only an answered hoax report with a verdict can be published as a hoax clarification."), "error")
+        return redirect(url_for("aspirations.detail", item_id=item.id))
+    values, errors, status = services.clarification_draft(item), {}, 200
+    if request.method == "POST":
+        if not PostForm().validate():
+            abort(400)
+        given = forms.clarification_input(request)
+        try:
+            activity = services.publish_clarification(current_user, item, given)
+        except DomainError as error:
+            if error.status in (403, 404) and not error.fields:
+                abort(error.status)
+            if error.status == 409:  # published meanwhile (another member), or no longer clarifiable
+                transaction.discard()
+                flash(str(error.message), "error")
+                return redirect(url_for("aspirations.detail", item_id=item.id))
+            errors = error.field_messages() or {"_": str(error.message)}
+            values = {key: value[:20_000] if isinstance(value, str) else "" for key, value in given.items()}
+            status = error.http_status
+        else:
+            flash(_("The hoax clarification is published as your KIM's activity report."), "success")
+            return redirect(url_for("activities.detail", activity_id=activity.id))
+    return render_template("aspirations/clarify.html", item=item, values=values, errors=errors, form=PostForm(),
+                           verdict_labels=VERDICT_LABELS, today=clock.local_today(item.kim.desa_code),
+                           region_names=queries.region_names([item.desa_code])), status
 
 
 @bp.post("/aspirasi/<int:item_id>/tindak")

@@ -22,3 +22,21 @@ def latest_today() -> date:
     """Today in Papua, the first to reach a new date: no report dated today anywhere in the
     country is "in the future"."""
     return datetime.now(WIT).date()
+
+
+WITA = timezone(timedelta(hours=8), "WITA")
+# Provinces (the first segment of a region code) by their time zone; every other province keeps WIB.
+_WITA_PROVINCES = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
+_WIT_PROVINCES = {"81", "82", "91", "92", "93", "94", "95", "96", "97"}
+
+
+def zone_of(code: str | None) -> timezone:
+    """The time zone of a region (by its province's code): WITA for Bali, Nusa Tenggara, South,
+    East and North Kalimantan and Sulawesi; WIT for Maluku and Papua; WIB elsewhere."""
+    province = (code or "")[:2]
+    return WIT if province in _WIT_PROVINCES else WITA if province in _WITA_PROVINCES else WIB
+
+
+def local_today(code: str | None) -> date:
+    """Today where the region lies (a KIM's own date, e.g. for a report it writes today)."""
+    return datetime.now(zone_of(code)).date()

@@ -157,6 +157,8 @@ def _strings() -> dict:
             "auth": _("log in again"),
         },
         "view": _("View the report"),
+        "view_aspiration": _("View the item"),
+        "kinds": {"report": _("Activity report"), "aspiration": _("Aspiration / hoax report")},
         "fix": _("Fix"),
         "login": _("Log in"),
         "photos": _("%(n)s photos", n="{n}"),
@@ -192,6 +194,17 @@ def _strings() -> dict:
             "links": _("Links to the posts on social media (one per line)"),
             "tags": _("Tags, e.g. the government programme disseminated (comma-separated)"),
             "desa_code": _("Desa/kelurahan code"), "lat": _("Latitude"), "lon": _("Longitude"),
+        },
+        # The aspiration form's fields (issue 18), for the errors of an aspiration in the outbox.
+        "aspiration_fields": {
+            "kind": _("Kind"), "topic": _("Topic"), "desa_code": _("Desa/kelurahan code (default: the KIM's)"),
+            "description": _("What did the residents raise?"), "residents_count": _("How many residents raised it"),
+            "links": _("Links (one per line)"), "resident_name": _("Name"),
+            "resident_contact": _("Contact (phone or WhatsApp)"), "hoax_claim": _("The claim as heard"),
+            "hoax_channel": _("Where it circulated"), "hoax_link": _("Link to the post (if any)"),
+            "photos": _("Evidence: photos or screenshots (at most 4)"),
+            "photo": _("Evidence: photos or screenshots (at most 4)"),
+            "photo_count": _("Evidence: photos or screenshots (at most 4)"), "kim_id": _("KIM"),
         },
     }
 

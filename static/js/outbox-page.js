@@ -36,6 +36,21 @@
     return strings.states[item.state] || item.state;
   }
 
+  /* What an entry is called in the list: a report by its title, an aspiration by its kind and words. */
+  function titleOf(item) {
+    var fields = item.fields || {};
+    if (item.kind === "aspiration") {
+      var words = String(fields.description || "").replace(/\s+/g, " ").trim();
+      return (strings.kinds && strings.kinds.aspiration || "") + (words ? ": " + (words.length > 60 ? words.slice(0, 59) + "…" : words) : "");
+    }
+    return fields.title ? fields.title : strings.untitled;
+  }
+
+  function fieldName(item, name) {
+    var names = item.kind === "aspiration" ? (strings.aspiration_fields || {}) : strings.fields;
+    return names[name] || name;
+  }
+
   function render(mine) {
     var items = mine.items;
     var others = document.getElementById("outbox-others");
@@ -48,9 +63,9 @@
     pendingList.textContent = "";
     sentList.textContent = "";
     waiting.forEach(function (item) {
-      var li = el("li", { "class": "outbox-item", "data-state": item.state, "data-id": item.id });
+      var li = el("li", { "class": "outbox-item", "data-state": item.state, "data-id": item.id, "data-kind": item.kind || "report" });
       var head = el("p", { "class": "outbox-title" });
-      head.appendChild(el("strong", {}, item.fields && item.fields.title ? item.fields.title : strings.untitled));
+      head.appendChild(el("strong", {}, titleOf(item)));
       head.appendChild(document.createTextNode(" "));
       head.appendChild(el("span", { "class": "badge outbox-state" + (item.state === "invalid" || item.state === "auth" ? " badge-warn" : " badge-muted") }, stateText(item)));
       li.appendChild(head);
@@ -61,7 +76,7 @@
         var errors = el("ul", { "class": "outbox-errors" });
         Object.keys(item.errors || {}).forEach(function (name) {
           errors.appendChild(el("li", { "class": "error", "data-field": name },
-                                (strings.fields[name] || name) + ": " + item.errors[name]));
+                                fieldName(item, name) + ": " + item.errors[name]));
         });
         if (item.problem && strings.problems && strings.problems[item.problem]) {
           errors.appendChild(el("li", { "class": "error", "data-problem": item.problem }, strings.problems[item.problem]));
@@ -77,15 +92,17 @@
       pendingList.appendChild(li);
     });
     sent.forEach(function (item) {
-      var li = el("li", { "class": "outbox-item", "data-state": "sent", "data-id": item.id });
+      var li = el("li", { "class": "outbox-item", "data-state": "sent", "data-id": item.id, "data-kind": item.kind || "report" });
       var head = el("p", { "class": "outbox-title" });
-      head.appendChild(el("strong", {}, item.fields && item.fields.title ? item.fields.title : strings.untitled));
+      head.appendChild(el("strong", {}, titleOf(item)));
       head.appendChild(document.createTextNode(" "));
       head.appendChild(el("span", { "class": "badge outbox-state" }, strings.states.sent));
       li.appendChild(head);
       li.appendChild(el("p", { "class": "outbox-facts" }, [item.kim_name, fill(strings.photos, { n: item.photos.length }),
         fill(strings.sent_at, { time: when(item.sent_at) })].filter(Boolean).join(" · ")));
-      if (item.server && item.server.url) { li.appendChild(el("a", { href: item.server.url, "class": "outbox-view" }, strings.view)); }
+      if (item.server && item.server.url) {
+        li.appendChild(el("a", { href: item.server.url, "class": "outbox-view" }, item.kind === "aspiration" ? strings.view_aspiration : strings.view));
+      }
       sentList.appendChild(li);
     });
     empty.hidden = waiting.length > 0;

@@ -7,6 +7,11 @@
    own key. Replays are harmless: the server answers the same report. One sync at a time
    (navigator.locks); every change is announced on the BroadcastChannel "kim-outbox".
 
+   An entry is a report (kind "report", the default) or an aspiration (kind "aspiration", issue 18:
+   POST /api/v1/aspirations, its evidence PUT to /api/v1/aspirations/<id>/photos/<n>). An
+   aspiration's resident name and contact stay only here, on this device, until the server has
+   stored the item; then they are removed from the entry.
+
    Each report belongs to the account that wrote it (user_id): a page shows, and a sync sends, only
    the logged-in account's reports; another account's stay stored, untouched, until it logs in
    again on this device. Logging out deletes nothing. Who is logged in: a page the server rendered
@@ -164,6 +169,7 @@
   function add(report) {
     var item = {
       id: uuid(),
+      kind: report.kind || "report",
       user_id: report.user_id || null,
       kim_id: report.kim_id, kim_name: report.kim_name || "",
       post_url: report.post_url, form_url: report.form_url,
@@ -270,11 +276,15 @@
     item.state = "sent"; item.progress = null; item.errors = null; item.message = null;
     item.sent_at = new Date().toISOString();
     item.photos.forEach(function (p) { p.blob = null; });  // the server has them now
+    if (item.kind === "aspiration" && item.fields) {  // the resident's data: on the server only, now
+      delete item.fields.resident_name;
+      delete item.fields.resident_contact;
+    }
     return save(item).then(prune).then(function () { return "sent"; });
   }
 
   function remember(item, answer) {
-    var activity = answer.activity || answer;
+    var activity = answer.activity || answer.aspiration || answer;
     item.server = item.server || {};
     if (activity && activity.id) {
       item.server.id = activity.id;
@@ -286,8 +296,9 @@
   }
 
   function postReport(item, token) {
-    var body = Object.assign({}, item.fields, {
-      action: item.action, written_at: item.written_at, photo_count: item.photos.length });
+    var extra = { written_at: item.written_at, photo_count: item.photos.length };
+    if (item.kind !== "aspiration") { extra.action = item.action; }
+    var body = Object.assign({}, item.fields, extra);
     return request(item.post_url, {
       method: "POST", body: JSON.stringify(body),
       headers: { "Content-Type": "application/json", "X-CSRFToken": token.value, "Idempotency-Key": item.id }
@@ -298,7 +309,8 @@
     var photo = item.photos[index];
     var data = new root.FormData();
     data.append("photo", photo.blob, photo.name);
-    return request(API + "/activities/" + item.server.id + "/photos/" + (index + 1), {
+    var base = item.kind === "aspiration" ? "/aspirations/" : "/activities/";
+    return request(API + base + item.server.id + "/photos/" + (index + 1), {
       method: "PUT", body: data, headers: { "X-CSRFToken": token.value, "Idempotency-Key": photo.id }
     });
   }

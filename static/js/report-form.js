@@ -6,21 +6,26 @@
    Opened from the outbox as ?kotak=<uuid> ("Perbaiki"), the form is filled from the outbox and
    saving sends the fixed report again under the same key.
 
+   The aspiration form (issue 18) goes the same way: a form with data-outbox-kind="aspiration"
+   names its fields in data-outbox-fields, and its outbox entry is sent to /api/v1/aspirations.
+
    Editing a report, or without IndexedDB: photos are shrunk in the browser and the upload shows
    its progress. Without JavaScript, or if anything here fails, the form posts the original files
    and the server does the same work. */
 (function () {
   "use strict";
-  var form = document.getElementById("report-form");
+  var form = document.getElementById("report-form") || document.querySelector("form[data-outbox-kind]");
   if (!form || !window.FormData || !window.XMLHttpRequest) { return; }
   var input = document.getElementById("photos");
   var progress = document.getElementById("upload-progress");
   var status = document.getElementById("upload-status");
   var MAX_SIDE = 1600;
+  var KIND = form.getAttribute("data-outbox-kind") || "report";
   var FIELDS = ["title", "date", "type", "description", "desa_code", "lat", "lon", "reach_offline",
                 "reach_online", "links", "tags", "late_reason",
                 // a dissemination (issue 17): the campaign panel of the form
                 "campaign_id", "channel"];
+  if (form.getAttribute("data-outbox-fields")) { FIELDS = form.getAttribute("data-outbox-fields").split(/\s+/); }
   var stringsBlock = document.getElementById("outbox-strings");
   var strings = {};
   try { strings = stringsBlock ? JSON.parse(stringsBlock.textContent) : {}; } catch (e) { strings = {}; }
@@ -108,7 +113,7 @@
     return Promise.all([user].concat(chosenFiles().map(function (file) { return toJpeg(file, true); }))).then(function (done) {
       var photos = done.slice(1);
       var report = {
-        user_id: done[0] || null, kim_id: Number(form.getAttribute("data-kim-id")),
+        kind: KIND, user_id: done[0] || null, kim_id: Number(form.getAttribute("data-kim-id")),
         kim_name: form.getAttribute("data-kim-name"), post_url: form.getAttribute("data-outbox-post"),
         form_url: window.location.pathname, fields: fields, action: action,
         photos: photos.map(function (file) { return { blob: file, name: file.name }; })

@@ -4,7 +4,8 @@
    - static files: cache first, at run time (their URLs come from url_for, content-hashed or not);
    - precached: the outbox and "needs a connection" shells (rendered with ?shell=1: no user, no
      flash messages), nothing else, so that installing the app stays light;
-   - "Lapor kegiatan" for each of the volunteer's KIMs and /api/v1/me/reporting: network first,
+   - "Lapor kegiatan" and the aspiration form for each of the volunteer's KIMs (`offline_pages`)
+     and /api/v1/me/reporting: network first,
      offline the copy warm() keeps. Only shells are kept (the server marks them {{ shell_header }}):
      a page the person opened carries their session and its flash messages, and is never stored;
    - every other page: the network, or offline the outbox shell (for the outbox) or the "needs a
@@ -78,7 +79,8 @@ routing.registerRoute(function (o) {
     (keptStatic[o.url.href] || self.navigator.onLine === false);
 }, new strategies.CacheFirst({ cacheName: STATIC, plugins: [okOnly, noteKept,
     new ExpirationPlugin({ maxEntries: 200, maxAgeSeconds: 60 * 24 * 3600, purgeOnQuotaError: true })] }));
-routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kim\/[^/]+\/lapor$/.test(o.url.pathname); },
+// Lapor kegiatan and the aspiration form (issue 18) of each KIM: the kept shells, offline.
+routing.registerRoute(function (o) { return sameOrigin(o.url) && /^\/kim\/[^/]+\/(?:lapor|aspirasi\/baru)$/.test(o.url.pathname); },
   new strategies.NetworkFirst({ cacheName: PAGES, networkTimeoutSeconds: 6, plugins: [keepNothing, withoutQuery] }));
 routing.registerRoute(function (o) { return sameOrigin(o.url) && o.url.pathname === REPORTING_URL; },
   new strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 6, plugins: [okOnly] }));
@@ -178,7 +180,8 @@ function warmNow(user) {
       });
     }).then(function (data) {
       if (!data) { return false; }
-      var pages = (data.kims || []).map(function (kim) { return kim.report_url; });
+      var pages = [];
+      (data.kims || []).forEach(function (kim) { pages.push.apply(pages, [kim.report_url].concat(kim.offline_pages || [])); });
       return caches.delete(REPORTS).then(function () {
         return pages.reduce(function (chain, url) {
           return chain.then(function () { return fetchShell(url); }).then(function (r) {
