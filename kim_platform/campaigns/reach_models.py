@@ -58,3 +58,18 @@ class CampaignReachDay(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     reports: Mapped[int] = mapped_column(Integer)
     people: Mapped[int] = mapped_column(BigInteger)
+
+
+class CampaignTargetTotal(db.Model):
+    """Per campaign and current region in its target (wholly, or holding a target; depth 1
+    provinsi .. 4 desa): the verified KIMs it targets (region and bidang) and the desa in the
+    target below it. Kept by triggers on campaign_target, campaign.target_bidang and kim
+    (migration b82740980ed0); `campaign_target_rebuild()` recomputes them."""
+    __tablename__ = "campaign_target_total"
+    __table_args__ = (Index("ix_campaign_target_total_depth", "campaign_id", "depth", "code"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
+    depth: Mapped[int] = mapped_column(SmallInteger)
+    kims: Mapped[int] = mapped_column(Integer)
+    desa: Mapped[int] = mapped_column(Integer)
