@@ -162,8 +162,10 @@ _ROWS = text("""
     SELECT g.code, r.name, r.level, g.kims AS kims_targeted, g.desa AS desa_targeted,
            coalesce(x.reports, 0) AS reports, coalesce(x.people, 0) AS people, coalesce(x.kims, 0) AS kims,
            coalesce(x.desa, 0) AS desa
-    FROM campaign_target_total g JOIN region r ON r.code = g.code
-    LEFT JOIN campaign_reach_region x ON x.campaign_id = g.campaign_id AND x.code = g.code
+    FROM campaign_target_total g
+    JOIN region r ON r.code = g.code AND r.level = :level AND r.code LIKE :pattern
+    LEFT JOIN campaign_reach_region x  -- the same bounds on each side: each is one index range
+        ON x.campaign_id = :campaign AND x.depth = :depth AND x.code LIKE :pattern AND x.code = g.code
     WHERE g.campaign_id = :campaign AND g.depth = :depth AND g.code LIKE :pattern
     ORDER BY g.code
 """)
@@ -172,7 +174,7 @@ _ROWS = text("""
 def rows(campaign: Campaign, view: View) -> list[ReachRow]:
     """One row per region of `view.level` below `view.parent` that lies in the target (wholly or
     in part), ordered by code."""
-    found = db.session.execute(_ROWS, {"campaign": campaign.id, "depth": DEPTH[view.level],
+    found = db.session.execute(_ROWS, {"campaign": campaign.id, "depth": DEPTH[view.level], "level": view.level,
                                        "pattern": f"{view.parent}.%" if view.parent else "%"}).all()
     visits = share_visits_by_region(campaign.id, view.level, view.parent)
     visitors = share_visits_by_region(campaign.id, view.level, view.parent, unique=True)
@@ -209,18 +211,15 @@ def daily(campaign: Campaign, today: date | None = None) -> list[Day]:
 
 
 # The target kabupaten and kecamatan without a counted report: the target totals' rows of depth 2
-# and 3 that have no reach row with a report, numbered per level; names only for those shown.
+# and 3 not reached (a partial index holds just those), numbered per level; names of those shown.
 _GAPS = text("""
-    WITH open AS (
-        SELECT g.code, g.depth, count(*) OVER (PARTITION BY g.depth) AS total,
-               row_number() OVER (PARTITION BY g.depth ORDER BY g.code) AS n
-        FROM campaign_target_total g
-        LEFT JOIN campaign_reach_region x ON x.campaign_id = g.campaign_id AND x.code = g.code
-        WHERE g.campaign_id = :campaign AND g.depth IN (2, 3) AND g.code LIKE :pattern
-          AND coalesce(x.reports, 0) = 0
-    )
-    SELECT open.code, r.name, r.level, open.total FROM open JOIN region r ON r.code = open.code
-    WHERE open.n <= :shown ORDER BY open.depth, open.code
+    SELECT code, (SELECT name FROM region r WHERE r.code = open.code) AS name, depth, total FROM (
+        SELECT code, depth, count(*) OVER (PARTITION BY depth) AS total,
+               row_number() OVER (PARTITION BY depth ORDER BY code) AS n
+        FROM campaign_target_total
+        WHERE campaign_id = :campaign AND depth IN (2, 3) AND NOT reached AND code LIKE :pattern
+    ) open
+    WHERE n <= :shown ORDER BY depth, code
 """)
 
 
@@ -228,8 +227,9 @@ def gaps(campaign: Campaign, parent: str | None = None, shown: int = GAPS_SHOWN)
     """Target kabupaten and kecamatan (below `parent`) where no counted dissemination was logged
     yet: the first `shown` of each by code, and how many there are."""
     result = Gaps()
-    for code, name, level, total in db.session.execute(_GAPS, {
+    for code, name, depth, total in db.session.execute(_GAPS, {
             "campaign": campaign.id, "shown": shown, "pattern": f"{parent}.%" if parent else "%"}).all():
+        level = LEVELS[depth - 1]
         getattr(result, level).append(Gap(code=code, name=name, level=level))
         setattr(result, f"{level}_total", total)
     return result

@@ -6,7 +6,9 @@ target side and its gaps from the region and KIM tables on every request.
 A row exists for every current region (not retired) of the four levels that lies in the target,
 wholly (inside a target) or in part (it holds a target): `kims` are the verified KIMs of the
 campaign's bidang whose desa lies inside a target and inside the row's region, `desa` the current
-desa inside both. There is no national row: the headline sums the provinces.
+desa inside both, `reached` whether the reach totals count a report there (the gaps are the
+kabupaten and kecamatan rows not reached: a partial index). There is no national row: the headline
+sums the provinces.
 
 - Targets added, removed or re-coded: the campaign's rows of that province are recomputed
   set-based (`campaign_target_refresh(campaign, province)`); a campaign's bidang changed: all its
@@ -14,7 +16,13 @@ desa inside both. There is no national row: the headline sums the provinces.
 - KIMs registered, verified, deactivated, moved, deleted or given other bidang: one statement-level
   trigger per event (transition tables, so a bulk load or a decree's remap is one set-based step)
   moves the difference into the rows, locked in (campaign, code) order.
+- A region's reach row (campaign_reach_region) gets its first counted report or loses its last:
+  a trigger on that table (WHEN the 0 / not 0 state changes) sets `reached`.
 - `campaign_target_rebuild()` recomputes every campaign (the region apply hook, bulk loads).
+
+A refresh of a province holds an advisory lock on it; KIM and reach changes hold it shared. So a
+refresh waits for the changes in flight before it counts, and changes arriving meanwhile wait and
+then apply to the new rows: none is lost between a count and a commit.
 
 Revision ID: b82740980ed0
 Revises: a8f2c4e6b913
@@ -44,7 +52,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM campaign WHERE id = p_campaign) THEN
         RETURN;
     END IF;
-    INSERT INTO campaign_target_total (campaign_id, code, depth, kims, desa)
+    INSERT INTO campaign_target_total (campaign_id, code, depth, kims, desa, reached)
     WITH t AS (
         SELECT region_code AS code FROM campaign_target
         WHERE campaign_id = p_campaign AND region_code >= p_province AND region_code < p_province || '/'
@@ -76,9 +84,10 @@ BEGIN
     )
     SELECT p_campaign, places.code,
            CASE places.level WHEN 'provinsi' THEN 1 WHEN 'kabupaten' THEN 2 WHEN 'kecamatan' THEN 3 ELSE 4 END,
-           coalesce(kim_counts.n, 0), coalesce(desa_counts.n, 0)
+           coalesce(kim_counts.n, 0), coalesce(desa_counts.n, 0), coalesce(x.reports, 0) <> 0
     FROM places LEFT JOIN kim_counts ON kim_counts.prefix = places.code
-    LEFT JOIN desa_counts ON desa_counts.prefix = places.code;
+    LEFT JOIN desa_counts ON desa_counts.prefix = places.code
+    LEFT JOIN campaign_reach_region x ON x.campaign_id = p_campaign AND x.code = places.code;
 END
 $$ LANGUAGE plpgsql;
 
@@ -115,6 +124,18 @@ BEGIN
                             IS DISTINCT FROM (OLD.campaign_id, left(OLD.region_code, 2))) THEN
         PERFORM campaign_target_refresh(NEW.campaign_id, left(NEW.region_code, 2));
     END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+-- A region of the reach totals gets its first counted report or loses its last one.
+CREATE FUNCTION campaign_target_reached_trigger() RETURNS trigger AS $$
+DECLARE
+    row_ campaign_reach_region := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(hashtext('campaign_target_total'), hashtext(left(row_.code, 2)));
+    UPDATE campaign_target_total SET reached = (TG_OP <> 'DELETE' AND row_.reports <> 0)
+    WHERE campaign_id = row_.campaign_id AND code = row_.code;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
@@ -186,6 +207,10 @@ KIM_TRIGGER_TABLES = {"insert": "NEW TABLE AS new_kims", "delete": "OLD TABLE AS
                       "update": "OLD TABLE AS old_kims NEW TABLE AS new_kims"}
 
 
+REACHED_WHEN = {"insert": "NEW.reports <> 0", "update": "(OLD.reports = 0) <> (NEW.reports = 0)",
+                "delete": "OLD.reports <> 0"}
+
+
 def upgrade():
     op.create_table(
         "campaign_target_total",
@@ -194,11 +219,14 @@ def upgrade():
         sa.Column("depth", sa.SmallInteger(), nullable=False),
         sa.Column("kims", sa.Integer(), nullable=False),
         sa.Column("desa", sa.Integer(), nullable=False),
+        sa.Column("reached", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"], ondelete="CASCADE",
                                 name=op.f("fk_campaign_target_total_campaign_id_campaign")),
         sa.PrimaryKeyConstraint("campaign_id", "code", name=op.f("pk_campaign_target_total")),
     )
     op.create_index("ix_campaign_target_total_depth", "campaign_target_total", ["campaign_id", "depth", "code"])
+    op.create_index("ix_campaign_target_total_gaps", "campaign_target_total", ["campaign_id", "depth", "code"],
+                    postgresql_where=sa.text("NOT reached"))
     op.execute(REFRESH)
     for event, changes in KIM_CHANGES.items():
         op.execute(KIM_TRIGGER.format(event=event, changes=changes))
@@ -210,16 +238,22 @@ def upgrade():
     op.execute("CREATE TRIGGER campaign_target_bidang AFTER UPDATE OF target_bidang ON campaign FOR EACH ROW "
                "WHEN (OLD.target_bidang IS DISTINCT FROM NEW.target_bidang) "
                "EXECUTE FUNCTION campaign_target_bidang_trigger()")
+    # Only when a region's "reached" changes (WHEN runs without calling the function otherwise).
+    for event, when in REACHED_WHEN.items():
+        op.execute(f"CREATE TRIGGER campaign_target_reached_{event} AFTER {event.upper()} ON campaign_reach_region "
+                   f"FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION campaign_target_reached_trigger()")
     # Every existing campaign (drafts too: their dashboard shows the target already).
     op.execute("SELECT campaign_target_rebuild()")
 
 
 def downgrade():
+    for event in REACHED_WHEN:
+        op.execute(f"DROP TRIGGER campaign_target_reached_{event} ON campaign_reach_region")
     op.execute("DROP TRIGGER campaign_target_bidang ON campaign; DROP TRIGGER campaign_target_total ON campaign_target")
     for event in KIM_CHANGES:
         op.execute(f"DROP TRIGGER campaign_target_kim_{event} ON kim; "
                    f"DROP FUNCTION campaign_target_kim_{event}_trigger()")
-    op.execute("DROP FUNCTION campaign_target_bidang_trigger(); DROP FUNCTION campaign_target_target_trigger(); "
+    op.execute("DROP FUNCTION campaign_target_reached_trigger(); DROP FUNCTION campaign_target_bidang_trigger(); DROP FUNCTION campaign_target_target_trigger(); "
                "DROP FUNCTION campaign_target_rebuild(); DROP FUNCTION campaign_target_refresh_campaign(bigint); "
                "DROP FUNCTION campaign_target_refresh(bigint, text)")
     op.drop_table("campaign_target_total")
