@@ -33,6 +33,7 @@ LEVEL_ALIASES = {"province": "provinsi", "provinsi": "provinsi", "kabupaten": "k
 GAPS_SHOWN = 100
 MAP_POINTS = 1500
 CODES = ARRAY(String)
+DEPTH = {level: depth for depth, level in enumerate(LEVELS, start=1)}  # of the totals tables
 
 
 class ReachError(DomainError):
@@ -150,11 +151,9 @@ def resolve_view(campaign: Campaign, level: str | None = None, parent: str | Non
 def _in_target(campaign: Campaign, code: str) -> bool:
     """A current region wholly or partly in the target: it has a row of target totals."""
     return db.session.execute(text(
-        "SELECT 1 FROM campaign_target_total WHERE campaign_id = :campaign AND code = :code"),
-        {"campaign": campaign.id, "code": code}).first() is not None
+        "SELECT 1 FROM campaign_target_total WHERE campaign_id = :campaign AND depth = :depth AND code = :code"),
+        {"campaign": campaign.id, "depth": DEPTH[level_of(code)], "code": code}).first() is not None
 
-
-DEPTH = {level: depth for depth, level in enumerate(LEVELS, start=1)}
 
 # One row per region of a level in the target: the target totals (campaign_target_total, which
 # hold a row for each region wholly or partly in the target) joined with the reach totals.

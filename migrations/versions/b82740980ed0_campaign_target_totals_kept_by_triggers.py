@@ -82,12 +82,14 @@ BEGIN
         LATERAL unnest(ARRAY[left(k.desa_code, 2), left(k.desa_code, 5), left(k.desa_code, 8), k.desa_code]) AS p(prefix)
         GROUP BY 1
     )
-    SELECT p_campaign, places.code,
-           CASE places.level WHEN 'provinsi' THEN 1 WHEN 'kabupaten' THEN 2 WHEN 'kecamatan' THEN 3 ELSE 4 END,
+    SELECT p_campaign, places.code, places.depth,
            coalesce(kim_counts.n, 0), coalesce(desa_counts.n, 0), coalesce(x.reports, 0) <> 0
-    FROM places LEFT JOIN kim_counts ON kim_counts.prefix = places.code
+    FROM (SELECT code, level, CASE level WHEN 'provinsi' THEN 1 WHEN 'kabupaten' THEN 2 WHEN 'kecamatan' THEN 3
+                                         ELSE 4 END AS depth FROM places) places
+    LEFT JOIN kim_counts ON kim_counts.prefix = places.code
     LEFT JOIN desa_counts ON desa_counts.prefix = places.code
-    LEFT JOIN campaign_reach_region x ON x.campaign_id = p_campaign AND x.code = places.code;
+    LEFT JOIN campaign_reach_region x ON x.campaign_id = p_campaign AND x.depth = places.depth
+                                     AND x.code = places.code;
 END
 $$ LANGUAGE plpgsql;
 
@@ -134,8 +136,10 @@ DECLARE
     row_ campaign_reach_region := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(hashtext('campaign_target_total'), hashtext(left(row_.code, 2)));
+    -- Every lookup names the depth too: then either index finds the one row, even when the
+    -- table's statistics are stale (a bulk load in progress), instead of scanning the campaign.
     UPDATE campaign_target_total SET reached = (TG_OP <> 'DELETE' AND row_.reports <> 0)
-    WHERE campaign_id = row_.campaign_id AND code = row_.code;
+    WHERE campaign_id = row_.campaign_id AND depth = row_.depth AND code = row_.code;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
@@ -186,18 +190,18 @@ BEGIN
         JOIN campaign c ON c.id = t.campaign_id AND (cardinality(c.target_bidang) = 0 OR c.target_bidang && x.bidang)
     ),
     delta AS (
-        SELECT h.campaign_id, p.prefix AS code, sum(h.sign) AS n
+        SELECT h.campaign_id, p.depth, p.prefix AS code, sum(h.sign) AS n
         FROM hit h, LATERAL unnest(ARRAY[left(h.desa_code, 2), left(h.desa_code, 5), left(h.desa_code, 8),
-                                         h.desa_code]) AS p(prefix)
-        GROUP BY 1, 2 HAVING sum(h.sign) <> 0
+                                         h.desa_code]) WITH ORDINALITY AS p(prefix, depth)
+        GROUP BY 1, 2, 3 HAVING sum(h.sign) <> 0
     ),
     locked AS MATERIALIZED (  -- in one order, so concurrent KIM changes cannot deadlock
-        SELECT s.campaign_id, s.code, d.n FROM campaign_target_total s
-        JOIN delta d ON d.campaign_id = s.campaign_id AND d.code = s.code
+        SELECT s.campaign_id, s.depth, s.code, d.n FROM campaign_target_total s
+        JOIN delta d ON d.campaign_id = s.campaign_id AND d.depth = s.depth AND d.code = s.code
         ORDER BY s.campaign_id, s.code FOR UPDATE OF s
     )
     UPDATE campaign_target_total s SET kims = s.kims + locked.n
-    FROM locked WHERE s.campaign_id = locked.campaign_id AND s.code = locked.code;
+    FROM locked WHERE s.campaign_id = locked.campaign_id AND s.depth = locked.depth AND s.code = locked.code;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
