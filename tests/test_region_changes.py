@@ -439,9 +439,18 @@ def test_campaign_targets_and_reach_totals_follow_a_moved_kabupaten(runner, chan
         {"c": campaign.id}).all())
     assert regions == {"77": 30, "77.01": 30, MOVED_DESA[:8]: 30, MOVED_DESA: 30}
     assert reach.totals(campaign).people == 30 and reach.totals(campaign).disseminations == 1
+    # The target totals too: rows under the new codes only, the KIMs and desa now there.
+    headline = reach.totals(campaign)
+    assert (headline.kims_targeted, headline.desa_targeted) == tuple(db.session.execute(text(
+        "SELECT (SELECT count(*) FROM kim WHERE status = 'verified' AND desa_code LIKE '77.01.%'), "
+        "(SELECT count(*) FROM region WHERE level = 'desa' AND retired_on IS NULL AND code LIKE '77.01.%')")).one())
+    assert headline.desa_targeted > 0 and db.session.scalar(text(
+        "SELECT count(*) FROM campaign_target_total WHERE campaign_id = :c AND code NOT LIKE '77%'"),
+        {"c": campaign.id}) == 0
     enabled = db.session.scalars(text(
-        "SELECT tgenabled FROM pg_trigger WHERE tgname LIKE 'campaign_reach_%' AND NOT tgisinternal")).all()
-    assert enabled and set(enabled) == {"O"}  # on again after the apply
+        "SELECT tgenabled FROM pg_trigger WHERE (tgname LIKE 'campaign_reach_%' OR tgname LIKE 'campaign_target_%') "
+        "AND NOT tgisinternal")).all()
+    assert len(enabled) > 3 and set(enabled) == {"O"}  # on again after the apply
 
 
 def test_aspirations_follow_their_desa_and_their_handler_to_the_new_codes(runner, change_set, world, make_user):

@@ -4,7 +4,7 @@ report, or changes its KIM, goes through them, so the figures are exact in the s
 `campaign_reach_rebuild()` recomputes them from the raw tables after bulk loads."""
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kim_platform.extensions import db
@@ -48,6 +48,8 @@ class CampaignReachRegion(db.Model):
     people: Mapped[int] = mapped_column(BigInteger)
     kims: Mapped[int] = mapped_column(Integer)
     desa: Mapped[int] = mapped_column(Integer)
+    # A counted report was logged in it (campaign_reach_region.reports <> 0); the gaps are the rest.
+    reached: Mapped[bool] = mapped_column(Boolean)
 
 
 class CampaignReachDay(db.Model):
@@ -58,3 +60,22 @@ class CampaignReachDay(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     reports: Mapped[int] = mapped_column(Integer)
     people: Mapped[int] = mapped_column(BigInteger)
+
+
+class CampaignTargetTotal(db.Model):
+    """Per campaign and current region in its target (wholly, or holding a target; depth 1
+    provinsi .. 4 desa): the verified KIMs it targets (region and bidang) and the desa in the
+    target below it. Kept by triggers on campaign_target, campaign.target_bidang, kim and
+    campaign_reach_region (migration b82740980ed0); `campaign_target_rebuild()` recomputes them."""
+    __tablename__ = "campaign_target_total"
+    __table_args__ = (Index("ix_campaign_target_total_depth", "campaign_id", "depth", "code"),
+                      Index("ix_campaign_target_total_gaps", "campaign_id", "depth", "code",
+                            postgresql_where=text("NOT reached")))
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(CODE_TYPE, primary_key=True)
+    depth: Mapped[int] = mapped_column(SmallInteger)
+    kims: Mapped[int] = mapped_column(Integer)
+    desa: Mapped[int] = mapped_column(Integer)
+    # A counted report was logged in it (campaign_reach_region.reports <> 0); the gaps are the rest.
+    reached: Mapped[bool] = mapped_column(Boolean)

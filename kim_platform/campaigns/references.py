@@ -17,22 +17,28 @@ def remap_targets(connection) -> int:
         "WHERE t.region_code = m.old_code")).rowcount
 
 
-# The triggers that keep the reach totals (campaign_reach_*) per region prefix.
+# The triggers that keep the reach totals (campaign_reach_*) and the target totals
+# (campaign_target_total) per region prefix.
 REACH_TRIGGERS = (("campaign_dissemination", "campaign_reach_dissemination"),
-                  ("activity", "campaign_reach_activity"), ("kim", "campaign_reach_kim"))
+                  ("activity", "campaign_reach_activity"), ("kim", "campaign_reach_kim"),
+                  ("campaign_target", "campaign_target_total"), ("kim", "campaign_target_kim_insert"),
+                  ("kim", "campaign_target_kim_update"), ("kim", "campaign_target_kim_delete"))
 
 
 def pause_reach_totals(connection) -> None:
-    """A decree re-codes reports and KIMs in bulk: the per-row reach triggers stay off meanwhile."""
+    """A decree re-codes reports, KIMs and targets in bulk: the reach and target triggers stay off
+    meanwhile."""
     for table, trigger in REACH_TRIGGERS:
         connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
 
 
 def rebuild_reach_totals(connection) -> None:
-    """...and the reach totals are recomputed once, under the new codes, in the apply's transaction."""
+    """...and both totals are recomputed once, under the new codes (retired regions drop out of the
+    targets' rows), in the apply's transaction."""
     for table, trigger in REACH_TRIGGERS:
         connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
     connection.execute(text("SELECT campaign_reach_rebuild()"))
+    connection.execute(text("SELECT campaign_target_rebuild()"))
 
 
 def register(app) -> None:
