@@ -48,8 +48,6 @@ class CampaignReachRegion(db.Model):
     people: Mapped[int] = mapped_column(BigInteger)
     kims: Mapped[int] = mapped_column(Integer)
     desa: Mapped[int] = mapped_column(Integer)
-    # A counted report was logged in it (campaign_reach_region.reports <> 0); the gaps are the rest.
-    reached: Mapped[bool] = mapped_column(Boolean)
 
 
 class CampaignReachDay(db.Model):

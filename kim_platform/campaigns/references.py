@@ -19,10 +19,14 @@ def remap_targets(connection) -> int:
 
 # The triggers that keep the reach totals (campaign_reach_*) and the target totals
 # (campaign_target_total) per region prefix.
+# The reach rebuild would fire the "reached" triggers once per region only for the target rebuild
+# to overwrite them: they stay off too.
 REACH_TRIGGERS = (("campaign_dissemination", "campaign_reach_dissemination"),
                   ("activity", "campaign_reach_activity"), ("kim", "campaign_reach_kim"),
-                  ("campaign_target", "campaign_target_total"), ("kim", "campaign_target_kim_insert"),
-                  ("kim", "campaign_target_kim_update"), ("kim", "campaign_target_kim_delete"))
+                  *(("campaign_target", f"campaign_target_total_{event}") for event in ("insert", "update", "delete")),
+                  *(("kim", f"campaign_target_kim_{event}") for event in ("insert", "update", "delete")),
+                  *(("campaign_reach_region", f"campaign_target_reached_{event}")
+                    for event in ("insert", "update", "delete")))
 
 
 def pause_reach_totals(connection) -> None:

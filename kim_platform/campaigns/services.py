@@ -227,12 +227,23 @@ def _audit(actor, action: str, campaign: Campaign, before=None, after=None) -> N
     record(actor, action, "campaign", campaign.id, scope_code=campaign.owner_scope, before=before, after=after)
 
 
+def _lock_target_provinces(provinces: set[str]) -> None:
+    """The target totals' province locks (migration b82740980ed0), taken in province order before
+    the targets change: the statements that follow (deletes, then inserts) would otherwise take
+    them in the order they run, and two edits moving targets between the same provinces in
+    opposite directions could deadlock."""
+    for province in sorted(provinces):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('campaign_target_total'), hashtext(:p))"),
+                           {"p": province})
+
+
 def _assign(campaign: Campaign, values: dict) -> None:
     if "description" in values:
         campaign.description_md = values.pop("description")
         campaign.description_html = render_markdown(campaign.description_md)
     if "targets" in values:
         wanted = values.pop("targets")
+        _lock_target_provinces({code[:2] for code in wanted} | {code[:2] for code in campaign.target_codes})
         campaign.targets = [t for t in campaign.targets if t.region_code in wanted] + [
             CampaignTarget(region_code=code) for code in wanted if code not in campaign.target_codes]
     for key, value in values.items():

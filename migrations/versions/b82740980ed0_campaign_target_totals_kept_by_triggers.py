@@ -97,9 +97,12 @@ CREATE FUNCTION campaign_target_refresh_campaign(p_campaign bigint) RETURNS void
 DECLARE
     province text;
 BEGIN
-    DELETE FROM campaign_target_total WHERE campaign_id = p_campaign;
-    FOR province IN SELECT DISTINCT left(region_code, 2) FROM campaign_target
-                    WHERE campaign_id = p_campaign ORDER BY 1 LOOP
+    -- Each province the campaign has rows or targets in, in province order (the order every lock
+    -- taker follows), refreshed under its own lock. No campaign-wide DELETE first: it would hold
+    -- rows of every province that a KIM change, holding its province shared, then waits on.
+    FOR province IN SELECT left(region_code, 2) FROM campaign_target WHERE campaign_id = p_campaign
+                    UNION SELECT left(code, 2) FROM campaign_target_total WHERE campaign_id = p_campaign
+                    ORDER BY 1 LOOP
         PERFORM campaign_target_refresh(p_campaign, province);
     END LOOP;
 END
@@ -107,26 +110,20 @@ $$ LANGUAGE plpgsql;
 
 CREATE FUNCTION campaign_target_rebuild() RETURNS void AS $$
 DECLARE
+    province text;
     target record;
 BEGIN
+    -- Every province's lock first, in order, then the whole table: never a row lock before a
+    -- province lock (see campaign_target_refresh_campaign).
+    FOR province IN SELECT left(region_code, 2) FROM campaign_target
+                    UNION SELECT left(code, 2) FROM campaign_target_total ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(hashtext('campaign_target_total'), hashtext(province));
+    END LOOP;
     DELETE FROM campaign_target_total;
-    FOR target IN SELECT DISTINCT campaign_id, left(region_code, 2) AS province FROM campaign_target
+    FOR target IN SELECT DISTINCT left(region_code, 2) AS province, campaign_id FROM campaign_target
                   ORDER BY 1, 2 LOOP
         PERFORM campaign_target_refresh(target.campaign_id, target.province);
     END LOOP;
-END
-$$ LANGUAGE plpgsql;
-
-CREATE FUNCTION campaign_target_target_trigger() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM campaign_target_refresh(OLD.campaign_id, left(OLD.region_code, 2));
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (NEW.campaign_id, left(NEW.region_code, 2))
-                            IS DISTINCT FROM (OLD.campaign_id, left(OLD.region_code, 2))) THEN
-        PERFORM campaign_target_refresh(NEW.campaign_id, left(NEW.region_code, 2));
-    END IF;
-    RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 
@@ -207,6 +204,29 @@ END
 $$ LANGUAGE plpgsql;
 """
 
+# A statement on campaign_target: each (campaign, province) it touched is refreshed once, in
+# province order (a per-row trigger took the locks in the order rows were written: two edits of
+# opposite provinces could deadlock, and 50 targets in a province meant 50 refreshes).
+TARGET_ROWS = {"insert": "SELECT campaign_id, region_code FROM new_targets",
+               "delete": "SELECT campaign_id, region_code FROM old_targets",
+               "update": "SELECT campaign_id, region_code FROM old_targets "
+                         "UNION SELECT campaign_id, region_code FROM new_targets"}
+TARGET_TRIGGER_TABLES = {"insert": "NEW TABLE AS new_targets", "delete": "OLD TABLE AS old_targets",
+                         "update": "OLD TABLE AS old_targets NEW TABLE AS new_targets"}
+TARGET_TRIGGER = """
+CREATE FUNCTION campaign_target_targets_{event}_trigger() RETURNS trigger AS $$
+DECLARE
+    pair record;
+BEGIN
+    FOR pair IN SELECT DISTINCT left(x.region_code, 2) AS province, x.campaign_id
+                FROM ({rows}) AS x ORDER BY 1, 2 LOOP
+        PERFORM campaign_target_refresh(pair.campaign_id, pair.province);
+    END LOOP;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+"""
+
 KIM_TRIGGER_TABLES = {"insert": "NEW TABLE AS new_kims", "delete": "OLD TABLE AS old_kims",
                       "update": "OLD TABLE AS old_kims NEW TABLE AS new_kims"}
 
@@ -237,8 +257,11 @@ def upgrade():
         op.execute(f"CREATE TRIGGER campaign_target_kim_{event} AFTER {event.upper()} ON kim "
                    f"REFERENCING {KIM_TRIGGER_TABLES[event]} FOR EACH STATEMENT "
                    f"EXECUTE FUNCTION campaign_target_kim_{event}_trigger()")
-    op.execute("CREATE TRIGGER campaign_target_total AFTER INSERT OR DELETE OR UPDATE ON campaign_target "
-               "FOR EACH ROW EXECUTE FUNCTION campaign_target_target_trigger()")
+    for event, rows in TARGET_ROWS.items():
+        op.execute(TARGET_TRIGGER.format(event=event, rows=rows))
+        op.execute(f"CREATE TRIGGER campaign_target_total_{event} AFTER {event.upper()} ON campaign_target "
+                   f"REFERENCING {TARGET_TRIGGER_TABLES[event]} FOR EACH STATEMENT "
+                   f"EXECUTE FUNCTION campaign_target_targets_{event}_trigger()")
     op.execute("CREATE TRIGGER campaign_target_bidang AFTER UPDATE OF target_bidang ON campaign FOR EACH ROW "
                "WHEN (OLD.target_bidang IS DISTINCT FROM NEW.target_bidang) "
                "EXECUTE FUNCTION campaign_target_bidang_trigger()")
@@ -253,11 +276,14 @@ def upgrade():
 def downgrade():
     for event in REACHED_WHEN:
         op.execute(f"DROP TRIGGER campaign_target_reached_{event} ON campaign_reach_region")
-    op.execute("DROP TRIGGER campaign_target_bidang ON campaign; DROP TRIGGER campaign_target_total ON campaign_target")
+    op.execute("DROP TRIGGER campaign_target_bidang ON campaign")
+    for event in TARGET_ROWS:
+        op.execute(f"DROP TRIGGER campaign_target_total_{event} ON campaign_target; "
+                   f"DROP FUNCTION campaign_target_targets_{event}_trigger()")
     for event in KIM_CHANGES:
         op.execute(f"DROP TRIGGER campaign_target_kim_{event} ON kim; "
                    f"DROP FUNCTION campaign_target_kim_{event}_trigger()")
-    op.execute("DROP FUNCTION campaign_target_reached_trigger(); DROP FUNCTION campaign_target_bidang_trigger(); DROP FUNCTION campaign_target_target_trigger(); "
+    op.execute("DROP FUNCTION campaign_target_reached_trigger(); DROP FUNCTION campaign_target_bidang_trigger(); "
                "DROP FUNCTION campaign_target_rebuild(); DROP FUNCTION campaign_target_refresh_campaign(bigint); "
                "DROP FUNCTION campaign_target_refresh(bigint, text)")
     op.drop_table("campaign_target_total")
