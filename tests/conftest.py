@@ -69,7 +69,7 @@ def pytest_collection_modifyitems(config, items):
     """Under `-n 2 --dist loadgroup` the tests that drive chromium run one after another on one
     worker while the other worker runs the rest: two browsers at once on two cores, beside
     PostgreSQL, made the offline-outbox waits run out."""
-    if config.getoption("dist", "no") != "loadgroup":
+    if not getattr(config.option, "loadgroup", False):  # set by xdist in its workers
         return
     for item in items:
         if item.path.name.startswith(BROWSER_TEST_FILES):
