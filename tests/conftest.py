@@ -61,21 +61,6 @@ def pytest_configure(config):
     os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
 
 
-BROWSER_TEST_FILES = ("test_browser_", "test_light_pages_offline_install")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under `-n 2 --dist loadgroup` the tests that drive chromium run one after another on one
-    worker while the other worker runs the rest: two browsers at once on two cores, beside
-    PostgreSQL, made the offline-outbox waits run out."""
-    if not getattr(config.option, "loadgroup", False):  # set by xdist in its workers
-        return
-    for item in items:
-        if item.path.name.startswith(BROWSER_TEST_FILES):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 def _ensure_database(url) -> None:
     """Create `url`'s database with PostGIS and pg_trgm unless it exists (as scripts/db.sh does).
 
