@@ -45,15 +45,24 @@ def _normalise_url(url: str) -> str:
 
 
 def _instance_secret_key(instance_path: Path) -> str:
-    """A development secret kept in instance/ so sessions survive restarts."""
+    """A development secret kept in instance/ so sessions survive restarts.
+
+    Written whole under a temporary name and linked into place, so processes starting together
+    (test workers, gunicorn's) never read a half-written key and all end up with the same one."""
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    temporary = instance_path / f".secret_key.{secrets.token_hex(8)}"
+    temporary.write_text(secrets.token_hex(32))
+    temporary.chmod(0o600)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process was first: its key is the one
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()
 
 
 class Config:

@@ -4,6 +4,7 @@ import contextvars
 import email
 import email.policy
 import functools
+import os
 import re
 import subprocess
 import sys
@@ -13,14 +14,17 @@ import pytest
 import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from kim_platform import create_app
 from kim_platform.accounts.models import RoleGrant, User
 from kim_platform.accounts.passwords import hash_password
 from kim_platform.accounts.services import create_api_token
 from kim_platform.activities.cli import load_activity_types
-from kim_platform.config import PROJECT_ROOT
+from kim_platform.config import PROJECT_ROOT, database_url_for_tests
 from kim_platform.core.auth import limiter
 from kim_platform.core.clock import utcnow
 from kim_platform.extensions import db
@@ -36,6 +40,65 @@ def _compile_translations() -> None:
     pybabel = Path(sys.executable).with_name("pybabel")
     subprocess.run([str(pybabel), "compile", "-d", str(PROJECT_ROOT / "kim_platform" / "translations")],
                    check=True, capture_output=True)
+
+
+def pytest_configure(config):
+    """Compile the catalogue once, before any test; under pytest-xdist (`-n 2`) each worker gets
+    its own database, TEST_DATABASE_URL's name (else the derived one) + `_gw0`, `_gw1`, ...
+
+    The catalogue is compiled by the controlling process before the workers start (they only read
+    it: a worker compiling while another loads it could read a half-written file). A worker points
+    TEST_DATABASE_URL at its own database, creating it when missing; `app` then migrates and loads
+    it exactly as the single-process run does with its one database.
+    """
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is None:
+        _compile_translations()
+        return
+    url = make_url(database_url_for_tests())
+    url = url.set(database=f"{url.database}_{worker}")
+    _ensure_database(url)
+    os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
+
+
+def _ensure_database(url) -> None:
+    """Create `url`'s database with PostGIS and pg_trgm unless it exists (as scripts/db.sh does).
+
+    Creating a database and the PostGIS extension take privileges the app's role ("kim") has not:
+    the user of the URL is tried first, then the cluster's superuser (KIM_PG_SUPERUSER, default
+    "postgres", which scripts/db.sh's trust authentication lets in from 127.0.0.1)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", url.database or ""):
+        raise RuntimeError(f"bad test database name: {url.database!r}")
+    probe = create_engine(url, poolclass=NullPool)
+    try:
+        with probe.connect():
+            return
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    finally:
+        probe.dispose()
+    superuser = url.set(username=os.environ.get("KIM_PG_SUPERUSER", "postgres"), password=None)
+    _run_privileged([url.set(database="postgres"), superuser.set(database="postgres")],
+                    f'CREATE DATABASE "{url.database}" OWNER "{url.username}"')
+    _run_privileged([url, superuser], "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS pg_trgm")
+
+
+def _run_privileged(urls, statement: str) -> None:
+    """Run `statement` as the first of `urls` whose user may."""
+    for n, url in enumerate(urls, 1):
+        engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(statement))
+            return
+        except (OperationalError, ProgrammingError) as error:
+            if n == len(urls):
+                raise
+            if "permission denied" not in str(error) and "must be" not in str(error):
+                raise
+        finally:
+            engine.dispose()
 
 
 class IsolatedClient(FlaskClient):
@@ -69,7 +132,6 @@ def counting():
 @pytest.fixture(scope="session")
 def app():
     """The app on the test database, migrated to head with the two-province sample loaded."""
-    _compile_translations()
     app = create_app({"TESTING": True})
     app.test_client_class = IsolatedClient
     # Sessions bound to a connection already in a transaction (the tests' one, below) work in
