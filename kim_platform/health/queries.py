@@ -135,6 +135,9 @@ def compute_states(today: date, kim_id: int | None = None) -> int:
         if old != new:
             # A recount, not a move by one: the region rows count the KIM under the desa it had at the
             # last daily run, which may not be its desa now (moved since), so -1 there could go negative.
+            # Two confirmations recount one at a time, so the later count sees the earlier one's state
+            # (against the daily run, the lock on the KIM's kim_health row already orders them).
+            db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kim_health_region'))"))
             rebuild_region_states(db.session.connection(), today)
     return written
 
@@ -144,8 +147,6 @@ def rebuild_region_states(connection, today: date | None = None) -> None:
     remapped KIMs count under their new codes)."""
     if today is None:
         today = connection.execute(text("SELECT coalesce(max(computed_on), CURRENT_DATE) FROM kim_health")).scalar()
-    # One recount at a time: each one's count then sees the states the one before it committed.
-    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('kim_health_region'))"))
     connection.execute(REGION_REBUILD_SQL, {"today": today, "verified_status": KimStatus.VERIFIED})
 
 
