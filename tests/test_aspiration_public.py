@@ -146,6 +146,22 @@ def test_the_public_list_pages_by_keyset_newest_first_and_filters(client, world,
     assert "/aspirasi/publik?wilayah=76.02" in stats
 
 
+def test_a_cursor_with_an_offset_postgresql_refuses_is_just_not_a_cursor(client, world):
+    import base64
+    crafted = {kind: base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=") for kind, raw in (
+        ("public", "2026-12-07T00:00:00+23:00|5"), ("queue", "0|2026-12-07T00:00:00+23:00|5"),
+        ("overflow", "9999-12-31T23:59:00-10:00|5"))}
+    assert crafted["public"] == "MjAyNi0xMi0wN1QwMDowMDowMCsyMzowMHw1"  # the reviewer's request
+    for cursor in crafted.values():
+        assert client.get(f"/api/v1/aspirations/public?cursor={cursor}").status_code == 200
+        assert client.get(f"/aspirasi/publik?setelah={cursor}").status_code == 200
+    assert client.get(f"/api/v1/aspirations?cursor={crafted['queue']}", headers=bearer(world["pembina"])).status_code == 200
+    login(client, world["pembina"])
+    assert client.get(f"/aspirasi?setelah={crafted['queue']}").status_code == 200
+    moment, item_id = queries.decode_public_cursor(crafted["public"])
+    assert moment.utcoffset() == timedelta(0) and moment.isoformat() == "2026-12-06T01:00:00+00:00" and item_id == 5
+
+
 # --- the region page ------------------------------------------------------------------------
 
 def _direct_counts(code: str):

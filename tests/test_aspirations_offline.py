@@ -225,6 +225,25 @@ def test_the_member_adjusts_the_text_before_publishing(client, world):
     assert f'href="/aspirasi/{item.id}"' in client.get(f"/kegiatan/{report.id}").get_data(as_text=True)
 
 
+def test_the_report_page_shows_only_what_the_member_published(client, world):
+    from kim_platform.aspirations.services import AspirationError
+
+    item = _answered_hoax(world, hoax_claim="Vaksin berisi chip, tanya Pak Dedi 0899-1111-2222")
+    for field, text in (("title", "Kata Bu Ani Rahmawati: hoaks"), ("description", "Hubungi 0812-3456-7890.")):
+        with pytest.raises(AspirationError) as refused:
+            services.publish_clarification(world["member"], item, {"title": "Cek fakta", "description": "Aman.",
+                                                                   field: text})
+        assert refused.value.status == 422 and set(refused.value.fields) == {field}
+    assert _count(Activity) == 0 and item.clarification_activity_id is None
+    report = services.publish_clarification(world["member"], item, {
+        "title": "Cek fakta: vaksin tanpa chip", "description": "Pesan berantai soal chip vaksin itu hoaks."})
+    db.session.flush()
+    public = client.get(f"/kegiatan/{report.id}").get_data(as_text=True)  # anonymous
+    assert f"Klarifikasi atas laporan hoaks #{item.id}" in public and "Pesan berantai soal chip" in public
+    for private in ("0899-1111-2222", "Pak Dedi"):
+        assert private not in public
+
+
 def test_the_outbox_keeps_every_field_the_aspiration_form_sends():
     """report-form.js copies the fields the form lists in data-outbox-fields into the outbox: a
     field of the form missing from that list would be dropped from every item sent offline."""

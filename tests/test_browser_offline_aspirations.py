@@ -1,6 +1,6 @@
 """An aspiration written without a signal (issue 18): the form kept by the service worker queues it
 into the same outbox as reports, with its evidence; back online it reaches the server once, photos
-included, and the resident's name and contact leave the phone's outbox. Same live server and phone
+included, and the residents' words (name, contact, description, claim) leave the phone's outbox. Same live server and phone
 as tests/test_browser_offline.py."""
 from sqlalchemy import func, select
 
@@ -34,10 +34,15 @@ def test_an_offline_hoax_report_waits_in_the_outbox_and_arrives_once(offline_app
         phone.context.set_offline(False)
         phone.outbox(pending=0, sent=1)
         kept = page.evaluate("KimOutbox.all().then(items => items.map(i => [i.kind, i.state, i.fields]))")
+        stored = page.evaluate("KimOutbox.all().then(items => JSON.stringify(items))")
+        sent_title = page.locator('#outbox-sent li[data-kind="aspiration"] strong').first.inner_text()
         errors = phone.errors
         phone.close()
     assert [(kind, state) for kind, state, _ in kept] == [("aspiration", "sent")]
-    assert "resident_name" not in kept[0][2] and "resident_contact" not in kept[0][2]
+    assert kept[0][2] == {"kind": "hoaks", "topic": "kesehatan"}  # the residents' words left the phone
+    for typed in ("Pesan berantai", "Vaksin mengandung chip", "Bu Ani", "0812"):
+        assert typed not in stored and typed not in sent_title, typed
+    assert sent_title.startswith("Aspirasi / laporan hoaks: ") and sent_title.endswith(" · kesehatan"), sent_title
     with app.app_context():
         items = db.session.execute(select(Aspiration.kind, Aspiration.resident_name, Aspiration.photos_expected,
                                           func.count(AspirationPhoto.id))

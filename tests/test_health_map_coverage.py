@@ -80,7 +80,7 @@ def test_coverage_health_figures_equal_a_direct_count_at_every_level(client, hea
     assert (nation["76"].health_aktif, nation["76"].health_vakum) == (1, 1)
 
     admin = next(m.user for m in stale.memberships if m.role == "admin")
-    services.confirm_data(admin, stale)  # aktif at once: the region rows move by one
+    services.confirm_data(admin, stale)  # aktif at once: the region rows are recounted
     assert_equal_to_a_direct_count()
     assert {row.code: row for row in coverage_rows("provinsi")}["73"].health_aktif == 1
 
@@ -92,6 +92,26 @@ def test_coverage_health_figures_equal_a_direct_count_at_every_level(client, hea
     assert "health_aktif,health_perlu_pendampingan,health_vakum,health_as_of" in csv.splitlines()[0]
     html = client.get("/cakupan?wilayah=76").get_data(as_text=True)
     assert "KIM aktif (laporan 90 hari terakhir)" in html and "Aktif (status kesehatan)" in html
+
+
+def test_a_kim_moved_since_the_daily_run_then_confirmed_leaves_no_negative_figure(healthy_kim, frozen_clock):
+    from kim_platform.extensions import db
+    from kim_platform.health.models import KimHealthRegion
+
+    frozen_clock(NOON_WIB)
+    stale = healthy_kim(data_confirmed_at=clock.utcnow().replace(year=clock.utcnow().year - 2))
+    services.compute_daily()  # perlu_pendampingan, counted in 76.02.01.1002
+    stale.desa_code = MAKASSAR[0]  # moved to Makassar the same day
+    db.session.flush()
+    admin = next(m.user for m in stale.memberships if m.role == "admin")
+    services.confirm_data(admin, stale)
+    rows = db.session.scalars(db.select(KimHealthRegion).execution_options(populate_existing=True)).all()
+    assert all(min(r.aktif, r.perlu_pendampingan, r.vakum) >= 0 for r in rows), [
+        (r.code, r.aktif, r.perlu_pendampingan, r.vakum) for r in rows]
+    assert_equal_to_a_direct_count()
+    nation = {row.code: row for row in coverage_rows("provinsi")}
+    assert (nation["73"].health_aktif, nation["73"].health_perlu_pendampingan) == (1, 0)
+    assert (nation["76"].health_aktif, nation["76"].health_perlu_pendampingan) == (0, 0)
 
 
 def test_a_cached_export_is_renewed_by_the_daily_run(client, healthy_kim, frozen_clock):

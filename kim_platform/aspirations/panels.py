@@ -57,8 +57,9 @@ def region_aspirations(region) -> dict:
             "verdict_labels": VERDICT_LABELS}
 
 def clarification_of_report(activity, viewer) -> dict | None:
-    """A klarifikasi hoaks report's page: "Klarifikasi atas laporan hoaks #N", the verdict and the
-    claim (public like the report); the link to the item only for those who see it."""
+    """A klarifikasi hoaks report's page: "Klarifikasi atas laporan hoaks #N" and the verdict; the
+    link to the item only for those who see it. Nothing else of the item: the claim as typed at
+    intake may name people, the report's own text (approved by publishing it) carries the claim."""
     from kim_platform.aspirations.models import VERDICT_LABELS
     from kim_platform.aspirations.queries import clarified_item
     from kim_platform.aspirations.services import CLARIFICATION_TYPE
@@ -68,7 +69,7 @@ def clarification_of_report(activity, viewer) -> dict | None:
     item = clarified_item(activity.id)
     if item is None:
         return None
-    return {"item_id": item.id, "verdict": VERDICT_LABELS.get(item.verdict, item.verdict), "claim": item.hoax_claim,
+    return {"item_id": item.id, "verdict": VERDICT_LABELS.get(item.verdict, item.verdict),
             "linked": permissions.aspiration_visible(viewer, item)}
 
 

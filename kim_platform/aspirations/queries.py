@@ -99,10 +99,14 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         rank, due, item_id = raw.split("|")
-        position = (int(rank), datetime.fromisoformat(due), int(item_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        moment = datetime.fromisoformat(due)
+        if moment.tzinfo is None:
+            return None
+        # PostgreSQL takes offsets up to 15 h only: normalise so no crafted offset reaches it.
+        position = (int(rank), moment.astimezone(timezone.utc), int(item_id))
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
-    if position[0] not in (0, 1) or not 1 <= position[2] < 2**63 or position[1].tzinfo is None:
+    if position[0] not in (0, 1) or not 1 <= position[2] < 2**63:
         return None
     return position
 
@@ -261,10 +265,14 @@ def decode_public_cursor(cursor: str) -> tuple[datetime, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, item_id = raw.split("|")
-        position = (datetime.fromisoformat(moment), int(item_id))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        published = datetime.fromisoformat(moment)
+        if published.tzinfo is None:
+            return None
+        # PostgreSQL takes offsets up to 15 h only: normalise so no crafted offset reaches it.
+        position = (published.astimezone(timezone.utc), int(item_id))
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
-    if not 1 <= position[1] < 2**63 or position[0].tzinfo is None:
+    if not 1 <= position[1] < 2**63:
         return None
     return position
 

@@ -684,6 +684,9 @@ def publish_clarification(actor, item: Aspiration, raw: dict | None = None):
         "type": CLARIFICATION_TYPE, "date": clock.local_today(item.kim.desa_code).isoformat(),
         "desa_code": item.desa_code, "links": [item.factcheck_link] if item.factcheck_link else [],
     }
+    for field in ("title", "description"):  # the report is public: the same guard as the public version
+        if isinstance(report[field], str) and _names_the_resident(item, (report[field],)):
+            raise _fields_error({field: _l("The report must not name the resident or their contact.")})
     activity = create_activity(actor, item.kim, report, publish=True)
     now = utcnow()
     item.clarification_activity_id = activity.id

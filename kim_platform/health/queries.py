@@ -14,7 +14,7 @@ from kim_platform.health.models import ContactNote, HealthState, KimHealth, KimH
 from kim_platform.kims.models import MANAGER_ROLES, Kim, KimSkVersion, KimStatus, Membership
 from kim_platform.kims.slots import RegionHealth
 from kim_platform.maps.slots import NOT_ASSESSED, TileCondition
-from kim_platform.regions.codes import LEVEL_WIDTH, ancestor_codes, descendant_pattern
+from kim_platform.regions.codes import LEVEL_WIDTH, descendant_pattern
 
 REPORT_WARNING_DAYS = 90  # no published report for 90 days: perlu pendampingan
 REPORT_DORMANT_DAYS = 180  # for 180 days: vakum
@@ -111,16 +111,6 @@ ON CONFLICT (code) DO UPDATE SET
     aktif = EXCLUDED.aktif, perlu_pendampingan = EXCLUDED.perlu_pendampingan, vakum = EXCLUDED.vakum,
     computed_on = EXCLUDED.computed_on, changed_at = EXCLUDED.changed_at
 """)
-# One KIM's state changed outside the daily run (its admins confirmed the data): its region rows move
-# by one, so the figures stay equal to the states until the next run rebuilds them.
-REGION_MOVE_SQL = text("""
-INSERT INTO kim_health_region AS r (code, aktif, perlu_pendampingan, vakum, computed_on, changed_at)
-SELECT p.code, :aktif, :perlu_pendampingan, :vakum, CAST(:today AS date), clock_timestamp()
-FROM unnest(CAST(:codes AS varchar[])) AS p(code)
-ON CONFLICT (code) DO UPDATE SET
-    aktif = r.aktif + EXCLUDED.aktif, perlu_pendampingan = r.perlu_pendampingan + EXCLUDED.perlu_pendampingan,
-    vakum = r.vakum + EXCLUDED.vakum, changed_at = EXCLUDED.changed_at
-""")
 KIM_STATE_SQL = text("""
 SELECT h.state, k.desa_code, k.status FROM kim k LEFT JOIN kim_health h ON h.kim_id = k.id WHERE k.id = :kim_id
 """)
@@ -143,9 +133,12 @@ def compute_states(today: date, kim_id: int | None = None) -> int:
         old = before.state if before.status == KimStatus.VERIFIED else None
         new = after.state if after.status == KimStatus.VERIFIED else None
         if old != new:
-            moves = {state: (state == new) - (state == old) for state in HealthState.ALL}
-            db.session.execute(REGION_MOVE_SQL, {"codes": ["", *ancestor_codes(after.desa_code)[::-1], after.desa_code],
-                                                 "today": today, **moves})
+            # A recount, not a move by one: the region rows count the KIM under the desa it had at the
+            # last daily run, which may not be its desa now (moved since), so -1 there could go negative.
+            # Two confirmations recount one at a time, so the later count sees the earlier one's state
+            # (against the daily run, the lock on the KIM's kim_health row already orders them).
+            db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kim_health_region'))"))
+            rebuild_region_states(db.session.connection(), today)
     return written
 
 

@@ -40,7 +40,9 @@
   function titleOf(item) {
     var fields = item.fields || {};
     if (item.kind === "aspiration") {
-      var words = String(fields.description || "").replace(/\s+/g, " ").trim();
+      // Waiting: its description, to tell entries apart; sent: the description has left the phone,
+      // a neutral title (the kind and topic chosen) remains.
+      var words = String(fields.description || "").replace(/\s+/g, " ").trim() || item.label || "";
       return (strings.kinds && strings.kinds.aspiration || "") + (words ? ": " + (words.length > 60 ? words.slice(0, 59) + "…" : words) : "");
     }
     return fields.title ? fields.title : strings.untitled;

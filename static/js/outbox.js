@@ -173,7 +173,7 @@
       user_id: report.user_id || null,
       kim_id: report.kim_id, kim_name: report.kim_name || "",
       post_url: report.post_url, form_url: report.form_url,
-      fields: report.fields, action: report.action || "publish",
+      fields: report.fields, action: report.action || "publish", label: report.label || "",
       photos: (report.photos || []).map(function (p) {
         return { id: uuid(), blob: p.blob, name: p.name || "foto.jpg", size: p.blob ? p.blob.size : 0, acked: false };
       }),
@@ -195,6 +195,7 @@
       if (!item.server) {
         item.fields = report.fields;
         item.action = report.action || item.action;
+        item.label = report.label || "";
       }
       if (report.photos && report.photos.length) {
         var fresh = report.photos.map(function (p) {
@@ -276,9 +277,10 @@
     item.state = "sent"; item.progress = null; item.errors = null; item.message = null;
     item.sent_at = new Date().toISOString();
     item.photos.forEach(function (p) { p.blob = null; });  // the server has them now
-    if (item.kind === "aspiration" && item.fields) {  // the resident's data: on the server only, now
-      delete item.fields.resident_name;
-      delete item.fields.resident_contact;
+    if (item.kind === "aspiration" && item.fields) {
+      // What the residents said (their name, contact, words, the claim and its link): on the server
+      // only, now; the sent list needs no more than the kind and the topic.
+      item.fields = { kind: item.fields.kind, topic: item.fields.topic };
     }
     return save(item).then(prune).then(function () { return "sent"; });
   }

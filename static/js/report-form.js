@@ -103,6 +103,16 @@
     });
   }
 
+  /* What the sent list may show of an entry once the server has it: the chosen options' labels
+     (an aspiration's kind and topic), never what was typed. */
+  function neutralLabel() {
+    return ["kind", "topic"].map(function (name) {
+      var field = form.elements[name];
+      var option = field && field.options && field.selectedIndex >= 0 ? field.options[field.selectedIndex] : null;
+      return option && option.value ? option.text.trim() : "";
+    }).filter(Boolean).join(" · ");
+  }
+
   function saveToOutbox(submitter) {
     var fields = {};
     FIELDS.forEach(function (name) { if (form.elements[name]) { fields[name] = form.elements[name].value; } });
@@ -115,7 +125,7 @@
       var report = {
         kind: KIND, user_id: done[0] || null, kim_id: Number(form.getAttribute("data-kim-id")),
         kim_name: form.getAttribute("data-kim-name"), post_url: form.getAttribute("data-outbox-post"),
-        form_url: window.location.pathname, fields: fields, action: action,
+        form_url: window.location.pathname, fields: fields, action: action, label: neutralLabel(),
         photos: photos.map(function (file) { return { blob: file, name: file.name }; })
       };
       return revising ? outbox.revise(revising, report) : outbox.add(report);
