@@ -55,6 +55,12 @@ LEVELS = [("provinsi", None), ("kabupaten", "76"), ("kabupaten", "73"), ("kecama
           ("kecamatan", "73.71"), ("desa", "76.02.01"), ("desa", "73.71.01")]
 
 
+def health_of_kim(kim) -> str:
+    from kim_platform.health.queries import health_of
+
+    return health_of(kim.id).state
+
+
 def assert_equal_to_a_direct_count():
     for level, parent in LEVELS:
         direct = queries.direct_region_states(level, parent)
@@ -80,7 +86,10 @@ def test_coverage_health_figures_equal_a_direct_count_at_every_level(client, hea
     assert (nation["76"].health_aktif, nation["76"].health_vakum) == (1, 1)
 
     admin = next(m.user for m in stale.memberships if m.role == "admin")
-    services.confirm_data(admin, stale)  # aktif at once: the region rows are recounted
+    services.confirm_data(admin, stale)  # the KIM is aktif at once; its region's figures at the next run
+    assert health_of_kim(stale) == "aktif"
+    assert {row.code: row for row in coverage_rows("provinsi")}["73"].health_aktif == 0
+    services.compute_daily()
     assert_equal_to_a_direct_count()
     assert {row.code: row for row in coverage_rows("provinsi")}["73"].health_aktif == 1
 
@@ -108,6 +117,8 @@ def test_a_kim_moved_since_the_daily_run_then_confirmed_leaves_no_negative_figur
     rows = db.session.scalars(db.select(KimHealthRegion).execution_options(populate_existing=True)).all()
     assert all(min(r.aktif, r.perlu_pendampingan, r.vakum) >= 0 for r in rows), [
         (r.code, r.aktif, r.perlu_pendampingan, r.vakum) for r in rows]
+    services.compute_daily()  # the next run counts it where it is now
+    db.session.expire_all()  # the rows read above are in this test's session
     assert_equal_to_a_direct_count()
     nation = {row.code: row for row in coverage_rows("provinsi")}
     assert (nation["73"].health_aktif, nation["73"].health_perlu_pendampingan) == (1, 0)

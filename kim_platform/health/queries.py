@@ -111,15 +111,11 @@ ON CONFLICT (code) DO UPDATE SET
     aktif = EXCLUDED.aktif, perlu_pendampingan = EXCLUDED.perlu_pendampingan, vakum = EXCLUDED.vakum,
     computed_on = EXCLUDED.computed_on, changed_at = EXCLUDED.changed_at
 """)
-KIM_STATE_SQL = text("""
-SELECT h.state, k.desa_code, k.status FROM kim k LEFT JOIN kim_health h ON h.kim_id = k.id WHERE k.id = :kim_id
-""")
 
 
 def compute_states(today: date, kim_id: int | None = None) -> int:
     """Store every verified KIM's state and reasons as of `today` and the states per region (or only
     `kim_id`'s, after its admins confirmed the data); returns how many were written."""
-    before = db.session.execute(KIM_STATE_SQL, {"kim_id": kim_id}).first() if kim_id is not None else None
     written = db.session.execute(COMPUTE_SQL, {
         "today": today, "warning": REPORT_WARNING_DAYS, "dormant": REPORT_DORMANT_DAYS, "kim_id": kim_id,
         "verified_status": KimStatus.VERIFIED,
@@ -127,18 +123,11 @@ def compute_states(today: date, kim_id: int | None = None) -> int:
     db.session.execute(PRUNE_SQL if kim_id is None else text(PRUNE_SQL.text + " AND k.id = :kim_id"),
                        {"verified_status": KimStatus.VERIFIED, **({} if kim_id is None else {"kim_id": kim_id})})
     if kim_id is None:
+        # The per-region figures are as of the daily run (`health_as_of`), also after one KIM's
+        # confirmation: a move by one would use the KIM's current desa, not the one it was counted
+        # under (negative after a move), and a recount of every KIM per confirmation costs seconds
+        # at national scale. The KIM's own state and its profile change at once.
         rebuild_region_states(db.session.connection(), today)
-    elif before is not None:
-        after = db.session.execute(KIM_STATE_SQL, {"kim_id": kim_id}).first()
-        old = before.state if before.status == KimStatus.VERIFIED else None
-        new = after.state if after.status == KimStatus.VERIFIED else None
-        if old != new:
-            # A recount, not a move by one: the region rows count the KIM under the desa it had at the
-            # last daily run, which may not be its desa now (moved since), so -1 there could go negative.
-            # Two confirmations recount one at a time, so the later count sees the earlier one's state
-            # (against the daily run, the lock on the KIM's kim_health row already orders them).
-            db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('kim_health_region'))"))
-            rebuild_region_states(db.session.connection(), today)
     return written
 
 
