@@ -318,16 +318,23 @@ def send_aspiration(actor, kim, raw: dict, photos: list[bytes] = (), *, written_
                                      fingerprint=fingerprint))
 
 
+def _refuse(allowed: bool, actor, item: Aspiration, message, visible: bool | None = None) -> None:
+    """The one refusal of an item's write: 404 to whoever may not see it (its existence is not
+    revealed), 403 with `message` to one who sees it but may not do this."""
+    visible = permissions.aspiration_visible(actor, item) if visible is None else visible
+    status = permissions.refusal(allowed, visible=visible)
+    if status == 404:
+        raise AspirationError(_l("No such item."), status=404)
+    if status:
+        raise AspirationError(message, status=status)
+
+
 def store_evidence_photo(actor, item: Aspiration, n: int, data: bytes | None, key: str | None) -> Receipt:
     """Evidence photo `n` (1..photos_expected) of an item, sent on its own with its own key, by
     the item's author. Stored once: the same key again stores nothing (replayed); another key for
     a stored position is 409. The photos of one item are serialised by a row lock."""
-    status = permissions.refusal(permissions.can_add_aspiration_evidence(actor, item),
-                                 visible=permissions.aspiration_visible(actor, item))
-    if status == 404:
-        raise AspirationError(_l("No such item."), status=404)
-    if status:
-        raise AspirationError(_l("Only the member who recorded this item sends its evidence."), status=status)
+    _refuse(permissions.can_add_aspiration_evidence(actor, item), actor, item,
+            _l("Only the member who recorded this item sends its evidence."))
     idempotency.check_key(key, AspirationError)
     db.session.refresh(item, with_for_update=True)
     db.session.expire(item, ["photos"])  # read them again now that the row is ours
@@ -410,11 +417,8 @@ def transition(actor, item: Aspiration, action: str, raw: dict | None = None) ->
         if not visible:
             raise AspirationError(_l("No such item."), status=404)
         raise _fields_error({"action": _l("Choose one of: %(choices)s.", choices=", ".join(TRANSITIONS))})
-    status = permissions.refusal(permissions.can_transition_aspiration(actor, item, step.by), visible=visible)
-    if status == 404:
-        raise AspirationError(_l("No such item."), status=404)
-    if status:
-        raise AspirationError(_l("You may not do this on this item."), status=status)
+    _refuse(permissions.can_transition_aspiration(actor, item, step.by), actor, item,
+            _l("You may not do this on this item."), visible=visible)
     # Two actions at once on one item (a "duplikat" and a "dijawab"): the second waits and sees the
     # first one's state.
     db.session.refresh(item, with_for_update=True)
@@ -569,12 +573,8 @@ def publish_aspiration(actor, item: Aspiration, raw: dict | None = None) -> Aspi
     come from the answer. Nothing is copied from the resident's description: without the texts it
     is a 422. Only items with an answer (dijawab, selesai) are publishable (409 otherwise)."""
     raw = raw if isinstance(raw, dict) else {}
-    visible = permissions.aspiration_visible(actor, item)
-    status = permissions.refusal(permissions.can_publish_aspiration(actor, item), visible=visible)
-    if status == 404:
-        raise AspirationError(_l("No such item."), status=404)
-    if status:
-        raise AspirationError(_l("Only the pembina handling this item publish it."), status=status)
+    _refuse(permissions.can_publish_aspiration(actor, item), actor, item,
+            _l("Only the pembina handling this item publish it."))
     db.session.refresh(item, with_for_update=True)
     if item.state not in PUBLISHABLE_STATES or not item.answer:
         raise AspirationError(_l("Only an answered item can be published."), status=409, code="illegal_transition")
@@ -604,12 +604,8 @@ def publish_aspiration(actor, item: Aspiration, raw: dict | None = None) -> Aspi
 def unpublish_aspiration(actor, item: Aspiration) -> Aspiration:
     """Hide an item's public version again (its public page answers 404); the texts are kept for a
     later publication. 409 when it is not published."""
-    visible = permissions.aspiration_visible(actor, item)
-    status = permissions.refusal(permissions.can_publish_aspiration(actor, item), visible=visible)
-    if status == 404:
-        raise AspirationError(_l("No such item."), status=404)
-    if status:
-        raise AspirationError(_l("Only the pembina handling this item publish it."), status=status)
+    _refuse(permissions.can_publish_aspiration(actor, item), actor, item,
+            _l("Only the pembina handling this item publish it."))
     db.session.refresh(item, with_for_update=True)
     if item.published_at is None:
         raise AspirationError(_l("This item is not published."), status=409, code="not_published")
@@ -660,13 +656,8 @@ def publish_clarification(actor, item: Aspiration, raw: dict | None = None):
     from kim_platform.activities.services import create_activity
 
     raw = raw if isinstance(raw, dict) else {}
-    status = permissions.refusal(permissions.can_publish_clarification(actor, item),
-                                 visible=permissions.aspiration_visible(actor, item))
-    if status == 404:
-        raise AspirationError(_l("No such item."), status=404)
-    if status:
-        raise AspirationError(_l("Only members of the reporting KIM publish its hoax clarification."),
-                              status=status)
+    _refuse(permissions.can_publish_clarification(actor, item), actor, item,
+            _l("Only members of the reporting KIM publish its hoax clarification."))
     db.session.refresh(item, with_for_update=True)  # once per item, whatever the race
     if item.clarification_activity_id is not None:
         raise AspirationError(_l("A hoax clarification has already been published for this item."), status=409,
