@@ -11,6 +11,8 @@ PORT ?= 5000
 # Absolute links (mails, feeds) point here; set it to the public address when serving for others.
 export KIM_BASE_URL ?= http://$(HOST):$(PORT)
 WORKERS ?= 5
+# Test processes (pytest-xdist, a database each: kim_test_gw0, ...); a file stays on one process.
+TEST_WORKERS ?= 2
 # chromium: Debian's browser for the Playwright tests (never a downloaded browser build).
 SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium
 TEST_DB_NAME := kim_test
@@ -20,7 +22,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-map bench-coverage bench-pages bench-campaign \
+.PHONY: run serve test test-serial system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-map bench-coverage bench-pages bench-campaign \
         translations-update \
         vendor clean-venv
 
@@ -32,6 +34,11 @@ serve: venv db-dev data
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'kim_platform:create_app()'
 
 test: venv db-test
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# One process (a debugger, or a test that must run alone).
+test-serial: venv db-test
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

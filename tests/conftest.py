@@ -115,6 +115,19 @@ class IsolatedClient(FlaskClient):
 
 
 
+@pytest.fixture
+def steady_demo_flag(app, monkeypatch):
+    """The demo banner asks the database at most once a minute; a minute ending between two
+    counted requests would add one statement to one of them (seen on a loaded machine). Modules
+    that compare statement counts hold it steady with `pytest.mark.usefixtures`."""
+    import time
+
+    from kim_platform import demo
+
+    monkeypatch.setitem(app.config, "DEMO_FLAG_TTL", 10**9)
+    monkeypatch.setattr(demo, "_cache", {"at": time.monotonic(), "value": False})
+
+
 @contextlib.contextmanager
 def counting():
     """Count every statement sent on the test's connection (the app's engine in tests)."""

@@ -17,6 +17,9 @@ from kim_platform.extensions import db
 from tests.conftest import bearer, counting, csrf_token
 from tests.conftest import login as _login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 # Monday 7 December 2026, 10:00 WIB.
 MONDAY = datetime(2026, 12, 7, 3, tzinfo=timezone.utc)
 LATER = MONDAY + timedelta(days=13)  # Sunday 20 December: the moment the figures are read

@@ -18,6 +18,9 @@ from kim_platform.extensions import db
 from tests.conftest import bearer, csrf_token
 from tests.conftest import login as _login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 PASANGKAYU_DESA = "76.01.01.1006"  # Kab. Pasangkayu, Sulawesi Barat
 MAKASSAR_DESA = "73.71.01.1001"  # Kota Makassar, Sulawesi Selatan
 # Monday 7 December 2026, 10:00 WIB: a plain working week.

@@ -20,6 +20,9 @@ from kim_platform.kims.models import Kim
 from kim_platform.regions.codes import LEVEL_WIDTH
 from tests.conftest import bearer, login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 DESA_IN = "76.02.01.1002"  # Kel. Binanga, Kec. Mamuju
 
 

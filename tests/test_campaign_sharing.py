@@ -20,6 +20,9 @@ from kim_platform.core.auth import limiter
 from kim_platform.extensions import db
 from tests.conftest import bearer, counting, csrf_token, login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 OTHER_KABUPATEN_DESA = "76.01.01.1006"  # Kab. Pasangkayu, Sulawesi Barat
 OTHER_KECAMATAN_DESA = "76.02.02.1001"
 BROWSER = "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"

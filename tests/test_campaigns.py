@@ -20,6 +20,9 @@ from kim_platform.core import clock
 from kim_platform.extensions import db
 from tests.conftest import bearer, counting, csrf_token, login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 OTHER_KABUPATEN_DESA = "76.01.01.1006"  # Kab. Pasangkayu, Sulawesi Barat
 
 

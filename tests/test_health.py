@@ -18,6 +18,9 @@ from kim_platform.kims import services as kims
 from kim_platform.kims.models import KimSkVersion
 from tests.conftest import bearer, counting, csrf_token, login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 MAKASSAR = ("73.71.01.1001", (-5.162181, 119.404252))
 NOON_WIB = datetime(2027, 6, 15, 5, tzinfo=timezone.utc)  # 12:00 in Jakarta
 

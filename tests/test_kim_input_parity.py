@@ -21,6 +21,9 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import Bidang, Kim
 from tests.conftest import DESA, DESA_POINT, bearer, counting, csrf_token, login
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 # Past dates derived from the code's clock (the rules refuse dates in the future).
 FOUNDED_ON = (clock.today() - timedelta(days=7 * 365)).isoformat()
 SK_DATE = (clock.today() - timedelta(days=320)).isoformat()

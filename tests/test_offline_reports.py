@@ -30,6 +30,9 @@ from kim_platform.teladan import scoring
 from tests.conftest import DESA, bearer, login
 
 
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+
 def _jpeg(colour=(200, 80, 30), size=(64, 48)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, format="JPEG")

@@ -22,18 +22,7 @@ from tests.conftest import bearer, counting, login
 FEW, MANY = 2, 20
 
 
-@pytest.fixture(autouse=True)
-def steady_demo_flag(app, monkeypatch):
-    """The demo banner asks the database at most once a minute; a minute ending between the two
-    counted requests would add one statement to one of them. Held steady here."""
-    import time
-
-    from kim_platform import demo
-
-    monkeypatch.setitem(app.config, "DEMO_FLAG_TTL", 10**9)
-    monkeypatch.setattr(demo, "_cache", {"at": time.monotonic(), "value": False})
-
-
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
 
 
 def selects(statements: list[str]) -> list[str]:
