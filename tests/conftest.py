@@ -61,6 +61,17 @@ def pytest_configure(config):
     os.environ["TEST_DATABASE_URL"] = url.render_as_string(hide_password=False)
 
 
+def pytest_collection_modifyitems(items):
+    """Give every item a node id of its own: schemathesis names its items after the operation
+    (`test_anonymous[GET /api/v1/kims]`) but leaves them all one node id, and pytest-xdist, which
+    hands tests to its processes by node id, then ran one operation per test function."""
+    from _pytest.nodeid import coerce_node_id  # pytest 9 keeps the id structured, in `_id`
+
+    for item in items:
+        if item.name != item.originalname and not item.nodeid.endswith("]"):
+            item._id = coerce_node_id(item.nodeid + item.name[len(item.originalname):])
+
+
 def _ensure_database(url) -> None:
     """Create `url`'s database with PostGIS and pg_trgm unless it exists (as scripts/db.sh does).
 

@@ -438,13 +438,13 @@
     });
   }
 
-  /* Send whatever waits. Concurrent calls (pages, tabs, the service worker) share one run. */
+  /* Send whatever waits. Concurrent calls in one page share one run; a call while another context
+     (a tab, the service worker) holds the lock waits for it and then looks again, since that run
+     may have read the outbox before this call's reason to send (a login, a saved report) existed. */
   function sync() {
     if (running) { return running; }
     var locks = root.navigator && root.navigator.locks;
-    var run = locks
-      ? locks.request(LOCK, { ifAvailable: true }, function (lock) { return lock ? runSync() : { busy: true }; })
-      : runSync();
+    var run = locks ? locks.request(LOCK, function () { return runSync(); }) : runSync();
     running = Promise.resolve(run).then(function (result) {
       running = null;
       announce({ type: "synced", result: result });
