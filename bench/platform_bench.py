@@ -124,21 +124,29 @@ local content_type = %(content_type)s
 local threads = {}
 math.randomseed(os.time() + tonumber(tostring({}):match("0x(%%x+)") or "1", 16))
 function setup(thread) table.insert(threads, thread) end
-function init(args) created = 0 end
+function init(args) created = 0; ids = "" end
 request = function()
   local p = posters[math.random(#posters)]
   return wrk.format("POST", "/api/v1/kims/" .. p[1] .. "/activities",
                     {["Authorization"] = "Bearer " .. p[2], ["Content-Type"] = content_type}, p[3] .. body_suffix)
 end
 response = function(status, headers, body)
-  if status == 201 then created = created + 1 end
+  if status == 201 then
+    created = created + 1
+    local id = body:match('"url":%s*"/kegiatan/(%d+)"')
+    if id then ids = ids .. id .. "," end
+  end
 end
 """
 
 DONE = """
 done = function(summary, latency, requests)
-  local created = 0
-  if threads then for _, t in ipairs(threads) do created = created + (t:get("created") or 0) end end
+  local created, ids = 0, ""
+  if threads then for _, t in ipairs(threads) do
+    created = created + (t:get("created") or 0)
+    ids = ids .. (t:get("ids") or "")
+  end end
+  io.write("IDS " .. ids .. "\\n")
   io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, '
     .. '"p50_us": %d, "p95_us": %d, "p99_us": %d, "created": %d}\\n',
     summary.requests, summary.duration, summary.errors.status,
@@ -205,11 +213,16 @@ def wrk(port: int, script: str, connections: int, seconds: int = SECONDS) -> dic
     try:
         output = subprocess.run(
             ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-             "-s", path, f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+             "-s", path, f"http://127.0.0.1:{port}"], capture_output=True, text=True)
     finally:
         os.unlink(path)
-    raw = json.loads(re.search(r"^RESULT (.*)$", output, re.M).group(1))
+    found = re.search(r"^RESULT (.*)$", output.stdout, re.M)
+    if found is None:
+        raise RuntimeError(f"wrk gave no result: {output.stdout[-500:]} {output.stderr[-500:]}")
+    output = output.stdout
+    raw = json.loads(found.group(1))
     found = re.search(r"^HISTOGRAM (.*)$", output, re.M)
+    ids = re.search(r"^IDS (.*)$", output, re.M)
     histogram: dict[int, int] = {}
     for pair in (found.group(1).split(",") if found and found.group(1) else []):
         value, count = pair.split(":")
@@ -217,7 +230,8 @@ def wrk(port: int, script: str, connections: int, seconds: int = SECONDS) -> dic
     return {"per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1), "p50_ms": round(raw["p50_us"] / 1000, 1),
             "p95_ms": round(raw["p95_us"] / 1000, 1), "p99_ms": round(raw["p99_us"] / 1000, 1),
             "requests": raw["requests"], "errors": raw["non2xx"] + raw["socket_errors"], "created": raw["created"],
-            "_histogram": histogram, "_duration_s": raw["duration_us"] / 1e6}
+            "_histogram": histogram, "_duration_s": raw["duration_us"] / 1e6,
+            "_ids": [int(i) for i in (ids.group(1).split(",") if ids else []) if i]}
 
 
 def public(run: dict) -> dict:
@@ -535,21 +549,28 @@ def measure_tiles(app, port: int, paths: list[str], min_samples: int) -> dict:
             "target_p95_ms": TILE_P95_MS, "met": p95 <= TILE_P95_MS and not errors}
 
 
-def version_bump_works(app, port: int, path: str) -> bool:
-    """Does bump_data_version() renew tiles? (their ETag carries the data version)"""
+def version_bump_works(app, port: int, path: str) -> dict:
+    """Does bump_data_version() renew cached answers? (a tile's ETag carries the data version)"""
     before = etags_of(port, [path])[0]
     bump_data_version(app)
-    return before is not None and etags_of(port, [path])[0] != before
+    after = etags_of(port, [path])[0]
+    return {"path": path, "etag_before": before, "etag_after": after,
+            "renewed": before is not None and after is not None and after != before}
 
 
 def posting(port: int, posters: list) -> dict:
+    """Reports without and with a photo; a second of posting first warms every worker's write path
+    (its reports are removed with the others)."""
     today = date.today().isoformat()
     json_posters = ", ".join("{%d, %s, %s}" % (kim, lua_string(secret), lua_string(json.dumps(
         {"title": f"Bench {RUN}", "date": today, "type": "diskusi", "desa_code": desa,
          "description": "Diskusi warga tentang informasi layanan desa.", "reach_offline": 12})))
         for kim, secret, desa in posters)
-    writes = {"json c8": public(wrk(port, WRITE_SCRIPT % {
-        "posters": json_posters, "suffix": "''", "content_type": "'application/json'"}, WRITE_CONNECTIONS))}
+    wrk(port, WRITE_SCRIPT % {"posters": json_posters, "suffix": "''", "content_type": "'application/json'"},
+        WRITE_CONNECTIONS, 1)
+    json_run = wrk(port, WRITE_SCRIPT % {
+        "posters": json_posters, "suffix": "''", "content_type": "'application/json'"}, WRITE_CONNECTIONS)
+    writes = {"json c8": public(json_run)}
     boundary = "benchboundary7d0"
     photo = small_jpeg()
     multipart_posters = []
@@ -562,17 +583,20 @@ def posting(port: int, posters: list) -> dict:
     photo_part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a.jpg\"\r\n"
                   f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
     photo_lua = "'" + "".join(f"\\{b:03d}" for b in photo_part) + "'"
-    writes["photo c8"] = public(wrk(port, WRITE_SCRIPT % {
+    photo_run = wrk(port, WRITE_SCRIPT % {
         "posters": ", ".join(multipart_posters), "suffix": photo_lua,
-        "content_type": lua_string(f"multipart/form-data; boundary={boundary}")}, WRITE_CONNECTIONS))
+        "content_type": lua_string(f"multipart/form-data; boundary={boundary}")}, WRITE_CONNECTIONS)
+    writes["photo c8"] = public(photo_run)
+    writes["_acknowledged_ids"] = json_run["_ids"] + photo_run["_ids"]
     writes["photo c8"]["photo_bytes"] = len(photo)
     writes["json c8"]["target_per_s"] = POSTS_PER_S
     writes["json c8"]["met"] = writes["json c8"]["per_s"] >= POSTS_PER_S and not writes["json c8"]["errors"]
     return writes
 
 
-def check_and_clean_posts(app) -> int:
-    """How many bench reports the database holds; then removes them, their photos and the tokens."""
+def check_and_clean_posts(app, acknowledged_ids: list[int]) -> tuple[int, int]:
+    """How many bench reports the database holds, and how many of the acknowledged ones (by the id
+    in their 201 answer) it holds; then removes them, their photos and the tokens."""
     from sqlalchemy import text
 
     from kim_platform.core.storage import storage
@@ -581,6 +605,9 @@ def check_and_clean_posts(app) -> int:
     with app.app_context():
         found = db.session.execute(text("SELECT count(*) FROM activity WHERE title LIKE :t"),
                                    {"t": f"Bench {RUN}%"}).scalar()
+        acknowledged_found = db.session.execute(text(
+            "SELECT count(*) FROM activity WHERE id = ANY(:ids) AND title LIKE :t"),
+            {"ids": acknowledged_ids, "t": f"Bench {RUN}%"}).scalar()
         keys = db.session.execute(text(
             "SELECT p.key, p.thumb_key FROM activity_photo p JOIN activity a ON a.id = p.activity_id "
             "WHERE a.title LIKE :t"), {"t": f"Bench {RUN}%"}).all()
@@ -591,7 +618,7 @@ def check_and_clean_posts(app) -> int:
             storage().delete(key)
             if thumb:
                 storage().delete(thumb)
-    return found
+    return found, acknowledged_found
 
 
 def load_data(app, results: dict) -> None:
@@ -638,7 +665,7 @@ def measure_platform(app, settings: dict, sample: dict, results: dict) -> None:
         results["map_first_view_gzip_bytes"] = sum(
             len(body) for layer in ("regions", "kims") for z, x, y in first_view
             for status, body, _ in [client.get(f"/tiles/{layer}/{z}/{x}/{y}.pbf")] if status == 200)
-        results["data_version_bump_effective"] = version_bump_works(app, port, sample["tiles"][5][0])
+        results["data_version_bump"] = version_bump_works(app, port, sample["tiles"][5][0])
 
         progress(f"reads over random paths, {CONNECTIONS} connections, {SECONDS} s each")
         cold = {}
@@ -734,7 +761,9 @@ def main():
         measure_platform(app, settings, sample, results)
         ceilings.append(measure_ceiling(settings, dsn, sample["ceiling"], "end"))
     finally:
-        found = check_and_clean_posts(app)
+        acknowledged_ids = results.get("writes", {}).pop("_acknowledged_ids", [])
+        ids_read = len(acknowledged_ids)
+        found, acknowledged_found = check_and_clean_posts(app, acknowledged_ids)
     results["ceiling"] = {"runs": ceilings, "used": better_ceiling(ceilings)["when"]}
     ceiling = better_ceiling(ceilings)["per_s"]
     for name, run in results["reads"].items():
@@ -744,8 +773,13 @@ def main():
             run["ratio"] = round(run["per_s"] / ceiling, 3) if ceiling else 0.0
     writes = results["writes"]
     writes["acknowledged"] = sum(w["created"] for w in writes.values() if isinstance(w, dict) and "created" in w)
-    writes["found_in_database"] = found
-    writes["all_acknowledged_found"] = found >= writes["acknowledged"]
+    writes["found_in_database"] = found  # more than acknowledged: posts still open when wrk stopped
+    writes["acknowledged_found_by_id"] = acknowledged_found
+    # The ids come from the 201 answers ("url": "/kegiatan/<id>"); were they all read, every one must
+    # be stored; else only the count can be compared.
+    writes["ids_read"] = ids_read == writes["acknowledged"]
+    writes["all_acknowledged_found"] = (acknowledged_found == writes["acknowledged"] if writes["ids_read"]
+                                        else found >= writes["acknowledged"])
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     print_table(results)
@@ -771,7 +805,9 @@ def print_table(r: dict) -> None:
     print("ceiling (bare Flask, one primary-key query on region): " + "; ".join(
         f"{run['when']} {run['per_s']} req/s p95 {run['p95_ms']} ms" for run in c["runs"])
         + f"; ratios use the {c['used']} run ({used['per_s']} req/s, the better)")
-    print(f"data version bump renews cached answers: {'yes' if r['data_version_bump_effective'] else 'NO'}")
+    bump = r["data_version_bump"]
+    print(f"data version bump renews cached answers (tile ETag {bump['etag_before']} -> {bump['etag_after']}): "
+          f"{'yes' if bump['renewed'] else 'NO'}")
     print()
     head = f"{'read (random paths over the country)':<62} {'paths':>5} {'req/s':>8} {'p95 ms':>7} {'ratio':>6} " \
            f"{'target':>6} {'errors':>6}  result"
@@ -805,7 +841,9 @@ def print_table(r: dict) -> None:
             f"photo {run['photo_bytes'] // 1024} KB"
         print(f"  {name:<10} {run['per_s']:>8}/s  p95 {run['p95_ms']} ms  201s {run['created']}  "
               f"errors {run['errors']}  {target}")
-    print(f"  acknowledged {w['acknowledged']}, found in the database {w['found_in_database']}: "
+    by_id = w["acknowledged_found_by_id"] if w["ids_read"] else "? (ids not in the answers)"
+    print(f"  acknowledged {w['acknowledged']}, of them found by id {by_id}; bench reports "
+          f"in the database {w['found_in_database']} (with those still open when wrk stopped): "
           f"{'every acknowledged report stored' if w['all_acknowledged_found'] else 'REPORTS MISSING'}")
     mem = r["memory"]
     print(f"\nworker RSS MB (each): {', '.join(map(str, mem['workers_rss_mb']))}; peak "
