@@ -133,7 +133,7 @@ end
 response = function(status, headers, body)
   if status == 201 then
     created = created + 1
-    local id = body:match('"url":%s*"/kegiatan/(%d+)"')
+    local id = body:match('"url":%%s*"/kegiatan/(%%d+)"')
     if id then ids = ids .. id .. "," end
   end
 end
@@ -358,9 +358,15 @@ def machine() -> dict:
 
 
 def command_line() -> str:
-    knobs = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items())
-                     if k.startswith("BENCH_") and k != "BENCH_DATABASE_URL")
-    return " ".join(filter(None, [knobs, "python bench/platform_bench.py"]))
+    """What ran: `make bench` (or bench-workers) or the script, with the BENCH_ knobs set (a database
+    URL only as <set>: it may hold a password)."""
+    knobs = " ".join(f"{k}={'<set>' if k == 'BENCH_DATABASE_URL' else shlex.quote(v)}"
+                     for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
+    if os.environ.get("MAKELEVEL"):
+        program = "make bench-workers" if os.environ.get("BENCH_COMPARE") else "make bench"
+    else:
+        program = "python bench/platform_bench.py"
+    return " ".join(filter(None, [knobs, program]))
 
 
 def small_jpeg() -> bytes:
@@ -562,14 +568,17 @@ def posting(port: int, posters: list) -> dict:
     """Reports without and with a photo; a second of posting first warms every worker's write path
     (its reports are removed with the others)."""
     today = date.today().isoformat()
-    json_posters = ", ".join("{%d, %s, %s}" % (kim, lua_string(secret), lua_string(json.dumps(
-        {"title": f"Bench {RUN}", "date": today, "type": "diskusi", "desa_code": desa,
-         "description": "Diskusi warga tentang informasi layanan desa.", "reach_offline": 12})))
-        for kim, secret, desa in posters)
-    wrk(port, WRITE_SCRIPT % {"posters": json_posters, "suffix": "''", "content_type": "'application/json'"},
-        WRITE_CONNECTIONS, 1)
+
+    def json_posters(title: str) -> str:
+        return ", ".join("{%d, %s, %s}" % (kim, lua_string(secret), lua_string(json.dumps(
+            {"title": title, "date": today, "type": "diskusi", "desa_code": desa,
+             "description": "Diskusi warga tentang informasi layanan desa.", "reach_offline": 12})))
+            for kim, secret, desa in posters)
+
+    wrk(port, WRITE_SCRIPT % {"posters": json_posters(f"Bench {RUN} warm-up"), "suffix": "''",
+                              "content_type": "'application/json'"}, WRITE_CONNECTIONS, 1)
     json_run = wrk(port, WRITE_SCRIPT % {
-        "posters": json_posters, "suffix": "''", "content_type": "'application/json'"}, WRITE_CONNECTIONS)
+        "posters": json_posters(f"Bench {RUN}"), "suffix": "''", "content_type": "'application/json'"}, WRITE_CONNECTIONS)
     writes = {"json c8": public(json_run)}
     boundary = "benchboundary7d0"
     photo = small_jpeg()
@@ -603,8 +612,8 @@ def check_and_clean_posts(app, acknowledged_ids: list[int]) -> tuple[int, int]:
     from kim_platform.extensions import db
 
     with app.app_context():
-        found = db.session.execute(text("SELECT count(*) FROM activity WHERE title LIKE :t"),
-                                   {"t": f"Bench {RUN}%"}).scalar()
+        found = db.session.execute(text("SELECT count(*) FROM activity WHERE title IN (:a, :b)"),
+                                   {"a": f"Bench {RUN}", "b": f"Bench {RUN} foto"}).scalar()
         acknowledged_found = db.session.execute(text(
             "SELECT count(*) FROM activity WHERE id = ANY(:ids) AND title LIKE :t"),
             {"ids": acknowledged_ids, "t": f"Bench {RUN}%"}).scalar()
@@ -643,8 +652,9 @@ def load_data(app, results: dict) -> None:
     with app.app_context():
         counts = db.session.execute(text(
             "SELECT (SELECT count(*) FROM kim), (SELECT count(*) FROM kim WHERE status = 'verified'), "
-            "(SELECT count(*) FROM activity)")).one()
-    results["data"] = {"kims": counts[0], "verified": counts[1], "activities": counts[2]}
+            "(SELECT count(*) FROM activity), (SELECT count(*) FROM region_tile_geom)")).one()
+    results["data"] = {"kims": counts[0], "verified": counts[1], "activities": counts[2],
+                       "region_outlines": counts[3]}
 
 
 def measure_platform(app, settings: dict, sample: dict, results: dict) -> None:
@@ -852,7 +862,8 @@ def print_table(r: dict) -> None:
     pg = mem["postgres"]
     print(f"PostgreSQL: {pg['processes']} processes, largest backend peak {pg['largest_peak_rss_mb']} MB, "
           f"private memory {pg['private_rss_total_mb']} MB in all")
-    print(f"map first view (tiles, gzip): {r['map_first_view_gzip_bytes'] / 1024:.1f} KB")
+    outlines = "" if d["region_outlines"] else " (no region outlines: run `flask maps prepare`, as `make bench` does)"
+    print(f"map first view (tiles, gzip): {r['map_first_view_gzip_bytes'] / 1024:.1f} KB{outlines}")
 
 
 if __name__ == "__main__":
