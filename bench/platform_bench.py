@@ -577,8 +577,8 @@ def posting(port: int, posters: list) -> dict:
 
     wrk(port, WRITE_SCRIPT % {"posters": json_posters(f"Bench {RUN} warm-up"), "suffix": "''",
                               "content_type": "'application/json'"}, WRITE_CONNECTIONS, 1)
-    json_run = wrk(port, WRITE_SCRIPT % {
-        "posters": json_posters(f"Bench {RUN}"), "suffix": "''", "content_type": "'application/json'"}, WRITE_CONNECTIONS)
+    json_run = wrk(port, WRITE_SCRIPT % {"posters": json_posters(f"Bench {RUN}"), "suffix": "''",
+                                         "content_type": "'application/json'"}, WRITE_CONNECTIONS)
     writes = {"json c8": public(json_run)}
     boundary = "benchboundary7d0"
     photo = small_jpeg()
