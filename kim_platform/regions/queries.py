@@ -36,11 +36,21 @@ def current_code(code: str) -> str | None:
     96.01 -> ...): the one rule for a region chosen by an old code (pages redirect to it, API
     filters use it). None when `code` is current or unknown, or was split or removed (nothing took
     it over whole: it still resolves by itself, with the KIMs that wait to be placed)."""
-    region, seen = db.session.get(Region, code, options=NO_SHAPES), []
+    region, seen = _looked_up(code), []
     while region is not None and region.replaced_by and region.code not in seen:
         seen.append(region.code)
-        region = db.session.get(Region, region.replaced_by, options=NO_SHAPES)
+        region = _looked_up(region.replaced_by)
     return region.code if seen and region is not None else None
+
+
+def _looked_up(code: str) -> Region | None:
+    """The region (no boundary), kept for the rest of the session: the identity map holds objects
+    weakly, so the view's get_region(code) after an API filter resolved the code would read the
+    row again; kept, it answers from the map."""
+    region = db.session.get(Region, code, options=NO_SHAPES)
+    if region is not None:
+        db.session.info.setdefault("regions_looked_up", []).append(region)
+    return region
 
 
 def replaced_notice(old_code: str, code: str):
