@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import defer
 
-from kim_platform.core.pagination import Page, paginate
+from kim_platform.core.pagination import Page, paginate, paginate_counted_over
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
 from kim_platform.regions.codes import (
@@ -163,8 +163,11 @@ def _lower_similarity_threshold() -> None:
 
 
 def list_regions(q=None, level=None, parent=None, page=1, per_page=50) -> Page:
-    if q:
+    if q and q.strip():
+        # A search ranks every match (a common word as "Utara" matches 737): one pass gives the
+        # page and its total, instead of a count reading them all again.
         _lower_similarity_threshold()
+        return paginate_counted_over(region_list_query(q, level, parent), page, per_page)
     return paginate(region_list_query(q, level, parent), page, per_page)
 
 
