@@ -111,6 +111,8 @@ PUBLIC_JSON_KEYS = {
     "retired_on", "replaced_by", "former_code",
     # coverage beside "registered": verified KIMs per daily health state (counts only)
     "health_aktif", "health_perlu_pendampingan", "health_vakum", "health_as_of",
+    # the API feed by keyset (issue 20): the next page, and whether the total is the cap
+    "next", "next_cursor", "total_capped",
 }
 
 

@@ -25,6 +25,16 @@ types_blp = Blueprint("activity_types_api", __name__, description="Activity type
 SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
+class CursorField(ma.fields.String):
+    """A keyset cursor of the feed ("<activity date>_<id>"); anything else is a 400."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        cursor = queries.parse_cursor(super()._deserialize(value, attr, data, **kwargs))
+        if cursor is None:
+            raise ma.ValidationError("Not a cursor of this feed.")
+        return cursor
+
+
 class ActivityListArgs(PaginationArgs):
     region = RegionCode(metadata={"description": "where it took place: this region and below"})
     kim = ma.fields.Integer(validate=ID_RANGE)
@@ -37,6 +47,9 @@ class ActivityListArgs(PaginationArgs):
     to = ma.fields.Date()
     bbox = BBoxField(metadata={"description": "minlon,minlat,maxlon,maxlat (reports with a point)"})
     format = ma.fields.String(validate=ma.validate.OneOf(["json", "geojson"]))
+    cursor = CursorField(metadata={"description": "the `next_cursor` of the previous page: the reports "
+                                                 "after it (then `page` is not used); stable while "
+                                                 "reports are posted"})
 
 
 class PhotoSchema(ma.Schema):
@@ -76,7 +89,14 @@ class ActivitySchema(ma.Schema):
     received_at = ma.fields.DateTime(required=True, metadata={"description": "server time when it was received"})
 
 
-ActivityPageSchema = page_schema(ActivitySchema, "ActivityPage")
+class ActivityPageSchema(page_schema(ActivitySchema, "ActivityPageBase")):
+    total = ma.fields.Integer(required=True, metadata={
+        "description": f"reports matching, counted up to {queries.FEED_TOTAL_CAP} (see `total_capped`)"})
+    total_capped = ma.fields.Boolean(required=True, metadata={
+        "description": f"more than {queries.FEED_TOTAL_CAP} match: `total` is the cap"})
+    next_cursor = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "pass as `cursor` for the next page (null on the last)"})
+    next = ma.fields.String(required=True, allow_none=True, metadata={"description": "URL of the next page"})
 
 
 class ActivityInputSchema(ma.Schema):
@@ -177,8 +197,8 @@ class ActivityTypeSchema(ma.Schema):
     adinda = ma.fields.String(allow_none=True)
 
 
-def serialise_activities(activities, viewer) -> list[dict]:
-    facts = queries.activity_facts(activities)
+def serialise_activities(activities, viewer, facts=None) -> list[dict]:
+    facts = facts if facts is not None else queries.activity_facts(activities)
     items = []
     for a in activities:
         fact = facts[a.id]
@@ -213,11 +233,16 @@ class Activities(MethodView):
     @blp.response(200, ActivityPageSchema, description="GeoJSON with format=geojson or Accept: application/geo+json")
     @blp.doc(**with_geojson(ActivityPageSchema))
     @error_responses(blp, 400)
-    def get(self, page, per_page, format=None, from_=None, to=None, kim=None, **filters):
-        """Reports the caller may see, newest first: published ones unless `status` asks for another."""
-        result = queries.feed(current_user, page=page, per_page=per_page, kim_id=kim, date_from=from_, date_to=to,
-                              **filters)
-        items = serialise_activities(result.items, current_user)
+    def get(self, page, per_page, format=None, from_=None, to=None, kim=None, cursor=None, **filters):
+        """Reports the caller may see, newest first: published ones unless `status` asks for another.
+
+        Follow `next` (or pass `next_cursor` as `cursor`) for the next page: keyset pages never
+        repeat or skip a report when newer ones are posted meanwhile."""
+        result = queries.feed_page(current_user, page=page, per_page=per_page, cursor=cursor, kim_id=kim,
+                                   date_from=from_, date_to=to, **filters)
+        items = serialise_activities(result.items, current_user, result.facts)
+        more = {"total_capped": result.total_capped, "next_cursor": result.next_cursor,
+                "next": _next_url(result.next_cursor)}
         if format == "geojson" or (not format and request.accept_mimetypes.best_match(
                 ["application/json", "application/geo+json"]) == "application/geo+json"):
             features = [{"type": "Feature", "id": i["id"],
@@ -226,10 +251,18 @@ class Activities(MethodView):
                          "properties": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in i.items()
                                         if k not in ("lat", "lon")}} for i in items]
             response = jsonify({"type": "FeatureCollection", "features": features, "page": result.page,
-                                "per_page": result.per_page, "total": result.total})
+                                "per_page": result.per_page, "total": result.total, **more})
             response.mimetype = "application/geo+json"
             return response
-        return page_body(result, items)
+        return {**page_body(result, items), **more}
+
+
+def _next_url(cursor: str | None) -> str | None:
+    """This request's URL for the page after `cursor`: the same filters, `cursor` instead of `page`."""
+    if cursor is None:
+        return None
+    args = {key: value for key, value in request.args.items() if key not in ("cursor", "page")}
+    return url_for(request.endpoint, **args, cursor=cursor)
 
 
 @blp.route("/kims/<int:kim_id>/activities")

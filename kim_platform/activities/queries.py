@@ -1,16 +1,19 @@
 """Reads over activity reports: feeds by region (code prefix), KIM, type and date; moderation."""
+import re
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, or_, select, tuple_
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, Photo
-from kim_platform.core.pagination import Page, paginate
+from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE, Page, paginate
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_with_children, within
 from kim_platform.regions.models import Region
-from kim_platform.regions.queries import region_paths
+from kim_platform.regions.codes import ancestor_codes
+from kim_platform.regions.queries import region_paths, regions_by_code
 
 NEWEST = (Activity.activity_date.desc(), Activity.id.desc())
 
@@ -44,7 +47,7 @@ def feed_query(viewer=None, status=None, region=None, kim_id=None, type=None, bi
     stmt = (select(Activity).join(Kim, Kim.id == Activity.kim_id)
             .where(permissions.activity_visible_sql(viewer), Activity.status == (status or LISTED_STATUS)))
     if region:
-        stmt = stmt.where(within(Activity.desa_code, region))
+        stmt = stmt.where(_within_region(region))
     if kim_id:
         stmt = stmt.where(Activity.kim_id == kim_id)
     if type:
@@ -61,8 +64,85 @@ def feed_query(viewer=None, status=None, region=None, kim_id=None, type=None, bi
     return stmt.order_by(*NEWEST)
 
 
+def _within_region(code: str):
+    """Reports that took place in region `code` or below. A province's or a kabupaten's reads as
+    `left(desa_code, n) = code` (the same rows as the prefix match, codes being dotted): the
+    feed indexes by prefix (migration a37f0c5e9d21) then give the newest first without a sort."""
+    if len(code) in (2, 5):
+        return func.left(Activity.desa_code, len(code)) == code
+    return within(Activity.desa_code, code)
+
+
 def feed(viewer=None, page=1, per_page=20, **filters) -> Page:
     return paginate(feed_query(viewer, **filters), page, per_page)
+
+
+# The API feed counts at most this many reports (a kabupaten has thousands at national scale, the
+# country a million): `total` is exact below it, else the cap with `total_capped`.
+FEED_TOTAL_CAP = 1000
+_CURSOR_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{1,18})$")
+
+
+def parse_cursor(text: str) -> tuple[date, int] | None:
+    """The (activity_date, id) a `next` cursor names ("2026-11-30_123"), None when malformed."""
+    match = _CURSOR_RE.match(text or "")
+    if not match:
+        return None
+    try:
+        day = date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+    ident = int(match.group(2))
+    return (day, ident) if 0 < ident < 2**63 else None
+
+
+def make_cursor(activity: Activity) -> str:
+    return f"{activity.activity_date.isoformat()}_{activity.id}"
+
+
+@dataclass
+class FeedPage(Page):
+    """One page of the API feed: `total` capped at FEED_TOTAL_CAP, `next_cursor` for the page after."""
+    total_capped: bool = False
+    next_cursor: str | None = None
+    facts: dict | None = None
+
+
+def feed_page(viewer=None, page=1, per_page=20, cursor=None, **filters) -> FeedPage:
+    """The feed for the API: keyset pages (`cursor`, from the previous page's `next_cursor`: the
+    reports after it in feed order, so a report posted meanwhile never shifts one into the next
+    page twice), or `page` by offset without one; a total counted up to FEED_TOTAL_CAP; the
+    reports' coordinates and KIM names read with the page (`facts`, as activity_facts gives)."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    stmt = feed_query(viewer, **filters)
+    counted = db.session.scalar(select(func.count()).select_from(
+        stmt.order_by(None).with_only_columns(Activity.id).limit(FEED_TOTAL_CAP + 1).subquery()))
+    point = func.coalesce(Activity.point, Region.centroid)
+    paged = (stmt.add_columns(func.ST_Y(point), func.ST_X(point), Kim.name, Kim.number, Kim.slug)
+             .join(Region, Region.code == Activity.desa_code))
+    if cursor is not None:
+        paged = paged.where(tuple_(Activity.activity_date, Activity.id) < tuple_(*cursor))
+    else:
+        paged = paged.offset((page - 1) * per_page)
+    rows = db.session.execute(paged.limit(per_page + 1)).all()
+    items = [row[0] for row in rows[:per_page]]
+    labels = place_labels({a.desa_code for a in items})
+    facts = {a.id: ActivityFacts(lat=lat, lon=lon, kim_name=kim_name, kim_ref=number or slug,
+                                 place_label=labels.get(a.desa_code, a.desa_code))
+             for a, lat, lon, kim_name, number, slug in rows[:per_page]}
+    return FeedPage(items=items, page=page, per_page=per_page, total=min(counted or 0, FEED_TOTAL_CAP),
+                    total_capped=(counted or 0) > FEED_TOTAL_CAP,
+                    next_cursor=make_cursor(items[-1]) if len(rows) > per_page else None, facts=facts)
+
+
+def place_labels(desa_codes) -> dict[str, str]:
+    """region_paths' labels for these codes in one query (the regions and their ancestors
+    together, no boundaries); a code not in the region table has none."""
+    codes = set(desa_codes)
+    known = regions_by_code({c for code in codes for c in (code, *ancestor_codes(code))})
+    return {code: ", ".join([known[code].label] + [known[c].label for c in ancestor_codes(code) if c in known])
+            for code in codes if code in known}
 
 
 def latest(limit=10, **filters) -> list[Activity]:

@@ -77,3 +77,17 @@ def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True) -> Pa
     result = db.session.execute(paged)
     items = list(result.scalars() if scalars else result)
     return Page(items=items, page=page, per_page=per_page, total=total or 0)
+
+
+def paginate_counted_over(stmt: Select, page: int, per_page: int) -> Page:
+    """`paginate` in one statement where the query reads every match anyway (a ranked search sorts
+    them all): the total comes with the page as `count(*) OVER ()`. Only a page past the end, which
+    has no row to carry it, counts on its own."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    rows = db.session.execute(stmt.add_columns(func.count().over()).limit(per_page)
+                              .offset((page - 1) * per_page)).all()
+    if rows:
+        return Page(items=[row[0] for row in rows], page=page, per_page=per_page, total=rows[0][-1])
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return Page(items=[], page=page, per_page=per_page, total=total or 0)

@@ -220,11 +220,11 @@ class BidangInputSchema(ma.Schema):
     name_en = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=80), PlainText()])
 
 
-def serialise_kims(kims, viewer) -> list[dict]:
+def serialise_kims(kims, viewer, facts=None) -> list[dict]:
     """Public representation: the KIM's own contacts, never its members' email or phone."""
     from flask import url_for
 
-    facts = queries.kim_facts(kims)
+    facts = facts if facts is not None else queries.kim_facts(kims)
     # Who may read a rejection reason depends on membership: one query for the page, not one per KIM.
     # The pengurus too (for members and the region's pembina): one query, only for a logged-in caller.
     queries.load_memberships([kim for kim in kims if kim.rejection_reason or permissions.is_authenticated(viewer)])
@@ -292,8 +292,8 @@ class Kims(MethodView):
     def get(self, page, per_page, sort, format=None, **filters):
         """List the KIMs the caller may see (the public: verified ones; inactive ones with
         `status=inactive` or `include_inactive`), filtered, one page at a time."""
-        result = queries.list_kims(current_user, page=page, per_page=per_page, sort=sort, **filters)
-        items = serialise_kims(result.items, current_user)
+        result = queries.list_kims(current_user, page=page, per_page=per_page, sort=sort, with_facts=True, **filters)
+        items = serialise_kims(result.items, current_user, result.facts)
         if _wants_geojson(format):
             response = jsonify(_feature_collection(items, result))
             response.mimetype = "application/geo+json"

@@ -14,7 +14,7 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import STATUSES, Bidang, InvitationStatus, Kim, KimInvitation, KimStatus, Membership
 from kim_platform.regions.codes import descendant_pattern, kecamatan_of
 from kim_platform.regions.models import Region
-from kim_platform.regions.queries import region_paths
+from kim_platform.regions.queries import regions_by_code
 
 SORTS = {
     "name": (Kim.name, Kim.id),
@@ -107,8 +107,17 @@ def kim_list_query(viewer, region=None, bidang=None, status=None, q=None, bbox=N
     return stmt.order_by(*SORTS.get(sort, SORTS["name"]))
 
 
-def list_kims(viewer, page=1, per_page=50, **filters) -> Page:
-    return paginate(kim_list_query(viewer, **filters), page, per_page)
+def list_kims(viewer, page=1, per_page=50, with_facts=False, **filters) -> Page:
+    """A page of the KIM list; `with_facts`: a KimPage whose `facts` (kim_facts) were read with
+    the page, so the API list costs a count, the page and the regions of its paths."""
+    if not with_facts:
+        return paginate(kim_list_query(viewer, **filters), page, per_page)
+    result = paginate(kim_list_query(viewer, **filters).add_columns(*located_columns()), page, per_page,
+                      scalars=False)
+    kims = [row[0] for row in result.items]
+    located = {row[0].id: tuple(row[1:]) for row in result.items}
+    return KimPage(items=kims, page=result.page, per_page=result.per_page, total=result.total,
+                   facts=kim_facts(kims, located))
 
 
 def get_kim(kim_id: int) -> Kim | None:
@@ -207,30 +216,40 @@ class KimFacts:
     member_count: int
 
 
-def kim_facts(kims: list[Kim]) -> dict[int, KimFacts]:
+def located_columns():
+    """Latitude, longitude and member count of each KIM, as columns of a query over Kim (a list
+    reads them with its page, not in another statement)."""
+    members = select(func.count()).where(Membership.kim_id == Kim.id).correlate(Kim).scalar_subquery()
+    return func.ST_Y(Kim.point).label("lat"), func.ST_X(Kim.point).label("lon"), members.label("member_count")
+
+
+def kim_facts(kims: list[Kim], located: dict | None = None) -> dict[int, KimFacts]:
+    """Facts of these KIMs in two statements: their coordinates and member counts (unless the
+    caller read them with its page: `located`, id -> (lat, lon, member_count)), and every region
+    on their paths, without boundaries (the path labels are built from the same rows)."""
     if not kims:
         return {}
     ids = [k.id for k in kims]
-    coordinates = {
-        row.id: (row.lat, row.lon)
-        for row in db.session.execute(
-            select(Kim.id, func.ST_Y(Kim.point).label("lat"), func.ST_X(Kim.point).label("lon")).where(Kim.id.in_(ids))
-        )
-    }
-    counts = dict(db.session.execute(
-        select(Membership.kim_id, func.count()).where(Membership.kim_id.in_(ids)).group_by(Membership.kim_id)
-    ).all())
+    if located is None:
+        located = {row[0]: tuple(row[1:]) for row in db.session.execute(
+            select(Kim.id, *located_columns()).where(Kim.id.in_(ids)))}
     codes = {code for k in kims for code in _chain(k.desa_code)}
-    regions = {r.code: r for r in db.session.scalars(select(Region).where(Region.code.in_(codes)))}
-    labels = region_paths([regions[k.desa_code] for k in kims if k.desa_code in regions])
+    regions = regions_by_code(codes)
     facts = {}
     for kim in kims:
-        lat, lon = coordinates[kim.id]
-        path = [{"code": c, "name": regions[c].name, "level": regions[c].level}
-                for c in _chain(kim.desa_code) if c in regions]
-        facts[kim.id] = KimFacts(lat=lat, lon=lon, path=path, path_label=labels.get(kim.desa_code, ""),
-                                 member_count=counts.get(kim.id, 0))
+        lat, lon, member_count = located[kim.id]
+        chain = [regions[c] for c in _chain(kim.desa_code) if c in regions]
+        path = [{"code": r.code, "name": r.name, "level": r.level} for r in chain]
+        # region_paths' label: only for a desa code the region table knows.
+        label = ", ".join(r.label for r in chain) if kim.desa_code in regions else ""
+        facts[kim.id] = KimFacts(lat=lat, lon=lon, path=path, path_label=label, member_count=member_count or 0)
     return facts
+
+
+@dataclass
+class KimPage(Page):
+    """A page of KIMs with their facts read alongside (`list_kims(..., with_facts=True)`)."""
+    facts: dict | None = None
 
 
 def _chain(desa_code: str) -> list[str]:

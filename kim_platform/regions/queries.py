@@ -2,8 +2,9 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import defer
 
-from kim_platform.core.pagination import Page, paginate
+from kim_platform.core.pagination import Page, paginate, paginate_counted_over
 from kim_platform.core.sqlutil import escape_like
 from kim_platform.extensions import db
 from kim_platform.regions.codes import (
@@ -21,6 +22,9 @@ SEARCH_LIMIT = 20
 WORD_SIMILARITY_THRESHOLD = "0.45"
 # Lists, searches and counts show the current regions; a retired code resolves only by itself.
 CURRENT = Region.retired_on.is_(None)
+# Lists, paths and code lookups never read a boundary: loading it (a province's is ~45 kB of WKB)
+# cost more than the rest of a list answer. An object loaded so fetches it if someone asks.
+NO_SHAPES = (defer(Region.geom), defer(Region.centroid))
 
 
 def get_region(code: str) -> Region | None:
@@ -32,11 +36,21 @@ def current_code(code: str) -> str | None:
     96.01 -> ...): the one rule for a region chosen by an old code (pages redirect to it, API
     filters use it). None when `code` is current or unknown, or was split or removed (nothing took
     it over whole: it still resolves by itself, with the KIMs that wait to be placed)."""
-    region, seen = get_region(code), []
+    region, seen = _looked_up(code), []
     while region is not None and region.replaced_by and region.code not in seen:
         seen.append(region.code)
-        region = get_region(region.replaced_by)
+        region = _looked_up(region.replaced_by)
     return region.code if seen and region is not None else None
+
+
+def _looked_up(code: str) -> Region | None:
+    """The region (no boundary), kept for the rest of the session: the identity map holds objects
+    weakly, so the view's get_region(code) after an API filter resolved the code would read the
+    row again; kept, it answers from the map."""
+    region = db.session.get(Region, code, options=NO_SHAPES)
+    if region is not None:
+        db.session.info.setdefault("regions_looked_up", []).append(region)
+    return region
 
 
 def replaced_notice(old_code: str, code: str):
@@ -52,7 +66,7 @@ def regions_by_code(codes) -> dict[str, Region]:
     codes = list(set(codes))
     if not codes:
         return {}
-    rows = db.session.scalars(select(Region).where(Region.code.in_(codes)))
+    rows = db.session.scalars(select(Region).options(*NO_SHAPES).where(Region.code.in_(codes)))
     return {region.code: region for region in rows}
 
 
@@ -126,7 +140,7 @@ def _search_order(term: str):
 
 def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
     """Regions filtered by search term, level and ancestor, in the order a person expects."""
-    stmt = select(Region)
+    stmt = select(Region).options(*NO_SHAPES)
     conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
@@ -149,8 +163,11 @@ def _lower_similarity_threshold() -> None:
 
 
 def list_regions(q=None, level=None, parent=None, page=1, per_page=50) -> Page:
-    if q:
+    if q and q.strip():
+        # A search ranks every match (a common word as "Utara" matches 737): one pass gives the
+        # page and its total, instead of a count reading them all again.
         _lower_similarity_threshold()
+        return paginate_counted_over(region_list_query(q, level, parent), page, per_page)
     return paginate(region_list_query(q, level, parent), page, per_page)
 
 
@@ -163,7 +180,7 @@ def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) 
 
 
 def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
-    stmt = select(Region).where(Region.parent_code == code, CURRENT).order_by(Region.code)
+    stmt = select(Region).options(*NO_SHAPES).where(Region.parent_code == code, CURRENT).order_by(Region.code)
     return paginate(stmt, page, per_page)
 
 
