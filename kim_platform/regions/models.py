@@ -38,7 +38,9 @@ class Region(db.Model):
     parent_code: Mapped[str | None] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
     # normalise_name(name): lower case, no accents or punctuation; trigram-indexed.
     search_name: Mapped[str] = mapped_column(Text)
-    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True)
+    # Deferred: a province outline is up to 170 kB, and a region loaded for its name or path
+    # (every report, KIM and feed answer) never needs it; spatial SQL reads the column itself.
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True, deferred=True)
     centroid = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
     # desa/kelurahan under the region (1 for a desa), set by the loader
     desa_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
