@@ -5,9 +5,11 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
+from kim_platform.api.answers import json_answer
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
 from kim_platform.regions import queries
 from kim_platform.regions.codes import CODE_RE, KINDS, LEVELS, is_valid_code
+from kim_platform.regions.models import region_label
 
 blp = Blueprint("regions_api", __name__, description="Administrative regions (wilayah) with Kemendagri codes")
 
@@ -161,18 +163,30 @@ class RegionDetail(MethodView):
         An old code a Kepmendagri replaced answers 200 with its own (retired) data, `retired_on`
         and `replaced_by`, the code to use now; a client follows `replaced_by` itself.
         """
-        region = _region_or_error(code)
-        extent = queries.region_extent(code)
-        body = _serialise([region])[0]
-        body.update(
-            children_count=queries.children_count(code),
-            centroid={"lat": extent.centroid[0], "lon": extent.centroid[1]} if extent.centroid else None,
-            bbox=list(extent.bbox) if extent.bbox else None,
-            ancestors=[
-                {"code": a.code, "name": a.name, "level": a.level} for a in queries.ancestors_of(region)
-            ],
-        )
-        return body
+        if not is_valid_code(code):
+            abort(400, message="Malformed region code.", errors={"code": ["Not a valid region code."]})
+        row = queries.region_detail(code)
+        if row is None:
+            abort(404, message=f"No region with code {code}.")
+        return json_answer(detail_body(row))
+
+
+def detail_body(row: dict) -> dict:
+    """RegionDetailSchema's body from `queries.region_detail`, as the schema would dump it."""
+    ancestors = row["ancestors"] or []
+    labels = [region_label(row["level"], row["kind"], row["name"])]
+    labels += [region_label(a["level"], a["kind"], a["name"]) for a in reversed(ancestors)]
+    retired_on = row["retired_on"]
+    return {
+        "code": row["code"], "name": row["name"], "level": row["level"], "kind": row["kind"],
+        "parent_code": row["parent_code"], "path": ", ".join(labels),
+        "retired_on": retired_on.isoformat() if retired_on is not None else None,
+        "replaced_by": row["replaced_by"],
+        "children_count": row["children_count"],
+        "centroid": {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None else None,
+        "bbox": [row["minx"], row["miny"], row["maxx"], row["maxy"]] if row["minx"] is not None else None,
+        "ancestors": [{"code": a["code"], "name": a["name"], "level": a["level"]} for a in ancestors],
+    }
 
 
 @blp.route("/<code>/children")

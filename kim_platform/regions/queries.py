@@ -1,7 +1,7 @@
 """Reads over the region table. Roll-ups use code prefixes, never geometry joins."""
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, text
 
 from kim_platform.core.pagination import Page, paginate
 from kim_platform.core.sqlutil import escape_like
@@ -283,3 +283,22 @@ def former_codes(codes) -> dict[str, str]:
                RegionChange.old_code != RegionChange.new_code)
         .group_by(RegionChange.new_code))
     return dict(rows.all())
+
+
+_REGION_DETAIL = text("""
+    SELECT r.code, r.name, r.level, r.kind, r.parent_code, r.retired_on, r.replaced_by,
+           ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
+           ST_XMin(r.geom) AS minx, ST_YMin(r.geom) AS miny, ST_XMax(r.geom) AS maxx, ST_YMax(r.geom) AS maxy,
+           (SELECT count(*) FROM region c WHERE c.parent_code = r.code AND c.retired_on IS NULL) AS children_count,
+           (SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level, 'kind', a.kind)
+                            ORDER BY length(a.code))
+              FROM region a WHERE a.code = ANY(CAST(:ancestors AS varchar[]))) AS ancestors
+      FROM region r WHERE r.code = :code
+""")
+
+
+def region_detail(code: str) -> dict | None:
+    """One region with its extent, current children count and ancestors (province first, dicts of
+    code, name, level, kind), in one statement (the detail API's hot path), or None."""
+    row = db.session.execute(_REGION_DETAIL, {"code": code, "ancestors": ancestor_codes(code)}).one_or_none()
+    return row._asdict() if row is not None else None
