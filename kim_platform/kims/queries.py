@@ -2,7 +2,7 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, inspect, or_, select, true
+from sqlalchemy import and_, false, func, inspect, or_, select, text, true
 from sqlalchemy.orm import selectinload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -113,6 +113,31 @@ def list_kims(viewer, page=1, per_page=50, **filters) -> Page:
 
 def get_kim(kim_id: int) -> Kim | None:
     return db.session.get(Kim, kim_id)
+
+
+# Everything the API record of one KIM shows but its members' positions, in one statement: the
+# profile's columns, the point, the member count and the region path (desa up to provinsi).
+_KIM_RECORD = text("""
+    SELECT k.id, k.number, k.name, k.slug, k.status, k.bidang, k.desa_code, k.description, k.address,
+           k.founded_on, k.sk_number, k.sk_issuer, k.sk_date, k.sk_valid_until, k.rejection_reason,
+           k.updated_at, k.data_confirmed_at, k.whatsapp, k.email, k.socials, k.logo_key, k.verified_at,
+           k.last_activity_on, ST_Y(k.point) AS lat, ST_X(k.point) AS lon,
+           (SELECT count(*) FROM kim_membership m WHERE m.kim_id = k.id) AS member_count,
+           (SELECT json_agg(json_build_object('code', r.code, 'name', r.name, 'level', r.level)
+                            ORDER BY length(r.code) DESC)
+              FROM region r
+             WHERE r.code IN (SELECT array_to_string(parts[1:n], '.')
+                                FROM string_to_array(k.desa_code, '.') AS parts,
+                                     generate_series(1, cardinality(parts)) AS n)) AS region_path
+      FROM kim k WHERE k.id = :id
+""")
+
+
+def kim_record(kim_id: int) -> dict | None:
+    """The KIM's API record as a mapping (`kims.api.record_body` makes the answer), or None."""
+    db.session.flush()  # as an ORM query would: changes not flushed yet are in the answer
+    row = db.session.execute(_KIM_RECORD, {"id": kim_id}).one_or_none()
+    return row._asdict() if row is not None else None
 
 
 def kim_by_logo_key(key: str) -> Kim | None:
