@@ -38,8 +38,8 @@ class Region(db.Model):
     parent_code: Mapped[str | None] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
     # normalise_name(name): lower case, no accents or punctuation; trigram-indexed.
     search_name: Mapped[str] = mapped_column(Text)
-    # Deferred: a province outline is up to 170 kB, and a region loaded for its name or path
-    # (every report, KIM and feed answer) never needs it; spatial SQL reads the column itself.
+    # Deferred: a province's boundary is ~45 KB of WKB, and every page that names a KIM's region
+    # path loads its province; the boundary is only ever used inside SQL.
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True, deferred=True)
     centroid = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
     # desa/kelurahan under the region (1 for a desa), set by the loader
