@@ -16,6 +16,10 @@ from sqlalchemy import event, exc
 _CHECKED_IN_AT = "kim_checked_in_at"
 
 
+def _now() -> float:
+    return time.monotonic()
+
+
 def install(engine, ping_after_idle_s: float) -> None:
     """Ping a connection at checkout only when it was idle longer than `ping_after_idle_s`
     (0: every checkout, like `pool_pre_ping`; negative: never)."""
@@ -24,16 +28,16 @@ def install(engine, ping_after_idle_s: float) -> None:
 
     @event.listens_for(engine, "connect")
     def remember_connect(dbapi_connection, record):
-        record.info[_CHECKED_IN_AT] = time.monotonic()  # a new connection is alive
+        record.info[_CHECKED_IN_AT] = _now()  # a new connection is alive
 
     @event.listens_for(engine, "checkin")
     def remember_checkin(dbapi_connection, record):
-        record.info[_CHECKED_IN_AT] = time.monotonic()
+        record.info[_CHECKED_IN_AT] = _now()
 
     @event.listens_for(engine, "checkout")
     def ping_if_idle(dbapi_connection, record, proxy):
         checked_in = record.info.get(_CHECKED_IN_AT)
-        if checked_in is not None and time.monotonic() - checked_in <= ping_after_idle_s:
+        if checked_in is not None and _now() - checked_in <= ping_after_idle_s:
             return
         try:
             if not engine.dialect.do_ping(dbapi_connection):

@@ -144,7 +144,11 @@ def profile(ref: str):
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),
-        role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
+        # The forms only for someone who may act: building one writes a CSRF token into the
+        # session, which cost every anonymous visitor a session cookie (and the page its caching).
+        role=permissions.kim_role(current_user, kim),
+        reject_form=RejectForm() if permissions.is_authenticated(current_user) else None,
+        post_form=PostForm() if permissions.is_authenticated(current_user) else None,
         nearby=queries.recent_kims_near(kim),
     )
 
