@@ -117,7 +117,7 @@ def test_anonymous_requests_load_no_user_and_write_no_session(app, monkeypatch, 
 
 
 @pytest.mark.usefixtures("steady_demo_flag")
-@pytest.mark.parametrize("page, ceiling", [("/", 1), ("/kim/{ref}", 14), ("/wilayah/76.02", 14), ("/cakupan", 3)])
+@pytest.mark.parametrize("page, ceiling", [("/", 1), ("/kim/{ref}", 11), ("/wilayah/76.02", 14), ("/cakupan", 3)])
 def test_public_page_statement_ceilings(client, make_kim, page, ceiling):
     kim = make_kim()
     client.get(page.format(ref=kim.public_ref))  # per-worker caches (the demo flag) filled

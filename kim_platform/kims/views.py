@@ -138,7 +138,7 @@ def _save_kim(form, kim):
 def profile(ref: str):
     """Public profile: name, badge, bidang, region path, pin, description, socials, members count."""
     kim = _kim_or_404(ref)
-    facts = queries.kim_facts([kim])[kim.id]
+    facts = queries.facts_of(kim)
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
     return render_template(
