@@ -286,8 +286,7 @@ def former_codes(codes) -> dict[str, str]:
 
 
 _REGION_DETAIL = text("""
-    SELECT r.code, r.name, r.level, r.kind, r.parent_code, r.retired_on, r.replaced_by,
-           ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
+    SELECT ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
            ST_XMin(r.geom) AS minx, ST_YMin(r.geom) AS miny, ST_XMax(r.geom) AS maxx, ST_YMax(r.geom) AS maxy,
            (SELECT count(*) FROM region c WHERE c.parent_code = r.code AND c.retired_on IS NULL) AS children_count,
            (SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level, 'kind', a.kind)
@@ -297,8 +296,8 @@ _REGION_DETAIL = text("""
 """)
 
 
-def region_detail(code: str) -> dict | None:
-    """One region with its extent, current children count and ancestors (province first, dicts of
-    code, name, level, kind), in one statement (the detail API's hot path), or None."""
-    row = db.session.execute(_REGION_DETAIL, {"code": code, "ancestors": ancestor_codes(code)}).one_or_none()
-    return row._asdict() if row is not None else None
+def region_detail(region: Region) -> dict:
+    """What the detail API shows beside the region's own columns, in one statement: its extent,
+    current children count and ancestors (province first, dicts of code, name, level, kind)."""
+    return db.session.execute(
+        _REGION_DETAIL, {"code": region.code, "ancestors": ancestor_codes(region.code)}).one()._asdict()
