@@ -22,8 +22,8 @@ def create_app(config=None) -> Flask:
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import (assets, auth, errors, i18n, jobs, mail, navigation, security, slots,
-                                   transaction)
+    from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, mail, navigation, pool, security,
+                                   slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -33,8 +33,10 @@ def create_app(config=None) -> Flask:
 
     # First, so that its after_request runs last and compresses the final body.
     compress.init_app(app)
+    conditional.init_app(app)  # second, so that it runs just before compression
     assets.init_app(app)
     db.init_app(app)
+    pool.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     i18n.init_app(app)
     api.init_app(app)

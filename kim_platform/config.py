@@ -68,7 +68,10 @@ def _instance_secret_key(instance_path: Path) -> str:
 class Config:
     """Defaults; __init__ reads the environment when the app is created, not at import."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No `pool_pre_ping` (a round trip at every checkout): core/pool.py pings only a connection
+    # that sat idle in the pool longer than DB_PING_AFTER_IDLE_S. A sync gunicorn worker answers
+    # one request at a time and so holds one connection; the pool's defaults are ample.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLALCHEMY_RECORD_QUERIES = False
 
     BABEL_DEFAULT_LOCALE = "id"
@@ -124,6 +127,7 @@ class Config:
         env = os.environ.get
         self.SECRET_KEY = env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = database_url()
+        self.DB_PING_AFTER_IDLE_S = float(env("KIM_DB_PING_AFTER_IDLE_S", 5))
         self.MAX_CONTENT_LENGTH = int(env("KIM_MAX_CONTENT_LENGTH", 100 * 1024 * 1024))
         # Largest non-file form field (a report's Markdown is at most 20,000 characters).
         self.MAX_FORM_MEMORY_SIZE = 256 * 1024

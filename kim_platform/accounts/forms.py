@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, Selec
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from kim_platform.accounts.passwords import MAX_LENGTH
+from kim_platform.core.auth import LazyFormCSRF
 from kim_platform.core.text import PlainTextField
 
 REQUIRED = _l("This field is required.")
@@ -76,3 +77,6 @@ class GrantRoleForm(FlaskForm):
 
 class PostForm(FlaskForm):
     """A form with nothing but the CSRF token, for buttons that change something."""
+
+    class Meta:
+        csrf_class = LazyFormCSRF  # panels build one for every visitor; only a shown button needs it

@@ -12,7 +12,9 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, _FlaskFormCSRF
+from wtforms import HiddenField
+from wtforms.csrf.core import CSRFTokenField
 
 from kim_platform.core.urls import safe_next_url
 
@@ -23,6 +25,26 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class _LazyCSRFTokenField(CSRFTokenField):
+    """The CSRF field, whose token is made when the form is rendered, not when it is built."""
+
+    def process(self, *args, **kwargs):
+        HiddenField.process(self, *args, **kwargs)
+
+    def _value(self):
+        if self.current_token is None:
+            self.current_token = self.csrf_impl.generate_csrf_token(self)
+        return self.current_token
+
+
+class LazyFormCSRF(_FlaskFormCSRF):
+    """Flask-WTF's form CSRF, except that building a form writes nothing: a token put into the
+    session made every anonymous visitor of a page with a (hidden) button get a session cookie.
+    Use as `class Meta: csrf_class = LazyFormCSRF` on forms that pages build for anyone."""
+
+    field_class = _LazyCSRFTokenField
 
 
 def submitted_email() -> str | None:

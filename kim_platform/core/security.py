@@ -25,9 +25,15 @@ _BRACKET_WEIGHTS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
 def csp_nonce() -> str:
+    """The nonce of this response's inline scripts (a body that carries one is never revalidated
+    by its ETag: core/conditional.py)."""
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
     return g.csp_nonce
+
+
+def body_uses_nonce() -> bool:
+    return "csp_nonce" in g
 
 
 def _tile_origin(url: str) -> str:
@@ -107,26 +113,31 @@ def init_app(app) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["absolute_url"] = absolute_url
 
+    before_nonce = "default-src 'self'; script-src 'self' 'nonce-"
+    after_nonce = "; ".join([
+        "'",
+        "style-src 'self'",
+        f"img-src 'self' data: blob: {tile_origin}",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+    production = app.config.get("KIM_ENV") == "production"
+
     @app.after_request
     def set_security_headers(response):
-        policy = [
-            "default-src 'self'",
-            f"script-src 'self' 'nonce-{csp_nonce()}'",
-            "style-src 'self'",
-            f"img-src 'self' data: blob: {tile_origin}",
-            "connect-src 'self'",
-            "font-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", "; ".join(policy))
+        if "Content-Security-Policy" not in headers:
+            # A nonce of its own when the body has none (no inline script to allow).
+            nonce = g.csp_nonce if "csp_nonce" in g else secrets.token_urlsafe(16)
+            headers["Content-Security-Policy"] = before_nonce + nonce + after_nonce
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
-        if app.config.get("KIM_ENV") == "production":
+        if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from kim_platform import permissions
+from kim_platform.api.answers import json_answer
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
@@ -251,6 +252,43 @@ def serialise_kims(kims, viewer, facts=None) -> list[dict]:
     return items
 
 
+class _Record:
+    """`queries.kim_record`'s mapping where the rules expect a KIM (status, desa_code); it has no
+    members, so it only serves viewers who are nobody's member."""
+
+    memberships = ()
+
+    def __init__(self, record: dict):
+        self.status, self.desa_code = record["status"], record["desa_code"]
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def record_body(record: dict) -> dict:
+    """KimSchema's dump of `queries.kim_record` for a viewer who is not logged in (who never sees
+    the pengurus or a rejection reason: permissions.can_see_private_kim_data): the body
+    serialise_kims gives (dates in ISO 8601), built without ORM objects or marshmallow."""
+    from flask import url_for
+
+    ref = record["number"] or record["slug"]
+    return {
+        "id": record["id"], "number": record["number"], "name": record["name"], "slug": record["slug"],
+        "status": record["status"], "bidang": list(record["bidang"]), "desa_code": record["desa_code"],
+        "region_path": record["region_path"] or [], "lat": record["lat"], "lon": record["lon"],
+        "member_count": record["member_count"], "description": record["description"],
+        "address": record["address"], "founded_on": _iso(record["founded_on"]),
+        "sk_number": record["sk_number"], "sk_issuer": record["sk_issuer"], "sk_date": _iso(record["sk_date"]),
+        "sk_valid_until": _iso(record["sk_valid_until"]), "pengurus": None,
+        "updated_at": _iso(record["updated_at"]), "data_confirmed_at": _iso(record["data_confirmed_at"]),
+        "whatsapp": record["whatsapp"], "email": record["email"], "socials": dict(record["socials"] or {}),
+        "logo_url": url_for("kims.logo", key=record["logo_key"]) if record["logo_key"] else None,
+        "rejection_reason": None, "verified_at": _iso(record["verified_at"]),
+        "last_activity_on": _iso(record["last_activity_on"]), "url": url_for("kims.profile", ref=ref),
+    }
+
+
 def _wants_geojson(format_arg) -> bool:
     if format_arg:
         return format_arg == "geojson"
@@ -331,6 +369,13 @@ class KimItem(MethodView):
     @error_responses(blp, 404)
     def get(self, kim_id):
         """One KIM."""
+        if not permissions.is_authenticated(current_user):
+            # The public's hot path: one statement, no ORM objects (members' positions and a
+            # rejection reason are never the public's to see).
+            record = queries.kim_record(kim_id)
+            if record is None or not permissions.can_view_kim(current_user, _Record(record)):
+                abort(404, message=_("No such KIM."))
+            return json_answer(record_body(record))
         return serialise_kims([_kim_or_404(kim_id)], current_user)[0]
 
     @login_required

@@ -2,7 +2,7 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, inspect, or_, select, true
+from sqlalchemy import and_, false, func, inspect, or_, select, text, true
 from sqlalchemy.orm import selectinload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -122,6 +122,58 @@ def list_kims(viewer, page=1, per_page=50, with_facts=False, **filters) -> Page:
 
 def get_kim(kim_id: int) -> Kim | None:
     return db.session.get(Kim, kim_id)
+
+
+# The region path of KIM `k` (desa up to provinsi) as a JSON array; `kind` too when asked.
+def _region_path_sql(with_kind: bool) -> str:
+    kind = ", 'kind', r.kind" if with_kind else ""
+    return f"""(SELECT json_agg(json_build_object('code', r.code, 'name', r.name, 'level', r.level{kind})
+                                ORDER BY length(r.code) DESC)
+                  FROM region r
+                 WHERE r.code IN (SELECT array_to_string(parts[1:n], '.')
+                                    FROM string_to_array(k.desa_code, '.') AS parts,
+                                         generate_series(1, cardinality(parts)) AS n))"""
+
+
+# Everything the API record of one KIM shows but its members' positions, in one statement: the
+# profile's columns, the point, the member count and the region path (desa up to provinsi).
+_KIM_RECORD = text(f"""
+    SELECT k.id, k.number, k.name, k.slug, k.status, k.bidang, k.desa_code, k.description, k.address,
+           k.founded_on, k.sk_number, k.sk_issuer, k.sk_date, k.sk_valid_until, k.rejection_reason,
+           k.updated_at, k.data_confirmed_at, k.whatsapp, k.email, k.socials, k.logo_key, k.verified_at,
+           k.last_activity_on, ST_Y(k.point) AS lat, ST_X(k.point) AS lon,
+           (SELECT count(*) FROM kim_membership m WHERE m.kim_id = k.id) AS member_count,
+           {_region_path_sql(False)} AS region_path
+      FROM kim k WHERE k.id = :id
+""")
+_KIM_FACTS = text(f"""
+    SELECT ST_Y(k.point) AS lat, ST_X(k.point) AS lon,
+           (SELECT count(*) FROM kim_membership m WHERE m.kim_id = k.id) AS member_count,
+           {_region_path_sql(True)} AS region_path
+      FROM kim k WHERE k.id = :id
+""")
+
+
+def facts_of(kim: Kim) -> "KimFacts":
+    """`kim_facts([kim])[kim.id]` in one statement (the profile page's)."""
+    from kim_platform.regions.models import region_label
+
+    db.session.flush()
+    row = db.session.execute(_KIM_FACTS, {"id": kim.id}).one()
+    path = row.region_path or []
+    # As region_paths: the desa's label and its ancestors' found, or nothing without the desa.
+    label = ", ".join(region_label(r["level"], r["kind"], r["name"]) for r in path) \
+        if path and path[0]["code"] == kim.desa_code else ""
+    return KimFacts(lat=row.lat, lon=row.lon, path=[{"code": r["code"], "name": r["name"], "level": r["level"]}
+                                                     for r in path],
+                    path_label=label, member_count=row.member_count)
+
+
+def kim_record(kim_id: int) -> dict | None:
+    """The KIM's API record as a mapping (`kims.api.record_body` makes the answer), or None."""
+    db.session.flush()  # as an ORM query would: changes not flushed yet are in the answer
+    row = db.session.execute(_KIM_RECORD, {"id": kim_id}).one_or_none()
+    return row._asdict() if row is not None else None
 
 
 def kim_by_logo_key(key: str) -> Kim | None:

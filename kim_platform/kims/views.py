@@ -138,13 +138,17 @@ def _save_kim(form, kim):
 def profile(ref: str):
     """Public profile: name, badge, bidang, region path, pin, description, socials, members count."""
     kim = _kim_or_404(ref)
-    facts = queries.kim_facts([kim])[kim.id]
+    facts = queries.facts_of(kim)
     extent = (facts.lat, facts.lon)
     fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),
-        role=permissions.kim_role(current_user, kim), reject_form=RejectForm(), post_form=PostForm(),
+        # The forms only for someone who may act: building one writes a CSRF token into the
+        # session, which cost every anonymous visitor a session cookie (and the page its caching).
+        role=permissions.kim_role(current_user, kim),
+        reject_form=RejectForm() if permissions.is_authenticated(current_user) else None,
+        post_form=PostForm() if permissions.is_authenticated(current_user) else None,
         nearby=queries.recent_kims_near(kim),
     )
 

@@ -1,7 +1,7 @@
 """Reads over the region table. Roll-ups use code prefixes, never geometry joins."""
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.orm import defer
 
 from kim_platform.core.pagination import Page, paginate, paginate_counted_over
@@ -300,3 +300,21 @@ def former_codes(codes) -> dict[str, str]:
                RegionChange.old_code != RegionChange.new_code)
         .group_by(RegionChange.new_code))
     return dict(rows.all())
+
+
+_REGION_DETAIL = text("""
+    SELECT ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
+           ST_XMin(r.geom) AS minx, ST_YMin(r.geom) AS miny, ST_XMax(r.geom) AS maxx, ST_YMax(r.geom) AS maxy,
+           (SELECT count(*) FROM region c WHERE c.parent_code = r.code AND c.retired_on IS NULL) AS children_count,
+           (SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level, 'kind', a.kind)
+                            ORDER BY length(a.code))
+              FROM region a WHERE a.code = ANY(CAST(:ancestors AS varchar[]))) AS ancestors
+      FROM region r WHERE r.code = :code
+""")
+
+
+def region_detail(region: Region) -> dict:
+    """What the detail API shows beside the region's own columns, in one statement: its extent,
+    current children count and ancestors (province first, dicts of code, name, level, kind)."""
+    return db.session.execute(
+        _REGION_DETAIL, {"code": region.code, "ancestors": ancestor_codes(region.code)}).one()._asdict()
