@@ -38,7 +38,9 @@ class Region(db.Model):
     parent_code: Mapped[str | None] = mapped_column(CODE_TYPE, ForeignKey("region.code"))
     # normalise_name(name): lower case, no accents or punctuation; trigram-indexed.
     search_name: Mapped[str] = mapped_column(Text)
-    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True)
+    # Deferred: a province's boundary is ~45 KB of WKB, and every page that names a KIM's region
+    # path loads its province; the boundary is only ever used inside SQL.
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True, deferred=True)
     centroid = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
     # desa/kelurahan under the region (1 for a desa), set by the loader
     desa_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -96,10 +96,10 @@ def check_location(desa_code: str, lat: float | None, lon: float | None) -> Regi
                    if inside(lon, lat) else _l("The point is outside Indonesia."))
         raise PlaceError({"lat": message})
     kabupaten = db.session.get(Region, kabupaten_of(desa_code))
-    if kabupaten is not None and kabupaten.geom is not None:
+    if kabupaten is not None:  # a kabupaten without a boundary checks nothing
         within = db.session.scalar(
-            text("SELECT ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :tol) "
-                 "FROM region WHERE code = :code"),
+            text("SELECT geom IS NULL OR ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+                 "::geography, :tol) FROM region WHERE code = :code"),
             {"lon": lon, "lat": lat, "tol": BOUNDARY_TOLERANCE_M, "code": kabupaten.code},
         )
         if not within:

@@ -16,6 +16,7 @@ Every component only grows when a report is added, so more activity never lowers
 hidden and draft reports count for nothing; a KIM without a published report in the last six
 periods is not eligible, whatever its profile. The score depends only on the data and the date.
 """
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -138,29 +139,30 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
     as_of = as_of or clock.today()
     params = {**_params(as_of), "ids": ids}
     only = "AND s.kim_id = ANY(:ids)" if ids is not None else ""
+    past_as_of = as_of - timedelta(days=DROP_DAYS)
+    # One statement (one round trip and one plan per report posted): the rows of KIMs no longer
+    # verified go, and every verified KIM's score is written with its score 90 days before; the
+    # two score queries differ only in their date (:as_of, :past_as_of).
     # Below, only constant SQL (scores_sql, `only`) is formatted in; every value is bound (nosec B608).
-    db.session.execute(text(f"""
-        DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> :verified_status {only}
-    """), {"ids": ids, "verified_status": KimStatus.VERIFIED})  # nosec B608
+    past_sql = re.sub(r":as_of\b", ":past_as_of", scores_sql(ids))
     written = db.session.execute(text(f"""
+        WITH gone AS (
+            DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> :verified_status {only}
+        )
         INSERT INTO kim_score AS s (kim_id, as_of, score, regularity, recency, variety, reach, evidence,
                                     completeness, active_months, last_report_on, eligible, score_90_days_ago,
                                     computed_at)
-        SELECT kim_id, :as_of, score, regularity, recency, variety, reach, evidence, completeness, months,
-               last_on, months > 0, 0, now()
-        FROM ({scores_sql(ids)}) computed
+        SELECT c.kim_id, :as_of, c.score, c.regularity, c.recency, c.variety, c.reach, c.evidence, c.completeness,
+               c.months, c.last_on, c.months > 0, coalesce(p.score, 0), now()
+        FROM ({scores_sql(ids)}) c LEFT JOIN ({past_sql}) p ON p.kim_id = c.kim_id
         ON CONFLICT (kim_id) DO UPDATE SET
             as_of = EXCLUDED.as_of, score = EXCLUDED.score, regularity = EXCLUDED.regularity,
             recency = EXCLUDED.recency, variety = EXCLUDED.variety, reach = EXCLUDED.reach,
             evidence = EXCLUDED.evidence, completeness = EXCLUDED.completeness,
             active_months = EXCLUDED.active_months, last_report_on = EXCLUDED.last_report_on,
-            eligible = EXCLUDED.eligible, computed_at = EXCLUDED.computed_at
-    """), params).rowcount  # nosec B608
-    past = {**_params(as_of - timedelta(days=DROP_DAYS)), "ids": ids}
-    db.session.execute(text(f"""
-        UPDATE kim_score s SET score_90_days_ago = past.score
-        FROM ({scores_sql(ids)}) past WHERE past.kim_id = s.kim_id
-    """), past)  # nosec B608
+            eligible = EXCLUDED.eligible, score_90_days_ago = EXCLUDED.score_90_days_ago,
+            computed_at = EXCLUDED.computed_at
+    """), {**params, "past_as_of": past_as_of}).rowcount  # nosec B608
     return written
 
 
