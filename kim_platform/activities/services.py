@@ -277,7 +277,7 @@ def refresh_last_activity(kim) -> None:
                                                        Activity.status == ActivityStatus.PUBLISHED))
 
 
-def note_published(kim, day: date) -> None:
+def _note_published(kim, day: date) -> None:
     """A report of `day` was just published: the KIM's latest date moves up to it, if later.
 
     Same figure as refresh_last_activity (the max over published reports grows by exactly this
@@ -354,7 +354,7 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     _store_photos(activity, photos, pixels)
     db.session.flush()
     if publish:
-        note_published(kim, activity.activity_date)
+        _note_published(kim, activity.activity_date)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
     for link in REPORT_CREATED.entries():  # a campaign's dissemination, in this transaction
         link.func(actor=actor, kim=kim, activity=activity, raw=raw)
