@@ -121,7 +121,11 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             clean["description_md"] = text.strip()
 
     if "type" in present and "type" not in errors:
-        if not isinstance(raw.get("type"), str) or raw.get("type") not in known_types():
+        # One row by its key, not every type as ORM objects; what cannot be a slug (too long, not
+        # printable ASCII: a NUL or a lone surrogate would not even reach the database) is none.
+        slug = raw.get("type")
+        if not isinstance(slug, str) or len(slug) > 40 or not (slug.isascii() and slug.isprintable()) \
+                or db.session.get(ActivityType, slug) is None:
             errors["type"] = _l("Choose a type from the list.")
         else:
             clean["type"] = raw["type"]
