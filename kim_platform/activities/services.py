@@ -292,6 +292,7 @@ def _note_published(kim, day: date) -> None:
 
     if kim.last_activity_on is None or day > kim.last_activity_on:
         kim.last_activity_on = func.greatest(Kim.last_activity_on, day)  # NULLs are ignored
+        db.session.flush()  # whoever reads it next reads the date, not the expression
 
 
 def _snapshot(activity: Activity) -> dict:
