@@ -121,7 +121,11 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
             clean["description_md"] = text.strip()
 
     if "type" in present and "type" not in errors:
-        if not isinstance(raw.get("type"), str) or raw.get("type") not in known_types():
+        # One row by its key, not every type as ORM objects; what cannot be a slug (too long, not
+        # printable ASCII: a NUL or a lone surrogate would not even reach the database) is none.
+        slug = raw.get("type")
+        if not isinstance(slug, str) or len(slug) > 40 or not (slug.isascii() and slug.isprintable()) \
+                or db.session.get(ActivityType, slug) is None:
             errors["type"] = _l("Choose a type from the list.")
         else:
             clean["type"] = raw["type"]
@@ -277,6 +281,20 @@ def refresh_last_activity(kim) -> None:
                                                        Activity.status == ActivityStatus.PUBLISHED))
 
 
+def _note_published(kim, day: date) -> None:
+    """A report of `day` was just published: the KIM's latest date moves up to it, if later.
+
+    Same figure as refresh_last_activity (the max over published reports grows by exactly this
+    date) without reading the KIM's reports again; written as GREATEST in the UPDATE itself, so
+    a concurrent post of a later date is never overwritten with an earlier one. No UPDATE (and no
+    coverage trigger) when the date is not later than the one already stored."""
+    from kim_platform.kims.models import Kim
+
+    if kim.last_activity_on is None or day > kim.last_activity_on:
+        kim.last_activity_on = func.greatest(Kim.last_activity_on, day)  # NULLs are ignored
+        db.session.flush()  # whoever reads it next reads the date, not the expression
+
+
 def _snapshot(activity: Activity) -> dict:
     return {"title": activity.title, "date": activity.activity_date.isoformat() if activity.activity_date else None,
             "type": activity.type, "desa_code": activity.desa_code, "status": activity.status,
@@ -335,13 +353,13 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
         point=f"SRID=4326;POINT({lon} {lat})" if lat is not None else None,
         status=ActivityStatus.PUBLISHED if publish else ActivityStatus.DRAFT, published_at=now if publish else None,
         idempotency_key=key, request_hash=fingerprint, written_at=written_at, photos_expected=photo_count,
-        pending_action=action if photo_count else None,
+        pending_action=action if photo_count else None, photos=[],
     )
     db.session.add(activity)
-    db.session.flush()
     _store_photos(activity, photos, pixels)
     db.session.flush()
-    refresh_last_activity(kim)
+    if publish:
+        _note_published(kim, activity.activity_date)
     _audit(actor, "activity.create", activity, after=_snapshot(activity))
     for link in REPORT_CREATED.entries():  # a campaign's dissemination, in this transaction
         link.func(actor=actor, kim=kim, activity=activity, raw=raw)

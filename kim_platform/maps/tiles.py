@@ -111,19 +111,33 @@ def _as_sql(clause) -> tuple[str, dict]:
     return f"({compiled})", dict(compiled.params)
 
 
+_visible_sql = LruCache(512)
+
+
+def _visible_sql_for(viewer) -> tuple[str, dict]:
+    """permissions.kim_visible_sql over `k` as text, compiled once per set of grounds (the rule
+    depends on nothing else): compiling it cost more than building a tile of points."""
+    key = tuple((kind, tuple(sorted(arg)) if isinstance(arg, (set, frozenset, list, tuple)) else arg)
+                for kind, arg in permissions.kim_grounds(viewer))
+    found = _visible_sql.get(key)
+    if found is None:
+        found = _as_sql(permissions.kim_visible_sql(viewer, aliased(Kim, name="k")))
+        _visible_sql.put(key, found)
+    return found[0], dict(found[1])
+
+
 def visibility(viewer) -> tuple[str, dict, str]:
     """SQL condition on `k` for the KIMs the viewer may see (the one KIM rule,
     permissions.kim_visible_sql), its parameters, and a cache class: viewers whose rule gives
     them only what the public sees share the public tiles."""
-    k = aliased(Kim, name="k")
     if permissions.is_direktorat(viewer):
         return "TRUE", {}, "all"
     private_member = permissions.has_private_memberships(viewer)
     scope = permissions.pembina_scope(viewer)
     if not scope and not private_member:
-        return (*_as_sql(permissions.kim_visible_sql(None, k)), "public")
+        return (*_visible_sql_for(None), "public")
     parts = ([f"scope:{scope}"] if scope else []) + ([f"user:{viewer.id}"] if private_member else [])
-    return (*_as_sql(permissions.kim_visible_sql(viewer, k)), "|".join(parts))
+    return (*_visible_sql_for(viewer), "|".join(parts))
 
 
 def _kim_filters(bidang: list[str] | None, status: str | None, active_only: bool,
@@ -171,14 +185,21 @@ def kim_tile(z: int, x: int, y: int, viewer, bidang=None, status=None, active_on
     elif visibility_class == "public" and not (bidang or status or active_only or conditions):
         # The public, unfiltered view (the national first view): counts kept by the trigger
         # (verified KIMs: the public statuses less the inactive ones lists hide by default).
+        # The count is looked up per place (a few hundred index probes): joined, the planner
+        # read the whole stats table (every desa's row too) into a hash.
         params["level"] = "kabupaten" if z <= 7 else "kecamatan"
         sql = """
-            WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e)
+            WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS e),
+            places AS (
+                SELECT r.code, r.centroid,
+                       (SELECT s.kim_verified FROM region_kim_stats s WHERE s.code = r.code) AS count
+                FROM region r, env
+                WHERE r.level = :level AND r.centroid && ST_Transform(env.e, 4326)
+            )
             SELECT ST_AsMVT(t, 'kims', :extent, 'geom') FROM (
-                SELECT ST_AsMVTGeom(ST_Transform(r.centroid, 3857), env.e, :extent, :buffer, true) AS geom,
-                       r.code, s.kim_verified AS count
-                FROM region r JOIN region_kim_stats s ON s.code = r.code, env
-                WHERE r.level = :level AND r.centroid && ST_Transform(env.e, 4326) AND s.kim_verified > 0
+                SELECT ST_AsMVTGeom(ST_Transform(p.centroid, 3857), env.e, :extent, :buffer, true) AS geom,
+                       p.code, p.count
+                FROM places p, env WHERE p.count > 0
             ) t"""
     else:
         level = "kabupaten" if z <= 7 else "kecamatan"

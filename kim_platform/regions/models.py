@@ -23,6 +23,9 @@ class Region(db.Model):
         Index("ix_region_level_code", "level", "code"),
         Index("ix_region_search_name_prefix", "search_name", postgresql_ops={"search_name": "text_pattern_ops"}),
         Index("ix_region_replaced_by", "replaced_by", postgresql_where="replaced_by IS NOT NULL"),
+        # the map's count tiles: places of one level inside a tile (maps/tiles.py)
+        Index("ix_region_centroid_counted", "centroid", postgresql_using="gist",
+              postgresql_where="level IN ('kabupaten', 'kecamatan')"),
         Index(
             "ix_region_search_name_trgm",
             "search_name",

@@ -16,6 +16,7 @@ Every component only grows when a report is added, so more activity never lowers
 hidden and draft reports count for nothing; a KIM without a published report in the last six
 periods is not eligible, whatever its profile. The score depends only on the data and the date.
 """
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -131,37 +132,75 @@ def compute(as_of: date | None = None, ids: list[int] | None = None) -> dict[int
     return {row[0]: ScoreRow(row[0], row[1], row[2], *(float(v) for v in row[3:])) for row in rows}
 
 
-def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
-    """Store the scores of all verified KIMs (or of `ids`) as of today and 90 days before.
-
-    KIMs no longer verified lose their row. Returns the number of scores written."""
-    as_of = as_of or clock.today()
-    params = {**_params(as_of), "ids": ids}
-    only = "AND s.kim_id = ANY(:ids)" if ids is not None else ""
-    # Below, only constant SQL (scores_sql, `only`) is formatted in; every value is bound (nosec B608).
-    db.session.execute(text(f"""
-        DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> :verified_status {only}
-    """), {"ids": ids, "verified_status": KimStatus.VERIFIED})  # nosec B608
-    written = db.session.execute(text(f"""
+def _rescore_sql(only_score: str, only_row: str) -> str:
+    """One statement (one round trip per report posted): the rows of KIMs no longer verified go,
+    and every verified KIM's score is written with its score 90 days before; the two score
+    queries differ only in their date (:as_of, :past_as_of). Only constant SQL is formatted in."""
+    scores = _SCORES.format(only=only_score)
+    past = re.sub(r":as_of\b", ":past_as_of", scores)
+    return f"""
+        WITH gone AS (
+            DELETE FROM kim_score s USING kim k WHERE k.id = s.kim_id AND k.status <> :verified_status {only_row}
+        )
         INSERT INTO kim_score AS s (kim_id, as_of, score, regularity, recency, variety, reach, evidence,
                                     completeness, active_months, last_report_on, eligible, score_90_days_ago,
                                     computed_at)
-        SELECT kim_id, :as_of, score, regularity, recency, variety, reach, evidence, completeness, months,
-               last_on, months > 0, 0, now()
-        FROM ({scores_sql(ids)}) computed
+        SELECT c.kim_id, :as_of, c.score, c.regularity, c.recency, c.variety, c.reach, c.evidence, c.completeness,
+               c.months, c.last_on, c.months > 0, coalesce(p.score, 0), now()
+        FROM ({scores}) c LEFT JOIN ({past}) p ON p.kim_id = c.kim_id
         ON CONFLICT (kim_id) DO UPDATE SET
             as_of = EXCLUDED.as_of, score = EXCLUDED.score, regularity = EXCLUDED.regularity,
             recency = EXCLUDED.recency, variety = EXCLUDED.variety, reach = EXCLUDED.reach,
             evidence = EXCLUDED.evidence, completeness = EXCLUDED.completeness,
             active_months = EXCLUDED.active_months, last_report_on = EXCLUDED.last_report_on,
-            eligible = EXCLUDED.eligible, computed_at = EXCLUDED.computed_at
-    """), params).rowcount  # nosec B608
-    past = {**_params(as_of - timedelta(days=DROP_DAYS)), "ids": ids}
-    db.session.execute(text(f"""
-        UPDATE kim_score s SET score_90_days_ago = past.score
-        FROM ({scores_sql(ids)}) past WHERE past.kim_id = s.kim_id
-    """), past)  # nosec B608
-    return written
+            eligible = EXCLUDED.eligible, score_90_days_ago = EXCLUDED.score_90_days_ago,
+            computed_at = EXCLUDED.computed_at
+    """  # nosec B608
+
+
+PREPARED_RESCORE = "teladan_rescore_one"
+_BIND = re.compile(r"(?<![:\w]):([a-z_]\w*)")
+
+
+def _pg_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, date):
+        return "date"
+    return "text"
+
+
+def _rescore_one(kim_id: int, params: dict) -> int:
+    """The rescoring of one KIM (what a posted report asks for) as a prepared statement of its
+    connection: planning the two score queries cost several times their execution, and after a
+    few runs PostgreSQL keeps one generic plan for them (the parameters do not change its shape)."""
+    params = {**params, "kim_id": kim_id}
+    sql = _rescore_sql("AND k.id = :kim_id", "AND s.kim_id = :kim_id")
+    names = list(dict.fromkeys(_BIND.findall(sql)))
+    connection = db.session.connection()
+    prepared = connection.connection.info.setdefault("prepared_statements", set())
+    if PREPARED_RESCORE not in prepared:
+        body = _BIND.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
+        types = ", ".join(_pg_type(params[name]) for name in names)
+        connection.exec_driver_sql(f"PREPARE {PREPARED_RESCORE}({types}) AS {body}")
+        prepared.add(PREPARED_RESCORE)  # a PREPARE outlives a rollback: it belongs to the connection
+    arguments = ", ".join(f"%({name})s" for name in names)
+    return connection.exec_driver_sql(f"EXECUTE {PREPARED_RESCORE}({arguments})",
+                                      {name: params[name] for name in names}).rowcount
+
+
+def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
+    """Store the scores of all verified KIMs (or of `ids`) as of today and 90 days before.
+
+    KIMs no longer verified lose their row. Returns the number of scores written."""
+    as_of = as_of or clock.today()
+    params = {**_params(as_of), "past_as_of": as_of - timedelta(days=DROP_DAYS)}
+    if ids is not None and len(ids) == 1:
+        return _rescore_one(ids[0], params)
+    sql = _rescore_sql(*(("AND k.id = ANY(:ids)", "AND s.kim_id = ANY(:ids)") if ids is not None else ("", "")))
+    return db.session.execute(text(sql), {**params, "ids": ids}).rowcount
 
 
 def recompute_all() -> tuple[int, float]:
