@@ -3,7 +3,7 @@
 (84,000 desa among them) answered a z5 tile with 35,000 candidates to filter.
 
 Revision ID: e3b7c1d9a5f2
-Revises: b82740980ed0
+Revises: a37f0c5e9d21
 Create Date: 2026-12-01 21:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e3b7c1d9a5f2'
-down_revision = "b82740980ed0"
+down_revision = "a37f0c5e9d21"
 branch_labels = None
 depends_on = None
 
