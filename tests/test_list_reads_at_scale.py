@@ -60,6 +60,21 @@ def test_offset_page_then_cursor_and_geojson_carry_the_cursor(client, reports):
     assert [f["id"] for f in last["features"]] == [newest[6].id] and last["next"] is None
 
 
+def test_the_next_link_carries_only_the_declared_filters(client, reports):
+    """Parameters the API does not declare stay out of `next`: url_for's own keywords (`endpoint`,
+    `_method`, `_external`, `_anchor`) given by a client were a 500 or a foreign-looking link."""
+    kim, _ = reports
+    url = (f"/api/v1/activities?kim={kim.id}&per_page=2&page=1&from=2000-01-01&endpoint=x&_method=DELETE"
+           "&_external=1&_anchor=a&foo=bar")
+    body = client.get(url).get_json()
+    assert body["next"].startswith("/api/v1/activities?")
+    for kept in (f"kim={kim.id}", "per_page=2", "from=2000-01-01", "cursor="):
+        assert kept in body["next"]
+    for dropped in ("endpoint", "_method", "_external", "_anchor", "#", "foo", "?page=", "&page="):
+        assert dropped not in body["next"]
+    assert len(client.get(body["next"]).get_json()["items"]) == 2
+
+
 @pytest.mark.parametrize("cursor", ["abc", "2026-13-01_5", "2026-01-01_0", "2026-01-01_-3", "2026-01-01_" + "9" * 19,
                                     "2026-01-01", "2026-01-01_5_6"])
 def test_a_crafted_cursor_is_a_400_naming_the_field(client, cursor):

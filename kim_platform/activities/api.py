@@ -1,5 +1,6 @@
 """/api/v1/activities, /api/v1/kims/<id>/activities and /api/v1/activity-types."""
 from datetime import date
+from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import jsonify, request, url_for
@@ -257,12 +258,20 @@ class Activities(MethodView):
         return {**page_body(result, items), **more}
 
 
+# The query parameters a next link carries on: the declared filters, by their names in the URL.
+_FILTER_NAMES = frozenset(field.data_key or name for name, field in ActivityListArgs().fields.items()) - {
+    "cursor", "page"}
+
+
 def _next_url(cursor: str | None) -> str | None:
-    """This request's URL for the page after `cursor`: the same filters, `cursor` instead of `page`."""
+    """This request's URL for the page after `cursor`: the same filters, `cursor` instead of `page`.
+
+    Only declared filters are copied, and as a query string, never as url_for keywords: a client's
+    `endpoint=`, `_method=` or `_external=` would otherwise reach url_for (a 500, a foreign link)."""
     if cursor is None:
         return None
-    args = {key: value for key, value in request.args.items() if key not in ("cursor", "page")}
-    return url_for(request.endpoint, **args, cursor=cursor)
+    args = [(key, value) for key, value in request.args.items(multi=True) if key in _FILTER_NAMES]
+    return f"{url_for(request.endpoint, **(request.view_args or {}))}?{urlencode([*args, ('cursor', cursor)])}"
 
 
 @blp.route("/kims/<int:kim_id>/activities")

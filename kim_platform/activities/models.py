@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -91,6 +92,10 @@ class Activity(db.Model):
         # (coverage triggers, teladan, feeds) only ever sees complete reports.
         CheckConstraint(f"status <> '{ActivityStatus.PUBLISHED}' OR pending_action IS NULL", name="published_complete"),
         CheckConstraint("photos_expected BETWEEN 0 AND 6", name="photos_expected"),
+        # The public feed of a province / kabupaten: its code prefix, in feed order (a37f0c5e9d21).
+        *(Index(name, text(f"left(desa_code, {width})"), "activity_date", "id", postgresql_include=["kim_id"],
+                postgresql_where=text(f"status = '{ActivityStatus.PUBLISHED}' AND pending_action IS NULL"))
+          for name, width in (("ix_activity_feed_provinsi", 2), ("ix_activity_feed_kabupaten", 5))),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -1,5 +1,6 @@
 """Reads over the region table. Roll-ups use code prefixes, never geometry joins."""
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.orm import defer
@@ -24,7 +25,11 @@ WORD_SIMILARITY_THRESHOLD = "0.45"
 CURRENT = Region.retired_on.is_(None)
 # Lists, paths and code lookups never read a boundary: loading it (a province's is ~45 kB of WKB)
 # cost more than the rest of a list answer. An object loaded so fetches it if someone asks.
-NO_SHAPES = (defer(Region.geom), defer(Region.centroid))
+# Built at first use, not at import: a loader option configures every mapper, and importing this
+# module before all models are (a CLI, a job worker) would then fail on a relationship's name.
+@cache
+def no_shapes() -> tuple:
+    return (defer(Region.geom), defer(Region.centroid))
 
 
 def get_region(code: str) -> Region | None:
@@ -47,7 +52,7 @@ def _looked_up(code: str) -> Region | None:
     """The region (no boundary), kept for the rest of the session: the identity map holds objects
     weakly, so the view's get_region(code) after an API filter resolved the code would read the
     row again; kept, it answers from the map."""
-    region = db.session.get(Region, code, options=NO_SHAPES)
+    region = db.session.get(Region, code, options=no_shapes())
     if region is not None:
         db.session.info.setdefault("regions_looked_up", []).append(region)
     return region
@@ -66,7 +71,7 @@ def regions_by_code(codes) -> dict[str, Region]:
     codes = list(set(codes))
     if not codes:
         return {}
-    rows = db.session.scalars(select(Region).options(*NO_SHAPES).where(Region.code.in_(codes)))
+    rows = db.session.scalars(select(Region).options(*no_shapes()).where(Region.code.in_(codes)))
     return {region.code: region for region in rows}
 
 
@@ -140,7 +145,7 @@ def _search_order(term: str):
 
 def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
     """Regions filtered by search term, level and ancestor, in the order a person expects."""
-    stmt = select(Region).options(*NO_SHAPES)
+    stmt = select(Region).options(*no_shapes())
     conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
@@ -180,7 +185,7 @@ def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) 
 
 
 def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
-    stmt = select(Region).options(*NO_SHAPES).where(Region.parent_code == code, CURRENT).order_by(Region.code)
+    stmt = select(Region).options(*no_shapes()).where(Region.parent_code == code, CURRENT).order_by(Region.code)
     return paginate(stmt, page, per_page)
 
 

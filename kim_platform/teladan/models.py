@@ -1,7 +1,7 @@
 """Stored KIM teladan scores (see scoring.py for the formula)."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Identity, Index, Integer, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Identity, Index, Integer, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kim_platform.extensions import db
@@ -14,7 +14,11 @@ class KimScore(db.Model):
     for every KIM by `flask teladan recompute` (recency and regularity decay with time alone)."""
 
     __tablename__ = "kim_score"
-    __table_args__ = (Index("ix_kim_score_score", "score"),)
+    __table_args__ = (
+        Index("ix_kim_score_score", "score"),
+        # The ranking of a region counts the eligible scores from an index (a37f0c5e9d21).
+        Index("ix_kim_score_eligible", "kim_id", postgresql_where=text("eligible")),
+    )
 
     kim_id: Mapped[int] = mapped_column(ForeignKey("kim.id", ondelete="CASCADE"), primary_key=True)
     as_of: Mapped[date] = mapped_column(Date)

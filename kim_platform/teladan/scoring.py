@@ -162,11 +162,13 @@ PREPARED_RESCORE = "teladan_rescore_one"
 _BIND = re.compile(r"(?<![:\w]):([a-z_]\w*)")
 
 
-def _pg_type(value) -> str:
+def _pg_type(name: str, value) -> str:
+    """The PREPARE type of a parameter: ids as bigint like the id columns (an `integer` would
+    refuse ids past 2**31), other whole numbers (days, counts) as integer."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
-        return "integer"
+        return "bigint" if name == "id" or name.endswith("_id") else "integer"
     if isinstance(value, date):
         return "date"
     return "text"
@@ -183,7 +185,7 @@ def _rescore_one(kim_id: int, params: dict) -> int:
     prepared = connection.connection.info.setdefault("prepared_statements", set())
     if PREPARED_RESCORE not in prepared:
         body = _BIND.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
-        types = ", ".join(_pg_type(params[name]) for name in names)
+        types = ", ".join(_pg_type(name, params[name]) for name in names)
         connection.exec_driver_sql(f"PREPARE {PREPARED_RESCORE}({types}) AS {body}")
         prepared.add(PREPARED_RESCORE)  # a PREPARE outlives a rollback: it belongs to the connection
     arguments = ", ".join(f"%({name})s" for name in names)
