@@ -254,3 +254,14 @@ def test_the_outbox_keeps_every_field_the_aspiration_form_sends():
     listed = set(re.search(r'data-outbox-fields="([^"]+)"', html).group(1).split())
     named = set(re.findall(r'name="([a-z_]+)"', html)) - {"photos", "csrf_token"}
     assert named == listed and "kim_id" in listed
+
+
+def test_item_numbers_are_identifiers_not_figures(app):
+    """Numbers of items are written as they are: "#1842", never a figure such as "#1.842" (whole
+    numbers in interface strings are localised; an item's number is not one of them). The tests
+    above met it only once their process had made a thousand items."""
+    from flask import render_template
+
+    with app.test_request_context("/"):
+        panel = render_template("aspirations/_report_panel.html", item_id=1842, verdict="Hoaks", linked=True)
+    assert "Klarifikasi atas laporan hoaks #1842" in panel and "1.842" not in panel
