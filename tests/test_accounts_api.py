@@ -99,7 +99,7 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(client, make_user)
     login(client, director)
     url = f"/api/v1/users/{target.id}/roles"
     refused = client.post(url, json={"role": "pembina", "scope": "76.02"})
-    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_request"
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "csrf_failed"
     assert target.grant("pembina") is None
     accepted = client.post(url, json={"role": "pembina", "scope": "76.02"},
                            headers={"X-CSRFToken": csrf_token(client)})

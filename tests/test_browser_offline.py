@@ -290,6 +290,37 @@ def test_a_connection_dropped_during_the_third_photo_is_retried_without_duplicat
     assert not errors, errors
 
 
+def test_a_token_refused_as_stale_is_renewed_and_the_report_sent_once(offline_app, tmp_path):
+    """Two answers of one browser crossing (the service worker re-caching a form while the outbox
+    fetched its token) can leave the session holding another CSRF token than the one fetched: the
+    server's "csrf_failed" makes the outbox take a fresh token and send again, for the report and
+    for a photo, instead of holding the report as refused."""
+    app, base, kim_id = offline_app
+    sent = []  # (method, token the request carried) of every report post and photo upload
+
+    def first_with_a_stale_token(route):
+        request = route.request
+        first = not any(method == request.method for method, _ in sent)
+        headers = {**request.headers, "x-csrftoken": "stale-token"} if first else request.headers
+        sent.append((request.method, headers.get("x-csrftoken")))
+        route.continue_(headers=headers)
+
+    with playwright_api.sync_playwright() as p:
+        phone = Phone(p, tmp_path / "profile", base)
+        phone.login()
+        phone.context.set_offline(True)
+        phone.write_report("Sosialisasi cek fakta", PHOTOS[:1])
+        phone.outbox(pending=1)
+        phone.context.route("**/api/v1/kims/*/activities", first_with_a_stale_token)
+        phone.context.route("**/api/v1/activities/*/photos/*", first_with_a_stale_token)
+        phone.context.set_offline(False)
+        phone.outbox(pending=0, sent=1)
+        phone.close()
+    assert [method for method, _ in sent] == ["POST", "POST", "PUT", "PUT"]
+    assert sent[0][1] == sent[2][1] == "stale-token" and "stale-token" not in (sent[1][1], sent[3][1])
+    assert _reports(app, kim_id) == [("Sosialisasi cek fakta", "published", 1)]
+
+
 def test_a_report_the_server_refuses_stays_in_the_outbox_until_fixed(offline_app, tmp_path):
     app, base, kim_id = offline_app
     # The day after today in Papua (WIT), the first zone to reach a date: in the future for the server

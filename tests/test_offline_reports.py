@@ -449,6 +449,25 @@ def test_cookie_authenticated_writes_take_a_fresh_csrf_token(client, reporter):
     assert photo.status_code == 200 and photo.get_json()["complete"] is True
 
 
+def test_a_token_the_session_no_longer_holds_is_refused_as_stale_and_a_fresh_one_works(client, reporter):
+    """Two answers crossing: the outbox fetched a token while another request of the same browser,
+    started with the session as it was before, rendered a form and stored another token. The refusal
+    says `csrf_failed` (the outbox then fetches a fresh token and sends again), not `bad_request`."""
+    kim, member, headers = reporter
+    login(client, member)
+    before = client.get_cookie("session").value
+    token = client.get("/api/v1/me/csrf").get_json()["csrf_token"]
+    client.set_cookie("session", before)  # the other answer's cookie arrives last
+    assert client.get(f"/kim/{kim.number}/lapor").status_code == 200
+    stale = client.post(f"/api/v1/kims/{kim.id}/activities", json=_body(),
+                        headers={"Idempotency-Key": "k-crossed", "X-CSRFToken": token})
+    assert stale.status_code == 400 and stale.get_json()["error"]["code"] == "csrf_failed"
+    fresh = client.get("/api/v1/me/csrf").get_json()["csrf_token"]
+    answer = client.post(f"/api/v1/kims/{kim.id}/activities", json=_body(),
+                         headers={"Idempotency-Key": "k-crossed", "X-CSRFToken": fresh})
+    assert answer.status_code == 201
+
+
 # --- what the offline app caches, and the author's view ------------------------------------------
 
 def test_me_reporting_lists_kims_types_and_recent_reports(client, reporter):

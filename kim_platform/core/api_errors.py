@@ -6,6 +6,9 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 # Stable machine-readable codes for clients; the message is for people.
+# A CSRF refusal (400): the token is stale or missing; the input itself may be fine.
+CSRF_FAILED = "csrf_failed"
+
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -57,7 +60,7 @@ def json_error(status: int, message: str, fields: dict[str, str] | None = None, 
     return response
 
 
-def api_error_response(error: HTTPException, message: str):
+def api_error_response(error: HTTPException, message: str, code: str | None = None):
     """Build the JSON error response for an HTTPException raised anywhere under /api."""
     status = error.code or 500
     data = getattr(error, "data", None) or {}
@@ -66,7 +69,7 @@ def api_error_response(error: HTTPException, message: str):
         fields = flatten_field_errors(data["errors"])
     elif "messages" in data:
         fields = flatten_field_errors(data["messages"])
-    response = json_error(status, data.get("message", message), fields)
+    response = json_error(status, data.get("message", message), fields, code)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if error.get_response().headers.get("Allow"):

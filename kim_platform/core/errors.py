@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kim_platform.core.api_errors import api_error_response, json_error
+from kim_platform.core.api_errors import CSRF_FAILED, api_error_response, json_error
 from kim_platform.core.domain import DomainError
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,15 @@ def handle_http_exception(error: HTTPException):
         security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
                              request.method, request.path)
     message = str(MESSAGES.get(status, error.description or ""))
+    code = None
     if isinstance(error, CSRFError):
         message = str(_l("The form has expired or was sent from another site. Reload the page and try again."))
+        # Its own code, so a client can tell "take a fresh token and send again" (the outbox does,
+        # static/js/outbox.js) from input at fault: two requests of one browser answered at once
+        # can leave the session holding another token than the one just handed out.
+        code = CSRF_FAILED
     if wants_json():
-        return api_error_response(error, message)
+        return api_error_response(error, message, code)
     data = getattr(error, "data", None) or {}
     detail = data.get("message") if isinstance(data, dict) else None
     response_headers = {}

@@ -317,6 +317,20 @@
     });
   }
 
+  /* A refused CSRF token (the server's error code "csrf_failed"): another request of this browser
+     answered at the same time can leave the session holding another token than the one fetched. */
+  function staleToken(r) {
+    return r.status === 400 && !!(r.body && r.body.error && r.body.error.code === "csrf_failed");
+  }
+
+  /* Send once more with a fresh token when the first was refused as stale. */
+  function withFreshTokenRetry(send, token) {
+    return send().then(function (r) {
+      if (!staleToken(r)) { return r; }
+      return freshToken(token).then(function () { return send(); });
+    });
+  }
+
   function freshToken(token) {
     return request(API + "/me/csrf").then(function (r) {
       if (r.status === 200 && r.body) { token.value = r.body.csrf_token; }
@@ -330,12 +344,8 @@
     var step = Promise.resolve();
     if (!item.server || !item.server.id) {
       item.state = "sending"; item.progress = { n: 0, total: total };
-      step = save(item).then(function () { return postReport(item, token); }).then(function (r) {
-        // A CSRF token can expire between two calls: fetch a new one and try once more.
-        if (r.status === 400 && /csrf/i.test(JSON.stringify(r.body || ""))) {
-          return freshToken(token).then(function () { return postReport(item, token); });
-        }
-        return r;
+      step = save(item).then(function () {
+        return withFreshTokenRetry(function () { return postReport(item, token); }, token);
       }).then(function (r) {
         if (r.status !== 201 && r.status !== 200) { return refuse(item, r); }
         remember(item, r.body || {});
@@ -356,7 +366,9 @@
         chain = chain.then(function (stop) {
           if (stop || photo.acked) { return stop; }
           item.state = "sending"; item.progress = { n: index + 1, total: total };
-          return save(item).then(function () { return putPhoto(item, index, token); }).then(function (r) {
+          return save(item).then(function () {
+            return withFreshTokenRetry(function () { return putPhoto(item, index, token); }, token);
+          }).then(function (r) {
             if (r.status !== 200 && r.status !== 201) { item.refused_photo = index; return refuse(item, r); }
             photo.acked = true;  // the blob stays until the whole report is acknowledged
             remember(item, r.body || {});
