@@ -93,6 +93,42 @@ def region_paths(regions) -> dict[str, str]:
     return paths
 
 
+def _chain_sql(code_column, region):
+    """SQL condition: `region` is the region of `code_column` or one of its ancestors (the code's
+    prefixes at each level's width, so the primary key finds them)."""
+    from kim_platform.regions.codes import LEVEL_WIDTH
+
+    return region.code.in_([func.left(code_column, width) for width in LEVEL_WIDTH.values()])
+
+
+def region_path_json(code_column):
+    """SQL: the path of the region `code_column` names as a JSON array, from it up to its
+    province, of {"code", "level", "name"}: the regions of its chain the table holds (what
+    kims.queries.kim_facts gives as `path`); NULL when it holds none."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    from sqlalchemy.orm import aliased
+
+    r = aliased(Region)
+    item = func.json_build_object("code", r.code, "level", r.level, "name", r.name)
+    return (select(func.json_agg(aggregate_order_by(item, func.length(r.code).desc())))
+            .where(_chain_sql(code_column, r)).scalar_subquery())
+
+
+def path_label_sql(code_column):
+    """SQL: region_paths' label of the region `code_column` names ("Desa X, Kec. Y, Kab. Z,
+    Prov. W"), NULL when the table does not hold that region (place_labels leaves it out)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    from sqlalchemy.orm import aliased
+
+    from kim_platform.regions.models import region_label_sql
+
+    r = aliased(Region)
+    return (select(func.string_agg(aggregate_order_by(region_label_sql(r), func.length(r.code).desc()),
+                                   literal(", ")))
+            .where(_chain_sql(code_column, r)).having(func.bool_or(r.code == code_column))
+            .scalar_subquery())
+
+
 def _search_filter(query: str):
     """Rows matching a search term: code prefix, substring, or trigram word similarity."""
     term = normalise_name(query)

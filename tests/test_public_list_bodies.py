@@ -1,0 +1,135 @@
+"""The public's lists written by PostgreSQL (issue 20): for a viewer who sees only public data,
+the KIM list and the report feed build their items in SQL; the body is the serialiser's, value
+for value, and other viewers keep the serialiser (members' positions, hidden reasons).
+
+The serialiser's body for the same request comes from the same view with the fast path turned
+off (`permissions.sees_only_public_data` answering False), so both run on the same data.
+"""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from kim_platform import permissions
+from kim_platform.activities.models import Activity, Photo
+from kim_platform.core import clock
+from kim_platform.extensions import db
+from kim_platform.kims.models import Membership
+from tests.conftest import bearer, counting
+
+pytestmark = pytest.mark.usefixtures("steady_demo_flag")
+
+UTC = timezone.utc
+# Fractions PostgreSQL's own JSON would write differently from Python's isoformat (".12" for
+# ".120000"), none at all, and one of six digits.
+MOMENTS = (datetime(2026, 3, 4, 5, 6, 7, 120000, tzinfo=UTC), datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+           datetime(2025, 12, 31, 23, 59, 59, 5, tzinfo=UTC))
+
+
+def selects(statements):
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+def answer(client, url, headers=None):
+    """(status, mimetype, parsed body, SELECT statements) of one GET."""
+    with counting() as seen:
+        response = client.get(url, headers=headers or {})
+    return response.status_code, response.mimetype, response.get_json(), selects(seen)
+
+
+def serialised(client, monkeypatch, url, headers=None):
+    """The same request answered by the serialiser (the fast path turned off)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(permissions, "sees_only_public_data", lambda user: False)
+        return answer(client, url, headers)
+
+
+@pytest.fixture
+def kims(make_kim, make_user):
+    """Listed KIMs with every field filled in some and empty in others, odd text included."""
+    ketua = make_user(name="Ketua Ñusa")
+    made = [
+        make_kim(name="KIM Ñusa \"Cahaya\" — 'Maju' 🌾", description="Baris satu\nbaris \\ dua",
+                 address="Jl. Poros, RT 01/RW 02", whatsapp="0812 3456 7890", email="kim@example.id",
+                 logo_key="logo-abc123.webp", founded_on=date(2019, 8, 17), sk_number="140/12/2024",
+                 sk_issuer="Lurah Binanga", sk_date=date(2024, 1, 2), sk_valid_until=date(2027, 1, 2),
+                 bidang=("literasi", "umkm"), members=[(ketua, "ketua")]),
+        make_kim(name="KIM Binanga Sepi", bidang=("pertanian",)),
+        make_kim(name="KIM Tidak Aktif", status="inactive", desa_code="76.02.01.2005"),
+        make_kim(name="KIM Rimuku", desa_code="76.02.01.2005", last_activity_on=date(2026, 2, 1)),
+    ]
+    for kim, moment in zip(made, MOMENTS):
+        kim.updated_at, kim.data_confirmed_at, kim.verified_at = moment, moment - timedelta(days=1), moment
+    made[1].data_confirmed_at = None
+    made[0].socials = {"youtube": "youtube.com/@kim", "instagram": "instagram.com/kim"}
+    db.session.flush()
+    return made
+
+
+KIM_URLS = [
+    "/api/v1/kims?region=76.02",
+    "/api/v1/kims?region=76.02&format=geojson",
+    "/api/v1/kims?region=76.02&include_inactive=true&sort=newest",
+    "/api/v1/kims?region=76.02.01.2005&status=inactive",
+    "/api/v1/kims?sort=number&per_page=2&page=2",
+    "/api/v1/kims?q=%C3%B1usa",
+    "/api/v1/kims?region=76.02&bidang=literasi",
+    "/api/v1/kims?region=76.02&page=9",
+    "/api/v1/kims?region=73",
+]
+
+
+@pytest.mark.parametrize("url", KIM_URLS)
+def test_the_public_kim_list_is_the_serialisers_body_in_one_statement(client, monkeypatch, kims, url):
+    client.get(url)  # first-use work (translations, taxonomies)
+    fast = answer(client, url)
+    slow = serialised(client, monkeypatch, url)
+    assert fast[:3] == slow[:3]
+    # The region filter's look-up (and a bidang's sub-fields), then the page with its total and
+    # items: one statement.
+    assert len(fast[3]) <= (3 if "bidang=" in url else 2) < len(slow[3]), (fast[3], slow[3])
+
+
+def test_the_geojson_list_asked_by_accept_header_is_the_serialisers(client, monkeypatch, kims):
+    headers = {"Accept": "application/geo+json"}
+    fast = answer(client, "/api/v1/kims?region=76.02", headers)
+    assert fast[1] == "application/geo+json" and fast[2]["type"] == "FeatureCollection"
+    assert fast[:3] == serialised(client, monkeypatch, "/api/v1/kims?region=76.02", headers)[:3]
+
+
+def test_a_kim_whose_link_url_for_would_escape_takes_the_serialiser(client, monkeypatch, kims):
+    kims[0].logo_key = "logo lama ä.webp"
+    db.session.flush()
+    fast = answer(client, "/api/v1/kims?region=76.02")
+    slow = serialised(client, monkeypatch, "/api/v1/kims?region=76.02")
+    assert fast[:3] == slow[:3]
+    assert "/berkas/logo/logo%20lama%20%C3%A4.webp" in {i["logo_url"] for i in fast[2]["items"]}
+
+
+def test_members_still_see_the_pengurus_in_the_list(client, kims):
+    ketua = kims[0].memberships[0].user
+    body = client.get("/api/v1/kims?region=76.02", headers=bearer(ketua)).get_json()
+    mine = next(i for i in body["items"] if i["id"] == kims[0].id)
+    assert mine["pengurus"] == {} or isinstance(mine["pengurus"], dict)
+    others = [i for i in body["items"] if i["id"] != kims[0].id]
+    assert others and all(i["pengurus"] is None for i in others)
+    assert client.get("/api/v1/kims?region=76.02").get_json()["items"][0]["pengurus"] is None
+
+
+def test_the_sql_region_label_is_region_label(app):
+    from sqlalchemy import func, select
+
+    from kim_platform.regions.models import Region, region_label, region_label_sql
+
+    with app.test_request_context():
+        first = select(Region.level, Region.kind, func.min(Region.code).label("code")).group_by(
+            Region.level, Region.kind).subquery()
+        rows = db.session.execute(select(Region.level, Region.kind, Region.name, region_label_sql(Region))
+                                  .join(first, first.c.code == Region.code)).all()
+        samples = [("kabupaten", "kabupaten", "Kabupaten Mamuju"), ("kabupaten", "kota", "Kota Makassar"),
+                   ("desa", "kelurahan", "Binanga"), ("desa", "desa", "Tadui")]
+        for level, kind, name in samples:
+            rows.append((level, kind, name, db.session.scalar(select(region_label_sql(
+                type("R", (), {"level": db.literal(level), "kind": db.literal(kind), "name": db.literal(name)}))))))
+    assert {(level, kind) for level, kind, _, _ in rows} >= {("provinsi", "provinsi"), ("kecamatan", "kecamatan")}
+    for level, kind, name, label in rows:
+        assert label == region_label(level, kind, name), (level, kind, name)
