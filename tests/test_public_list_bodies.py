@@ -133,3 +133,86 @@ def test_the_sql_region_label_is_region_label(app):
     assert {(level, kind) for level, kind, _, _ in rows} >= {("provinsi", "provinsi"), ("kecamatan", "kecamatan")}
     for level, kind, name, label in rows:
         assert label == region_label(level, kind, name), (level, kind, name)
+
+
+@pytest.fixture
+def reports(kims, make_user):
+    """Published reports of the listed KIMs: with photos (one sent on its own), links and tags,
+    without a point (placed at their desa), odd text; a hidden one with its reason."""
+    today = clock.today()
+    author = make_user(name="Relawan Pelapor")
+    made = []
+    for i in range(7):
+        kim = kims[i % len(kims)]
+        activity = Activity(kim_id=kim.id, author_id=author.id, title=f"Diskusi «warga» {i} ✓", type="diskusi",
+                            activity_date=today - timedelta(days=i // 2), desa_code=kim.desa_code,
+                            status="published", reach_offline=10 + i, reach_online=i,
+                            description_md=f"**Baris** {i}\n\"kutip\"", description_html=f"<p><strong>Baris</strong> {i}</p>",
+                            links=["https://www.instagram.com/p/contoh"] if i % 2 else [],
+                            tags=["warga", "hoaks"] if i % 3 == 0 else [],
+                            point=None if i % 2 else f"SRID=4326;POINT(118.9{i} -2.7{i})",
+                            written_at=MOMENTS[i % 3] if i % 4 else None, photos_expected=2 if i == 3 else 0)
+        db.session.add(activity)
+        db.session.flush()
+        activity.created_at = MOMENTS[(i + 1) % 3]
+        made.append(activity)
+    for position, activity in ((0, made[0]), (1, made[0]), (0, made[3])):
+        db.session.add(Photo(activity_id=activity.id, position=position, key=f"p{activity.id}-{position}.webp",
+                             thumb_key=f"t{activity.id}-{position}.webp", width=800, height=600,
+                             client_key="kunci-1" if activity is made[3] else None))
+    hidden = Activity(kim_id=kims[0].id, author_id=author.id, title="Disembunyikan", type="diskusi",
+                      activity_date=today, desa_code=kims[0].desa_code, status="hidden",
+                      hidden_reason="Foto tidak sesuai.")
+    db.session.add(hidden)
+    db.session.flush()
+    return made, hidden
+
+
+FEED_URLS = [
+    "/api/v1/activities?region=76.02",
+    "/api/v1/activities?region=76.02&format=geojson",
+    "/api/v1/activities?region=76.02&per_page=3",
+    "/api/v1/activities?region=76.02&per_page=3&page=2",
+    "/api/v1/activities?region=76.02.01.2005&type=diskusi",
+    "/api/v1/activities?per_page=2&format=geojson&type=diskusi",
+    "/api/v1/activities?region=76.02&status=hidden",
+    "/api/v1/activities?region=76.02&per_page=3&page=9",
+]
+
+
+@pytest.mark.parametrize("url", FEED_URLS)
+def test_the_public_feed_is_the_serialisers_body_in_one_statement(client, monkeypatch, reports, url):
+    client.get(url)
+    fast = answer(client, url)
+    slow = serialised(client, monkeypatch, url)
+    assert fast[:3] == slow[:3]
+    assert len(fast[3]) <= 2 < len(slow[3]), (fast[3], slow[3])
+
+
+def test_following_the_public_feeds_next_links_is_the_serialisers_walk(client, monkeypatch, reports):
+    url, seen = "/api/v1/activities?region=76.02&per_page=2", []
+    while url:
+        fast, slow = answer(client, url), serialised(client, monkeypatch, url)
+        assert fast[:3] == slow[:3]
+        seen += [item["id"] for item in fast[2]["items"]]
+        url = fast[2]["next"]
+    assert sorted(seen) == sorted(a.id for a in reports[0])
+    photos = {i["id"]: i["photos"] for i in client.get("/api/v1/activities?region=76.02").get_json()["items"]}
+    assert [p["url"] for p in photos[reports[0][0].id]] == [f"/foto/p{reports[0][0].id}-{n}.webp" for n in (0, 1)]
+
+
+def test_a_report_whose_photo_url_for_would_escape_takes_the_serialiser(client, monkeypatch, reports):
+    photo = reports[0][0].photos[0]
+    photo.key = "foto lama.webp"
+    db.session.flush()
+    fast = answer(client, "/api/v1/activities?region=76.02")
+    assert fast[:3] == serialised(client, monkeypatch, "/api/v1/activities?region=76.02")[:3]
+    assert "/foto/foto%20lama.webp" in {p["url"] for i in fast[2]["items"] for p in i["photos"]}
+
+
+def test_members_still_see_a_hidden_reports_reason(client, reports):
+    _, hidden = reports
+    ketua = hidden.kim.memberships[0].user
+    body = client.get("/api/v1/activities?region=76.02&status=hidden", headers=bearer(ketua)).get_json()
+    assert [(i["id"], i["hidden_reason"]) for i in body["items"]] == [(hidden.id, "Foto tidak sesuai.")]
+    assert client.get("/api/v1/activities?region=76.02&status=hidden").get_json()["items"] == []

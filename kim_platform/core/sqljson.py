@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Text, case, func, literal, or_
 # them alone is written into the URL as it is, so PostgreSQL can concatenate it.
 URL_SAFE_PATTERN = "^[A-Za-z0-9._~-]+$"
 _PLACEHOLDER = "SQLJSONPLACEHOLDER"
+_NUMERIC_PLACEHOLDER = 918273645546372819  # for an <int:…> argument; digits are always URL-safe
 
 
 def iso_datetime(column):
@@ -27,9 +28,10 @@ class UrlPattern:
     of a placeholder cut around it. Exact for values made of URL-safe characters only (those
     url_for writes as they are); `safe(column)` says which rows these are."""
 
-    def __init__(self, endpoint: str, arg: str, **values):
-        url = url_for(endpoint, **{arg: _PLACEHOLDER}, **values)
-        self.prefix, self.suffix = url.split(_PLACEHOLDER)
+    def __init__(self, endpoint: str, arg: str, numeric: bool = False, **values):
+        placeholder = _NUMERIC_PLACEHOLDER if numeric else _PLACEHOLDER
+        url = url_for(endpoint, **{arg: placeholder}, **values)
+        self.prefix, self.suffix = url.split(str(placeholder))
 
     def __eq__(self, other):
         return isinstance(other, UrlPattern) and (self.prefix, self.suffix) == (other.prefix, other.suffix)
@@ -45,7 +47,7 @@ class UrlPattern:
     @staticmethod
     def safe(column, nullable: bool = False):
         """SQL boolean: `column` holds only URL-safe characters (or is NULL, when `nullable`)."""
-        matches = func.coalesce(column.op("~")(URL_SAFE_PATTERN), False)
+        matches = func.coalesce(column.op("~", is_comparison=True)(URL_SAFE_PATTERN), False)
         return or_(column.is_(None), matches) if nullable else matches
 
 

@@ -123,8 +123,8 @@ def path_label_sql(code_column):
     from kim_platform.regions.models import region_label_sql
 
     r = aliased(Region)
-    return (select(func.string_agg(aggregate_order_by(region_label_sql(r), func.length(r.code).desc()),
-                                   literal(", ")))
+    # string_agg(label, ', ' ORDER BY …): the order goes with the last argument.
+    return (select(func.string_agg(region_label_sql(r), aggregate_order_by(literal(", "), func.length(r.code).desc())))
             .where(_chain_sql(code_column, r)).having(func.bool_or(r.code == code_column))
             .scalar_subquery())
 
