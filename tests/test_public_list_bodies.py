@@ -216,3 +216,30 @@ def test_members_still_see_a_hidden_reports_reason(client, reports):
     body = client.get("/api/v1/activities?region=76.02&status=hidden", headers=bearer(ketua)).get_json()
     assert [(i["id"], i["hidden_reason"]) for i in body["items"]] == [(hidden.id, "Foto tidak sesuai.")]
     assert client.get("/api/v1/activities?region=76.02&status=hidden").get_json()["items"] == []
+
+
+REGION_SEARCHES = [dict(q="mamuju"), dict(q="Binanga"), dict(q="mamju"), dict(q="kota makassar"), dict(q="76.02"),
+                   dict(q="ba"), dict(q="mamuju", page=2, per_page=3), dict(q="mamuju", page=99),
+                   dict(q="mamuju", level="desa", parent="76"), dict(level="kabupaten", parent="73"),
+                   dict(per_page=5, page=3), dict(q="tidak-ada-nama-begini")]
+
+
+@pytest.mark.parametrize("args", REGION_SEARCHES, ids=[str(a) for a in REGION_SEARCHES])
+def test_the_region_list_is_the_serialisers_body_in_one_statement(app, client, args):
+    import json
+    from urllib.parse import urlencode
+
+    from kim_platform.regions import api as regions_api
+    from kim_platform.regions import queries as region_queries
+
+    url = f"/api/v1/regions?{urlencode(args)}"
+    client.get(url)
+    status, _, fast, statements = answer(client, url)
+    with app.test_request_context():
+        result = region_queries.list_regions(q=args.get("q"), level=args.get("level"), parent=args.get("parent"),
+                                             page=args.get("page", 1), per_page=args.get("per_page", 50))
+        slow = regions_api.RegionPageSchema().dump({"items": regions_api._serialise(result.items),
+                                                    "page": result.page, "per_page": result.per_page,
+                                                    "total": result.total})
+    assert status == 200 and fast == json.loads(json.dumps(slow))
+    assert len(statements) <= 3, statements  # a parent's look-up, the search threshold, the page

@@ -181,7 +181,12 @@ def _search_order(term: str):
 
 def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
     """Regions filtered by search term, level and ancestor, in the order a person expects."""
-    stmt = select(Region).options(*no_shapes())
+    conditions, order = _list_parts(q, level, parent)
+    return select(Region).options(*no_shapes()).where(and_(*conditions)).order_by(*order)
+
+
+def _list_parts(q, level, parent) -> tuple[list, list]:
+    """region_list_query's conditions and order."""
     conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
@@ -190,10 +195,50 @@ def region_list_query(q: str | None = None, level: str | None = None, parent: st
     if q and q.strip():
         match, term = _search_filter(q)
         conditions.append(match)
-        stmt = stmt.where(and_(*conditions)).order_by(*_search_order(term))
-    else:
-        stmt = stmt.where(and_(*conditions)).order_by(Region.code)
-    return stmt
+        return conditions, _search_order(term)
+    return conditions, [Region.code]
+
+
+@dataclass
+class RegionJsonPage(Page):
+    """A page of regions whose `items` is one JSON array text PostgreSQL wrote (list_regions_json)."""
+
+
+@cache
+def listed_region():
+    """The alias `lr` of the region in list_regions_json's statement, over which its caller writes
+    the item (one alias for the process: an item built once serves every request)."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(Region, name="lr")
+
+
+def list_regions_json(item, q=None, level=None, parent=None, page=1, per_page=50) -> RegionJsonPage:
+    """list_regions' page (the same filters, order and total) in one statement, its items
+    written by PostgreSQL: `item` is the JSON of one region over `listed_region()`. A search
+    counts its matches while ranking them (`count(*) OVER ()`); a page past the end, which has no
+    row to carry that, counts them on its own, in the same statement."""
+    from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+    from kim_platform.core.sqljson import json_array
+
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    searching = bool(q and q.strip())
+    if searching:
+        _lower_similarity_threshold()
+    conditions, order = _list_parts(q, level, parent)
+    matches = select(Region.code).where(and_(*conditions))
+    counted = select(func.count()).select_from(matches.subquery()).scalar_subquery()
+    columns = [Region.code, func.row_number().over(order_by=order).label("ord")]
+    if searching:
+        columns.append(func.count().over().label("total"))
+    paged = (select(*columns).where(and_(*conditions)).order_by(*order)
+             .limit(per_page).offset((page - 1) * per_page).subquery("p"))
+    total = func.coalesce(func.max(paged.c.total), counted) if searching else counted
+    r = listed_region()
+    row = db.session.execute(select(total, json_array(item, paged.c.ord))
+                             .select_from(paged.join(r, r.code == paged.c.code))).one()
+    return RegionJsonPage(items=row[1], page=page, per_page=per_page, total=row[0] or 0)
 
 
 def _lower_similarity_threshold() -> None:
