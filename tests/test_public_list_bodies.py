@@ -243,3 +243,38 @@ def test_the_region_list_is_the_serialisers_body_in_one_statement(app, client, a
                                                     "total": result.total})
     assert status == 200 and fast == json.loads(json.dumps(slow))
     assert len(statements) <= 3, statements  # a parent's look-up, the search threshold, the page
+
+
+def test_the_teladan_ranking_is_the_serialisers_body_in_one_statement(app, client, kims):
+    import json
+
+    from kim_platform.teladan import api as teladan_api
+    from kim_platform.teladan import queries as teladan_queries
+    from kim_platform.teladan.models import KimScore, TeladanRun
+
+    today = clock.today()
+    for n, kim in enumerate(kims):
+        db.session.add(KimScore(kim_id=kim.id, as_of=today, score=(82.5, 70.0, 41.0, 69.99)[n], regularity=0.5,
+                                recency=1.0, variety=0.25, reach=0.125, evidence=1 / 3, completeness=0.0,
+                                active_months=n, last_report_on=today if n else None, eligible=n != 2,
+                                score_90_days_ago=60))
+    db.session.add(TeladanRun(kims=4, seconds=0.5, ran_at=MOMENTS[0]))
+    db.session.flush()
+    for args in ({}, {"region": "76.02"}, {"region": "76", "limit": 1, "page": 2}, {"bidang": "literasi"},
+                 {"page": 50}):
+        url = "/api/v1/teladan?" + "&".join(f"{k}={v}" for k, v in args.items())
+        client.get(url)
+        status, _, fast, statements = answer(client, url)
+        with app.test_request_context():
+            result = teladan_queries.ranking(args.get("region"), args.get("bidang"), page=args.get("page", 1),
+                                             per_page=args.get("limit", 20))
+            run = teladan_queries.last_run()
+            slow = teladan_api.TeladanListSchema().dump({
+                "region": args.get("region"), "bidang": args.get("bidang"), "page": result.page,
+                "per_page": result.per_page, "total": result.total, "computed_at": run.ran_at,
+                "items": [teladan_api._score_body(score, kim) for score, kim in result.items]})
+        assert status == 200 and fast == json.loads(json.dumps(slow)), url
+        # The region's look-up, the taxonomy for a bidang (and its sub-fields), then one statement.
+        assert len(statements) <= (3 if "bidang" in args else 2), statements
+    assert {i["kim_id"]: i["teladan"] for i in client.get("/api/v1/teladan").get_json()["items"]} == {
+        kims[0].id: True, kims[1].id: True, kims[3].id: False}
