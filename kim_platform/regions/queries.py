@@ -154,6 +154,11 @@ def _search_filter(query: str):
 def _search_order(term: str):
     """Exact names first (with or without the Kabupaten/Kota prefix), then prefixes, then the
     closest whole-word matches, higher levels before lower ones on a tie."""
+    return [key.desc() if descending else key for key, descending in _search_keys(term)]
+
+
+def _search_keys(term: str) -> list[tuple]:
+    """_search_order as (key, descending) pairs."""
     exact = or_(
         Region.search_name == term,
         Region.search_name == "kabupaten " + term,
@@ -171,11 +176,11 @@ def _search_order(term: str):
         *((Region.level == name, depth) for name, depth in LEVEL_DEPTH.items()), else_=9
     )
     return [
-        case((exact, 0), (prefix, 1), else_=2),
-        func.strict_word_similarity(term, Region.search_name).desc(),
-        func.similarity(term, name_without_prefix).desc(),
-        level_rank,
-        Region.code,
+        (case((exact, 0), (prefix, 1), else_=2), False),
+        (func.strict_word_similarity(term, Region.search_name), True),
+        (func.similarity(term, name_without_prefix), True),
+        (level_rank, False),
+        (Region.code, False),
     ]
 
 
@@ -187,6 +192,12 @@ def region_list_query(q: str | None = None, level: str | None = None, parent: st
 
 def _list_parts(q, level, parent) -> tuple[list, list]:
     """region_list_query's conditions and order."""
+    conditions, keys = _list_keys(q, level, parent)
+    return conditions, [key.desc() if descending else key for key, descending in keys]
+
+
+def _list_keys(q, level, parent) -> tuple[list, list]:
+    """region_list_query's conditions and its order as (key, descending) pairs."""
     conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
@@ -195,8 +206,8 @@ def _list_parts(q, level, parent) -> tuple[list, list]:
     if q and q.strip():
         match, term = _search_filter(q)
         conditions.append(match)
-        return conditions, _search_order(term)
-    return conditions, [Region.code]
+        return conditions, _search_keys(term)
+    return conditions, [(Region.code, False)]
 
 
 @dataclass
@@ -226,18 +237,23 @@ def list_regions_json(item, q=None, level=None, parent=None, page=1, per_page=50
     searching = bool(q and q.strip())
     if searching:
         _lower_similarity_threshold()
-    conditions, order = _list_parts(q, level, parent)
+    conditions, keys = _list_keys(q, level, parent)
     matches = select(Region.code).where(and_(*conditions))
     counted = select(func.count()).select_from(matches.subquery()).scalar_subquery()
-    columns = [Region.code, func.row_number().over(order_by=order).label("ord")]
+    # The page carries its sort keys, so the database picks it with a bounded (top-N) sort, as the
+    # ORM query does, and the items are aggregated in the same order.
+    columns = [Region.code.label("region_code"), *(key.label(f"key_{n}") for n, (key, _) in enumerate(keys))]
     if searching:
         columns.append(func.count().over().label("total"))
+    order = [key.desc() if descending else key for key, descending in keys]
     paged = (select(*columns).where(and_(*conditions)).order_by(*order)
              .limit(per_page).offset((page - 1) * per_page).subquery("p"))
+    page_order = [paged.c[f"key_{n}"].desc() if descending else paged.c[f"key_{n}"]
+                  for n, (_, descending) in enumerate(keys)]
     total = func.coalesce(func.max(paged.c.total), counted) if searching else counted
     r = listed_region()
-    row = db.session.execute(select(total, json_array(item, paged.c.ord))
-                             .select_from(paged.join(r, r.code == paged.c.code))).one()
+    row = db.session.execute(select(total, json_array(item, *page_order))
+                             .select_from(paged.join(r, r.code == paged.c.region_code))).one()
     return RegionJsonPage(items=row[1], page=page, per_page=per_page, total=row[0] or 0)
 
 
