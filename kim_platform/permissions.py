@@ -128,6 +128,15 @@ def can_see_private_kim_data(user, kim) -> bool:
     return kim_role(user, kim) is not None or in_scope(user, kim.desa_code)
 
 
+def sees_only_public_data(user) -> bool:
+    """True when every KIM and report `user` may see is shown in its public form, without asking
+    which: `can_see_private_kim_data` is False for every KIM and only published reports are
+    visible (`activity_grounds`: no hidden report, so no hidden reason), as for a viewer who is
+    not logged in (nobody's member, no pembina scope). The public's fast answers (KIM detail and
+    list, report feed) are taken only then."""
+    return not is_authenticated(user)
+
+
 def can_edit_kim(user, kim) -> bool:
     """KIM admins, and the pembina who register and map the KIMs of their region."""
     return is_kim_manager(user, kim) or in_scope(user, kim.desa_code)

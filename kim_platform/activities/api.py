@@ -1,4 +1,5 @@
 """/api/v1/activities, /api/v1/kims/<id>/activities and /api/v1/activity-types."""
+import functools
 from datetime import date
 from urllib.parse import urlencode
 
@@ -9,14 +10,17 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
+from sqlalchemy import JSON, Text, case, cast, func, not_, null, or_, select, text
 
 from kim_platform import permissions
 from kim_platform.activities import forms, queries, services
-from kim_platform.activities.models import STATUSES, ActivityStatus
+from kim_platform.activities.models import STATUSES, ActivityStatus, Photo
 from kim_platform.activities.slots import REPORTING_KIM
+from kim_platform.api.answers import RawJSON, raw_json_answer
 from kim_platform.api.schemas import ID_RANGE, PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.sqljson import UrlPattern
 from kim_platform.kims.api import BBoxField
 from kim_platform.kims.queries import get_kim
 from kim_platform.regions.api import RegionCode
@@ -221,6 +225,73 @@ def serialise_activities(activities, viewer, facts=None) -> list[dict]:
     return items
 
 
+@functools.cache
+def public_item_sql(geojson: bool, detail: UrlPattern, photo: UrlPattern):
+    """serialise_activities in SQL, over the listed report (queries.listed_report: `a`, its KIM
+    `ak`, its desa `ar`): ActivitySchema's dump for a viewer who sees only public data
+    (permissions.sees_only_public_data: only published reports, so never a hidden reason), keys
+    in the order Flask sorts them; as a GeoJSON Feature when `geojson` (properties without
+    lat/lon). Exact where `public_item_exact()` holds. Built once per shape and URL pattern."""
+    from kim_platform.core.sqljson import iso_datetime, json_array
+    from kim_platform.regions.queries import path_label_sql
+
+    a, ak, ar = queries.listed_report()
+    point = func.coalesce(a.point, ar.centroid)
+    lat, lon = func.ST_Y(point), func.ST_X(point)
+    photo_item = func.json_build_object("height", Photo.height, "thumb_url", photo.sql(Photo.thumb_key),
+                                        "url", photo.sql(Photo.key), "width", Photo.width)
+    photos = select(json_array(photo_item, Photo.position, Photo.id)).where(
+        Photo.activity_id == a.id).scalar_subquery()
+    received = select(func.count()).where(Photo.activity_id == a.id, Photo.client_key.is_not(None),
+                                          Photo.position < func.coalesce(a.photos_expected, 0)).scalar_subquery()
+    fields = [
+        ("complete", a.pending_action.is_(None)), ("date", a.activity_date), ("desa_code", a.desa_code),
+        ("description", a.description_md), ("description_html", a.description_html), ("hidden_reason", null()),
+        ("id", a.id), ("kim_id", a.kim_id), ("kim_name", ak.name), ("lat", lat),
+        ("links", func.coalesce(a.links, text("'[]'::jsonb"))), ("lon", lon), ("photos", cast(photos, JSON)),
+        ("photos_expected", func.coalesce(a.photos_expected, 0)), ("photos_received", received),
+        ("place", func.coalesce(path_label_sql(a.desa_code), a.desa_code)), ("reach_offline", a.reach_offline),
+        ("reach_online", a.reach_online), ("received_at", iso_datetime(a.created_at)), ("status", a.status),
+        ("tags", func.to_json(func.coalesce(a.tags, text("'{}'::varchar[]")))), ("title", a.title),
+        ("type", a.type), ("url", detail.sql(cast(a.id, Text))), ("written_at", iso_datetime(a.written_at)),
+    ]
+    if not geojson:
+        return func.json_build_object(*(part for pair in fields for part in pair))
+    properties = func.json_build_object(*(part for key, value in fields if key not in ("lat", "lon")
+                                          for part in (key, value)))
+    geometry = case((lat.is_(None), null()), else_=func.json_build_object(
+        "coordinates", func.json_build_array(lon, lat), "type", "Point"))
+    return func.json_build_object("geometry", geometry, "id", a.id, "properties", properties, "type", "Feature")
+
+
+@functools.cache
+def public_item_exact():
+    """Where public_item_sql writes what url_for would: the photos' keys made of URL-safe
+    characters only (as storage makes them); a page with another takes the serialiser."""
+    a, _, _ = queries.listed_report()
+    unsafe = select(Photo.id).where(Photo.activity_id == a.id, or_(
+        not_(UrlPattern.safe(Photo.key)), not_(UrlPattern.safe(Photo.thumb_key)))).exists()
+    return not_(unsafe)
+
+
+def _public_feed(page, per_page, cursor, geojson: bool, filters: dict):
+    """The feed for a viewer who sees only public data, written by PostgreSQL (one statement),
+    or None where a row needs the serialiser (public_item_exact)."""
+    item = public_item_sql(geojson, UrlPattern("activities.detail", "activity_id", numeric=True),
+                           UrlPattern("activities.photo", "key"))
+    result = queries.feed_page_json(current_user, item, public_item_exact(), page=page, per_page=per_page,
+                                    cursor=cursor, **filters)
+    if not result.exact:
+        return None
+    envelope = {"page": result.page, "per_page": result.per_page, "total": result.total,
+                "total_capped": result.total_capped, "next_cursor": result.next_cursor,
+                "next": _next_url(result.next_cursor)}
+    if geojson:
+        return raw_json_answer({"type": "FeatureCollection", "features": RawJSON(result.items), **envelope},
+                               mimetype="application/geo+json")
+    return raw_json_answer({"items": RawJSON(result.items), **envelope})
+
+
 def _activity_or_404(activity_id: int):
     activity = queries.get_activity(activity_id)
     if activity is None or not permissions.can_view_activity(current_user, activity):
@@ -239,13 +310,18 @@ class Activities(MethodView):
 
         Follow `next` (or pass `next_cursor` as `cursor`) for the next page: keyset pages never
         repeat or skip a report when newer ones are posted meanwhile."""
-        result = queries.feed_page(current_user, page=page, per_page=per_page, cursor=cursor, kim_id=kim,
-                                   date_from=from_, date_to=to, **filters)
+        geojson = format == "geojson" or (not format and request.accept_mimetypes.best_match(
+            ["application/json", "application/geo+json"]) == "application/geo+json")
+        filters.update(kim_id=kim, date_from=from_, date_to=to)
+        if permissions.sees_only_public_data(current_user):
+            answer = _public_feed(page, per_page, cursor, geojson, filters)
+            if answer is not None:
+                return answer
+        result = queries.feed_page(current_user, page=page, per_page=per_page, cursor=cursor, **filters)
         items = serialise_activities(result.items, current_user, result.facts)
         more = {"total_capped": result.total_capped, "next_cursor": result.next_cursor,
                 "next": _next_url(result.next_cursor)}
-        if format == "geojson" or (not format and request.accept_mimetypes.best_match(
-                ["application/json", "application/geo+json"]) == "application/geo+json"):
+        if geojson:
             features = [{"type": "Feature", "id": i["id"],
                          "geometry": {"type": "Point", "coordinates": [i["lon"], i["lat"]]} if i["lat"] is not None
                          else None,

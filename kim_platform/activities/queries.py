@@ -2,6 +2,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from sqlalchemy import false, func, or_, select, tuple_
 
@@ -134,6 +135,56 @@ def feed_page(viewer=None, page=1, per_page=20, cursor=None, **filters) -> FeedP
     return FeedPage(items=items, page=page, per_page=per_page, total=min(counted or 0, FEED_TOTAL_CAP),
                     total_capped=(counted or 0) > FEED_TOTAL_CAP,
                     next_cursor=make_cursor(items[-1]) if len(rows) > per_page else None, facts=facts)
+
+
+@dataclass
+class FeedJsonPage(FeedPage):
+    """`feed_page` with `items` as one JSON array text PostgreSQL wrote (`feed_page_json`);
+    `exact`: every row met the caller's condition."""
+    exact: bool = True
+
+
+@cache
+def listed_report():
+    """The aliases (`a` report, `ak` its KIM, `ar` its desa) of `feed_page_json`'s statement, over
+    which its caller writes the item (one set for the process: an item built once serves all)."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(Activity, name="a"), aliased(Kim, name="ak"), aliased(Region, name="ar")
+
+
+def feed_page_json(viewer, item, exact, page=1, per_page=20, cursor=None, **filters) -> FeedJsonPage:
+    """`feed_page` in one statement (the same filters, order, keyset or offset, capped total and
+    next cursor), its items written by PostgreSQL: `item` is the JSON of one report over
+    `listed_report()`, `exact` a condition over them that the item is exact for."""
+    from kim_platform.core.sqljson import json_array
+
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    stmt = feed_query(viewer, **filters)
+    counted = select(func.count()).select_from(
+        stmt.order_by(None).with_only_columns(Activity.id).limit(FEED_TOTAL_CAP + 1).subquery())
+    # Rows are numbered in feed order before the offset: the page is rows offset+1 .. offset+per_page,
+    # one more row (if any) says there is a next page.
+    skipped = 0 if cursor is not None else (page - 1) * per_page
+    last = skipped + per_page
+    paged = stmt.with_only_columns(Activity.id, func.row_number().over(order_by=NEWEST).label("ord"))
+    if cursor is not None:
+        paged = paged.where(tuple_(Activity.activity_date, Activity.id) < tuple_(*cursor))
+    paged = paged.offset(skipped or None).limit(per_page + 1).subquery("p")
+    a, ak, ar = listed_report()
+    on_page = paged.c.ord <= last
+    cursor_text = func.to_char(a.activity_date, "YYYY-MM-DD").concat("_").concat(a.id)
+    row = db.session.execute(
+        select(counted.scalar_subquery(), json_array(item, paged.c.ord, where=on_page),
+               func.coalesce(func.bool_and(exact).filter(on_page), True),
+               func.max(cursor_text).filter(paged.c.ord == last), func.max(paged.c.ord) > last)
+        .select_from(paged.join(a, a.id == paged.c.id).join(ak, ak.id == a.kim_id)
+                     .join(ar, ar.code == a.desa_code))).one()
+    counted_rows = row[0] or 0
+    return FeedJsonPage(items=row[1], page=page, per_page=per_page, total=min(counted_rows, FEED_TOTAL_CAP),
+                        total_capped=counted_rows > FEED_TOTAL_CAP, next_cursor=row[3] if row[4] else None,
+                        exact=row[2])
 
 
 def place_labels(desa_codes) -> dict[str, str]:

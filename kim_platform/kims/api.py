@@ -1,4 +1,5 @@
 """/api/v1/kims and /api/v1/bidang."""
+import functools
 import math
 
 import marshmallow as ma
@@ -7,12 +8,14 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
+from sqlalchemy import and_, func, null, text
 
 from kim_platform import permissions
-from kim_platform.api.answers import json_answer
+from kim_platform.api.answers import RawJSON, json_answer, raw_json_answer
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
 from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
+from kim_platform.core.sqljson import UrlPattern
 from kim_platform.core.text import PlainText
 from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import mails, queries, services
@@ -289,6 +292,64 @@ def record_body(record: dict) -> dict:
     }
 
 
+@functools.cache
+def public_item_sql(geojson: bool, logo: UrlPattern, profile: UrlPattern):
+    """record_body in SQL, over the listed KIM `k` (queries.listed_kim): KimSchema's dump for a
+    viewer who sees only public KIM data (permissions.sees_only_public_data: no pengurus, no
+    rejection reason), keys in the order Flask sorts them; as a GeoJSON Feature when `geojson`
+    (the properties without lat/lon, as _feature_collection writes them). Exact where
+    `public_item_exact()` holds. Built once per shape and URL pattern (building it costs more
+    Python than the rest of the answer)."""
+    from kim_platform.core.sqljson import iso_datetime
+    from kim_platform.regions.queries import region_path_json
+
+    k = queries.listed_kim()
+    lat, lon, member_count = queries.located_columns_of(k)
+    ref = func.coalesce(k.number, k.slug)
+    fields = [
+        ("address", k.address), ("bidang", k.bidang), ("data_confirmed_at", iso_datetime(k.data_confirmed_at)),
+        ("desa_code", k.desa_code), ("description", k.description), ("email", k.email),
+        ("founded_on", k.founded_on), ("id", k.id), ("last_activity_on", k.last_activity_on),
+        ("lat", lat), ("logo_url", logo.sql(k.logo_key)), ("lon", lon),
+        ("member_count", func.coalesce(member_count, 0)), ("name", k.name), ("number", k.number),
+        ("pengurus", null()), ("region_path", func.coalesce(region_path_json(k.desa_code), text("'[]'::json"))),
+        ("rejection_reason", null()), ("sk_date", k.sk_date), ("sk_issuer", k.sk_issuer),
+        ("sk_number", k.sk_number), ("sk_valid_until", k.sk_valid_until), ("slug", k.slug),
+        ("socials", func.coalesce(k.socials, text("'{}'::jsonb"))), ("status", k.status),
+        ("updated_at", iso_datetime(k.updated_at)), ("url", profile.sql(ref)),
+        ("verified_at", iso_datetime(k.verified_at)), ("whatsapp", k.whatsapp),
+    ]
+    if not geojson:
+        return func.json_build_object(*(part for pair in fields for part in pair))
+    properties = func.json_build_object(*(part for key, value in fields if key not in ("lat", "lon")
+                                          for part in (key, value)))
+    return func.json_build_object(
+        "geometry", func.json_build_object("coordinates", func.json_build_array(lon, lat), "type", "Point"),
+        "id", k.id, "properties", properties, "type", "Feature")
+
+
+@functools.cache
+def public_item_exact():
+    """Where public_item_sql writes what url_for would: number or slug, and logo key, made of
+    URL-safe characters only (as the services make them); another row takes the slow path."""
+    k = queries.listed_kim()
+    return and_(UrlPattern.safe(func.coalesce(k.number, k.slug)), UrlPattern.safe(k.logo_key, nullable=True))
+
+
+def _public_page(page, per_page, sort, geojson: bool, filters: dict):
+    """The list for a viewer who sees only public KIM data, its items written by PostgreSQL (one
+    statement), or None where a row needs the serialiser (public_item_exact)."""
+    item = public_item_sql(geojson, UrlPattern("kims.logo", "key"), UrlPattern("kims.profile", "ref"))
+    result = queries.list_kims_json(current_user, item, public_item_exact(), page=page, per_page=per_page, sort=sort, **filters)
+    if not result.exact:
+        return None
+    envelope = {"page": result.page, "per_page": result.per_page, "total": result.total}
+    if geojson:
+        return raw_json_answer({"type": "FeatureCollection", "features": RawJSON(result.items), **envelope},
+                               mimetype="application/geo+json")
+    return raw_json_answer({"items": RawJSON(result.items), **envelope})
+
+
 def _wants_geojson(format_arg) -> bool:
     if format_arg:
         return format_arg == "geojson"
@@ -330,9 +391,14 @@ class Kims(MethodView):
     def get(self, page, per_page, sort, format=None, **filters):
         """List the KIMs the caller may see (the public: verified ones; inactive ones with
         `status=inactive` or `include_inactive`), filtered, one page at a time."""
+        geojson = _wants_geojson(format)
+        if permissions.sees_only_public_data(current_user):
+            answer = _public_page(page, per_page, sort, geojson, filters)
+            if answer is not None:
+                return answer
         result = queries.list_kims(current_user, page=page, per_page=per_page, sort=sort, with_facts=True, **filters)
         items = serialise_kims(result.items, current_user, result.facts)
-        if _wants_geojson(format):
+        if geojson:
             response = jsonify(_feature_collection(items, result))
             response.mimetype = "application/geo+json"
             return response
@@ -369,7 +435,7 @@ class KimItem(MethodView):
     @error_responses(blp, 404)
     def get(self, kim_id):
         """One KIM."""
-        if not permissions.is_authenticated(current_user):
+        if permissions.sees_only_public_data(current_user):
             # The public's hot path: one statement, no ORM objects (members' positions and a
             # rejection reason are never the public's to see).
             record = queries.kim_record(kim_id)

@@ -1,6 +1,7 @@
 """Reads over KIMs: lists with filters, the verification queue, coordinates and paths in bulk."""
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import and_, false, func, inspect, or_, select, text, true
 from sqlalchemy.orm import selectinload, joinedload
@@ -118,6 +119,42 @@ def list_kims(viewer, page=1, per_page=50, with_facts=False, **filters) -> Page:
     located = {row[0].id: tuple(row[1:]) for row in result.items}
     return KimPage(items=kims, page=result.page, per_page=result.per_page, total=result.total,
                    facts=kim_facts(kims, located))
+
+
+@dataclass
+class KimJsonPage(Page):
+    """A page of the KIM list whose `items` is one JSON array text PostgreSQL wrote
+    (`list_kims_json`); `exact`: every row passed the caller's check."""
+    exact: bool = True
+
+
+@cache
+def listed_kim():
+    """The alias `k` of the KIM in `list_kims_json`'s statement, over which its caller writes the
+    item (one alias for the process: an item expression built over it once serves every request)."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(Kim, name="k")
+
+
+def list_kims_json(viewer, item, exact, page=1, per_page=50, sort="name", **filters) -> KimJsonPage:
+    """`list_kims`' page (the same filters, order, offset and total) in one statement, its items
+    written by PostgreSQL: `item` is the JSON of one KIM over `listed_kim()`, `exact` a condition
+    over it that the item is exact for (the page's `exact` says whether every row met it)."""
+    from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+    from kim_platform.core.sqljson import json_array
+
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    filtered = kim_list_query(viewer, sort=sort, **filters)
+    total = select(func.count()).select_from(filtered.order_by(None).with_only_columns(Kim.id).subquery())
+    ordinal = func.row_number().over(order_by=SORTS.get(sort, SORTS["name"])).label("ord")
+    paged = filtered.with_only_columns(Kim.id, ordinal).limit(per_page).offset((page - 1) * per_page).subquery("p")
+    k = listed_kim()
+    row = db.session.execute(
+        select(total.scalar_subquery(), json_array(item, paged.c.ord), func.coalesce(func.bool_and(exact), True))
+        .select_from(paged.join(k, k.id == paged.c.id))).one()
+    return KimJsonPage(items=row[1], page=page, per_page=per_page, total=row[0] or 0, exact=row[2])
 
 
 def get_kim(kim_id: int) -> Kim | None:
@@ -268,11 +305,16 @@ class KimFacts:
     member_count: int
 
 
+def located_columns_of(kim):
+    """`located_columns` over `kim` (the Kim entity or an alias of it)."""
+    members = select(func.count()).where(Membership.kim_id == kim.id).correlate(kim).scalar_subquery()
+    return func.ST_Y(kim.point).label("lat"), func.ST_X(kim.point).label("lon"), members.label("member_count")
+
+
 def located_columns():
     """Latitude, longitude and member count of each KIM, as columns of a query over Kim (a list
     reads them with its page, not in another statement)."""
-    members = select(func.count()).where(Membership.kim_id == Kim.id).correlate(Kim).scalar_subquery()
-    return func.ST_Y(Kim.point).label("lat"), func.ST_X(Kim.point).label("lon"), members.label("member_count")
+    return located_columns_of(Kim)
 
 
 def kim_facts(kims: list[Kim], located: dict | None = None) -> dict[int, KimFacts]:

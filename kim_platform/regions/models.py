@@ -111,6 +111,21 @@ def region_label(level: str, kind: str, name: str) -> str:
     return f"Kel. {name}" if kind == "kelurahan" else f"Desa {name}"
 
 
+def region_label_sql(region):
+    """`region_label` in SQL over `region` (the Region entity or an alias): the same short form,
+    for answers PostgreSQL writes (tests compare the two forms on every level and kind)."""
+    from sqlalchemy import case, func, literal
+
+    kabupaten = case((func.left(region.name, 10) == "Kabupaten ",
+                      literal("Kab. ").concat(func.substr(region.name, 11))), else_=region.name)
+    return case(
+        (region.level == "provinsi", literal("Prov. ").concat(region.name)),
+        (region.level == "kabupaten", kabupaten),
+        (region.level == "kecamatan", literal("Kec. ").concat(region.name)),
+        (region.kind == "kelurahan", literal("Kel. ").concat(region.name)),
+        else_=literal("Desa ").concat(region.name))
+
+
 def region_title(level: str, kind: str, name: str) -> str:
     """Full official form used as a heading: "Kecamatan Tapalang", "Kabupaten Mamuju"."""
     if level == "provinsi":

@@ -93,6 +93,42 @@ def region_paths(regions) -> dict[str, str]:
     return paths
 
 
+def _chain_sql(code_column, region):
+    """SQL condition: `region` is the region of `code_column` or one of its ancestors (the code's
+    prefixes at each level's width, so the primary key finds them)."""
+    from kim_platform.regions.codes import LEVEL_WIDTH
+
+    return region.code.in_([func.left(code_column, width) for width in LEVEL_WIDTH.values()])
+
+
+def region_path_json(code_column):
+    """SQL: the path of the region `code_column` names as a JSON array, from it up to its
+    province, of {"code", "level", "name"}: the regions of its chain the table holds (what
+    kims.queries.kim_facts gives as `path`); NULL when it holds none."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    from sqlalchemy.orm import aliased
+
+    r = aliased(Region)
+    item = func.json_build_object("code", r.code, "level", r.level, "name", r.name)
+    return (select(func.json_agg(aggregate_order_by(item, func.length(r.code).desc())))
+            .where(_chain_sql(code_column, r)).scalar_subquery())
+
+
+def path_label_sql(code_column):
+    """SQL: region_paths' label of the region `code_column` names ("Desa X, Kec. Y, Kab. Z,
+    Prov. W"), NULL when the table does not hold that region (place_labels leaves it out)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    from sqlalchemy.orm import aliased
+
+    from kim_platform.regions.models import region_label_sql
+
+    r = aliased(Region)
+    # string_agg(label, ', ' ORDER BY …): the order goes with the last argument.
+    return (select(func.string_agg(region_label_sql(r), aggregate_order_by(literal(", "), func.length(r.code).desc())))
+            .where(_chain_sql(code_column, r)).having(func.bool_or(r.code == code_column))
+            .scalar_subquery())
+
+
 def _search_filter(query: str):
     """Rows matching a search term: code prefix, substring, or trigram word similarity."""
     term = normalise_name(query)
@@ -118,6 +154,11 @@ def _search_filter(query: str):
 def _search_order(term: str):
     """Exact names first (with or without the Kabupaten/Kota prefix), then prefixes, then the
     closest whole-word matches, higher levels before lower ones on a tie."""
+    return [key.desc() if descending else key for key, descending in _search_keys(term)]
+
+
+def _search_keys(term: str) -> list[tuple]:
+    """_search_order as (key, descending) pairs."""
     exact = or_(
         Region.search_name == term,
         Region.search_name == "kabupaten " + term,
@@ -135,17 +176,28 @@ def _search_order(term: str):
         *((Region.level == name, depth) for name, depth in LEVEL_DEPTH.items()), else_=9
     )
     return [
-        case((exact, 0), (prefix, 1), else_=2),
-        func.strict_word_similarity(term, Region.search_name).desc(),
-        func.similarity(term, name_without_prefix).desc(),
-        level_rank,
-        Region.code,
+        (case((exact, 0), (prefix, 1), else_=2), False),
+        (func.strict_word_similarity(term, Region.search_name), True),
+        (func.similarity(term, name_without_prefix), True),
+        (level_rank, False),
+        (Region.code, False),
     ]
 
 
 def region_list_query(q: str | None = None, level: str | None = None, parent: str | None = None) -> Select:
     """Regions filtered by search term, level and ancestor, in the order a person expects."""
-    stmt = select(Region).options(*no_shapes())
+    conditions, order = _list_parts(q, level, parent)
+    return select(Region).options(*no_shapes()).where(and_(*conditions)).order_by(*order)
+
+
+def _list_parts(q, level, parent) -> tuple[list, list]:
+    """region_list_query's conditions and order."""
+    conditions, keys = _list_keys(q, level, parent)
+    return conditions, [key.desc() if descending else key for key, descending in keys]
+
+
+def _list_keys(q, level, parent) -> tuple[list, list]:
+    """region_list_query's conditions and its order as (key, descending) pairs."""
     conditions = [Region.retired_on.is_(None)]
     if level:
         conditions.append(Region.level == level)
@@ -154,10 +206,55 @@ def region_list_query(q: str | None = None, level: str | None = None, parent: st
     if q and q.strip():
         match, term = _search_filter(q)
         conditions.append(match)
-        stmt = stmt.where(and_(*conditions)).order_by(*_search_order(term))
-    else:
-        stmt = stmt.where(and_(*conditions)).order_by(Region.code)
-    return stmt
+        return conditions, _search_keys(term)
+    return conditions, [(Region.code, False)]
+
+
+@dataclass
+class RegionJsonPage(Page):
+    """A page of regions whose `items` is one JSON array text PostgreSQL wrote (list_regions_json)."""
+
+
+@cache
+def listed_region():
+    """The alias `lr` of the region in list_regions_json's statement, over which its caller writes
+    the item (one alias for the process: an item built once serves every request)."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(Region, name="lr")
+
+
+def list_regions_json(item, q=None, level=None, parent=None, page=1, per_page=50) -> RegionJsonPage:
+    """list_regions' page (the same filters, order and total) in one statement, its items
+    written by PostgreSQL: `item` is the JSON of one region over `listed_region()`. A search
+    counts its matches while ranking them (`count(*) OVER ()`); a page past the end, which has no
+    row to carry that, counts them on its own, in the same statement."""
+    from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+    from kim_platform.core.sqljson import json_array
+
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    searching = bool(q and q.strip())
+    if searching:
+        _lower_similarity_threshold()
+    conditions, keys = _list_keys(q, level, parent)
+    matches = select(Region.code).where(and_(*conditions))
+    counted = select(func.count()).select_from(matches.subquery()).scalar_subquery()
+    # The page carries its sort keys, so the database picks it with a bounded (top-N) sort, as the
+    # ORM query does, and the items are aggregated in the same order.
+    columns = [Region.code.label("region_code"), *(key.label(f"key_{n}") for n, (key, _) in enumerate(keys))]
+    if searching:
+        columns.append(func.count().over().label("total"))
+    order = [key.desc() if descending else key for key, descending in keys]
+    paged = (select(*columns).where(and_(*conditions)).order_by(*order)
+             .limit(per_page).offset((page - 1) * per_page).subquery("p"))
+    page_order = [paged.c[f"key_{n}"].desc() if descending else paged.c[f"key_{n}"]
+                  for n, (_, descending) in enumerate(keys)]
+    total = func.coalesce(func.max(paged.c.total), counted) if searching else counted
+    r = listed_region()
+    row = db.session.execute(select(total, json_array(item, *page_order))
+                             .select_from(paged.join(r, r.code == paged.c.region_code))).one()
+    return RegionJsonPage(items=row[1], page=page, per_page=per_page, total=row[0] or 0)
 
 
 def _lower_similarity_threshold() -> None:

@@ -1,5 +1,7 @@
 """Reading the stored scores: rankings, best reports, the examples gallery, who dropped."""
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
@@ -14,16 +16,63 @@ from kim_platform.teladan.models import KimScore, TeladanRun
 from kim_platform.teladan.scoring import PERIOD_DAYS, PERIODS
 
 
-def ranking(region: str | None = None, bidang: str | None = None, page: int = 1, per_page: int = 24) -> Page:
-    """Eligible verified KIMs, best score first (ties: the older registration first)."""
+# Best score first (ties: the older registration first).
+RANKING_ORDER = (KimScore.score.desc(), KimScore.kim_id)
+
+
+def ranking_query(region: str | None = None, bidang: str | None = None):
+    """(KimScore, Kim) of the eligible verified KIMs, in RANKING_ORDER."""
     stmt = (select(KimScore, Kim).join(Kim, Kim.id == KimScore.kim_id)
             .where(KimScore.eligible, Kim.status == KimStatus.VERIFIED)
-            .order_by(KimScore.score.desc(), KimScore.kim_id))
+            .order_by(*RANKING_ORDER))
     if region:
         stmt = stmt.where(within(Kim.desa_code, region))
     if bidang:
         stmt = stmt.where(Kim.bidang.overlap(bidang_with_children(bidang)))
-    return paginate(stmt, page, per_page, scalars=False)
+    return stmt
+
+
+def ranking(region: str | None = None, bidang: str | None = None, page: int = 1, per_page: int = 24) -> Page:
+    """Eligible verified KIMs, best score first (ties: the older registration first)."""
+    return paginate(ranking_query(region, bidang), page, per_page, scalars=False)
+
+
+@dataclass
+class RankingJsonPage(Page):
+    """A page of the ranking whose `items` is one JSON array text PostgreSQL wrote (ranking_json),
+    with the last full recompute's time as text (`computed_at`, ISO 8601, None before any)."""
+    computed_at: str | None = None
+
+
+@cache
+def ranked():
+    """The aliases (`ks` score, `tk` its KIM) of ranking_json's statement, over which its caller
+    writes the item (one pair for the process: an item built once serves every request)."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(KimScore, name="ks"), aliased(Kim, name="tk")
+
+
+def ranking_json(item, region: str | None = None, bidang: str | None = None, page: int = 1,
+                 per_page: int = 24) -> RankingJsonPage:
+    """`ranking`'s page (the same filters, order and total) and `last_run`'s time in one
+    statement, the items written by PostgreSQL: `item` is the JSON of one score over `ranked()`."""
+    from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE
+    from kim_platform.core.sqljson import iso_datetime, json_array
+
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, min(page, MAX_PAGE))
+    stmt = ranking_query(region, bidang)
+    counted = select(func.count()).select_from(stmt.order_by(None).with_only_columns(KimScore.kim_id).subquery())
+    ordinal = func.row_number().over(order_by=RANKING_ORDER).label("ord")
+    paged = (stmt.with_only_columns(KimScore.kim_id, ordinal).limit(per_page).offset((page - 1) * per_page)
+             .subquery("p"))
+    ran_at = select(iso_datetime(TeladanRun.ran_at)).order_by(TeladanRun.ran_at.desc()).limit(1)
+    ks, tk = ranked()
+    row = db.session.execute(
+        select(counted.scalar_subquery(), json_array(item, paged.c.ord), ran_at.scalar_subquery())
+        .select_from(paged.join(ks, ks.kim_id == paged.c.kim_id).join(tk, tk.id == ks.kim_id))).one()
+    return RankingJsonPage(items=row[1], page=page, per_page=per_page, total=row[0] or 0, computed_at=row[2])
 
 
 def score_of(kim_id: int) -> KimScore | None:

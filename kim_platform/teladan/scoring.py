@@ -221,3 +221,10 @@ def recompute_all() -> tuple[int, float]:
 def is_teladan(score) -> bool:
     """A model KIM: eligible (a report in the last six periods) and a score of at least 70."""
     return bool(score and score.eligible and score.score >= TELADAN_MIN_SCORE)
+
+
+def is_teladan_sql(score):
+    """`is_teladan` in SQL over `score` (KimScore or an alias of it), for answers PostgreSQL writes."""
+    from sqlalchemy import and_, func
+
+    return func.coalesce(and_(score.eligible, score.score >= TELADAN_MIN_SCORE), False)
