@@ -14,6 +14,7 @@ from kim_platform.regions.codes import (
     descendant_pattern,
     is_valid_code,
     normalise_name,
+    parent_of,
 )
 from kim_platform.regions.models import Region, RegionChange
 
@@ -185,8 +186,10 @@ def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) 
 
 
 def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
+    """A region's current children in code order, with their total in the same statement (a
+    region has at most a few hundred: the count over them all costs less than a second query)."""
     stmt = select(Region).options(*no_shapes()).where(Region.parent_code == code, CURRENT).order_by(Region.code)
-    return paginate(stmt, page, per_page)
+    return paginate_counted_over(stmt, page, per_page)
 
 
 def provinces() -> list[Region]:
@@ -254,18 +257,56 @@ def region_extent(code: str) -> Extent:
     )
 
 
-def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
-    """A region's boundary as GeoJSON, simplified for a small page map.
+def _simplified_geojson(geom, max_vertices_hint: int = 600):
+    """A boundary as GeoJSON, simplified for a small page map: the tolerance scales with the
+    region's size so a province and a kecamatan both come out at a few kilobytes; coordinates are
+    rounded to 5 decimals (about 1 m)."""
+    size = func.greatest(func.ST_XMax(geom) - func.ST_XMin(geom), func.ST_YMax(geom) - func.ST_YMin(geom))
+    return func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(geom, size / max_vertices_hint), 5)
 
-    The tolerance scales with the region's size so a province and a kecamatan both come out
-    at a few kilobytes; coordinates are rounded to 5 decimals (about 1 m).
-    """
-    size = func.greatest(func.ST_XMax(Region.geom) - func.ST_XMin(Region.geom),
-                         func.ST_YMax(Region.geom) - func.ST_YMin(Region.geom))
-    simplified = func.ST_SimplifyPreserveTopology(Region.geom, size / max_vertices_hint)
+
+def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
+    """A region's boundary as GeoJSON, simplified for a small page map (None without one)."""
     return db.session.scalar(
-        select(func.ST_AsGeoJSON(simplified, 5)).where(Region.code == code, Region.geom.is_not(None))
+        select(_simplified_geojson(Region.geom, max_vertices_hint)).where(Region.code == code, Region.geom.is_not(None))
     )
+
+
+@dataclass
+class RegionPageFacts:
+    extent: Extent
+    boundary: str | None  # the region's own simplified boundary (GeoJSON)
+    context: str | None  # without one: its parent's, else its grandparent's (a desa inside its kecamatan)
+    kind_counts: dict[str, int]  # current children per kind ("kabupaten": 5, "kota": 1)
+
+
+def region_page_facts(region: Region) -> RegionPageFacts:
+    """What the region page shows beside its lists, in one statement: region_extent, the
+    boundaries its map draws (boundary_geojson of the region, else of its parent or grandparent)
+    and children_kind_counts."""
+    parent, grandparent = Region.__table__.alias("parent"), Region.__table__.alias("grandparent")
+    kinds = (select(Region.kind, func.count().label("n")).where(Region.parent_code == region.code, CURRENT)
+             .group_by(Region.kind).subquery())
+    own = _simplified_geojson(Region.geom)
+    context = func.coalesce(
+        select(_simplified_geojson(parent.c.geom)).where(parent.c.code == region.parent_code,
+                                                         parent.c.geom.is_not(None)).scalar_subquery(),
+        select(_simplified_geojson(grandparent.c.geom)).where(
+            grandparent.c.code == (parent_of(region.parent_code) or region.parent_code),
+            grandparent.c.geom.is_not(None)).scalar_subquery(),
+    ) if region.parent_code else literal(None)
+    row = db.session.execute(
+        select(func.ST_Y(Region.centroid), func.ST_X(Region.centroid), func.ST_XMin(Region.geom),
+               func.ST_YMin(Region.geom), func.ST_XMax(Region.geom), func.ST_YMax(Region.geom),
+               own.label("boundary"), case((Region.geom.is_(None), context), else_=None).label("context"),
+               select(func.json_object_agg(kinds.c.kind, kinds.c.n)).scalar_subquery().label("kinds"))
+        .where(Region.code == region.code)
+    ).one()
+    lat, lon, minx, miny, maxx, maxy, boundary, context_geojson, kind_counts = row
+    return RegionPageFacts(
+        extent=Extent(centroid=(lat, lon) if lat is not None else None,
+                      bbox=(minx, miny, maxx, maxy) if minx is not None else None),
+        boundary=boundary, context=context_geojson, kind_counts=kind_counts or {})
 
 
 def child_counts(codes: list[str]) -> dict[str, int]:
