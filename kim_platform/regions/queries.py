@@ -272,6 +272,19 @@ def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
     )
 
 
+@cache
+def boundary_geojson_sql(code_sql: str) -> str:
+    """boundary_geojson's query as SQL text with `code_sql` (a bind parameter such as ":code") for the
+    region's code, for a statement written as text that reads a page map's outline with its other
+    facts (the KIM profile's)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy import literal_column
+
+    stmt = select(_simplified_geojson(Region.geom)).where(Region.code == literal_column(code_sql),
+                                                          Region.geom.is_not(None))
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
 @dataclass
 class RegionPageFacts:
     extent: Extent
