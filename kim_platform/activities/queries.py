@@ -12,8 +12,8 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_with_children, within
 from kim_platform.regions.models import Region
-from kim_platform.regions.codes import ancestor_codes
-from kim_platform.regions.queries import regions_by_code
+from kim_platform.regions.codes import LEVEL_WIDTH, ancestor_codes
+from kim_platform.regions.queries import boundary_geojson_column, regions_by_code
 
 NEWEST = (Activity.activity_date.desc(), Activity.id.desc())
 
@@ -181,23 +181,37 @@ class ActivityFacts:
 def activity_facts(activities: list[Activity]) -> dict[int, ActivityFacts]:
     """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk: two
     statements (place_labels reads the desa and their ancestors together)."""
+    return _facts(activities)[0]
+
+
+def report_facts(activity: Activity) -> tuple[ActivityFacts, str | None]:
+    """activity_facts of one report and the outline of its kecamatan (the report page's map,
+    boundary_geojson), read with its coordinates."""
+    facts, outlines = _facts([activity], with_outline=True)
+    return facts[activity.id], outlines.get(activity.id)
+
+
+def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFacts], dict[int, str | None]]:
     if not activities:
-        return {}
+        return {}, {}
     ids = [a.id for a in activities]
+    columns = [Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
+               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug]
+    if with_outline:
+        columns.append(boundary_geojson_column(func.left(Activity.desa_code, LEVEL_WIDTH["kecamatan"])))
     rows = db.session.execute(
-        select(Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
-               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug)
-        .join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
+        select(*columns).join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
         .where(Activity.id.in_(ids))
     ).all()
     labels = place_labels({a.desa_code for a in activities})
     by_id = {a.id: a for a in activities}
-    facts = {}
-    for activity_id, lat, lon, kim_name, number, slug in rows:
+    facts, outlines = {}, {}
+    for activity_id, lat, lon, kim_name, number, slug, *outline in rows:
         activity = by_id[activity_id]
         facts[activity_id] = ActivityFacts(lat=lat, lon=lon, kim_name=kim_name, kim_ref=number or slug,
                                            place_label=labels.get(activity.desa_code, activity.desa_code))
-    return facts
+        outlines[activity_id] = outline[0] if outline else None
+    return facts, outlines
 
 
 def photo_by_key(key: str) -> tuple[Photo, str] | None:

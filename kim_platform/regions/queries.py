@@ -272,6 +272,14 @@ def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
     )
 
 
+def boundary_geojson_column(code):
+    """boundary_geojson of the region `code` (a value or a column) as a scalar subquery, for a
+    query that reads a page map's outline with its other columns (the report page's)."""
+    outlined = Region.__table__.alias("outlined")
+    return (select(_simplified_geojson(outlined.c.geom))
+            .where(outlined.c.code == code, outlined.c.geom.is_not(None)).scalar_subquery())
+
+
 @cache
 def boundary_geojson_sql(code_sql: str) -> str:
     """boundary_geojson's query as SQL text with `code_sql` (a bind parameter such as ":code") for the
