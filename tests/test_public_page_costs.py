@@ -113,7 +113,7 @@ def test_the_profile_and_report_pages_read_in_a_bounded_number_of_statements(cli
     assert '"MultiPolygon"' in html or '"Polygon"' in html  # the kecamatan's outline
     client.get(f"/kegiatan/{report.id}")
     count, html = _selects(client, f"/kegiatan/{report.id}")
-    assert count <= 7, count
+    assert count <= 6, count
     assert "Diskusi warga 1" in html and 'class="folium-map"' in html
 
 

@@ -2,8 +2,10 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from sqlalchemy import false, func, or_, select, tuple_
+from sqlalchemy import bindparam, false, func, or_, select, tuple_
+from sqlalchemy.orm import joinedload
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, Photo
@@ -30,8 +32,10 @@ def activity_type_names() -> dict[str, str]:
     return {t.slug: t.label(locale) for t in activity_types()}
 
 
-def get_activity(activity_id: int) -> Activity | None:
-    return db.session.get(Activity, activity_id)
+def get_activity(activity_id: int, with_kim: bool = False) -> Activity | None:
+    """The report; `with_kim` loads its KIM in the same statement (pages that check its visibility,
+    which asks for the KIM's status, and show it)."""
+    return db.session.get(Activity, activity_id, options=[joinedload(Activity.kim)] if with_kim else None)
 
 
 # What feeds list unless another status is asked for (drafts and hidden reports stay on their
@@ -191,18 +195,21 @@ def report_facts(activity: Activity) -> tuple[ActivityFacts, str | None]:
     return facts[activity.id], outlines.get(activity.id)
 
 
-def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFacts], dict[int, str | None]]:
-    if not activities:
-        return {}, {}
-    ids = [a.id for a in activities]
+@cache
+def _facts_query(with_outline: bool):
+    """_facts' statement, built once (building it cost more than running it)."""
     columns = [Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
                func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug]
     if with_outline:
         columns.append(boundary_geojson_column(func.left(Activity.desa_code, LEVEL_WIDTH["kecamatan"])))
-    rows = db.session.execute(
-        select(*columns).join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
-        .where(Activity.id.in_(ids))
-    ).all()
+    return (select(*columns).join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
+            .where(Activity.id.in_(bindparam("ids", expanding=True))))
+
+
+def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFacts], dict[int, str | None]]:
+    if not activities:
+        return {}, {}
+    rows = db.session.execute(_facts_query(with_outline), {"ids": [a.id for a in activities]}).all()
     labels = place_labels({a.desa_code for a in activities})
     by_id = {a.id: a for a in activities}
     facts, outlines = {}, {}

@@ -26,7 +26,7 @@ PER_PAGE = 20
 
 
 def _activity_or_404(activity_id: int):
-    activity = queries.get_activity(activity_id)
+    activity = queries.get_activity(activity_id, with_kim=True)
     if activity is None or not permissions.can_view_activity(current_user, activity):
         abort(404)
     return activity
