@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import defer
 
 from kim_platform.core.pagination import Page, paginate, paginate_counted_over
@@ -16,7 +17,7 @@ from kim_platform.regions.codes import (
     normalise_name,
     parent_of,
 )
-from kim_platform.regions.models import Region, RegionChange
+from kim_platform.regions.models import Region, RegionChange, region_label
 
 SEARCH_LIMIT = 20
 # pg_trgm's default word-similarity threshold (0.6) misses one-letter typos in short names:
@@ -298,12 +299,26 @@ def boundary_geojson_sql(code_sql: str) -> str:
     return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
+@dataclass(frozen=True)
+class RegionRef:
+    """A region as a breadcrumb shows it (code and label), read without the ORM."""
+    code: str
+    name: str
+    level: str
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return region_label(self.level, self.kind, self.name)
+
+
 @dataclass
 class RegionPageFacts:
     extent: Extent
     boundary: str | None  # the region's own simplified boundary (GeoJSON)
     context: str | None  # without one: its parent's, else its grandparent's (a desa inside its kecamatan)
     kind_counts: dict[str, int]  # current children per kind ("kabupaten": 5, "kota": 1)
+    ancestors: list[RegionRef]  # ancestors_of: the province first, those found
 
 
 @cache
@@ -319,27 +334,35 @@ def _region_page_facts_query():
         select(_simplified_geojson(grandparent.c.geom))
         .where(grandparent.c.code == bindparam("grandparent"), grandparent.c.geom.is_not(None)).scalar_subquery(),
     )
+    above = Region.__table__.alias("above")
+    ancestors = (select(func.json_agg(aggregate_order_by(
+                    func.json_build_object("code", above.c.code, "name", above.c.name, "level", above.c.level,
+                                           "kind", above.c.kind), func.length(above.c.code))))
+                 .where(above.c.code.in_(bindparam("ancestors", expanding=True))))
     return (select(func.ST_Y(Region.centroid), func.ST_X(Region.centroid), func.ST_XMin(Region.geom),
                    func.ST_YMin(Region.geom), func.ST_XMax(Region.geom), func.ST_YMax(Region.geom),
                    _simplified_geojson(Region.geom).label("boundary"),
                    case((Region.geom.is_(None), context), else_=None).label("context"),
-                   select(func.json_object_agg(kinds.c.kind, kinds.c.n)).scalar_subquery().label("kinds"))
+                   select(func.json_object_agg(kinds.c.kind, kinds.c.n)).scalar_subquery().label("kinds"),
+                   ancestors.scalar_subquery().label("ancestors"))
             .where(Region.code == bindparam("code")))
 
 
 def region_page_facts(region: Region) -> RegionPageFacts:
     """What the region page shows beside its lists, in one statement: region_extent, the
-    boundaries its map draws (boundary_geojson of the region, else of its parent or grandparent)
-    and children_kind_counts."""
+    boundaries its map draws (boundary_geojson of the region, else of its parent or grandparent),
+    children_kind_counts and ancestors_of (as RegionRefs)."""
     parent = region.parent_code
     row = db.session.execute(_region_page_facts_query(), {
         "code": region.code, "parent": parent, "grandparent": (parent_of(parent) or parent) if parent else None,
+        "ancestors": ancestor_codes(region.code),
     }).one()
-    lat, lon, minx, miny, maxx, maxy, boundary, context_geojson, kind_counts = row
+    lat, lon, minx, miny, maxx, maxy, boundary, context_geojson, kind_counts, ancestors = row
     return RegionPageFacts(
         extent=Extent(centroid=(lat, lon) if lat is not None else None,
                       bbox=(minx, miny, maxx, maxy) if minx is not None else None),
-        boundary=boundary, context=context_geojson, kind_counts=kind_counts or {})
+        boundary=boundary, context=context_geojson, kind_counts=kind_counts or {},
+        ancestors=[RegionRef(**a) for a in ancestors or []])
 
 
 def child_counts(codes: list[str]) -> dict[str, int]:

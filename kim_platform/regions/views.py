@@ -95,7 +95,7 @@ def detail(code: str):
         retired_note=retired_note,
         split_into=queries.split_into(code) if region.is_retired else [],
         child_level=LEVELS[LEVELS.index(region.level) + 1] if region.level != "desa" else None,
-        ancestors=queries.ancestors_of(region),
+        ancestors=facts.ancestors,
         children=children,
         kind_counts=facts.kind_counts,
         child_counts=queries.child_counts(child_codes) if region.level != "kecamatan" else {},
