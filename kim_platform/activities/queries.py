@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from sqlalchemy import bindparam, false, func, or_, select, tuple_
+from sqlalchemy import bindparam, false, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload
 
 from kim_platform import permissions
@@ -13,7 +14,7 @@ from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE, Page, paginate
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_with_children, within
-from kim_platform.regions.models import Region
+from kim_platform.regions.models import Region, region_label
 from kim_platform.regions.codes import LEVEL_WIDTH, ancestor_codes
 from kim_platform.regions.queries import boundary_geojson_column, regions_by_code
 
@@ -183,8 +184,8 @@ class ActivityFacts:
 
 
 def activity_facts(activities: list[Activity]) -> dict[int, ActivityFacts]:
-    """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk: two
-    statements (place_labels reads the desa and their ancestors together)."""
+    """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk: one
+    statement."""
     return _facts(activities)[0]
 
 
@@ -195,28 +196,48 @@ def report_facts(activity: Activity) -> tuple[ActivityFacts, str | None]:
     return facts[activity.id], outlines.get(activity.id)
 
 
+def _place_path_column():
+    """The report's desa and every region above it (by code prefix, as ancestor_codes), nearest
+    first, as JSON: place_labels' rows, read with the report's other facts."""
+    place = Region.__table__.alias("place")
+    prefixes = (select(literal_column("array_to_string(parts[1:n], '.')"))
+                .select_from(text("string_to_array(activity.desa_code, '.') AS parts, "
+                                  "generate_series(1, cardinality(parts)) AS n")))
+    return (select(func.json_agg(aggregate_order_by(
+                func.json_build_object("code", place.c.code, "name", place.c.name, "level", place.c.level,
+                                       "kind", place.c.kind), func.length(place.c.code).desc())))
+            .where(place.c.code.in_(prefixes)).scalar_subquery())
+
+
 @cache
 def _facts_query(with_outline: bool):
     """_facts' statement, built once (building it cost more than running it)."""
     columns = [Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
-               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug]
+               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug,
+               _place_path_column()]
     if with_outline:
         columns.append(boundary_geojson_column(func.left(Activity.desa_code, LEVEL_WIDTH["kecamatan"])))
     return (select(*columns).join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
             .where(Activity.id.in_(bindparam("ids", expanding=True))))
 
 
+def _place_label(desa_code: str, path: list[dict] | None) -> str:
+    """place_labels' label from the rows _place_path_column read (the desa's code without its row)."""
+    if not path or path[0]["code"] != desa_code:
+        return desa_code
+    return ", ".join(region_label(r["level"], r["kind"], r["name"]) for r in path)
+
+
 def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFacts], dict[int, str | None]]:
     if not activities:
         return {}, {}
     rows = db.session.execute(_facts_query(with_outline), {"ids": [a.id for a in activities]}).all()
-    labels = place_labels({a.desa_code for a in activities})
     by_id = {a.id: a for a in activities}
     facts, outlines = {}, {}
-    for activity_id, lat, lon, kim_name, number, slug, *outline in rows:
+    for activity_id, lat, lon, kim_name, number, slug, path, *outline in rows:
         activity = by_id[activity_id]
         facts[activity_id] = ActivityFacts(lat=lat, lon=lon, kim_name=kim_name, kim_ref=number or slug,
-                                           place_label=labels.get(activity.desa_code, activity.desa_code))
+                                           place_label=_place_label(activity.desa_code, path))
         outlines[activity_id] = outline[0] if outline else None
     return facts, outlines
 
