@@ -1,4 +1,5 @@
 """Every interface string goes through gettext and has an Indonesian translation."""
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -41,3 +42,26 @@ def test_templates_have_no_bare_visible_text_outside_gettext():
                 if re.search(r"[A-Za-z]{3,}", text) and text.strip() not in BRANDS:
                     offenders.append(f"{path.name}:{number}: {text.strip()}")
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_numberformat_filter_writes_what_babel_writes(app, lang):
+    """core.i18n.format_number formats whole numbers without Babel's pattern machinery: the same text
+    as Babel for every kind of number, and Babel itself for anything but a whole number."""
+    import random
+    from decimal import Decimal
+
+    from babel.numbers import format_decimal
+    from flask import render_template_string
+
+    from kim_platform.core.i18n import format_number
+
+    rng = random.Random(20)
+    numbers = [0, 1, -1, 9, 10, 999, 1000, -1000, 99999, 100000, 10**9, -(10**15)] + [
+        rng.randint(-10**rng.randint(1, 14), 10**rng.randint(1, 14)) for _ in range(500)]
+    with app.test_request_context(f"/?lang={lang}"):
+        for n in numbers:
+            assert format_number(n) == format_decimal(n, locale=lang), n
+        for other in (12.5, 1234.567, Decimal("98765.4321"), -0.5):
+            assert format_number(other) == format_decimal(other, locale=lang), other
+        assert render_template_string("{{ 49509|numberformat }}") == ("49.509" if lang == "id" else "49,509")

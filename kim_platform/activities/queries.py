@@ -4,7 +4,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from sqlalchemy import false, func, or_, select, tuple_
+from sqlalchemy import bindparam, false, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import joinedload
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, Photo
@@ -12,9 +14,9 @@ from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE, Page, paginate
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_with_children, within
-from kim_platform.regions.models import Region
-from kim_platform.regions.codes import ancestor_codes
-from kim_platform.regions.queries import region_paths, regions_by_code
+from kim_platform.regions.models import Region, region_label
+from kim_platform.regions.codes import LEVEL_WIDTH, ancestor_codes
+from kim_platform.regions.queries import boundary_geojson_column, regions_by_code
 
 NEWEST = (Activity.activity_date.desc(), Activity.id.desc())
 
@@ -31,8 +33,10 @@ def activity_type_names() -> dict[str, str]:
     return {t.slug: t.label(locale) for t in activity_types()}
 
 
-def get_activity(activity_id: int) -> Activity | None:
-    return db.session.get(Activity, activity_id)
+def get_activity(activity_id: int, with_kim: bool = False) -> Activity | None:
+    """The report; `with_kim` loads its KIM in the same statement (pages that check its visibility,
+    which asks for the KIM's status, and show it)."""
+    return db.session.get(Activity, activity_id, options=[joinedload(Activity.kim)] if with_kim else None)
 
 
 # What feeds list unless another status is asked for (drafts and hidden reports stay on their
@@ -230,26 +234,62 @@ class ActivityFacts:
 
 
 def activity_facts(activities: list[Activity]) -> dict[int, ActivityFacts]:
-    """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk."""
+    """Coordinates (the report's point, else its desa's), KIM names and place labels, in bulk: one
+    statement."""
+    return _facts(activities)[0]
+
+
+def report_facts(activity: Activity) -> tuple[ActivityFacts, str | None]:
+    """activity_facts of one report and the outline of its kecamatan (the report page's map,
+    boundary_geojson), read with its coordinates."""
+    facts, outlines = _facts([activity], with_outline=True)
+    return facts[activity.id], outlines.get(activity.id)
+
+
+def _place_path_column():
+    """The report's desa and every region above it (by code prefix, as ancestor_codes), nearest
+    first, as JSON: place_labels' rows, read with the report's other facts."""
+    place = Region.__table__.alias("place")
+    prefixes = (select(literal_column("array_to_string(parts[1:n], '.')"))
+                .select_from(text("string_to_array(activity.desa_code, '.') AS parts, "
+                                  "generate_series(1, cardinality(parts)) AS n")))
+    return (select(func.json_agg(aggregate_order_by(
+                func.json_build_object("code", place.c.code, "name", place.c.name, "level", place.c.level,
+                                       "kind", place.c.kind), func.length(place.c.code).desc())))
+            .where(place.c.code.in_(prefixes)).scalar_subquery())
+
+
+@cache
+def _facts_query(with_outline: bool):
+    """_facts' statement, built once (building it cost more than running it)."""
+    columns = [Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
+               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug,
+               _place_path_column()]
+    if with_outline:
+        columns.append(boundary_geojson_column(func.left(Activity.desa_code, LEVEL_WIDTH["kecamatan"])))
+    return (select(*columns).join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
+            .where(Activity.id.in_(bindparam("ids", expanding=True))))
+
+
+def _place_label(desa_code: str, path: list[dict] | None) -> str:
+    """place_labels' label from the rows _place_path_column read (the desa's code without its row)."""
+    if not path or path[0]["code"] != desa_code:
+        return desa_code
+    return ", ".join(region_label(r["level"], r["kind"], r["name"]) for r in path)
+
+
+def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFacts], dict[int, str | None]]:
     if not activities:
-        return {}
-    ids = [a.id for a in activities]
-    rows = db.session.execute(
-        select(Activity.id, func.ST_Y(func.coalesce(Activity.point, Region.centroid)),
-               func.ST_X(func.coalesce(Activity.point, Region.centroid)), Kim.name, Kim.number, Kim.slug)
-        .join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
-        .where(Activity.id.in_(ids))
-    ).all()
-    desa = {r.code: r for r in db.session.scalars(select(Region).where(
-        Region.code.in_({a.desa_code for a in activities})))}
-    labels = region_paths(desa.values())
+        return {}, {}
+    rows = db.session.execute(_facts_query(with_outline), {"ids": [a.id for a in activities]}).all()
     by_id = {a.id: a for a in activities}
-    facts = {}
-    for activity_id, lat, lon, kim_name, number, slug in rows:
+    facts, outlines = {}, {}
+    for activity_id, lat, lon, kim_name, number, slug, path, *outline in rows:
         activity = by_id[activity_id]
         facts[activity_id] = ActivityFacts(lat=lat, lon=lon, kim_name=kim_name, kim_ref=number or slug,
-                                           place_label=labels.get(activity.desa_code, activity.desa_code))
-    return facts
+                                           place_label=_place_label(activity.desa_code, path))
+        outlines[activity_id] = outline[0] if outline else None
+    return facts, outlines
 
 
 def photo_by_key(key: str) -> tuple[Photo, str] | None:

@@ -18,15 +18,15 @@ from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import absolute_url
 from kim_platform.core.text import xml_safe
 from kim_platform.kims.queries import bidang_list, get_kim_by_ref
-from kim_platform.regions.codes import CODE_RE, is_valid_code, kecamatan_of
-from kim_platform.regions.queries import boundary_geojson, get_region
+from kim_platform.regions.codes import CODE_RE, is_valid_code
+from kim_platform.regions.queries import get_region
 
 bp = Blueprint("activities", __name__)
 PER_PAGE = 20
 
 
 def _activity_or_404(activity_id: int):
-    activity = queries.get_activity(activity_id)
+    activity = queries.get_activity(activity_id, with_kim=True)
     if activity is None or not permissions.can_view_activity(current_user, activity):
         abort(404)
     return activity
@@ -106,11 +106,8 @@ def edit(activity_id: int):
 def detail(activity_id: int):
     """The report page, with Open Graph tags so a shared link shows a preview."""
     activity = _activity_or_404(activity_id)
-    facts = queries.activity_facts([activity])[activity.id]
-    fmap = None
-    if facts.lat is not None:
-        boundary = boundary_geojson(kecamatan_of(activity.desa_code))
-        fmap = embed(kim_map((facts.lat, facts.lon), boundary, activity.title))
+    facts, outline = queries.report_facts(activity)
+    fmap = embed(kim_map((facts.lat, facts.lon), outline, activity.title)) if facts.lat is not None else None
     return render_template("activities/detail.html", activity=activity, facts=facts, type_names=queries.activity_type_names(),
                            activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS)
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from kim_platform import permissions
 from kim_platform.core import clock
-from kim_platform.core.maps import embed, new_map
+from kim_platform.core.maps import PageMap, embed
 from kim_platform.coverage import exports, queries
 from kim_platform.core.charts import line_chart
 from kim_platform.maps.tiles import data_version
@@ -65,9 +65,9 @@ def _chart(points):
 def _coverage_map(region):
     """The map's coverage layer, centred on the region (the nation without one)."""
     if region is None:
-        return new_map(location=(-2.5, 118.0), zoom_start=4)
+        return PageMap(location=(-2.5, 118.0), zoom_start=4)
     extent = region_extent(region.code)
-    fmap = new_map(location=extent.centroid or (-2.5, 118.0), zoom_start=8)
+    fmap = PageMap(location=extent.centroid or (-2.5, 118.0), zoom_start=8)
     if extent.bbox:
         minlon, minlat, maxlon, maxlat = extent.bbox
         fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])

@@ -15,7 +15,7 @@ from kim_platform.extensions import db
 from kim_platform.kims.models import STATUSES, Bidang, InvitationStatus, Kim, KimInvitation, KimStatus, Membership
 from kim_platform.regions.codes import descendant_pattern, kecamatan_of
 from kim_platform.regions.models import Region
-from kim_platform.regions.queries import regions_by_code
+from kim_platform.regions.queries import boundary_geojson_sql, regions_by_code
 
 SORTS = {
     "name": (Kim.name, Kim.id),
@@ -183,27 +183,36 @@ _KIM_RECORD = text(f"""
            {_region_path_sql(False)} AS region_path
       FROM kim k WHERE k.id = :id
 """)
-_KIM_FACTS = text(f"""
+
+
+@cache
+def _kim_profile_facts():
+    """kim_facts' columns for one KIM and the outline of its kecamatan (the profile's map), as one
+    statement; built at first use (the outline's SQL comes from regions.queries)."""
+    return text(f"""
     SELECT ST_Y(k.point) AS lat, ST_X(k.point) AS lon,
            (SELECT count(*) FROM kim_membership m WHERE m.kim_id = k.id) AS member_count,
-           {_region_path_sql(True)} AS region_path
+           {_region_path_sql(True)} AS region_path,
+           ({boundary_geojson_sql(":kecamatan")}) AS kecamatan_outline
       FROM kim k WHERE k.id = :id
 """)
 
 
-def facts_of(kim: Kim) -> "KimFacts":
-    """`kim_facts([kim])[kim.id]` in one statement (the profile page's)."""
+def profile_facts(kim: Kim) -> tuple["KimFacts", str | None]:
+    """`kim_facts([kim])[kim.id]` and `boundary_geojson` of the KIM's kecamatan, in one statement
+    (the profile page's)."""
     from kim_platform.regions.models import region_label
 
     db.session.flush()
-    row = db.session.execute(_KIM_FACTS, {"id": kim.id}).one()
+    row = db.session.execute(_kim_profile_facts(), {"id": kim.id, "kecamatan": kecamatan_of(kim.desa_code)}).one()
     path = row.region_path or []
     # As region_paths: the desa's label and its ancestors' found, or nothing without the desa.
     label = ", ".join(region_label(r["level"], r["kind"], r["name"]) for r in path) \
         if path and path[0]["code"] == kim.desa_code else ""
-    return KimFacts(lat=row.lat, lon=row.lon, path=[{"code": r["code"], "name": r["name"], "level": r["level"]}
-                                                     for r in path],
-                    path_label=label, member_count=row.member_count)
+    facts = KimFacts(lat=row.lat, lon=row.lon, path=[{"code": r["code"], "name": r["name"], "level": r["level"]}
+                                                      for r in path],
+                     path_label=label, member_count=row.member_count)
+    return facts, row.kecamatan_outline
 
 
 def kim_record(kim_id: int) -> dict | None:

@@ -18,10 +18,9 @@ from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slo
 from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, PENGURUS_POSITIONS, STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
-from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code, kecamatan_of
+from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
 from kim_platform.regions.queries import (
     ancestors_of,
-    boundary_geojson,
     children_page,
     get_region,
     provinces,
@@ -138,9 +137,8 @@ def _save_kim(form, kim):
 def profile(ref: str):
     """Public profile: name, badge, bidang, region path, pin, description, socials, members count."""
     kim = _kim_or_404(ref)
-    facts = queries.facts_of(kim)
-    extent = (facts.lat, facts.lon)
-    fmap = kim_map(extent, boundary_geojson(kecamatan_of(kim.desa_code)), kim.name)
+    facts, outline = queries.profile_facts(kim)
+    fmap = kim_map((facts.lat, facts.lon), outline, kim.name)
     return render_template(
         "kims/profile.html", status_labels=STATUS_LABELS, kim=kim, facts=facts, bidang=_bidang_names(kim.bidang),
         kim_map=embed(fmap), map_var=fmap.get_name(),

@@ -2,7 +2,8 @@
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, text
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import defer
 
 from kim_platform.core.pagination import Page, paginate, paginate_counted_over
@@ -14,8 +15,9 @@ from kim_platform.regions.codes import (
     descendant_pattern,
     is_valid_code,
     normalise_name,
+    parent_of,
 )
-from kim_platform.regions.models import Region, RegionChange
+from kim_platform.regions.models import Region, RegionChange, region_label
 
 SEARCH_LIMIT = 20
 # pg_trgm's default word-similarity threshold (0.6) misses one-letter typos in short names:
@@ -282,8 +284,10 @@ def search_regions(q: str, limit: int = SEARCH_LIMIT, level: str | None = None) 
 
 
 def children_page(code: str, page: int = 1, per_page: int = 50) -> Page:
+    """A region's current children in code order, with their total in the same statement (a
+    region has at most a few hundred: the count over them all costs less than a second query)."""
     stmt = select(Region).options(*no_shapes()).where(Region.parent_code == code, CURRENT).order_by(Region.code)
-    return paginate(stmt, page, per_page)
+    return paginate_counted_over(stmt, page, per_page)
 
 
 def provinces() -> list[Region]:
@@ -351,18 +355,111 @@ def region_extent(code: str) -> Extent:
     )
 
 
-def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
-    """A region's boundary as GeoJSON, simplified for a small page map.
+def _simplified_geojson(geom, max_vertices_hint: int = 600):
+    """A boundary as GeoJSON, simplified for a small page map: the tolerance scales with the
+    region's size so a province and a kecamatan both come out at a few kilobytes; coordinates are
+    rounded to 5 decimals (about 1 m)."""
+    size = func.greatest(func.ST_XMax(geom) - func.ST_XMin(geom), func.ST_YMax(geom) - func.ST_YMin(geom))
+    return func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(geom, size / max_vertices_hint), 5)
 
-    The tolerance scales with the region's size so a province and a kecamatan both come out
-    at a few kilobytes; coordinates are rounded to 5 decimals (about 1 m).
-    """
-    size = func.greatest(func.ST_XMax(Region.geom) - func.ST_XMin(Region.geom),
-                         func.ST_YMax(Region.geom) - func.ST_YMin(Region.geom))
-    simplified = func.ST_SimplifyPreserveTopology(Region.geom, size / max_vertices_hint)
+
+def boundary_geojson(code: str, max_vertices_hint: int = 600) -> str | None:
+    """A region's boundary as GeoJSON, simplified for a small page map (None without one)."""
     return db.session.scalar(
-        select(func.ST_AsGeoJSON(simplified, 5)).where(Region.code == code, Region.geom.is_not(None))
+        select(_simplified_geojson(Region.geom, max_vertices_hint)).where(Region.code == code, Region.geom.is_not(None))
     )
+
+
+@cache
+def _outlined():
+    return Region.__table__.alias("outlined")
+
+
+def boundary_geojson_column(code):
+    """boundary_geojson of the region `code` (a value or a column) as a scalar subquery, for a
+    query that reads a page map's outline with its other columns (the report page's)."""
+    outlined = _outlined()
+    return (select(_simplified_geojson(outlined.c.geom))
+            .where(outlined.c.code == code, outlined.c.geom.is_not(None)).scalar_subquery())
+
+
+@cache
+def boundary_geojson_sql(code_sql: str) -> str:
+    """boundary_geojson's query as SQL text with `code_sql` (a bind parameter such as ":code") for the
+    region's code, for a statement written as text that reads a page map's outline with its other
+    facts (the KIM profile's)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy import literal_column
+
+    stmt = select(_simplified_geojson(Region.geom)).where(Region.code == literal_column(code_sql),
+                                                          Region.geom.is_not(None))
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+@dataclass(frozen=True)
+class RegionRef:
+    """A region as a breadcrumb shows it (code and label), read without the ORM."""
+    code: str
+    name: str
+    level: str
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return region_label(self.level, self.kind, self.name)
+
+
+@dataclass
+class RegionPageFacts:
+    extent: Extent
+    boundary: str | None  # the region's own simplified boundary (GeoJSON)
+    context: str | None  # without one: its parent's, else its grandparent's (a desa inside its kecamatan)
+    kind_counts: dict[str, int]  # current children per kind ("kabupaten": 5, "kota": 1)
+    ancestors: list[RegionRef]  # ancestors_of: the province first, those found
+
+
+@cache
+def _region_page_facts_query():
+    """region_page_facts' statement, built once: its aliases and subqueries cost more to build
+    (~2 ms) than to run, and the parameters are all it changes."""
+    parent, grandparent = Region.__table__.alias("parent"), Region.__table__.alias("grandparent")
+    kinds = (select(Region.kind, func.count().label("n"))
+             .where(Region.parent_code == bindparam("code"), CURRENT).group_by(Region.kind).subquery())
+    context = func.coalesce(
+        select(_simplified_geojson(parent.c.geom))
+        .where(parent.c.code == bindparam("parent"), parent.c.geom.is_not(None)).scalar_subquery(),
+        select(_simplified_geojson(grandparent.c.geom))
+        .where(grandparent.c.code == bindparam("grandparent"), grandparent.c.geom.is_not(None)).scalar_subquery(),
+    )
+    above = Region.__table__.alias("above")
+    ancestors = (select(func.json_agg(aggregate_order_by(
+                    func.json_build_object("code", above.c.code, "name", above.c.name, "level", above.c.level,
+                                           "kind", above.c.kind), func.length(above.c.code))))
+                 .where(above.c.code.in_(bindparam("ancestors", expanding=True))))
+    return (select(func.ST_Y(Region.centroid), func.ST_X(Region.centroid), func.ST_XMin(Region.geom),
+                   func.ST_YMin(Region.geom), func.ST_XMax(Region.geom), func.ST_YMax(Region.geom),
+                   _simplified_geojson(Region.geom).label("boundary"),
+                   case((Region.geom.is_(None), context), else_=None).label("context"),
+                   select(func.json_object_agg(kinds.c.kind, kinds.c.n)).scalar_subquery().label("kinds"),
+                   ancestors.scalar_subquery().label("ancestors"))
+            .where(Region.code == bindparam("code")))
+
+
+def region_page_facts(region: Region) -> RegionPageFacts:
+    """What the region page shows beside its lists, in one statement: region_extent, the
+    boundaries its map draws (boundary_geojson of the region, else of its parent or grandparent),
+    children_kind_counts and ancestors_of (as RegionRefs)."""
+    parent = region.parent_code
+    row = db.session.execute(_region_page_facts_query(), {
+        "code": region.code, "parent": parent, "grandparent": (parent_of(parent) or parent) if parent else None,
+        "ancestors": ancestor_codes(region.code),
+    }).one()
+    lat, lon, minx, miny, maxx, maxy, boundary, context_geojson, kind_counts, ancestors = row
+    return RegionPageFacts(
+        extent=Extent(centroid=(lat, lon) if lat is not None else None,
+                      bbox=(minx, miny, maxx, maxy) if minx is not None else None),
+        boundary=boundary, context=context_geojson, kind_counts=kind_counts or {},
+        ancestors=[RegionRef(**a) for a in ancestors or []])
 
 
 def child_counts(codes: list[str]) -> dict[str, int]:

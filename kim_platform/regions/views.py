@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from kim_platform.core.maps import embed, region_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.regions import queries, slots  # noqa: F401 (slots: declared for the region page)
-from kim_platform.regions.codes import LEVELS, is_valid_code, parent_of
+from kim_platform.regions.codes import LEVELS, is_valid_code
 
 bp = Blueprint("regions", __name__, url_prefix="/wilayah")
 # The home page is the way into the regions; its own blueprint because it lives at the root.
@@ -85,14 +85,9 @@ def detail(code: str):
     retired_note = queries.last_change_of(code) if region.is_retired else None
     children = queries.children_page(code, page_arg(), current_app.config["REGION_CHILDREN_PER_PAGE"])
     child_codes = [child.code for child in children.items]
-    extent = queries.region_extent(code)
-    boundary = queries.boundary_geojson(code)
-    context = None
-    if boundary is None and region.parent_code:
-        context = queries.boundary_geojson(region.parent_code) or queries.boundary_geojson(
-            parent_of(region.parent_code) or region.parent_code
-        )
-    fmap = region_map(boundary, extent.centroid, extent.bbox, context, label=region.title)
+    facts = queries.region_page_facts(region)
+    extent = facts.extent
+    fmap = region_map(facts.boundary, extent.centroid, extent.bbox, facts.context, label=region.title)
     return render_template(
         "regions/detail.html",
         region=region,
@@ -100,13 +95,12 @@ def detail(code: str):
         retired_note=retired_note,
         split_into=queries.split_into(code) if region.is_retired else [],
         child_level=LEVELS[LEVELS.index(region.level) + 1] if region.level != "desa" else None,
-        ancestors=queries.ancestors_of(region),
+        ancestors=facts.ancestors,
         children=children,
-        kind_counts=queries.children_kind_counts(code),
+        kind_counts=facts.kind_counts,
         child_counts=queries.child_counts(child_codes) if region.level != "kecamatan" else {},
-        descendant_counts=(
-            queries.descendant_counts(child_codes) if region.level in ("provinsi", "kabupaten") else {}
-        ),
+        # Only a province's table shows the desa below each child.
+        descendant_counts=queries.descendant_counts(child_codes) if region.level == "provinsi" else {},
         extent=extent,
         region_map=embed(fmap) if fmap else None, map_var=fmap.get_name() if fmap else None,
     )
