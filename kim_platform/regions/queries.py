@@ -308,7 +308,8 @@ def former_codes(codes) -> dict[str, str]:
 
 
 _REGION_DETAIL = text("""
-    SELECT ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
+    SELECT r.code, r.name, r.level, r.kind, r.parent_code, r.retired_on, r.replaced_by,
+           ST_Y(r.centroid) AS lat, ST_X(r.centroid) AS lon,
            ST_XMin(r.geom) AS minx, ST_YMin(r.geom) AS miny, ST_XMax(r.geom) AS maxx, ST_YMax(r.geom) AS maxy,
            (SELECT count(*) FROM region c WHERE c.parent_code = r.code AND c.retired_on IS NULL) AS children_count,
            (SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level, 'kind', a.kind)
@@ -318,8 +319,9 @@ _REGION_DETAIL = text("""
 """)
 
 
-def region_detail(region: Region) -> dict:
-    """What the detail API shows beside the region's own columns, in one statement: its extent,
-    current children count and ancestors (province first, dicts of code, name, level, kind)."""
-    return db.session.execute(
-        _REGION_DETAIL, {"code": region.code, "ancestors": ancestor_codes(region.code)}).one()._asdict()
+def region_detail(code: str) -> dict | None:
+    """What the detail API shows of a region, in one statement and without an ORM load (the
+    region's own columns, its extent, current children count and ancestors, province first,
+    as dicts of code, name, level, kind), or None for an unknown code."""
+    row = db.session.execute(_REGION_DETAIL, {"code": code, "ancestors": ancestor_codes(code)}).first()
+    return row._asdict() if row is not None else None
