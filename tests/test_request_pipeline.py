@@ -151,6 +151,37 @@ def test_anonymous_requests_load_no_user_and_write_no_session(app, monkeypatch, 
     assert calls == []
 
 
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+                    "Permissions-Policy")
+
+
+def test_every_answer_has_each_security_header_once_and_keeps_its_own(app, client):
+    """Read once per answer (core/security.py); an answer's own header is left as it set it."""
+    for path in (f"/api/v1/regions/{DESA}", "/", "/api/v1/regions/99.99"):
+        answer = client.get(path)
+        for name in SECURITY_HEADERS:
+            assert len(answer.headers.getlist(name)) == 1, (path, name)
+        assert "'nonce-" in answer.headers["Content-Security-Policy"]
+    set_security_headers = next(f for f in app.after_request_funcs[None]
+                                if getattr(f, "__name__", "") == "set_security_headers")
+    with app.test_request_context("/"):
+        own = set_security_headers(app.make_response(("x", 200, {
+            "content-security-policy": "default-src 'none'; sandbox", "X-Frame-Options": "SAMEORIGIN"})))
+    assert own.headers.getlist("Content-Security-Policy") == ["default-src 'none'; sandbox"]
+    assert own.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert own.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_a_session_cookie_is_still_read_and_a_bad_one_ignored(client, make_user, make_kim):
+    """No cookie opens an empty session without the signing serializer; a cookie is decoded as before."""
+    member = make_user()
+    kim = make_kim(members=[(member, "ketua")])
+    client.set_cookie("session", "not-a-signed-value")
+    assert client.get(f"/api/v1/kims/{kim.id}").get_json()["pengurus"] is None
+    login(client, member)
+    assert isinstance(client.get(f"/api/v1/kims/{kim.id}").get_json()["pengurus"], dict)
+
+
 @pytest.mark.usefixtures("steady_demo_flag")
 @pytest.mark.parametrize("page, ceiling", [("/", 1), ("/kim/{ref}", 11), ("/wilayah/76.02", 14), ("/cakupan", 3)])
 def test_public_page_statement_ceilings(client, make_kim, page, ceiling):
