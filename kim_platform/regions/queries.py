@@ -2,8 +2,9 @@
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, text
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.util import identity_key
 
 from kim_platform.core.pagination import Page, paginate, paginate_counted_over
 from kim_platform.core.sqlutil import escape_like
@@ -48,11 +49,22 @@ def current_code(code: str) -> str | None:
     return region.code if seen and region is not None else None
 
 
+@cache
+def _region_without_shapes() -> Select:
+    """One statement object for every lookup: SQLAlchemy keeps its cache key, which Session.get
+    with loader options computed afresh on each call (half the cost of an API filter's lookup)."""
+    return select(Region).options(*no_shapes()).where(Region.code == bindparam("code"))
+
+
 def _looked_up(code: str) -> Region | None:
     """The region (no boundary), kept for the rest of the session: the identity map holds objects
     weakly, so the view's get_region(code) after an API filter resolved the code would read the
-    row again; kept, it answers from the map."""
-    region = db.session.get(Region, code, options=no_shapes())
+    row again; kept, it answers from the map. One already in the map is taken as Session.get
+    takes it; another is read by primary key, as Session.get would read it."""
+    if identity_key(Region, code) in db.session.identity_map:
+        region = db.session.get(Region, code, options=no_shapes())
+    else:
+        region = db.session.scalars(_region_without_shapes(), {"code": code}).first()
     if region is not None:
         db.session.info.setdefault("regions_looked_up", []).append(region)
     return region
