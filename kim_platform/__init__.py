@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask
 
 from kim_platform.config import PROJECT_ROOT, load_config
-from kim_platform.extensions import compress, db, migrate
+from kim_platform.extensions import compress, db
 
 
 def create_app(config=None) -> Flask:
@@ -22,8 +22,8 @@ def create_app(config=None) -> Flask:
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, mail, navigation, pool, security,
-                                   slots, transaction)
+    from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, lazy_migrate, mail, navigation, pool,
+                                   security, slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -37,7 +37,7 @@ def create_app(config=None) -> Flask:
     assets.init_app(app)
     db.init_app(app)
     pool.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    lazy_migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))  # Alembic only when used
     i18n.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -2,7 +2,6 @@
 import marshmallow as ma
 from flask_babel import Babel
 from flask_compress import Compress
-from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -48,7 +47,6 @@ class KimApi(Api):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 babel = Babel()
 api = KimApi()
 compress = Compress()

@@ -147,6 +147,7 @@ def test_a_lost_database_is_a_friendly_503_not_a_500(app, client, monkeypatch):
 
     monkeypatch.setattr(region_queries, "provinces", gone)
     monkeypatch.setattr(region_queries, "get_region", gone)
+    monkeypatch.setattr(region_queries, "region_detail", gone)  # the detail API reads in one statement
     page = client.get("/wilayah")
     assert page.status_code == 503 and page.headers["Retry-After"] == "5"
     assert "sementara tidak tersedia" in page.get_data(as_text=True)

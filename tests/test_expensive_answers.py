@@ -2,7 +2,7 @@
 values before the cache is asked, coverage exports are built once per data version, and the
 nation's kecamatan blank spots need a parent."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kim_platform.activities.models import Activity
 from kim_platform.core import clock
@@ -79,6 +79,22 @@ def test_the_data_version_moves_when_a_report_is_deleted(make_kim):
     # Deleting the older report leaves the latest updated_at as it was; the figures changed.
     db.session.delete(db.session.scalar(select(Activity).where(Activity.id == older.id)))
     db.session.flush()
+    tiles.forget_version()
+    assert tiles.data_version() != before
+
+
+def test_the_data_version_moves_with_the_first_value_of_a_fresh_sequence():
+    """A sequence that never gave a value and one that gave its first both show last_value 1;
+    the version moves all the same (the bench's one nextval() on a database whose figures had
+    never changed since they were built left every ETag as it was: "data version bump renews
+    cached answers" printed NO)."""
+    # As on such a database (rolled back with the test).
+    db.session.execute(text("DELETE FROM coverage_delta"))
+    db.session.execute(text("ALTER SEQUENCE coverage_delta_id_seq RESTART"))
+    tiles.forget_version()
+    before = tiles.data_version()
+    assert db.session.scalar(text("SELECT nextval('coverage_delta_id_seq')")) == 1
+    assert db.session.execute(text("SELECT last_value FROM coverage_delta_id_seq")).scalar() == 1
     tiles.forget_version()
     assert tiles.data_version() != before
 

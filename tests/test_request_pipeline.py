@@ -30,18 +30,53 @@ def steady_demo_flag(app, monkeypatch):
     monkeypatch.setattr(demo, "_cache", {"at": time.monotonic(), "value": False})
 
 
-def test_region_detail_is_two_statements_with_the_schema_body(app, client):
+def _schema_dump_of_region(code):
+    """RegionDetailSchema's dump of a region built from ORM objects (the slow path)."""
+    from kim_platform.regions.codes import ancestor_codes
+    from kim_platform.regions.models import Region
+
+    region = db.session.get(Region, code)
+    ancestors = sorted((db.session.get(Region, c) for c in ancestor_codes(code)), key=lambda a: len(a.code))
+    centroid = db.session.execute(text("SELECT ST_Y(centroid), ST_X(centroid), ST_XMin(geom), ST_YMin(geom), "
+                                       "ST_XMax(geom), ST_YMax(geom) FROM region WHERE code = :c"), {"c": code}).one()
+    children = db.session.scalar(text("SELECT count(*) FROM region WHERE parent_code = :c AND retired_on IS NULL"),
+                                 {"c": code})
+    return RegionDetailSchema().dump({
+        "code": region.code, "name": region.name, "level": region.level, "kind": region.kind,
+        "parent_code": region.parent_code, "retired_on": region.retired_on, "replaced_by": region.replaced_by,
+        "path": ", ".join([region.label] + [a.label for a in reversed(ancestors)]),
+        "children_count": children,
+        "centroid": {"lat": centroid[0], "lon": centroid[1]} if centroid[0] is not None else None,
+        "bbox": list(centroid[2:]) if centroid[2] is not None else None,
+        "ancestors": [{"code": a.code, "name": a.name, "level": a.level} for a in ancestors],
+    })
+
+
+def test_region_detail_is_one_statement_with_the_schema_body(app, client):
     with counting() as seen:
         answer = client.get(f"/api/v1/regions/{DESA}")
-    assert answer.status_code == 200 and len(selects(seen)) == 2  # the region, then all the rest
+    assert answer.status_code == 200 and len(selects(seen)) == 1  # the region with all the rest
     body = answer.get_json()
     assert RegionDetailSchema().validate(body) == {}
+    assert body == _schema_dump_of_region(DESA)
     assert body["path"] == "Kel. Binanga, Kec. Mamuju, Kab. Mamuju, Prov. Sulawesi Barat"
     assert [a["code"] for a in body["ancestors"]] == ["76", "76.02", "76.02.01"]
     province = client.get("/api/v1/regions/76").get_json()
     assert province["ancestors"] == [] and province["children_count"] >= 1 and len(province["bbox"]) == 4
-    assert client.get("/api/v1/regions/99.99").status_code == 404
-    assert client.get("/api/v1/regions/7x").status_code == 400
+    assert province == _schema_dump_of_region("76")
+    missing = client.get("/api/v1/regions/99.99")
+    assert missing.status_code == 404 and missing.get_json()["error"]["message"] == "No region with code 99.99."
+    malformed = client.get("/api/v1/regions/7x")
+    assert malformed.status_code == 400 and "code" in malformed.get_json()["error"]["fields"]
+
+
+def test_a_retired_regions_detail_says_when_and_what_replaced_it(client):
+    """The fast path's retired_on is an ISO date and replaced_by the code, as the schema dumps them."""
+    db.session.execute(text("UPDATE region SET retired_on = '2025-01-02', replaced_by = '76.02.01' "
+                            "WHERE code = :c"), {"c": DESA})
+    body = client.get(f"/api/v1/regions/{DESA}").get_json()
+    assert body["retired_on"] == "2025-01-02" and body["replaced_by"] == "76.02.01"
+    assert body == _schema_dump_of_region(DESA)
 
 
 def test_public_kim_detail_is_one_statement_and_the_same_body(app, client, make_user, make_kim):
@@ -114,6 +149,37 @@ def test_anonymous_requests_load_no_user_and_write_no_session(app, monkeypatch, 
         assert "Set-Cookie" not in answer.headers, path
         assert "Cookie" in answer.headers.get("Vary", ""), path  # a logged-in visitor gets another answer
     assert calls == []
+
+
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+                    "Permissions-Policy")
+
+
+def test_every_answer_has_each_security_header_once_and_keeps_its_own(app, client):
+    """Read once per answer (core/security.py); an answer's own header is left as it set it."""
+    for path in (f"/api/v1/regions/{DESA}", "/", "/api/v1/regions/99.99"):
+        answer = client.get(path)
+        for name in SECURITY_HEADERS:
+            assert len(answer.headers.getlist(name)) == 1, (path, name)
+        assert "'nonce-" in answer.headers["Content-Security-Policy"]
+    set_security_headers = next(f for f in app.after_request_funcs[None]
+                                if getattr(f, "__name__", "") == "set_security_headers")
+    with app.test_request_context("/"):
+        own = set_security_headers(app.make_response(("x", 200, {
+            "content-security-policy": "default-src 'none'; sandbox", "X-Frame-Options": "SAMEORIGIN"})))
+    assert own.headers.getlist("Content-Security-Policy") == ["default-src 'none'; sandbox"]
+    assert own.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert own.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_a_session_cookie_is_still_read_and_a_bad_one_ignored(client, make_user, make_kim):
+    """No cookie opens an empty session without the signing serializer; a cookie is decoded as before."""
+    member = make_user()
+    kim = make_kim(members=[(member, "ketua")])
+    client.set_cookie("session", "not-a-signed-value")
+    assert client.get(f"/api/v1/kims/{kim.id}").get_json()["pengurus"] is None
+    login(client, member)
+    assert isinstance(client.get(f"/api/v1/kims/{kim.id}").get_json()["pengurus"], dict)
 
 
 @pytest.mark.usefixtures("steady_demo_flag")

@@ -95,9 +95,22 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     request, and with the Vary a browser fetched public, immutable photos again whenever the
     session cookie had changed. A session that was changed is still saved (and varies)."""
 
+    def open_session(self, app, request):
+        """No cookie, no signing serializer: most requests (anonymous API reads) carry none, and
+        building the serializer was most of what opening their empty session cost."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def save_session(self, app, session, response):
         if getattr(response, _INDEPENDENT_OF_SESSION, False) and not session.modified:
             session.accessed = False
+        if not session and not session.modified:
+            # What Flask's save_session does for an empty, unchanged session, without first
+            # reading the seven cookie settings it would not use.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return None
         return super().save_session(app, session, response)
 
 

@@ -125,19 +125,27 @@ def init_app(app) -> None:
         "form-action 'self'",
         "frame-ancestors 'none'",
     ])
-    production = app.config.get("KIM_ENV") == "production"
+    fixed = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()"),
+    ]
+    if app.config.get("KIM_ENV") == "production":
+        fixed.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    fixed = [(name.lower(), name, value) for name, value in fixed]
 
     @app.after_request
     def set_security_headers(response):
+        """Each header unless the answer set its own; the names present are read once (a lookup
+        per header scanned them all, case-folded, for every answer)."""
         headers = response.headers
-        if "Content-Security-Policy" not in headers:
+        present = {name.lower() for name, _ in headers.items()}
+        if "content-security-policy" not in present:
             # A nonce of its own when the body has none (no inline script to allow).
             nonce = g.csp_nonce if "csp_nonce" in g else secrets.token_urlsafe(16)
-            headers["Content-Security-Policy"] = before_nonce + nonce + after_nonce
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
-        if production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            headers.add("Content-Security-Policy", before_nonce + nonce + after_nonce)
+        for folded, name, value in fixed:
+            if folded not in present:
+                headers.add(name, value)
         return response

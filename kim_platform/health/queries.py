@@ -139,18 +139,26 @@ def rebuild_region_states(connection, today: date | None = None) -> None:
     connection.execute(REGION_REBUILD_SQL, {"today": today, "verified_status": KimStatus.VERIFIED})
 
 
+# The columns of KimHealthRegion, read as plain rows: the coverage API asks for every region of
+# its table on each call, and loading them as ORM objects (with an IN list expanded per call) cost
+# more than the coverage query itself.
+_REGION_STATES = text(f"""
+    SELECT code, {", ".join(HealthState.ALL)}, computed_on, changed_at FROM kim_health_region
+    WHERE code = ANY(CAST(:codes AS varchar[]))
+""")  # nosec B608 - the formatted names are the model's constant column names
+
+
 def region_states(codes) -> RegionHealth:
     """The `kim_health.by_region` slot: KIMs per health state for each of `codes` (0 where none),
     the day they were counted and their version (one query; none for the version alone)."""
     codes = list(dict.fromkeys(codes))
-    rows = db.session.execute(
-        select(KimHealthRegion).where(KimHealthRegion.code.in_(["", *codes]))).scalars().all()
-    found = {row.code: row for row in rows}
+    found = {row["code"]: row for row in db.session.execute(_REGION_STATES, {"codes": ["", *codes]}).mappings()}
     nation = found.get("")
-    counts = {code: {state: getattr(found[code], state) if code in found else 0 for state in HealthState.ALL}
+    none = dict.fromkeys(HealthState.ALL, 0)
+    counts = {code: {state: found[code][state] for state in HealthState.ALL} if code in found else dict(none)
               for code in codes}
-    return RegionHealth(as_of=nation.computed_on if nation else None,
-                        version=nation.changed_at.isoformat() if nation else "", counts=counts)
+    return RegionHealth(as_of=nation["computed_on"] if nation else None,
+                        version=nation["changed_at"].isoformat() if nation else "", counts=counts)
 
 
 def states_version() -> str:

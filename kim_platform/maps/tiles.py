@@ -69,12 +69,14 @@ def data_version() -> str:
 
     The coverage triggers append a `coverage_delta` row for every change to the figures,
     deletions included (which leave the latest `updated_at` as it was), so its sequence moves
-    with them."""
+    with them. Its `is_called` is read too: a sequence that never gave a value shows
+    last_value 1, and so does it after the first nextval(); only `is_called` tells them apart
+    (a fresh database missed its first change of the figures)."""
     now = time.monotonic()
     if _version["value"] is None or now - _version["at"] > VERSION_TTL_S:
         kims = db.session.scalar(select(func.max(Kim.updated_at)))
         reports = db.session.scalar(select(func.max(Activity.updated_at)))
-        figures = db.session.scalar(text("SELECT last_value FROM coverage_delta_id_seq"))
+        figures = tuple(db.session.execute(text("SELECT last_value, is_called FROM coverage_delta_id_seq")).first())
         state = f"{kims}|{reports}|{figures}"
         _version["value"] = hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
         _version["at"] = now

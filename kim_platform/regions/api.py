@@ -179,20 +179,25 @@ class RegionDetail(MethodView):
         An old code a Kepmendagri replaced answers 200 with its own (retired) data, `retired_on`
         and `replaced_by`, the code to use now; a client follows `replaced_by` itself.
         """
-        region = _region_or_error(code)
-        return json_answer(detail_body(region, queries.region_detail(region)))
+        if not is_valid_code(code):
+            abort(400, message="Malformed region code.", errors={"code": ["Not a valid region code."]})
+        row = queries.region_detail(code)
+        if row is None:
+            abort(404, message=f"No region with code {code}.")
+        return json_answer(detail_body(row))
 
 
-def detail_body(region, row: dict) -> dict:
-    """RegionDetailSchema's body, as the schema would dump it, from the region and
-    `queries.region_detail` (two statements in all, no ORM loads of its ancestors)."""
+def detail_body(row: dict) -> dict:
+    """RegionDetailSchema's body, as the schema would dump it, from `queries.region_detail`
+    (one statement in all, no ORM load of the region or its ancestors)."""
     ancestors = row["ancestors"] or []
-    labels = [region.label] + [region_label(a["level"], a["kind"], a["name"]) for a in reversed(ancestors)]
+    labels = [region_label(row["level"], row["kind"], row["name"])] + [
+        region_label(a["level"], a["kind"], a["name"]) for a in reversed(ancestors)]
     return {
-        "code": region.code, "name": region.name, "level": region.level, "kind": region.kind,
-        "parent_code": region.parent_code, "path": ", ".join(labels),
-        "retired_on": region.retired_on.isoformat() if region.retired_on is not None else None,
-        "replaced_by": region.replaced_by,
+        "code": row["code"], "name": row["name"], "level": row["level"], "kind": row["kind"],
+        "parent_code": row["parent_code"], "path": ", ".join(labels),
+        "retired_on": row["retired_on"].isoformat() if row["retired_on"] is not None else None,
+        "replaced_by": row["replaced_by"],
         "children_count": row["children_count"],
         "centroid": {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None else None,
         "bbox": [row["minx"], row["miny"], row["maxx"], row["maxy"]] if row["minx"] is not None else None,
