@@ -13,7 +13,7 @@ from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import bidang_with_children, within
 from kim_platform.regions.models import Region
 from kim_platform.regions.codes import ancestor_codes
-from kim_platform.regions.queries import region_paths, regions_by_code
+from kim_platform.regions.queries import regions_by_code
 
 NEWEST = (Activity.activity_date.desc(), Activity.id.desc())
 
@@ -189,9 +189,7 @@ def activity_facts(activities: list[Activity]) -> dict[int, ActivityFacts]:
         .join(Region, Region.code == Activity.desa_code).join(Kim, Kim.id == Activity.kim_id)
         .where(Activity.id.in_(ids))
     ).all()
-    desa = {r.code: r for r in db.session.scalars(select(Region).where(
-        Region.code.in_({a.desa_code for a in activities})))}
-    labels = region_paths(desa.values())
+    labels = place_labels({a.desa_code for a in activities})
     by_id = {a.id: a for a in activities}
     facts = {}
     for activity_id, lat, lon, kim_name, number, slug in rows:
