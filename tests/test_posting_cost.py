@@ -20,10 +20,11 @@ from tests.conftest import DESA_POINT, bearer, counting
 TODAY = clock.today()
 REPORT = {"title": "Diskusi warga", "type": "diskusi", "description": "Diskusi tentang layanan desa.",
           "reach_offline": 12}
-# What a post without a photo may cost, counted on the test's connection (savepoints included):
-# the credential and its user's roles, the KIM and its members, the daily cap, the types, the
-# desa, the report, its audit row, the answer's coordinates, names and region path, the rescoring.
-STATEMENTS_PER_POST = 16
+# What a post without a photo may cost, counted on the test's connection (a savepoint and its
+# release included): the credential with its user's roles, the KIM with its memberships, the
+# daily cap, the type, the desa, the report, its audit row, the answer's coordinates and names,
+# its region path, the rescoring.
+STATEMENTS_PER_POST = 12
 
 
 def post(client, kim, headers, days_ago=0, **fields):
@@ -43,11 +44,30 @@ def test_a_post_costs_a_bounded_number_of_statements(client, kim_with_member):
     joined = "\n".join(statements)
     assert "max(activity.activity_date)" not in joined  # the latest date is not read again
     assert "region.geom" not in joined  # no region outline is loaded to name a place
+    # the user's role grants come with the credential, the memberships with the KIM
+    assert not any(s.lstrip().startswith(("SELECT role_grant", "SELECT kim_membership")) for s in statements)
     # the rescoring is one call of its function; nothing is PREPAREd on the connection (a pooler
     # in transaction mode may give the next transaction another one)
     assert [s.split("(")[0] for s in statements if "kim_score" in s or scoring.RESCORE_FUNCTION in s] == [
         f"SELECT {scoring.RESCORE_FUNCTION}"]
     assert not any(s.lstrip().upper().startswith(("PREPARE", "EXECUTE")) for s in statements)
+
+
+def test_the_answer_to_a_post_is_the_report_as_read_back(client, kim_with_member, make_user):
+    """The answer's coordinates, KIM name and place (from the statements folded above) are those
+    of the report read back, with the desa's centroid or with the report's own point."""
+    kim, member, _ = kim_with_member
+    headers = bearer(member)
+    lat, lon = DESA_POINT
+    for fields in ({}, {"lat": lat, "lon": lon}):
+        body = post(client, kim, headers, **fields)
+        assert body == client.get(f"/api/v1/activities/{body['id']}", headers=headers).get_json()
+        assert body["kim_name"] == kim.name and body["place"].count(",") == 3 and body["lat"] is not None
+    assert (body["lat"], body["lon"]) == (lat, lon)
+    stranger = make_user(name="Bukan anggota")
+    response = client.post(f"/api/v1/kims/{kim.id}/activities", headers=bearer(stranger),
+                           json={**REPORT, "date": TODAY.isoformat()})
+    assert response.status_code == 403  # the memberships loaded with the KIM still decide
 
 
 def test_the_rescoring_function_in_the_database_is_the_one_the_module_renders():
