@@ -22,9 +22,9 @@ REPORT = {"title": "Diskusi warga", "type": "diskusi", "description": "Diskusi t
           "reach_offline": 12}
 # What a post without a photo may cost, counted on the test's connection (a savepoint and its
 # release included): the credential with its user's roles, the KIM with its memberships, the
-# daily cap, the type, the desa, the report, its audit row, the answer's coordinates and names,
-# its region path, the rescoring.
-STATEMENTS_PER_POST = 12
+# daily cap, the type with the desa, the report, its audit row, the answer's coordinates and
+# names, its region path, the rescoring.
+STATEMENTS_PER_POST = 11
 
 
 def post(client, kim, headers, days_ago=0, **fields):
@@ -44,13 +44,36 @@ def test_a_post_costs_a_bounded_number_of_statements(client, kim_with_member):
     joined = "\n".join(statements)
     assert "max(activity.activity_date)" not in joined  # the latest date is not read again
     assert "region.geom" not in joined  # no region outline is loaded to name a place
-    # the user's role grants come with the credential, the memberships with the KIM
-    assert not any(s.lstrip().startswith(("SELECT role_grant", "SELECT kim_membership")) for s in statements)
+    # the user's role grants come with the credential, the memberships with the KIM, the desa
+    # with the type
+    assert not any(s.lstrip().startswith(("SELECT role_grant", "SELECT kim_membership", "SELECT region"))
+                   and "WHERE region.code IN" not in s for s in statements)
     # the rescoring is one call of its function; nothing is PREPAREd on the connection (a pooler
     # in transaction mode may give the next transaction another one)
     assert [s.split("(")[0] for s in statements if "kim_score" in s or scoring.RESCORE_FUNCTION in s] == [
         f"SELECT {scoring.RESCORE_FUNCTION}"]
     assert not any(s.lstrip().upper().startswith(("PREPARE", "EXECUTE")) for s in statements)
+
+
+def test_a_post_with_a_point_reads_its_desa_and_kabupaten_with_the_type(client, kim_with_member):
+    kim, member, _ = kim_with_member
+    headers = bearer(member)
+    lat, lon = DESA_POINT
+    post(client, kim, headers)
+    with counting() as statements:
+        post(client, kim, headers, lat=lat, lon=lon)
+    # one more than without a point: whether the point lies inside the kabupaten's boundary
+    assert len(statements) <= STATEMENTS_PER_POST + 1, "\n".join(statements)
+    assert not any("WHERE region.code = " in s for s in statements), "\n".join(statements)
+
+
+def test_a_report_naming_an_unknown_type_or_desa_is_still_refused_field_by_field(client, kim_with_member):
+    kim, member, _ = kim_with_member
+    for fields, field in (({"type": "tidak-ada"}, "type"), ({"desa_code": "76.02.01.1999"}, "desa_code"),
+                          ({"type": "x" * 41}, "type"), ({"desa_code": "76.02"}, "desa_code")):
+        body = {**REPORT, "date": TODAY.isoformat(), "desa_code": kim.desa_code, **fields}
+        response = client.post(f"/api/v1/kims/{kim.id}/activities", json=body, headers=bearer(member))
+        assert response.status_code == 422 and field in response.get_json()["error"]["fields"], response.get_json()
 
 
 def test_the_answer_to_a_post_is_the_report_as_read_back(client, kim_with_member, make_user):
