@@ -22,7 +22,7 @@ from kim_platform.core import throttle
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.sqljson import UrlPattern
 from kim_platform.kims.api import BBoxField
-from kim_platform.kims.queries import get_kim
+from kim_platform.kims.queries import get_kim_with_memberships
 from kim_platform.regions.api import RegionCode
 
 blp = Blueprint("activities_api", __name__, description="Activity reports (kegiatan)")
@@ -365,7 +365,7 @@ class KimActivities(MethodView):
     def post(self, kim_id):
         """Report an activity (members of the KIM): JSON, or multipart with up to 6 `photos`, or
         `photo_count` photos sent one by one afterwards; at most once per `Idempotency-Key`."""
-        kim = get_kim(kim_id)
+        kim = get_kim_with_memberships(kim_id)
         if kim is None or not permissions.can_view_kim(current_user, kim):
             abort(404, message=_("No such KIM."))
         key = forms.idempotency_key(request)

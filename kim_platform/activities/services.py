@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import nh3
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, Photo
@@ -26,7 +26,8 @@ from kim_platform.core.storage import delete_after_commit, save_in_transaction
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.services import authorise, check_daily_cap
-from kim_platform.regions.codes import province_of
+from kim_platform.regions.codes import is_valid_code, kabupaten_of, level_of, province_of
+from kim_platform.regions.models import Region
 from kim_platform.regions.places import PlaceError, check_location, clean_place_input
 
 MAX_PHOTOS = 6
@@ -87,6 +88,30 @@ def _int(value, field: str, errors: dict) -> int:
     return number
 
 
+def _could_be_slug(value) -> bool:
+    """What may be looked up as an activity type: a NUL or a lone surrogate would not even
+    reach the database, and no slug is longer than 40."""
+    return isinstance(value, str) and len(value) <= 40 and value.isascii() and value.isprintable()
+
+
+def _load_references(kim, raw: dict) -> list:
+    """The activity type and the desa a new report names (with the desa's kabupaten/kota when it
+    has a point to check) in one statement: the checks that follow ask the session for them by
+    key (clean_activity_input, _check_place, regions.places.check_location) and find them loaded
+    instead of reading one row each. Nothing is loaded when any of them is not there: the checks
+    then look for themselves and name what is missing.
+
+    The caller keeps the returned rows until the checks are done: the session's identity map
+    holds objects weakly, so unreferenced ones would be gone before they are asked for."""
+    slug, desa = raw.get("type"), raw.get("desa_code") or kim.desa_code
+    if not _could_be_slug(slug) or not isinstance(desa, str) or not is_valid_code(desa) \
+            or level_of(desa) != "desa":
+        return []
+    codes = [desa, kabupaten_of(desa)] if raw.get("lat") not in (None, "") else [desa]
+    return db.session.execute(select(ActivityType, Region).join(Region, true())
+                              .where(ActivityType.slug == slug, Region.code.in_(codes))).all()
+
+
 def clean_activity_input(raw: dict, partial: bool = False) -> dict:
     """Validate a report's fields (from a form or JSON); ActivityError names every bad field."""
     errors: dict = {}
@@ -124,8 +149,7 @@ def clean_activity_input(raw: dict, partial: bool = False) -> dict:
         # One row by its key, not every type as ORM objects; what cannot be a slug (too long, not
         # printable ASCII: a NUL or a lone surrogate would not even reach the database) is none.
         slug = raw.get("type")
-        if not isinstance(slug, str) or len(slug) > 40 or not (slug.isascii() and slug.isprintable()) \
-                or db.session.get(ActivityType, slug) is None:
+        if not _could_be_slug(slug) or db.session.get(ActivityType, slug) is None:
             errors["type"] = _l("Choose a type from the list.")
         else:
             clean["type"] = raw["type"]
@@ -211,8 +235,6 @@ def _check_place(values: dict, kim) -> None:
     desa_code = values.get("desa_code") or kim.desa_code
     province_code = province_of(kim.desa_code)
     if not permissions.code_within(desa_code, province_code):
-        from kim_platform.regions.models import Region
-
         province = db.session.get(Region, province_code)
         raise ActivityError(_l("Some fields need attention."), fields={"desa_code": _l(
             "Choose a desa/kelurahan in %(province)s: a KIM reports activities in its own province.",
@@ -224,8 +246,6 @@ def _check_place(values: dict, kim) -> None:
         except PlaceError as error:
             raise ActivityError(error.message, fields=error.fields) from None
     elif "desa_code" in values:
-        from kim_platform.regions.models import Region
-
         region = db.session.get(Region, desa_code)
         if region is None or region.level != "desa":
             raise ActivityError(_l("Some fields need attention."), fields={"desa_code": _l("No desa/kelurahan has this code.")})
@@ -340,8 +360,10 @@ def create_activity(actor, kim, raw: dict, photos: list[bytes] = (), publish: bo
     photos = list(photos)
     action = PendingAction.PUBLISH if publish else PendingAction.DRAFT
     pixels = check_photos(photos)
+    references = _load_references(kim, raw)
     values = _clean_new_report(actor, kim, raw)
     _check_place(values, kim)
+    del references  # found by key by the checks above
     lat, lon = values.pop("lat", None), values.pop("lon", None)
     values.setdefault("desa_code", kim.desa_code)
     description = values.pop("description_md", "")

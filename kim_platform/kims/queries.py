@@ -161,6 +161,13 @@ def get_kim(kim_id: int) -> Kim | None:
     return db.session.get(Kim, kim_id)
 
 
+def get_kim_with_memberships(kim_id: int) -> Kim | None:
+    """The KIM and its memberships (without their users) in one statement: what a write by one
+    of its members reads first (permissions.kim_role looks the writer up in them)."""
+    return db.session.scalars(select(Kim).where(Kim.id == kim_id).options(
+        joinedload(Kim.memberships).lazyload(Membership.user))).unique().first()
+
+
 # The region path of KIM `k` (desa up to provinsi) as a JSON array; `kind` too when asked.
 def _region_path_sql(with_kind: bool) -> str:
     kind = ", 'kind', r.kind" if with_kind else ""

@@ -16,6 +16,7 @@ Every component only grows when a report is added, so more activity never lowers
 hidden and draft reports count for nothing; a KIM without a published report in the last six
 periods is not eligible, whatever its profile. The score depends only on the data and the date.
 """
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -158,13 +159,20 @@ def _rescore_sql(only_score: str, only_row: str) -> str:
     """  # nosec B608
 
 
-PREPARED_RESCORE = "teladan_rescore_one"
+# One KIM's rescoring (what every posted report asks for) is a PL/pgSQL function: PostgreSQL
+# caches the plans of a function's statements per connection, so the two score queries are not
+# planned again at every post (planning cost several times their execution), and unlike a
+# PREPARE, nothing is left on a connection that a pooler (pgbouncer, transaction pooling) may
+# hand to another client. Its body is `_rescore_sql` for one KIM with the parameters by position;
+# the migration that creates it holds a copy, and tests/test_posting_cost.py checks that the
+# copy in the database is what this module renders now (a change to the SQL needs a migration).
+RESCORE_FUNCTION = "teladan_rescore_kim"
 _BIND = re.compile(r"(?<![:\w]):([a-z_]\w*)")
 
 
 def _pg_type(name: str, value) -> str:
-    """The PREPARE type of a parameter: ids as bigint like the id columns (an `integer` would
-    refuse ids past 2**31), other whole numbers (days, counts) as integer."""
+    """The SQL type of a parameter: ids as bigint like the id columns (an `integer` would refuse
+    ids past 2**31), other whole numbers (days, counts) as integer."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -174,23 +182,38 @@ def _pg_type(name: str, value) -> str:
     return "text"
 
 
-def _rescore_one(kim_id: int, params: dict) -> int:
-    """The rescoring of one KIM (what a posted report asks for) as a prepared statement of its
-    connection: planning the two score queries cost several times their execution, and after a
-    few runs PostgreSQL keeps one generic plan for them (the parameters do not change its shape)."""
-    params = {**params, "kim_id": kim_id}
+def _one_kim_params(kim_id: int, as_of: date) -> dict:
+    return {**_params(as_of), "past_as_of": as_of - timedelta(days=DROP_DAYS), "kim_id": kim_id}
+
+
+@functools.cache
+def _one_kim_sql() -> tuple[str, tuple[str, ...]]:
+    """The rescoring of one KIM and the names of its parameters: the KIM and the two dates first,
+    then the constants in order of first use."""
     sql = _rescore_sql("AND k.id = :kim_id", "AND s.kim_id = :kim_id")
-    names = list(dict.fromkeys(_BIND.findall(sql)))
-    connection = db.session.connection()
-    prepared = connection.connection.info.setdefault("prepared_statements", set())
-    if PREPARED_RESCORE not in prepared:
-        body = _BIND.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
-        types = ", ".join(_pg_type(name, params[name]) for name in names)
-        connection.exec_driver_sql(f"PREPARE {PREPARED_RESCORE}({types}) AS {body}")
-        prepared.add(PREPARED_RESCORE)  # a PREPARE outlives a rollback: it belongs to the connection
-    arguments = ", ".join(f"%({name})s" for name in names)
-    return connection.exec_driver_sql(f"EXECUTE {PREPARED_RESCORE}({arguments})",
-                                      {name: params[name] for name in names}).rowcount
+    first = ["kim_id", "as_of", "past_as_of"]
+    return sql, tuple(first + [name for name in dict.fromkeys(_BIND.findall(sql)) if name not in first])
+
+
+def rescore_function_sql() -> str:
+    """CREATE OR REPLACE FUNCTION teladan_rescore_kim(...): the number of scores written (0 or 1)."""
+    sql, names = _one_kim_sql()
+    example = _one_kim_params(1, date(2000, 1, 1))
+    body = _BIND.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    arguments = ", ".join(f"p_{name} {_pg_type(name, example[name])}" for name in names)
+    return (f"CREATE OR REPLACE FUNCTION {RESCORE_FUNCTION}({arguments}) RETURNS integer\n"
+            f"LANGUAGE plpgsql AS $function$\nDECLARE\n    written integer;\nBEGIN\n{body.rstrip()};\n"
+            f"    GET DIAGNOSTICS written = ROW_COUNT;\n    RETURN written;\nEND\n$function$")
+
+
+def _rescore_one(kim_id: int, as_of: date) -> int:
+    """The rescoring of one KIM: one call of the function, with this module's constants (sent
+    as the driver's own parameters: a text() construct of 21 binds cost more Python than the
+    call costs PostgreSQL)."""
+    _, names = _one_kim_sql()
+    params = _one_kim_params(kim_id, as_of)
+    call = f"SELECT {RESCORE_FUNCTION}({', '.join(f'%({name})s' for name in names)})"
+    return db.session.connection().exec_driver_sql(call, {name: params[name] for name in names}).scalar()
 
 
 def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
@@ -198,9 +221,9 @@ def recompute(ids: list[int] | None = None, as_of: date | None = None) -> int:
 
     KIMs no longer verified lose their row. Returns the number of scores written."""
     as_of = as_of or clock.today()
-    params = {**_params(as_of), "past_as_of": as_of - timedelta(days=DROP_DAYS)}
     if ids is not None and len(ids) == 1:
-        return _rescore_one(ids[0], params)
+        return _rescore_one(ids[0], as_of)
+    params = {**_params(as_of), "past_as_of": as_of - timedelta(days=DROP_DAYS)}
     sql = _rescore_sql(*(("AND k.id = ANY(:ids)", "AND s.kim_id = ANY(:ids)") if ids is not None else ("", "")))
     return db.session.execute(text(sql), {**params, "ids": ids}).rowcount
 
