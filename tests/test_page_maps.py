@@ -96,3 +96,24 @@ def test_a_label_is_text_never_a_template(app, label):
     with app.test_request_context("/"):
         html = str(maps.embed(maps.kim_map((-5.1, 119.1), None, label)))
     assert f"createTextNode({json.dumps(label)})" in html
+
+
+def test_the_oversight_maps_write_what_folium_writes(app):
+    """Aspiration performance and campaign reach: an outline, then circles sized by a figure (a
+    fractional radius) with their tooltips, as the two dashboards drew them with folium."""
+    circles = [((-5.1, 119.1), 5 + 37 ** 0.5, "#b00020", 0.8, "Kab. Mamuju: 37 items, 3 overdue"),
+               ((-5.2, 119.3), 4 + 62.5 / 8, "#0b6e4f", 0.85, "Kec. Tapalang: 5 of 8 desa reached")]
+    with app.test_request_context("/"):
+        ours = maps.PageMap(location=(-5.15, 119.2), zoom_start=8)
+        ours.add_geojson(SQUARE, maps.OUTLINE_STYLE)
+        ours.fit_bounds([[-5.2, 119.1], [-5.1, 119.2]])
+        fmap = maps.new_map(location=(-5.15, 119.2), zoom_start=8)
+        _folium_geojson(fmap, SQUARE, maps.OUTLINE_STYLE)
+        fmap.fit_bounds([[-5.2, 119.1], [-5.1, 119.2]])
+        for location, radius, colour, opacity, label in circles:
+            ours.add_circle(location, radius, colour, opacity, label)
+            _folium_circle(fmap, location, radius, colour, opacity, label)
+        assert _ids_normalised(maps.embed(ours)) == _ids_normalised(_folium(fmap))
+        # folium evaluated a label as a template (a region named "{{ 7*7 }}" showed 49); ours never does.
+        ours.add_circle((-5.3, 119.4), 6, "#0b6e4f", 0.85, "Kec. {{ 7*7 }}")
+        assert 'createTextNode("Kec. {{ 7*7 }}")' in str(maps.embed(ours))

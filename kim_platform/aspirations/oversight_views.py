@@ -5,9 +5,7 @@ of the queue's items and of the time-to-answer table, without personal data.
 Who: pembina (regions inside their scope; they land on their scope) and the directorate (from the
 provinces down); a KIM member or volunteer gets 403, a region outside the scope 403 as well.
 """
-import json
 
-import folium
 from flask import Response, abort, current_app, render_template, request, send_file, stream_with_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,7 +16,7 @@ from kim_platform.aspirations import exports, performance as figures
 from kim_platform.aspirations.models import TOPIC_LABELS
 from kim_platform.aspirations.views import bp, queue_filters
 from kim_platform.core import clock, spreadsheet
-from kim_platform.core.maps import TextTooltip, embed, new_map
+from kim_platform.core.maps import OUTLINE_STYLE, PageMap, embed
 from kim_platform.core.pagination import int_arg
 from kim_platform.regions.codes import CODE_RE, ancestor_codes
 from kim_platform.regions.queries import boundary_geojson, get_region, region_extent, regions_by_code
@@ -87,14 +85,12 @@ def _performance_map(region, rows):
     """The region's outline and one circle per row at its centroid, sized by the items received:
     red with items overdue now, amber when under 80% came within the deadline, green otherwise."""
     extent = region_extent(region.code) if region else None
-    fmap = new_map(location=extent.centroid if extent and extent.centroid else (-2.5, 118.0),
+    fmap = PageMap(location=extent.centroid if extent and extent.centroid else (-2.5, 118.0),
                    zoom_start=8 if region else 5)
     if region:
         shape = boundary_geojson(region.code)
         if shape:
-            folium.GeoJson(json.loads(shape), style_function=lambda _: {"color": "#555", "weight": 1,
-                                                                        "fillOpacity": 0.04},
-                           control=False).add_to(fmap)
+            fmap.add_geojson(shape, OUTLINE_STYLE)
         if extent.bbox:
             minlon, minlat, maxlon, maxlat = extent.bbox
             fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
@@ -103,13 +99,10 @@ def _performance_map(region, rows):
             continue
         colour = ("#b00020" if row.overdue else "#a05a00" if row.in_time_pct is not None and row.in_time_pct < 80
                   else "#0b6e4f")
-        marker = folium.CircleMarker(location=[row.lat, row.lon], radius=5 + min(row.received, 200) ** 0.5,
-                                     color=colour, fill=True, fill_opacity=0.8)
         median = "–" if row.median_hours is None else row.median_hours
-        marker.add_child(TextTooltip(_(
+        fmap.add_circle([row.lat, row.lon], 5 + min(row.received, 200) ** 0.5, colour, 0.8, _(
             "%(name)s: %(received)d items, %(answered)d answered, median %(median)s hours, %(overdue)d overdue",
-            name=row.name, received=row.received, answered=row.answered, median=median, overdue=row.overdue)))
-        marker.add_to(fmap)
+            name=row.name, received=row.received, answered=row.answered, median=median, overdue=row.overdue))
     return fmap
 
 

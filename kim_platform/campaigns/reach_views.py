@@ -1,8 +1,6 @@
 """The campaign reach dashboard (/kampanye/<id>/jangkauan), its exports, and the national view of
 every campaign's reach for the directorate (/kampanye/nasional)."""
-import json
 
-import folium
 from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -14,7 +12,7 @@ from kim_platform.campaigns.models import STATUS_LABELS
 from kim_platform.core.charts import line_chart
 from kim_platform.core import clock
 from kim_platform.core.domain import DomainError
-from kim_platform.core.maps import TextTooltip, embed, new_map
+from kim_platform.core.maps import OUTLINE_STYLE, PageMap, embed
 from kim_platform.core.pagination import int_arg
 from kim_platform.regions.codes import LEVELS, parent_of
 from kim_platform.regions.queries import boundary_geojson, region_extent, regions_by_code
@@ -22,7 +20,7 @@ from kim_platform.regions.queries import boundary_geojson, region_extent, region
 bp = Blueprint("campaign_reach", __name__)
 SORTABLE = ("code", "name", "kims_targeted", "kims_reached", "kims_pct", "desa_targeted", "desa_reached", "desa_pct",
             "people", "disseminations", "share_visits")
-REACHED_STYLE = {"color": "#0b6e4f", "fill": True, "fill_opacity": 0.85}
+REACHED_COLOUR, REACHED_OPACITY = "#0b6e4f", 0.85
 LEVEL_LABELS = {"provinsi": "Provinsi", "kabupaten": "Kabupaten/Kota", "kecamatan": "Kecamatan",
                 "desa": "Desa/Kelurahan"}
 
@@ -79,33 +77,28 @@ def _reach_map(campaign, view, rows):
     when there are too many to draw, one circle per region of the table, sized by desa reached."""
     outline = view.parent or (campaign.target_codes[0] if len(campaign.target_codes) == 1 else None)
     extent = region_extent(outline) if outline else None
-    fmap = new_map(location=(extent.centroid if extent and extent.centroid else (-2.5, 118.0)),
+    fmap = PageMap(location=(extent.centroid if extent and extent.centroid else (-2.5, 118.0)),
                    zoom_start=8 if outline else 5)
     if outline:
         shape = boundary_geojson(outline)
         if shape:
-            folium.GeoJson(json.loads(shape), style_function=lambda _: {"color": "#555", "weight": 1,
-                                                                        "fillOpacity": 0.04},
-                           control=False).add_to(fmap)
+            fmap.add_geojson(shape, OUTLINE_STYLE)
         if extent.bbox:
             minlon, minlat, maxlon, maxlat = extent.bbox
             fmap.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
     points = reach.reached_desa_points(campaign, view.parent)
     if len(points) <= reach.MAP_POINTS:
         for lat, lon, name, reports, people in points:
-            marker = folium.CircleMarker(location=[lat, lon], radius=5, **REACHED_STYLE)
-            marker.add_child(TextTooltip(_("%(name)s: %(n)d disseminations, %(people)d people", name=name, n=reports,
-                                           people=people)))
-            marker.add_to(fmap)
+            fmap.add_circle([lat, lon], 5, REACHED_COLOUR, REACHED_OPACITY,
+                            _("%(name)s: %(n)d disseminations, %(people)d people", name=name, n=reports,
+                              people=people))
     else:
         centres = reach.region_points(row.code for row in rows)
         for row in rows:
             if row.code in centres and row.desa_reached:
-                marker = folium.CircleMarker(location=list(centres[row.code]), radius=4 + min(row.desa_pct, 100) / 8,
-                                             **REACHED_STYLE)
-                marker.add_child(TextTooltip(_("%(name)s: %(reached)d of %(total)d desa reached", name=row.name,
-                                               reached=row.desa_reached, total=row.desa_targeted)))
-                marker.add_to(fmap)
+                fmap.add_circle(list(centres[row.code]), 4 + min(row.desa_pct, 100) / 8, REACHED_COLOUR,
+                                REACHED_OPACITY, _("%(name)s: %(reached)d of %(total)d desa reached", name=row.name,
+                                                   reached=row.desa_reached, total=row.desa_targeted))
     return fmap
 
 

@@ -4,7 +4,8 @@ folium normally writes a whole HTML document pulling Leaflet, jQuery and Bootstr
 CDNs. We keep only the map's <div> and its script (under the page's CSP nonce) and load
 Leaflet once from static/vendor in the page template.
 
-The maps of the public pages (a region, a KIM, a report, a list's preview, coverage) are written by
+The maps of the pages (a region, a KIM, a report, a list's preview, coverage, aspiration performance,
+campaign reach; all but /peta's shell) are written by
 `PageMap`, which writes the same <div> and script folium 0.20 writes for them (tests compare the two)
 without building folium's element tree: folium compiled every rendered piece of a map, the
 boundary's GeoJSON included, as a new Jinja template on every request (about 3 ms a page), and so
@@ -26,6 +27,8 @@ from kim_platform.core.security import csp_nonce
 
 BOUNDARY_STYLE = {"color": "#0b6e4f", "weight": 2, "fillColor": "#0b6e4f", "fillOpacity": 0.12}
 CONTEXT_STYLE = {"color": "#555555", "weight": 1, "dashArray": "4 4", "fillOpacity": 0.03}
+# the outline under the oversight maps' circles (aspiration performance, campaign reach)
+OUTLINE_STYLE = {"color": "#555", "weight": 1, "fillOpacity": 0.04}
 
 
 class TextTooltip(MacroElement):
@@ -215,7 +218,7 @@ class PageMap:
         self._tooltip(name, label)
         self._pieces.append(_ADD_TO.format(name=name, parent=self.name))
 
-    def add_circle(self, location, radius: int, color: str, fill_opacity: float, label: str | None = None) -> None:
+    def add_circle(self, location, radius: float, color: str, fill_opacity: float, label: str | None = None) -> None:
         """A circle marker as folium's CircleMarker(radius, color, fill=True, fill_opacity) writes it."""
         name = f"circle_marker_{_new_id()}"
         options = {"bubblingMouseEvents": True, "color": color, "dashArray": None, "dashOffset": None,
