@@ -2,14 +2,14 @@
 body, conditional GET, anonymous requests that never load a user nor write a session, and a
 pool that pings only connections that sat idle."""
 import time
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from flask_login import AnonymousUserMixin
 from sqlalchemy import create_engine, text
 
 from kim_platform.config import database_url_for_tests
-from kim_platform.core import pool
+from kim_platform.core import clock, pool
 from kim_platform.core.auth import CREDENTIAL_LOADERS
 from kim_platform.extensions import db
 from kim_platform.kims.api import KimSchema, serialise_kims
@@ -81,8 +81,9 @@ def test_a_retired_regions_detail_says_when_and_what_replaced_it(client):
 
 def test_public_kim_detail_is_one_statement_and_the_same_body(app, client, make_user, make_kim):
     member = make_user()
-    kim = make_kim(members=[(member, "ketua")], founded_on=date(2020, 5, 17), logo_key="logo-abc.webp",
-                   sk_number="12/2026", sk_valid_until=date(2030, 1, 1), rejection_reason="old note")
+    today = clock.today()
+    kim = make_kim(members=[(member, "ketua")], founded_on=today - timedelta(days=2000), logo_key="logo-abc.webp",
+                   sk_number="12/2026", sk_valid_until=today + timedelta(days=1000), rejection_reason="old note")
     kim.socials = {"instagram": "https://instagram.com/k"}
     db.session.flush()
     with counting() as seen:
