@@ -14,8 +14,12 @@ WORKERS ?= 5
 # Test processes (pytest-xdist, a database each: kim_test_gw0, ...); a file stays on one process.
 TEST_WORKERS ?= 2
 # chromium: Debian's browser for the Playwright tests (never a downloaded browser build).
-SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium
+SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium redis-server
 TEST_DB_NAME := kim_test
+# The suite's own Redis (scripts/redis.sh): the job queue and shared-state tests use a database of
+# it per test process; the app under test keeps per-process state unless a test points it here.
+export KIM_REDIS_PORT ?= 56379
+export KIM_TEST_REDIS_URL ?= redis://127.0.0.1:$(KIM_REDIS_PORT)
 
 # `make bench BENCH_DATABASE_URL=...`: the benchmark against an existing national database.
 ifneq ($(strip $(BENCH_DATABASE_URL)),)
@@ -27,7 +31,7 @@ ifeq ($(strip $(DATABASE_URL)),)
   USE_PRIVATE_DB := 1
 endif
 
-.PHONY: run serve test test-serial system venv db db-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-workers bench-map bench-coverage bench-pages bench-campaign \
+.PHONY: run serve test test-serial system venv db db-stop redis redis-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-workers bench-map bench-coverage bench-pages bench-campaign \
         translations-update \
         vendor clean-venv
 
@@ -90,13 +94,15 @@ db-dev: db
 	@scripts/db.sh createdb kim
 	$(BIN)/flask db upgrade
 
-db-test: db
+db-test: db redis
 	@scripts/db.sh createdb $(TEST_DB_NAME)
 
 db-stop:
 	@scripts/db.sh stop
 else
-db db-test:
+db:
+	@echo "Using DATABASE_URL; the private cluster is not started."
+db-test: redis
 	@echo "Using DATABASE_URL; the private cluster is not started."
 db-dev:
 	$(BIN)/flask db upgrade
@@ -105,6 +111,12 @@ db-stop:
 endif
 
 migrate: db-dev
+
+redis: system
+	@scripts/redis.sh start
+
+redis-stop:
+	@scripts/redis.sh stop
 
 # Full Indonesian region data and the bidang taxonomy; a no-op (seconds) when already loaded.
 data: db-dev
@@ -128,7 +140,7 @@ demo-national: db-dev data
 # wapiti scan (WAPITI_SECONDS, default 300). ADVERSARIAL_CHECKS picks some of: crash brute soak wapiti.
 test-adversarial: venv db-dev data demo
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="redis-server wapiti"
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,redis,adversarial]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,adversarial]'
 	$(BIN)/bandit -q -r kim_platform -ll
 	$(BIN)/python tests/adversarial/run.py $(ADVERSARIAL_CHECKS)
 

@@ -148,6 +148,8 @@ class Config:
         # Posting attempts (reports, KIM registration and edits), failed ones included.
         self.POST_LIMITS_ACCOUNT = env("KIM_POST_LIMITS_ACCOUNT", "20 per minute;120 per hour")
         self.POST_LIMITS_ADDRESS = env("KIM_POST_LIMITS_ADDRESS", "300 per hour")
+        # The Redis shared by every node (core/redis.py); unset, each process keeps its own state.
+        self.REDIS_URL = env("KIM_REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))

@@ -5,6 +5,12 @@
 #   scripts/db.sh stop             stop it
 #   scripts/db.sh status           say whether it runs
 #   scripts/db.sh createdb NAME    create role "kim" and database NAME with postgis + pg_trgm
+#   scripts/db.sh replica-start    make (once, by pg_basebackup from the primary on KIM_PG_PRIMARY_PORT)
+#                                  and start a streaming hot standby in KIM_PG_DATA on KIM_PG_PORT
+#   scripts/db.sh replica-drop     stop the standby, delete it and its replication slot on the primary
+#
+# KIM_PG_DATA (default instance/pgdata) chooses the cluster's directory, so one checkout can run
+# several clusters (make cluster: a primary and its replica under instance/cluster/).
 #
 # The cluster listens on 127.0.0.1 only, on KIM_PG_PORT (default 54329), with no Unix socket,
 # so it never collides with a system PostgreSQL. initdb refuses to run as root, so when this
@@ -13,7 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 port=${KIM_PG_PORT:-54329}
-pgdata="$here/instance/pgdata"
+pgdata=${KIM_PG_DATA:-$here/instance/pgdata}
 pgbin=${KIM_PG_BIN:-/usr/lib/postgresql/15/bin}
 logfile="$pgdata/server.log"
 
@@ -35,6 +41,7 @@ make_traversable() {
     # temporary directory (mktemp -d is 0700) is not. Grant only search (o+x) where needed.
     local dir
     dir=$(dirname "$pgdata")
+    mkdir -p "$dir"
     while [ "$dir" != "/" ]; do
         if ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
             echo "db.sh: granting search permission (o+x) on $dir so the postgres user can reach the cluster"
@@ -129,11 +136,58 @@ createdb() {
     psql_su -d "$name" -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS pg_trgm;"
 }
 
+# A hot standby of the primary on KIM_PG_PRIMARY_PORT, streaming through a physical replication
+# slot (the primary keeps the WAL the standby has not received, so a standby stopped for a while
+# catches up when it starts again). -R writes primary_conninfo and standby.signal.
+replica_slot() { echo "kim_replica_$port"; }
+
+replica_start() {
+    local primary=${KIM_PG_PRIMARY_PORT:?set KIM_PG_PRIMARY_PORT to the primary port}
+    if [ ! -f "$pgdata/PG_VERSION" ]; then
+        mkdir -p "$pgdata"
+        chmod 700 "$pgdata"
+        if [ "$(id -u)" = 0 ]; then
+            id postgres >/dev/null 2>&1 || die "no 'postgres' system user: install postgresql-15"
+            chown postgres:postgres "$pgdata"
+            make_traversable
+        fi
+        local slot
+        slot=$(replica_slot)
+        PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$primary" -U postgres -d postgres -tAc \
+            "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot'" >/dev/null
+        echo "db.sh: copying the primary on port $primary into $pgdata (pg_basebackup)"
+        as_owner "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$pgdata" \
+            -X stream -C -S "$slot" -R -c fast \
+            -d "host=127.0.0.1 port=$primary user=postgres application_name=kim-replica-$port" \
+            || die "pg_basebackup from port $primary failed"
+        as_owner tee -a "$pgdata/postgresql.conf" >/dev/null <<'CONF'
+
+# kim-platform hot standby
+hot_standby = on
+hot_standby_feedback = on
+max_standby_streaming_delay = 5s
+CONF
+    fi
+    start
+}
+
+replica_drop() {
+    stop
+    local primary=${KIM_PG_PRIMARY_PORT:?set KIM_PG_PRIMARY_PORT to the primary port} slot
+    slot=$(replica_slot)
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$primary" -U postgres -d postgres -tAc \
+        "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot'" >/dev/null || true
+    rm -rf "$pgdata"
+    echo "db.sh: replica removed"
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
     crash) crash ;;
     status) if running; then echo "running on port $port"; else echo "not running"; exit 3; fi ;;
+    replica-start) replica_start ;;
+    replica-drop) replica_drop ;;
     createdb) [ -n "${2:-}" ] || die "usage: db.sh createdb NAME"; createdb "$2" ;;
-    *) die "usage: db.sh start|stop|crash|status|createdb NAME" ;;
+    *) die "usage: db.sh start|stop|crash|status|createdb NAME|replica-start|replica-drop" ;;
 esac

@@ -382,3 +382,22 @@ def kim_with_member(make_user, make_kim):
     admin = make_user(name="Admin KIM")
     kim = make_kim(members=[(member, "anggota"), (admin, "admin")])
     return kim, member, admin
+
+
+@pytest.fixture
+def redis_url():
+    """An emptied database of the suite's own Redis (scripts/redis.sh, started by `make test`):
+    one per test process (pytest-xdist worker gw0 → database 1, gw1 → 2, one process → 1)."""
+    import redis
+
+    base = os.environ.get("KIM_TEST_REDIS_URL")
+    if not base:
+        pytest.fail("KIM_TEST_REDIS_URL is unset: run the suite with `make test` (it starts Redis), "
+                    "or start scripts/redis.sh and export KIM_TEST_REDIS_URL=redis://127.0.0.1:56379")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    url = f"{base.rstrip('/')}/{1 + int(worker.removeprefix('gw') or 0)}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
