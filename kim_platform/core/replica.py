@@ -55,9 +55,9 @@ UNKNOWN_LSN = 2**64 - 1  # the primary's position could not be read: primary for
 
 STATUS_SQL = text("""
 SELECT pg_is_in_recovery() AS standby,
+       pg_last_wal_receive_lsn()::text AS received,
        pg_last_wal_replay_lsn()::text AS replayed,
-       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag,
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp()) AS since_last_replayed,
        -- no row: no WAL receiver runs; its status is visible only to pg_read_all_stats
        (SELECT coalesce(status, 'streaming') FROM pg_stat_wal_receiver) AS receiver
 """)
@@ -122,14 +122,22 @@ class ReplicaState:
         replayed = lsn_to_int(row.replayed) if row.replayed else 0
         if self.awaited is not None and replayed >= self.awaited[0]:
             self.awaited = None
+        # The replay delay: 0 when all that was received is replayed, else the age of the last
+        # replayed commit; unknown (None) when none was replayed since the standby started.
+        if row.received is not None and row.received == row.replayed:
+            delay = 0.0
+        else:
+            delay = None if row.since_last_replayed is None else float(row.since_last_replayed)
         if not row.standby:
             self.skip("not in recovery (promoted?)")
-        elif row.receiver != "streaming":
+        elif row.receiver != "streaming" or row.received is None:
             self.skip(f"its WAL receiver is {row.receiver or 'not running'}")
-        elif row.lag is None or float(row.lag) > self.max_lag_s:
-            self.skip(f"replay delay {row.lag} s beyond {self.max_lag_s} s")
+        elif delay is not None and delay > self.max_lag_s:
+            self.skip(f"replay delay {delay:.1f} s beyond {self.max_lag_s} s")
         elif self.awaited is not None and time.monotonic() - self.awaited[1] > self.max_lag_s:
             self.skip(f"what the primary wrote {self.max_lag_s} s ago is not replayed")
+        elif delay is None and not self._caught_up(replayed):
+            self.skip("catching up after its start")
         else:
             self.replayed = max(self.replayed, replayed)
             if self.problem is not None:
@@ -138,14 +146,22 @@ class ReplicaState:
         if self.awaited is None:
             self._await_primary(replayed)
 
+    def _caught_up(self, replayed: int) -> bool:
+        """Whether the replica replayed everything the primary has flushed (no delay to go by)."""
+        position = self._primary_position()
+        return position is not None and position <= replayed
+
     def _await_primary(self, replayed: int) -> None:
+        position = self._primary_position()
+        if position is not None and position > replayed:
+            self.awaited = (position, time.monotonic())
+
+    def _primary_position(self) -> int | None:
         try:
             with self.primary.connect() as connection:
-                position = lsn_to_int(connection.execute(PRIMARY_POSITION_SQL).scalar_one())
+                return lsn_to_int(connection.execute(PRIMARY_POSITION_SQL).scalar_one())
         except DBAPIError:
-            return  # the request will meet the primary's trouble itself
-        if position > replayed:
-            self.awaited = (position, time.monotonic())
+            return None  # the request will meet the primary's trouble itself
 
     def skip(self, reason: str) -> None:
         """Send reads to the primary for retry_s (the next check is due then)."""
