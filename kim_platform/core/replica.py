@@ -38,7 +38,7 @@ import time
 from flask import current_app, g, has_request_context, request
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kim_platform.extensions import PRIMARY, REPLICA, REPLICA_BIND as BIND, ROUTE as _ROUTE, WROTE as _WROTE
 
@@ -110,21 +110,26 @@ class ReplicaState:
         """One statement on the replica, one on the primary, on connections of their own."""
         self.checks += 1
         try:
-            with self.engine.connect() as connection:
-                row = connection.execute(STATUS_SQL).one()  # rolled back as the pool takes it back
+            row = self._status()
         except DBAPIError as error:
             self.skip(f"unreachable: {str(error.orig or error).splitlines()[0]}")
-            if has_request_context():
-                g.pop(_RERUN, None)  # the check's own failure, not a view's
             return
         finally:
             self.checked_at = time.monotonic()
+            if has_request_context():
+                g.pop(_RERUN, None)  # the check's own failures are not a view's
         replayed = lsn_to_int(row.replayed) if row.replayed else 0
+        flushed = self._primary_position()
         if self.awaited is not None and replayed >= self.awaited[0]:
             self.awaited = None
-        # The replay delay: 0 when all that was received is replayed, else the age of the last
-        # replayed commit; unknown (None) when none was replayed since the standby started.
-        if row.received is not None and row.received == row.replayed:
+        if flushed is not None and flushed > replayed and self.awaited is None:
+            self.awaited = (flushed, time.monotonic())
+        # The replay delay: 0 when it replayed all the primary flushed, or all it received (the
+        # brief's formula); else the age of its last replayed commit, which after a restart of an
+        # idle standby is the age of the last write, hence the first test; None when it replayed
+        # no commit since it started.
+        if (flushed is not None and replayed >= flushed) or (row.received is not None
+                                                              and row.received == row.replayed):
             delay = 0.0
         else:
             delay = None if row.since_last_replayed is None else float(row.since_last_replayed)
@@ -132,29 +137,30 @@ class ReplicaState:
             self.skip("not in recovery (promoted?)")
         elif row.receiver != "streaming" or row.received is None:
             self.skip(f"its WAL receiver is {row.receiver or 'not running'}")
-        elif delay is not None and delay > self.max_lag_s:
+        elif delay is None:
+            self.skip("catching up after its start")
+        elif delay > self.max_lag_s:
             self.skip(f"replay delay {delay:.1f} s beyond {self.max_lag_s} s")
         elif self.awaited is not None and time.monotonic() - self.awaited[1] > self.max_lag_s:
-            self.skip(f"what the primary wrote {self.max_lag_s} s ago is not replayed")
-        elif delay is None and not self._caught_up(replayed):
-            self.skip("catching up after its start")
+            # A WAL receiver cut off from its primary shows no delay: received = replayed.
+            self.skip(f"what the primary flushed {self.max_lag_s} s ago is not replayed")
         else:
             self.replayed = max(self.replayed, replayed)
             if self.problem is not None:
                 log.warning("Replica back in use (replayed %s)", row.replayed)
             self.problem = None
-        if self.awaited is None:
-            self._await_primary(replayed)
 
-    def _caught_up(self, replayed: int) -> bool:
-        """Whether the replica replayed everything the primary has flushed (no delay to go by)."""
-        position = self._primary_position()
-        return position is not None and position <= replayed
-
-    def _await_primary(self, replayed: int) -> None:
-        position = self._primary_position()
-        if position is not None and position > replayed:
-            self.awaited = (position, time.monotonic())
+    def _status(self):
+        """The replica's status row; a pooled connection found dead (the replica restarted since)
+        is replaced by a fresh one once, as a pre-ping would."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as connection:
+                    return connection.execute(STATUS_SQL).one()  # rolled back as the pool takes it back
+            except DBAPIError as error:
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _primary_position(self) -> int | None:
         try:
@@ -329,12 +335,27 @@ def _watch(engine) -> None:
 
     @event.listens_for(engine, "handle_error")
     def replica_failed(context):
-        if has_request_context():
-            g.setdefault(_RERUN, context.original_exception)
-        if context.is_disconnect or context.connection is None:
-            replica = current_app.extensions.get(EXTENSION) if has_request_context() else None
+        if not has_request_context():
+            return
+        g.setdefault(_RERUN, context.original_exception)
+        if _replica_lost(context):
+            replica = current_app.extensions.get(EXTENSION)
             if replica is not None:
                 replica.skip(f"lost: {str(context.original_exception).splitlines()[0]}")
+
+
+# SQLSTATEs of an OperationalError that say nothing against the replica itself: a query cancelled
+# by a recovery conflict (40001), a deadlock (40P01), a statement timeout (57014).
+_PASSING_TROUBLE = frozenset({"40001", "40P01", "57014"})
+
+
+def _replica_lost(context) -> bool:
+    """A lost or refused connection, or pgbouncer's "cannot connect to server" (an OperationalError
+    SQLAlchemy does not count as a disconnect); not a read-only error (InternalError) nor a conflict."""
+    if context.is_disconnect or context.connection is None:
+        return True
+    return (isinstance(context.sqlalchemy_exception, OperationalError)
+            and getattr(context.original_exception, "pgcode", None) not in _PASSING_TROUBLE)
 
 
 def engine_options(url: str) -> dict:
