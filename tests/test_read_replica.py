@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flask.views import MethodView
 from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.pool import NullPool
 
@@ -151,6 +152,13 @@ def pair():
             return {"value": db.session.execute(text("SELECT nextval('coverage_delta_id_seq')")).scalar()}
 
         app.add_url_rule("/replica-test/writes", "replica_test_writes", writes_on_a_read)
+
+        class MustSeeThePrimary(MethodView):  # a class-based read view marked like the API's
+            @replica.reads_primary
+            def get(self):
+                return {"regions": db.session.execute(text("SELECT count(*) FROM region")).scalar()}
+
+        app.add_url_rule("/replica-test/primary", view_func=MustSeeThePrimary.as_view("replica_test_primary"))
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -502,6 +510,14 @@ def test_a_read_view_that_writes_is_rerun_on_the_primary(app, pair):
     assert [s for s in seen[replica.REPLICA] if "nextval" in s]
     assert [s for s in seen[replica.PRIMARY] if "nextval" in s]
     assert pair.state().problem is None  # a mistaken view is not a replica problem
+
+
+def test_a_read_view_marked_reads_primary_reads_the_primary(app):
+    client = app.test_client()
+    with statements(app) as seen:
+        assert client.get("/replica-test/primary").get_json()["regions"] > 0
+        assert client.head("/replica-test/primary").status_code == 200
+    assert seen[replica.PRIMARY] and not seen[replica.REPLICA]
 
 
 def test_views_that_write_on_get_are_marked_to_read_the_primary(app):

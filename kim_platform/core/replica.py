@@ -18,10 +18,11 @@ the statements of a read request's view there, and everything else to the primar
   streamed answer is not rerun: its body is read after the view returned, so a replica lost while
   it streams ends that download early, as a lost primary would (the client retries, and the replica
   is skipped by then).
-- Each process checks the replica at most every KIM_REPLICA_CHECK_S (one statement on a
-  connection of its own, never on a request's hot path otherwise): down, promoted
-  (`pg_is_in_recovery()` false), not streaming (its WAL receiver stopped: its data may be any age
-  while its replay delay reads 0) or lagging beyond KIM_REPLICA_MAX_LAG_S, it is skipped for
+- Each process checks the replica at most every KIM_REPLICA_CHECK_S (one statement on the
+  replica, one on the primary, on connections of their own; no extra round trip on a request's
+  path otherwise): down, promoted (`pg_is_in_recovery()` false), without a WAL receiver, lagging
+  beyond KIM_REPLICA_MAX_LAG_S, or not having replayed within that time what the primary had
+  flushed (a receiver cut off from its primary reads as no delay), it is skipped for
   KIM_REPLICA_RETRY_S and reads go to the primary, with no error.
 - Read your own writes: a request that committed a write on the primary reads
   `pg_current_wal_flush_lsn()` (one statement, only when it wrote) and gives it to its client: a signed
@@ -244,11 +245,22 @@ def _may_read_replica(replica) -> bool:
     if request.method not in READ_METHODS:
         return False
     view = current_app.view_functions.get(request.endpoint)
-    if view is None or getattr(view, PRIMARY_ONLY, False):
+    if view is None or _primary_only(view):
         return False
     if not replica.usable():
         return False
     return _client_position() <= replica.replayed
+
+
+def _primary_only(view) -> bool:
+    """The view's mark, or that of the method of a class-based view (flask-smorest's MethodViews)."""
+    if getattr(view, PRIMARY_ONLY, False):
+        return True
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return False
+    method = getattr(view_class, "get" if request.method == "HEAD" else request.method.lower(), None)
+    return getattr(method, PRIMARY_ONLY, False)
 
 
 def _signer():
