@@ -227,7 +227,7 @@ def dispatch(call):
     info[_ROUTE] = REPLICA
     try:
         return call()
-    except Exception as error:  # noqa: BLE001 - only an error the replica raised is rerun
+    except Exception:  # noqa: BLE001 - only an error the replica raised is rerun
         failure = g.pop(_RERUN, None)
         if failure is None:
             raise
@@ -237,7 +237,6 @@ def dispatch(call):
 
         start_over()
         db.session.info[_ROUTE] = PRIMARY
-        g.kim_replica_reran = True
         return call()
 
 
