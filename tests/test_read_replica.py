@@ -365,6 +365,7 @@ def test_an_api_token_client_reads_its_writes_through_redis(app, pair, user, red
     made = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD, "label": "sinkron"})
     assert made.status_code == 201
     headers = {"Authorization": f"Bearer {made.get_json()['token']}"}
+    client = app.test_client()  # an API client keeps no cookie: only Redis remembers its write
     with statements(app) as seen:
         tokens = client.get("/api/v1/auth/tokens", headers=headers)
     assert tokens.status_code == 200 and [t["label"] for t in tokens.get_json()] == ["sinkron"]
