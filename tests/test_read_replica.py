@@ -549,3 +549,26 @@ def test_pgbouncer_transaction_pooling_safety_of_the_code():
             for match in forbidden.finditer(path.read_text()):
                 found.append(f"{path.relative_to(PROJECT_ROOT)}: {match.group(0)}")
     assert found == []
+
+
+def test_the_tiles_data_version_is_kept_per_database(app, pair):
+    """A tile built from the replica, a moment behind, must not be cached under the primary's newer
+    version (nor the primary's under the replica's): each database has its own version."""
+    from kim_platform.extensions import ROUTE
+    from kim_platform.maps import tiles
+
+    pair.pause()
+    with app.app_context():  # a change of the figures the paused standby does not have yet
+        db.session.execute(text("SELECT nextval('coverage_delta_id_seq')"))
+        db.session.commit()
+        db.session.remove()
+    tiles.forget_version()
+    versions = {}
+    for route in (replica.REPLICA, replica.PRIMARY):
+        with app.test_request_context("/"):
+            db.session.info[ROUTE] = route
+            versions[route] = tiles.data_version()
+            assert replica.database_in_use() == route
+            db.session.remove()
+    assert versions[replica.REPLICA] != versions[replica.PRIMARY]
+    tiles.forget_version()
