@@ -7,9 +7,18 @@ from kim_platform.config import PROJECT_ROOT, load_config
 from kim_platform.extensions import compress, db
 
 
+class KimFlask(Flask):
+    """Flask, whose views of read requests may read on a replica (core/replica.py)."""
+
+    def dispatch_request(self):
+        from kim_platform.core import replica
+
+        return replica.dispatch(super().dispatch_request)
+
+
 def create_app(config=None) -> Flask:
     """Application factory; `config` is a config name or a mapping of overrides."""
-    app = Flask(
+    app = KimFlask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -23,7 +32,7 @@ def create_app(config=None) -> Flask:
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
     from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, lazy_migrate, mail, navigation, pool,
-                                   security, slots, transaction)
+                                   replica, security, slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -35,8 +44,10 @@ def create_app(config=None) -> Flask:
     compress.init_app(app)
     conditional.init_app(app)  # second, so that it runs just before compression
     assets.init_app(app)
+    replica.add_bind(app)  # before the engines are made
     db.init_app(app)
     pool.init_app(app)
+    replica.init_app(app)  # the second bind, when KIM_REPLICA_DATABASE_URL is set
     lazy_migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))  # Alembic only when used
     i18n.init_app(app)
     api.init_app(app)

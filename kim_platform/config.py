@@ -150,6 +150,12 @@ class Config:
         self.POST_LIMITS_ADDRESS = env("KIM_POST_LIMITS_ADDRESS", "300 per hour")
         # The Redis shared by every node (core/redis.py); unset, each process keeps its own state.
         self.REDIS_URL = env("KIM_REDIS_URL") or None
+        # A streaming replica for the reads of read requests (core/replica.py); unset, one database.
+        self.REPLICA_DATABASE_URL = _normalise_url(env("KIM_REPLICA_DATABASE_URL", "")) or None
+        self.REPLICA_CHECK_S = float(env("KIM_REPLICA_CHECK_S", 1))
+        self.REPLICA_MAX_LAG_S = float(env("KIM_REPLICA_MAX_LAG_S", 10))
+        self.REPLICA_RETRY_S = float(env("KIM_REPLICA_RETRY_S", 5))
+        self.READ_YOUR_WRITES_S = float(env("KIM_READ_YOUR_WRITES_S", 30))
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))
@@ -184,6 +190,7 @@ class TestingConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SQLALCHEMY_DATABASE_URI = database_url_for_tests()
+        self.REPLICA_DATABASE_URL = None  # tests that want one pass it (tests/test_read_replica.py)
         self.SECRET_KEY = "test-secret-key"
 
 
@@ -237,5 +244,3 @@ def load_config(app, config=None) -> None:
                                "https://kim.example.id): mails and feeds link to it")
         app.config["BASE_URL"] = DEVELOPMENT_BASE_URL
     app.config["BASE_URL"] = normalise_base_url(app.config["BASE_URL"])
-    if app.config.get("ALLOWED_HOSTS") is None and app.config["KIM_ENV"] == "production":
-        app.config["ALLOWED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]

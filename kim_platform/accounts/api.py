@@ -14,7 +14,7 @@ from kim_platform.accounts.slots import API_ME
 from kim_platform.accounts.models import ROLES
 from kim_platform.accounts.passwords import MAX_LENGTH
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema
-from kim_platform.core import throttle
+from kim_platform.core import replica, throttle
 from kim_platform.core.text import PlainText
 
 auth_blp = Blueprint("auth_api", __name__, description="Registration, API tokens and the current user")
@@ -153,6 +153,7 @@ class Token(MethodView):
         if refusal:
             abort(403, message=str(refusal))
         token, secret = services.create_api_token(user, data.get("label") or "api")
+        replica.api_client_of(user)  # its first reads with the token see the token
         security_log.info("token created for user %s from %s", user.id, request.remote_addr)
         return {"id": token.id, "label": token.label, "token": secret, "expires_at": token.expires_at}
 

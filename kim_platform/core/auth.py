@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect, _FlaskFormCSRF
 from wtforms import HiddenField
 from wtforms.csrf.core import CSRFTokenField
 
+from kim_platform.core.replica import on_primary
 from kim_platform.core.urls import safe_next_url
 
 security_log = logging.getLogger("kim_platform.security")
@@ -82,8 +83,13 @@ def register_credential_loaders(app, *, session_token, api_token) -> None:
 
 
 def _load(kind: str, credential: str):
+    """Credentials are read on the primary (core/replica.py): a login row written a moment ago is
+    found, and a logout or a password change elsewhere ends the old login at once."""
     loader = current_app.extensions.get(CREDENTIAL_LOADERS, {}).get(kind)
-    return loader(credential) if loader else None
+    if loader is None:
+        return None
+    with on_primary():
+        return loader(credential)
 
 
 _INDEPENDENT_OF_SESSION = "kim_independent_of_session"

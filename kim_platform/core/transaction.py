@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from flask import current_app, g, request, session
 from sqlalchemy.exc import DBAPIError
 
+from kim_platform.core import replica
+
 log = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -67,15 +69,23 @@ def recover_session() -> None:
     db.session.rollback()
 
 
+def start_over() -> None:
+    """Roll the request's session back so that its view can run again from the start: a read the
+    replica failed is rerun on the primary (core/replica.py). Nothing is lost: reads wrote nothing."""
+    _rollback_quietly()
+
+
 def writes_on_get(view):
-    """Mark a GET view that changes state (the confirmation link of a mail): it commits like a POST."""
+    """Mark a GET view that changes state (the confirmation link of a mail): it commits like a POST,
+    and so reads and writes on the primary, never on a replica."""
+    from kim_platform.core.replica import reads_primary
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         g.setdefault(_WRITES_ON_GET, True)
         return view(*args, **kwargs)
 
-    return wrapper
+    return reads_primary(wrapper)
 
 
 def _rollback_quietly() -> None:
@@ -109,6 +119,7 @@ def _finish(response):
         _rollback_quietly()
         _run_bookkeeping()
         return _failed(error)
+    replica.remember_write(response)  # with a replica: this client reads what it wrote
     _run_bookkeeping()
     return response
 

@@ -11,6 +11,7 @@ from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
+from kim_platform.core.replica import reads_primary
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
 from kim_platform.kims import forms as kim_forms
@@ -246,6 +247,7 @@ def members(ref: str):
 
 @bp.get("/undangan/<token>")
 @login_required
+@reads_primary  # the link of a mail sent a moment ago: its invitation may be newer than a replica
 def invitation(token: str):
     """The page of the mailed link: its invitee accepts or declines (anyone else: 404)."""
     found = services.answerable_invitation(current_user, services.invitation_id_from_token(token))

@@ -19,6 +19,7 @@ from kim_platform import permissions
 from kim_platform.activities.models import Activity
 from kim_platform.core import clock
 from kim_platform.core.cache import LruCache
+from kim_platform.core.replica import PRIMARY, database_in_use
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import DEFAULT_HIDDEN_STATUSES
@@ -60,6 +61,7 @@ def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 VERSION_TTL_S = 1.0
 _version = {"value": None, "at": 0.0}
+_replica_version = {"value": None, "at": 0.0}
 
 
 def data_version() -> str:
@@ -73,32 +75,37 @@ def data_version() -> str:
     last_value 1, and so does it after the first nextval(); only `is_called` tells them apart
     (a fresh database missed its first change of the figures)."""
     now = time.monotonic()
-    if _version["value"] is None or now - _version["at"] > VERSION_TTL_S:
+    # One version per database a request may read (core/replica.py): a tile built from a replica a
+    # moment behind must not be cached under the primary's newer version.
+    version = _version if database_in_use() == PRIMARY else _replica_version
+    if version["value"] is None or now - version["at"] > VERSION_TTL_S:
         kims = db.session.scalar(select(func.max(Kim.updated_at)))
         reports = db.session.scalar(select(func.max(Activity.updated_at)))
         figures = tuple(db.session.execute(text("SELECT last_value, is_called FROM coverage_delta_id_seq")).first())
         state = f"{kims}|{reports}|{figures}"
-        _version["value"] = hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
-        _version["at"] = now
-    return _version["value"]
+        version["value"] = hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
+        version["at"] = now
+    return version["value"]
 
 
-_condition_versions: dict[str, tuple[str, float]] = {}
+_condition_versions: dict[tuple[str, str], tuple[str, float]] = {}
 
 
 def condition_version(condition) -> str:
     """The version of what a slot's tile condition reads (maps.slots.TileCondition), asked at most
     once a second per worker like data_version()."""
     now = time.monotonic()
-    known = _condition_versions.get(condition.name)
+    key = (condition.name, database_in_use())
+    known = _condition_versions.get(key)
     if known is None or now - known[1] > VERSION_TTL_S:
         known = (condition.version(), now)
-        _condition_versions[condition.name] = known
+        _condition_versions[key] = known
     return known[0]
 
 
 def forget_version() -> None:
     _version["value"] = None
+    _replica_version["value"] = None
     _condition_versions.clear()
 
 
