@@ -350,3 +350,18 @@ def test_a_worker_killed_mid_job_leaves_it_to_run_again_with_its_effect_once(com
     state, tries, locked_until = _row(engine, job_id)
     assert (state, tries, locked_until) == ("done", 2, None)
     assert _effects(engine, name) == 1 and attempts.read_text().count("attempt") == 2
+
+
+def test_a_report_deleted_before_its_photo_job_ran_leaves_nothing(app, client, queued, kim_with_member, monkeypatch):
+    from kim_platform.activities.services import delete_activity
+
+    kim, member, _ = kim_with_member
+    monkeypatch.setitem(app.config, "PHOTO_BACKGROUND_BYTES", 1000)
+    response = post_report(client, member, kim, photos=[(jpeg(2400, 1800), "besar.jpg")])
+    activity = db.session.get(Activity, response.get_json()["id"])
+    original = db.session.scalars(select(PendingPhoto.original_key)).one()
+    delete_activity(member, activity)
+    db.session.commit()
+    assert not storage().exists(original)
+    work(app, queued)  # the job finds no pending photo: done, nothing written
+    assert job_rows("activities.photo")[0].state == "done" and db.session.scalars(select(Photo)).all() == []

@@ -504,6 +504,9 @@ def delete_activity(actor, activity: Activity) -> None:
     for photo in activity.photos:
         delete_after_commit(db.session, photo.key)
         delete_after_commit(db.session, photo.thumb_key)
+    if queue.enabled():  # originals still waiting for the worker (none without the queue: no query)
+        for pending in activity.processing_photos:
+            delete_after_commit(db.session, pending.original_key)
     _audit(actor, "activity.delete", activity, before=_snapshot(activity))
     kim = activity.kim
     db.session.delete(activity)

@@ -63,17 +63,17 @@ def send_mail(to: str, subject: str, body: str) -> None:
 
 def _enqueue(config, to: str, subject: str, body: str) -> int:
     from kim_platform.core import queue
+    from kim_platform.core.transaction import job_transaction
     from kim_platform.extensions import db
 
     domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ") or "kim.localhost"
     message_id = make_msgid(domain=domain)
     stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
-    own_transaction = not has_request_context() and not db.session().in_transaction()
-    job_id = queue.enqueue(MAIL_JOB, {"to": to, "subject": subject, "body": body, "message_id": message_id,
-                                      "stamp": stamp}, dedup_key=f"mail:{message_id}")
-    if own_transaction:  # a CLI command that has committed its work already
-        db.session.commit()
-    return job_id
+    payload = {"to": to, "subject": subject, "body": body, "message_id": message_id, "stamp": stamp}
+    if has_request_context() or db.session().in_transaction():  # committed (or not) with the caller's work
+        return queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
+    with job_transaction():  # a CLI command that has committed its work already
+        return queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
 
 
 def _mail_job(payload: dict) -> None:

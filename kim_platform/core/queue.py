@@ -58,6 +58,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kim_platform.core import clock
 from kim_platform.core.redis import REDIS_ERRORS, connect, shared_redis
+from kim_platform.core.transaction import job_transaction
 from kim_platform.extensions import db
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,6 @@ def recover(connection=None, force: bool = False, limit: int = 1000) -> int:
             and_(BackgroundJob.state == QUEUED, BackgroundJob.run_after <= now),
             and_(BackgroundJob.state == RUNNING, BackgroundJob.locked_until < now)))
         .order_by(BackgroundJob.run_after).limit(limit)))
-    db.session.rollback()  # read only: no transaction stays open while the worker waits
     if not ids or connection is None:
         return 0
     if not force:
@@ -257,6 +257,7 @@ def recover(connection=None, force: bool = False, limit: int = 1000) -> int:
 # --- running ----------------------------------------------------------------------------------
 
 def _claim(job_id: int) -> tuple[int, Handler] | str:
+    """Step 1, in a transaction of its own: the row becomes ours (running, attempts + 1, a lease)."""
     now = clock.utcnow()
     row = db.session.scalar(
         select(BackgroundJob).where(BackgroundJob.id == job_id, or_(
@@ -264,7 +265,6 @@ def _claim(job_id: int) -> tuple[int, Handler] | str:
             and_(BackgroundJob.state == RUNNING, BackgroundJob.locked_until < now)))
         .with_for_update(skip_locked=True))
     if row is None:  # done, failed, not due, leased or being worked on: a duplicate delivery
-        db.session.rollback()
         return "skipped"
     handler = handlers().get(row.kind)
     if handler is None or row.attempts >= max_attempts():
@@ -272,12 +272,9 @@ def _claim(job_id: int) -> tuple[int, Handler] | str:
         row.last_error = (f"no handler for {row.kind!r}" if handler is None else
                           f"the worker stopped during each of {row.attempts} attempts") + \
             (f"; before: {row.last_error}" if row.last_error else "")
-        db.session.commit()
         return "failed"
     row.state, row.attempts, row.locked_until = RUNNING, row.attempts + 1, now + lease()
-    attempt = row.attempts
-    db.session.commit()
-    return attempt, handler
+    return row.attempts, handler
 
 
 def _mark_done(row: BackgroundJob, handler: Handler) -> None:
@@ -286,54 +283,62 @@ def _mark_done(row: BackgroundJob, handler: Handler) -> None:
         row.payload = {}
 
 
-def run_job(job_id: int) -> str:
-    """Run one job if it is due (see the module's docstring); 'done', 'retry', 'failed' or 'skipped'."""
-    claimed = _claim(job_id)
-    if isinstance(claimed, str):
-        return claimed
-    attempt, handler = claimed
-    try:
-        if handler.transactional:
-            row = db.session.scalar(select(BackgroundJob).where(
-                BackgroundJob.id == job_id, BackgroundJob.state == RUNNING, BackgroundJob.attempts == attempt)
-                .with_for_update())
-            if row is None:  # claimed again by someone after our lease ran out
-                db.session.rollback()
+def _ours(job_id: int, attempt: int) -> BackgroundJob | None:
+    """The row locked, if it is still the attempt we claimed (not claimed again after our lease)."""
+    return db.session.scalar(select(BackgroundJob).where(
+        BackgroundJob.id == job_id, BackgroundJob.state == RUNNING, BackgroundJob.attempts == attempt)
+        .with_for_update())
+
+
+def _work(job_id: int, attempt: int, handler: Handler) -> str:
+    """Step 2: the handler's effects and the row's `done` in one transaction (transactional
+    handlers), or the handler's own commits and then `done` (the others)."""
+    if handler.transactional:
+        with job_transaction():
+            row = _ours(job_id, attempt)
+            if row is None:
                 return "skipped"
             handler.func(dict(row.payload))
             db.session.flush()
             _mark_done(row, handler)
-            db.session.commit()
-        else:
-            payload = dict(db.session.get(BackgroundJob, job_id).payload)
-            db.session.rollback()
-            handler.func(payload)
-            db.session.commit()  # whatever the handler left open
-            row = db.session.get(BackgroundJob, job_id, with_for_update=True)
-            if row.state == RUNNING and row.attempts == attempt:
-                _mark_done(row, handler)
-            db.session.commit()
-    except Exception as error:  # noqa: BLE001 - every failure is recorded in the row
-        db.session.rollback()
-        log.warning("job %s (%s) attempt %d failed: %s", job_id, handler.kind, attempt, error, exc_info=True)
-        return _record_failure(job_id, attempt, error)
+        return DONE
+    with job_transaction():
+        payload = dict(db.session.get(BackgroundJob, job_id).payload)
+    handler.func(payload)
+    with job_transaction():  # also commits whatever the handler left open
+        row = _ours(job_id, attempt)
+        if row is not None:
+            _mark_done(row, handler)
     return DONE
 
 
+def run_job(job_id: int) -> str:
+    """Run one job if it is due (see the module's docstring); 'done', 'retry', 'failed' or 'skipped'."""
+    with job_transaction():
+        claimed = _claim(job_id)
+    if isinstance(claimed, str):
+        return claimed
+    attempt, handler = claimed
+    try:
+        return _work(job_id, attempt, handler)
+    except Exception as error:  # noqa: BLE001 - every failure is recorded in the row (rolled back by the edge)
+        log.warning("job %s (%s) attempt %d failed: %s", job_id, handler.kind, attempt, error, exc_info=True)
+        with job_transaction():
+            return _record_failure(job_id, attempt, error)
+
+
 def _record_failure(job_id: int, attempt: int, error: Exception) -> str:
-    row = db.session.get(BackgroundJob, job_id, with_for_update=True)
-    if row is None or row.state != RUNNING or row.attempts != attempt:
-        db.session.rollback()
+    row = _ours(job_id, attempt)
+    if row is None:
         return "skipped"
     delays = retry_delays()
     row.last_error = f"{type(error).__name__}: {error}"[:4000]
     row.locked_until = None
     if attempt > len(delays):
         row.state, row.finished_at = FAILED, clock.utcnow()
-    else:
-        row.state, row.run_after = QUEUED, clock.utcnow() + timedelta(seconds=delays[attempt - 1])
-    db.session.commit()
-    return "failed" if row.state == FAILED else "retry"
+        return "failed"
+    row.state, row.run_after = QUEUED, clock.utcnow() + timedelta(seconds=delays[attempt - 1])
+    return "retry"
 
 
 def perform(job_id: int) -> str:
