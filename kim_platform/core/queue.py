@@ -233,7 +233,8 @@ def recover(connection=None, force: bool = False, limit: int = 1000) -> int:
 
     Rows whose RQ job is still waiting or running are left alone, unless `force` (the worker
     starting: nothing of ours runs then, and a job RQ still calls started is one a killed worker
-    left behind). Returns how many were pushed."""
+    left behind; another worker still running sees such a job pushed once RQ's maintenance has
+    moved it to the failed registry, a heartbeat TTL later). Returns how many were pushed."""
     from rq.job import Job, JobStatus
 
     connection = connection if connection is not None else shared_redis()
@@ -431,7 +432,7 @@ def work(app, burst: bool = False, connection=None) -> int:
 # --- CLI (attached to `flask jobs` by core/jobs.py) --------------------------------------------
 
 def _require_queue() -> None:
-    if not enabled():
+    if not enabled() or not current_app.config.get("REDIS_URL"):
         raise click.ClickException("the job queue is not configured (set KIM_REDIS_URL)")
 
 
