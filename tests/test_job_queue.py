@@ -89,6 +89,13 @@ def test_the_queue_is_off_without_redis(app):
     assert app.config["REDIS_URL"] is None and not queue.enabled()
 
 
+def test_kim_jobs_inline_keeps_the_inline_behaviour_with_redis(app, queued, monkeypatch, make_user, client, outbox):
+    monkeypatch.setitem(app.config, "JOBS", "inline")
+    make_user(email="ada@example.id")
+    client.post("/lupa-sandi", data={"email": "ada@example.id", "csrf_token": csrf_token(client)})
+    assert not queue.enabled() and job_rows() == [] and [m["To"] for m in outbox.messages()] == ["ada@example.id"]
+
+
 def test_a_job_enqueued_in_a_rolled_back_transaction_is_not_queued(queued):
     queue.enqueue("test.effect", {"name": "rolled-back"})
     db.session.rollback()
@@ -365,3 +372,18 @@ def test_a_report_deleted_before_its_photo_job_ran_leaves_nothing(app, client, q
     assert not storage().exists(original)
     work(app, queued)  # the job finds no pending photo: done, nothing written
     assert job_rows("activities.photo")[0].state == "done" and db.session.scalars(select(Photo)).all() == []
+
+
+def test_a_daily_tasks_mails_are_jobs_committed_with_it(app, queued, monkeypatch, outbox):
+    def failing(day):
+        raise RuntimeError("task failed")
+
+    monkeypatch.setitem(app.extensions, jobs.EXTENSION, {
+        "test.mails": DailyTask("test.mails", 10, lambda day: ("one mail", [("ada@example.id", "Pengingat", "Isi")])),
+        "test.fails": DailyTask("test.fails", 20, lambda day: (failing(day), [("ada@example.id", "Tidak", "Isi")]))})
+    with pytest.raises(RuntimeError):
+        jobs.run_daily()
+    assert [row.payload["subject"] for row in job_rows("mail")] == ["Pengingat"]  # none for the rolled-back task
+    assert outbox.messages() == []
+    work(app, queued)
+    assert [m["Subject"] for m in outbox.messages()] == ["Pengingat"]
