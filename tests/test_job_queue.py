@@ -179,10 +179,16 @@ def test_redis_down_at_enqueue_loses_nothing_and_recovery_pushes_the_job(app, qu
 
 
 def test_a_request_that_mails_makes_one_job_and_the_worker_writes_the_mail_once(app, client, queued, make_user,
-                                                                                 outbox):
+                                                                                 outbox, monkeypatch):
+    from flask import has_request_context
+
     make_user(email="ada@example.id")
+    inside, original = [], queue.enqueue
+    monkeypatch.setattr(queue, "enqueue", lambda *a, **k: inside.append(has_request_context()) or original(*a, **k))
     response = client.post("/lupa-sandi", data={"email": "ada@example.id", "csrf_token": csrf_token(client)})
     assert response.status_code == 200
+    # Enqueued after the response: the request did the same work as for an unknown address.
+    assert inside == [False]
     rows = job_rows("mail")
     assert len(rows) == 1 and rows[0].payload["to"] == "ada@example.id" and rows[0].state == "queued"
     assert outbox.messages() == [] and rq_waiting(queued) == 1  # the request only enqueued it

@@ -5,10 +5,14 @@ Inside a request, mail is only queued and goes out after the response has been s
 exists). Mail queued before a rollback, or in a request that failed with a 5xx, is dropped: a
 mail only speaks of what was committed. Outside a request (CLI) it is sent at once.
 
-With the job queue (core/queue.py) every mail is a `mail` job instead, inserted in the current
-transaction (inside a request, the request's: committed with it or dropped with it; outside one,
-in the caller's transaction if one is open, else in one of its own) and sent by the worker, retried
-with backoff when SMTP fails. Each message gets its Message-ID and timestamp when it is written;
+With the job queue (core/queue.py) every mail is a `mail` job instead, sent by the worker and
+retried with backoff when SMTP fails. Inside a request the job is enqueued after the response, in
+a transaction of its own, and only if the request committed (as above: a rollback or a 5xx drops
+it): the request does the same work whether it mails or not, so its timing still tells nothing,
+and no request waits on the database or Redis for a mail. (The window this leaves, a process
+killed between the answer and that insert, is the one mails had inline.) Outside a request the job
+is inserted in the caller's transaction if one is open (a job's, a daily task's: committed with its
+work), else in one of its own. Each message gets its Message-ID and timestamp when it is written;
 the job's dedup key is that Message-ID, and a redelivered job writes the same outbox file again.
 
 "Exactly once" for SMTP: the job's row is marked done in the transaction after the SMTP server
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 
 
 MAIL_JOB = "mail"
+_PENDING_JOBS = "pending_mail_jobs"
 
 
 def _message(config, to: str, subject: str, body: str) -> EmailMessage:
@@ -61,7 +66,7 @@ def send_mail(to: str, subject: str, body: str) -> None:
         deliver(message, config)
 
 
-def _enqueue(config, to: str, subject: str, body: str) -> int:
+def _enqueue(config, to: str, subject: str, body: str) -> None:
     from kim_platform.core import queue
     from kim_platform.core.transaction import job_transaction
     from kim_platform.extensions import db
@@ -70,10 +75,32 @@ def _enqueue(config, to: str, subject: str, body: str) -> int:
     message_id = make_msgid(domain=domain)
     stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
     payload = {"to": to, "subject": subject, "body": body, "message_id": message_id, "stamp": stamp}
-    if has_request_context() or db.session().in_transaction():  # committed (or not) with the caller's work
-        return queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
+    if has_request_context():  # enqueued after the response, if the request commits
+        g.setdefault(_PENDING_JOBS, []).append(payload)
+        return
+    if db.session().in_transaction():  # committed (or not) with the caller's work
+        queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
+        return
     with job_transaction():  # a CLI command that has committed its work already
-        return queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
+        queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{message_id}")
+
+
+def _enqueue_after_response(app, payloads: list[dict]) -> None:
+    """The mail jobs of a request that committed, in a transaction of their own; a failure (the
+    database away) is logged with the recipients, never raised into the server."""
+    from kim_platform.core import queue
+    from kim_platform.core.transaction import job_transaction
+    from kim_platform.extensions import db
+
+    with app.app_context():
+        try:
+            with job_transaction():
+                for payload in payloads:
+                    queue.enqueue(MAIL_JOB, payload, dedup_key=f"mail:{payload['message_id']}")
+        except Exception:  # noqa: BLE001 - the answer has been sent; the log keeps the loss
+            log.exception("mail(s) to %s not queued", ", ".join(p["to"] for p in payloads))
+        finally:
+            db.session.remove()
 
 
 def _mail_job(payload: dict) -> None:
@@ -128,13 +155,23 @@ def _hand_over_after_response(response):
         else:
             config = current_app.config
             response.call_on_close(lambda: _deliver_all(config, messages))
+    jobs = g.pop(_PENDING_JOBS, None)
+    if jobs:
+        if response.status_code >= 500:
+            log.warning("%d mail job(s) dropped: the request failed", len(jobs))
+        else:
+            app = current_app._get_current_object()
+            response.call_on_close(lambda: _enqueue_after_response(app, jobs))
     return response
 
 
 def _drop_on_rollback(session) -> None:
-    if has_request_context() and g.get("pending_mail"):
-        log.info("%d queued mail(s) dropped: the transaction was rolled back", len(g.pending_mail))
-        g.pending_mail = []
+    if not has_request_context():
+        return
+    for key in ("pending_mail", _PENDING_JOBS):
+        if g.get(key):
+            log.info("%d queued mail(s) dropped: the transaction was rolled back", len(g.get(key)))
+            setattr(g, key, [])
 
 
 def init_app(app) -> None:
