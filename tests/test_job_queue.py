@@ -4,7 +4,7 @@ Against the suite's real Redis (`redis_url`) and the real database. The worker r
 process (`queue.work(app, burst=True)`: RQ's SimpleWorker on the test's connection) where the
 test's data is uncommitted, and as a real `flask jobs worker` process for the SIGKILL test, on
 rows committed for that test and removed after it."""
-import io
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -339,7 +338,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_run_again_with_its_effect_once(com
         job_id = connection.execute(text(
             "INSERT INTO background_job (kind, payload, state, attempts, run_after, created_at) "
             "VALUES ('test.block', CAST(:payload AS jsonb), 'queued', 0, now(), now()) RETURNING id"),
-            {"payload": __import__("json").dumps(payload)}).scalar_one()
+            {"payload": json.dumps(payload)}).scalar_one()
 
     database_url = engine.url.render_as_string(hide_password=False)
     worker = _worker(database_url, redis_url)  # finds the row by its recovery at start (nothing was pushed)
