@@ -22,8 +22,8 @@ def create_app(config=None) -> Flask:
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, lazy_migrate, mail, navigation, pool,
-                                   security, slots, transaction)
+    from kim_platform.core import (assets, auth, conditional, errors, exports, i18n, jobs, lazy_migrate, mail, navigation,
+                                   pool, security, slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -53,6 +53,7 @@ def create_app(config=None) -> Flask:
     navigation.init_app(app)
     slots.init_app(app)
     jobs.init_app(app)
+    exports.init_app(app)
     demo.init_app(app)
     # Each domain fills the slots of the pages below it (core.slots).
     kims.init_app(app)
@@ -82,6 +83,7 @@ def _import_models() -> None:
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.campaigns import reach_models as _campaign_reach  # noqa: F401
 
+    from kim_platform.core import exports as _exports  # noqa: F401
     from kim_platform.core import jobs as _jobs  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
     from kim_platform.health import models as _health  # noqa: F401
