@@ -23,7 +23,7 @@ def create_app(config=None) -> Flask:
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
     from kim_platform.core import (assets, auth, conditional, errors, exports, i18n, jobs, lazy_migrate, mail, navigation,
-                                   pool, security, slots, transaction)
+                                   pool, queue, security, slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -45,6 +45,8 @@ def create_app(config=None) -> Flask:
         "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session",
                        "description": "browser session; writes also need the X-CSRFToken header"})
     security.init_app(app)
+    queue.init_app(app)  # before transaction: its push after the response runs after the commit
+    exports.init_app(app)  # likewise: an export asked for is built after the commit
     mail.init_app(app)
     transaction.init_app(app)  # after mail: its commit runs first and may drop the queued mail
     auth.init_app(app)
@@ -53,7 +55,6 @@ def create_app(config=None) -> Flask:
     navigation.init_app(app)
     slots.init_app(app)
     jobs.init_app(app)
-    exports.init_app(app)
     demo.init_app(app)
     # Each domain fills the slots of the pages below it (core.slots).
     kims.init_app(app)
@@ -85,6 +86,7 @@ def _import_models() -> None:
 
     from kim_platform.core import exports as _exports  # noqa: F401
     from kim_platform.core import jobs as _jobs  # noqa: F401
+    from kim_platform.core import queue as _queue  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401
     from kim_platform.health import models as _health  # noqa: F401
     from kim_platform.kims import models as _kims  # noqa: F401

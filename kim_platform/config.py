@@ -151,6 +151,19 @@ class Config:
         # The Redis shared by every node (core/redis.py); unset, each process keeps its own state.
         self.REDIS_URL = env("KIM_REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
+        # The job queue (core/queue.py): "auto" queues slow work when REDIS_URL is set, "inline"
+        # never does, "queue" always does (the worker, `flask jobs worker`, needs REDIS_URL).
+        self.JOBS = env("KIM_JOBS", "auto")
+        if self.JOBS not in ("auto", "inline", "queue"):
+            raise RuntimeError(f"KIM_JOBS must be auto, inline or queue, not {self.JOBS!r}")
+        # Seconds before each retry of a failed job; one attempt more than delays, then `failed`.
+        self.JOB_RETRY_DELAYS = tuple(float(part) for part in env("KIM_JOB_RETRY_DELAYS", "30,120,600,3600,14400")
+                                      .split(",") if part.strip())
+        # How long a claimed job may run before it counts as abandoned (its worker died) and runs again.
+        self.JOB_LEASE_SECONDS = float(env("KIM_JOB_LEASE_SECONDS", 900))
+        self.JOB_POLL_SECONDS = int(env("KIM_JOB_POLL_SECONDS", 10))
+        # With the queue, report photos larger than this are re-encoded by the worker.
+        self.PHOTO_BACKGROUND_BYTES = int(env("KIM_PHOTO_BACKGROUND_BYTES", 1536 * 1024))
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))
         self.MAIL_USERNAME = env("MAIL_USERNAME")

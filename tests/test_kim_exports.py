@@ -9,7 +9,8 @@ import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from kim_platform.core import clock, exports as core_exports
+from kim_platform.core import clock, queue
+from kim_platform.core import exports as core_exports
 from kim_platform.core.exports import DataExport, build_export, request_export
 from kim_platform.core.jobs import run_daily
 from kim_platform.core.storage import storage
@@ -40,7 +41,26 @@ def _ask(client, **form):
     return client.post("/kim/ekspor", data={"csrf_token": csrf_token(client), **form})
 
 
-def test_the_page_asks_for_a_file_and_says_when_it_is_ready(app, client, directory):
+@pytest.fixture
+def queued(app, redis_url, monkeypatch):
+    """The job queue on (the suite's Redis): builds wait for the worker."""
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.config, "JOB_RETRY_DELAYS", ())
+    app.extensions.pop("kim_redis", None)
+    yield redis_url
+    app.extensions.pop("kim_redis", None)
+
+
+def test_one_node_builds_the_file_after_the_answer(client, directory):
+    response = _ask(client, region="76", format="geojson")
+    assert response.status_code == 302
+    export = db.session.scalars(select(DataExport)).one()
+    db.session.refresh(export)
+    assert export.state == "ready" and export.rows == 2  # built once the response was sent
+    assert client.get(response.headers["Location"] + "/unduh").status_code == 200
+
+
+def test_the_page_asks_for_a_file_and_says_when_it_is_ready(app, client, directory, queued):
     shown, hidden = directory
     response = _ask(client, region="76", format="geojson")
     assert response.status_code == 302
@@ -48,12 +68,17 @@ def test_the_page_asks_for_a_file_and_says_when_it_is_ready(app, client, directo
     export = db.session.scalars(select(DataExport)).one()
     assert status_url.endswith(f"/kim/ekspor/{export.id}")
     assert export.state == "queued" and export.params == {"region": "76"}
+    job = db.session.scalars(select(queue.BackgroundJob).where(queue.BackgroundJob.kind == "exports.build")).one()
+    assert job.payload == {"export_id": export.id} and job.state == "queued"
 
     page = client.get(status_url)
     assert page.status_code == 200 and page.headers["Refresh"] == "5"
+    assert "Sedang disiapkan" in page.get_data(as_text=True) or "disiapkan" in page.get_data(as_text=True)
     assert client.get(f"{status_url}/unduh").status_code == 302  # not ready: back to the status
 
-    _build(export.id)
+    assert queue.work(app, burst=True) == 1  # the worker, in this process
+    db.session.expire_all()
+    assert export.state == "ready"
     page = client.get(status_url)
     assert "Refresh" not in page.headers
     assert f"/kim/ekspor/{export.id}/unduh" in page.get_data(as_text=True)
@@ -129,6 +154,21 @@ def test_a_build_that_fails_leaves_no_file_and_the_export_to_be_built_again(app,
     db.session.flush()
     page = client.get(f"/kim/ekspor/{export.id}")
     assert "Refresh" not in page.headers and "/kim/ekspor\"" in page.get_data(as_text=True)
+
+
+def test_a_build_the_queue_gives_up_on_shows_as_failed(app, client, directory, queued, monkeypatch):
+    def broken(params, out):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(core_exports.export_kinds()[KIND].writers, "xlsx", broken)
+    response = client.post("/api/v1/kims/exports", json={"format": "xlsx"})
+    assert response.status_code == 202
+    export_id = response.get_json()["id"]
+    queue.work(app, burst=True)
+    status = client.get(f"/api/v1/kims/exports/{export_id}").get_json()
+    assert status["state"] == "failed" and status["download_url"] is None
+    page = client.get(f"/kim/ekspor/{export_id}")
+    assert "Refresh" not in page.headers and "Gagal dibuat" in page.get_data(as_text=True)
 
 
 def test_bad_input_is_refused_with_a_message_and_nothing_recorded(client, directory):

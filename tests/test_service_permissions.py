@@ -382,6 +382,7 @@ EXEMPT = {
     # Derived data and building blocks of authorised writes.
     "kims.next_number": "allocates the next KIM number inside change_status(verify), which authorised it",
     "activities.refresh_last_activity": "recomputes a derived date from published reports; decides nothing",
+    "activities.reencode_pending_photo": "the photo job: finishes a photo its report's authorised write stored",
     "campaigns.close_ended_campaigns": "the daily job: stores the closed status every read already shows",
     "aspirations.escalate_overdue": "the daily job: flags items past the deadlines the state machine set",
     "aspirations.purge_personal": "the daily job: deletes residents' data of items closed long ago (UU PDP)",

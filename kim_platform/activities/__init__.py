@@ -17,3 +17,7 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(ActivityStatus=ActivityStatus, PendingAction=PendingAction,
                                  report_status_label=status_label)
     references.register(app)  # a new Kepmendagri re-codes the report's desa (regions.references)
+    from kim_platform.activities.services import PHOTO_JOB, reencode_pending_photo
+    from kim_platform.core.queue import job_handler
+
+    job_handler(app, PHOTO_JOB, reencode_pending_photo)  # large photos, with the job queue

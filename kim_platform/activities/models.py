@@ -137,6 +137,10 @@ class Activity(db.Model):
     photos: Mapped[list["Photo"]] = relationship(
         back_populates="activity", cascade="all, delete-orphan", order_by="Photo.position", lazy="selectin",
     )
+    # Large uploads the job worker is still re-encoding (with the job queue only); loaded when asked.
+    processing_photos: Mapped[list["PendingPhoto"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="PendingPhoto.position", lazy="select",
+    )
 
     @property
     def photos_complete(self) -> bool:
@@ -170,3 +174,18 @@ class Photo(db.Model):
     client_key: Mapped[str | None] = mapped_column(String(64))
 
     activity: Mapped[Activity] = relationship(back_populates="photos")
+
+
+class PendingPhoto(db.Model):
+    """A large upload stored as received, waiting for the job worker to re-encode it
+    (activities/services.py `reencode_pending_photo`): checked like every photo (type, size,
+    pixels), never served. The job turns it into a Photo and deletes the original."""
+
+    __tablename__ = "activity_pending_photo"
+    __table_args__ = (Index("ix_activity_pending_photo_activity_id", "activity_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    original_key: Mapped[str] = mapped_column(String(80), unique=True, info=STORED_FILE)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

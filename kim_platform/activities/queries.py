@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload
 
 from kim_platform import permissions
-from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, Photo
+from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingPhoto, Photo
 from kim_platform.core.pagination import MAX_PAGE, MAX_PER_PAGE, Page, paginate
 from kim_platform.extensions import db
 from kim_platform.kims.models import Kim
@@ -290,6 +290,17 @@ def _facts(activities, with_outline: bool = False) -> tuple[dict[int, ActivityFa
                                            place_label=_place_label(activity.desa_code, path))
         outlines[activity_id] = outline[0] if outline else None
     return facts, outlines
+
+
+def processing_photo_count(activity: Activity) -> int:
+    """Large photos of the report the job worker has not re-encoded yet; no query without the
+    job queue (there are none then)."""
+    from kim_platform.core import queue
+
+    if not queue.enabled():
+        return 0
+    return db.session.scalar(select(func.count()).select_from(PendingPhoto)
+                             .where(PendingPhoto.activity_id == activity.id))
 
 
 def photo_by_key(key: str) -> tuple[Photo, str] | None:

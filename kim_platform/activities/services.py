@@ -4,25 +4,28 @@ Pages, the API and the demo generator come through here; operations flush, the r
 edge commits (core/transaction.py).
 A report whose photos fail leaves nothing behind: files are tied to the transaction.
 """
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import nh3
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from sqlalchemy import func, select, true
 
 from kim_platform import permissions
-from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, Photo
+from kim_platform.activities.models import Activity, ActivityStatus, ActivityType, PendingAction, PendingPhoto, Photo
 from kim_platform.activities.slots import REPORT_CHECK, REPORT_CREATED
 from kim_platform.audit.services import record
-from kim_platform.core import clock, idempotency
+from kim_platform.core import clock, idempotency, queue
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
-from kim_platform.core.images import UploadError, check_pixel_budget, image_pixels, image_variants
-from kim_platform.core.storage import delete_after_commit, save_in_transaction
+from kim_platform.core.images import (ORIGINAL_SUFFIXES, UploadError, check_pixel_budget, image_header, image_pixels,
+                                      image_variants)
+from kim_platform.core.storage import delete_after_commit, save_in_transaction, storage
 from kim_platform.core.text import forbidden_character, text_problem
 from kim_platform.extensions import db
 from kim_platform.kims.services import authorise, check_daily_cap
@@ -39,6 +42,7 @@ MAX_REACH = 100_000_000
 FIELDS = ("title", "date", "type", "description", "desa_code", "lat", "lon", "reach_offline", "reach_online",
           "links", "tags", "late_reason")
 
+log = logging.getLogger(__name__)
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "hr"}
 
@@ -273,22 +277,74 @@ def check_photos(uploads: list[bytes]) -> list[int]:
     return pixels
 
 
+def _in_background(data: bytes) -> str | None:
+    """The suffix to keep `data` under for the job worker to re-encode, or None to re-encode it
+    now: only with the job queue, above KIM_PHOTO_BACKGROUND_BYTES, and in a format kept as is."""
+    if not queue.enabled() or len(data) <= current_app.config["PHOTO_BACKGROUND_BYTES"]:
+        return None
+    return ORIGINAL_SUFFIXES.get(image_header(data, PHOTO_MAX_BYTES)[0])
+
+
 def _store_photos(activity: Activity, uploads: list[bytes], pixels: list[int], start: int = 0) -> None:
     """Decode and store photos already passed by check_photos. The smallest are decoded first:
-    a damaged small file is found before a large one has cost its CPU."""
-    variants = {}
+    a damaged small file is found before a large one has cost its CPU.
+
+    With the job queue, a large upload is stored as received (a private original, already checked
+    for type, size and pixels) and a job re-encodes it: the report is acknowledged at once and
+    shows the photo when the job is done (`reencode_pending_photo`)."""
+    variants, later = {}, {}
     for offset in sorted(range(len(uploads)), key=lambda i: pixels[i]):
+        suffix = _in_background(uploads[offset])
+        if suffix:
+            later[offset] = suffix
+            continue
         try:
             variants[offset] = image_variants(uploads[offset], PHOTO_MAX_BYTES)
         except UploadError as error:
             raise _photo_error(offset + 1, error) from None
     for offset in range(len(uploads)):
+        if offset in later:
+            pending = PendingPhoto(original_key=save_in_transaction(db.session, uploads[offset], later[offset]),
+                                   position=start + offset)
+            activity.processing_photos.append(pending)
+            db.session.flush()
+            queue.enqueue(PHOTO_JOB, {"pending_id": pending.id}, dedup_key=f"{PHOTO_JOB}:{pending.id}")
+            continue
         (full, width, height), (thumb, _, _) = variants[offset]
         activity.photos.append(Photo(
             key=save_in_transaction(db.session, full, ".webp"),
             thumb_key=save_in_transaction(db.session, thumb, ".webp"),
             width=width, height=height, position=start + offset,
         ))
+
+
+PHOTO_JOB = "activities.photo"
+
+
+def reencode_pending_photo(payload: dict) -> None:
+    """The job of a large upload: its photo and thumbnail made and stored, the Photo row added and
+    the original deleted after the commit, all in the job's transaction (core/queue.py): a worker
+    killed halfway leaves the pending photo as it was, and only orphan files for the sweep.
+
+    A file that fails only when decoded (a truncated body: its header passed) cannot be shown; it is
+    dropped, as the report was already acknowledged, and the log says so."""
+    pending = db.session.get(PendingPhoto, payload["pending_id"], with_for_update=True)
+    if pending is None:  # the report (or the photo) was deleted meanwhile
+        return
+    activity = db.session.get(Activity, pending.activity_id)
+    try:
+        (full, width, height), (thumb, _, _) = image_variants(storage().read(pending.original_key), PHOTO_MAX_BYTES)
+    except UploadError as error:
+        log.warning("report %s: photo %s dropped, it cannot be decoded: %s", pending.activity_id, pending.position,
+                    error.message)
+    else:
+        activity.photos.append(Photo(
+            key=save_in_transaction(db.session, full, ".webp"), thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+            width=width, height=height, position=pending.position))
+    activity.updated_at = utcnow()  # pages and caches that follow updated_at see the photo arrive
+    delete_after_commit(db.session, pending.original_key)
+    db.session.delete(pending)
+    db.session.flush()
 
 
 def refresh_last_activity(kim) -> None:
@@ -448,6 +504,9 @@ def delete_activity(actor, activity: Activity) -> None:
     for photo in activity.photos:
         delete_after_commit(db.session, photo.key)
         delete_after_commit(db.session, photo.thumb_key)
+    if queue.enabled():  # originals still waiting for the worker (none without the queue: no query)
+        for pending in activity.processing_photos:
+            delete_after_commit(db.session, pending.original_key)
     _audit(actor, "activity.delete", activity, before=_snapshot(activity))
     kim = activity.kim
     db.session.delete(activity)

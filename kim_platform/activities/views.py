@@ -109,7 +109,8 @@ def detail(activity_id: int):
     facts, outline = queries.report_facts(activity)
     fmap = embed(kim_map((facts.lat, facts.lon), outline, activity.title)) if facts.lat is not None else None
     return render_template("activities/detail.html", activity=activity, facts=facts, type_names=queries.activity_type_names(),
-                           activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS)
+                           activity_map=fmap, post_form=PostForm(), status_labels=STATUS_LABELS,
+                           processing_photos=queries.processing_photo_count(activity))
 
 
 @bp.post("/kegiatan/<int:activity_id>/<action>")

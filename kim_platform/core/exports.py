@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, func, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -39,6 +39,8 @@ from kim_platform.extensions import db
 
 log = logging.getLogger(__name__)
 EXTENSION = "kim_export_kinds"
+BUILD_JOB = "exports.build"
+_BUILD_AFTER_RESPONSE = "kim_exports_to_build"
 
 QUEUED, RUNNING, READY, FAILED = "queued", "running", "ready", "failed"
 STATE_LABELS = {
@@ -85,11 +87,16 @@ class DataExport(db.Model):
 
     @property
     def pending(self) -> bool:
-        return self.state in (QUEUED, RUNNING)
+        """Still to be built (and the queue has not given up on it)."""
+        return self.state in (QUEUED, RUNNING) and export_state(self) != FAILED
 
     @property
     def state_label(self) -> str:
-        return str(STATE_LABELS[self.state])
+        return str(STATE_LABELS[export_state(self)])
+
+    @property
+    def failed(self) -> bool:
+        return export_state(self) == FAILED
 
     def filename(self) -> str:
         return export_kinds()[self.kind].filename(self.params, self.fmt)
@@ -161,11 +168,60 @@ def request_export(kind: str, fmt: str, raw: dict) -> tuple[DataExport, bool]:
 
 
 def schedule_build(export_id: int) -> None:
-    """Build the export once the current transaction commits: by the job queue when configured
-    (kim_platform.core.queue), else after the response in this process."""
+    """Build the export once the current transaction commits: by the job queue's worker when the
+    queue is on (kim_platform.core.queue), else by this process after the response is sent (one
+    node; its own transaction, see `_build_after_response`)."""
     from kim_platform.core import queue
 
-    queue.enqueue("exports.build", {"export_id": export_id}, dedup_key=f"export:{export_id}")
+    if queue.enabled():
+        queue.enqueue(BUILD_JOB, {"export_id": export_id}, dedup_key=f"export:{export_id}")
+    elif has_request_context():
+        g.setdefault(_BUILD_AFTER_RESPONSE, []).append(export_id)
+    else:  # a command: its own caller commits first, then asks build_now
+        db.session.info.setdefault(_BUILD_AFTER_RESPONSE, []).append(export_id)
+
+
+def _build_after_response(response):
+    """after_request (registered before core.transaction's, so it runs after the commit): the
+    exports asked for in this request are built once the answer has gone. A request that failed
+    committed nothing, and a build finds no row then."""
+    ids = g.pop(_BUILD_AFTER_RESPONSE, None)
+    if ids and response.status_code < 400:
+        app = current_app._get_current_object()
+        response.call_on_close(lambda: build_now(app, ids))
+    return response
+
+
+def build_now(app, ids) -> None:
+    """Build exports in this process, each in a transaction of its own; a failure is recorded on
+    the export (the status page says so) and logged, never raised into the server."""
+    from kim_platform.core.transaction import job_transaction
+
+    for export_id in ids:
+        with app.app_context():
+            try:
+                with job_transaction():
+                    build_export(export_id)
+            except Exception as error:  # noqa: BLE001 (recorded on the export and logged)
+                log.exception("export %s could not be built", export_id)
+                with job_transaction():
+                    mark_failed(export_id, f"{type(error).__name__}: {error}")
+            finally:
+                db.session.remove()
+
+
+def export_state(export: DataExport) -> str:
+    """The state to show: the export's own, or failed when the job queue gave up on its build."""
+    if export.state not in (QUEUED, RUNNING):
+        return export.state
+    from kim_platform.core import queue
+
+    if queue.enabled():
+        job_state = db.session.scalar(select(queue.BackgroundJob.state)
+                                      .where(queue.BackgroundJob.dedup_key == f"export:{export.id}"))
+        if job_state == queue.FAILED:
+            return FAILED
+    return export.state
 
 
 def build_export(export_id: int) -> str:
@@ -211,12 +267,14 @@ def purge_old_exports(day) -> str:
 
 
 def init_app(app) -> None:
+    """The build job, the build after the response (before core.transaction's init_app, so that
+    its after_request runs after the commit) and the daily purge."""
     from kim_platform.core import queue
     from kim_platform.core.jobs import daily_task
 
     app.extensions.setdefault(EXTENSION, {})
-    queue.job_handler(app, "exports.build", lambda payload: build_export(int(payload["export_id"])),
-                      on_final_failure=lambda payload, reason: mark_failed(int(payload["export_id"]), reason))
+    queue.job_handler(app, BUILD_JOB, lambda payload: build_export(int(payload["export_id"])))
+    app.after_request(_build_after_response)
     daily_task(app, "exports.purge", 890, purge_old_exports)
 
 

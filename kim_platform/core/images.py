@@ -58,8 +58,19 @@ def _open_lazily(data: bytes, max_bytes: int) -> Image.Image:
 
 def image_pixels(data: bytes, max_bytes: int) -> int:
     """The pixel count of an acceptable upload, read from its header: nothing is decoded."""
-    width, height = _open_lazily(data, max_bytes).size
-    return width * height
+    return image_header(data, max_bytes)[1]
+
+
+def image_header(data: bytes, max_bytes: int) -> tuple[str, int]:
+    """The format (Pillow's name: JPEG, PNG, …) and pixel count of an acceptable upload, from its header."""
+    image = _open_lazily(data, max_bytes)
+    width, height = image.size
+    return image.format, width * height
+
+
+# How an original kept for re-encoding later is stored (core/queue.py jobs): its own format's
+# suffix. Other formats (HEIC, GIF) are re-encoded at once.
+ORIGINAL_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 
 def check_pixel_budget(pixel_counts, limit: int = MAX_PIXELS_PER_REQUEST) -> None:

@@ -10,7 +10,8 @@ A commit that fails becomes a clean error answer, never a success whose change w
 away. The rollback drops the request's queued mail (core/mail.py), deletes its newly written
 files and keeps the files it meant to delete (core/storage.py).
 
-CLI commands that write run their work inside `with cli_transaction():`.
+CLI commands that write run their work inside `with cli_transaction():`, background jobs inside
+`with job_transaction():`.
 """
 import functools
 import logging
@@ -145,6 +146,21 @@ def cli_transaction():
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error.message)) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+@contextmanager
+def job_transaction():
+    """A background job's edge (core/queue.py), and that of work done outside any request or
+    command (a mail enqueued on its own): commit when the block ends, roll back when it raises,
+    and raise again (the job's failure is recorded by the caller)."""
+    from kim_platform.extensions import db
+
+    try:
+        yield db.session
     except BaseException:
         db.session.rollback()
         raise

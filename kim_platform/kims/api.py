@@ -652,7 +652,7 @@ class ExportSchema(ma.Schema):
 
 
 def _export_json(export) -> dict:
-    return {"id": export.id, "state": export.state, "format": export.fmt, "region": export.params.get("region"),
+    return {"id": export.id, "state": core_exports.export_state(export), "format": export.fmt, "region": export.params.get("region"),
             "rows": export.rows, "size_bytes": export.size_bytes, "requested_at": export.requested_at,
             "finished_at": export.finished_at, "status_url": url_for("kims_api.KimExport", export_id=export.id),
             "download_url": url_for("kims.export_download", export_id=export.id) if export.ready else None}

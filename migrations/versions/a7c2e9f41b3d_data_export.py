@@ -1,14 +1,14 @@
 """Large exports built in the background: data_export (core/exports.py).
 
 Revision ID: a7c2e9f41b3d
-Revises: 6db218927d9f
+Revises: a68212dafa60
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "a7c2e9f41b3d"
-down_revision = "6db218927d9f"
+down_revision = "a68212dafa60"
 branch_labels = None
 depends_on = None
 
