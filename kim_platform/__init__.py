@@ -31,8 +31,8 @@ def create_app(config=None) -> Flask:
     # Imported here, not at the top: a module-level `api` would be replaced by the package
     # kim_platform.api as soon as that is first imported.
     from kim_platform.extensions import api
-    from kim_platform.core import (assets, auth, conditional, errors, i18n, jobs, lazy_migrate, mail, navigation, pool,
-                                   queue, replica, security, slots, transaction)
+    from kim_platform.core import (assets, auth, conditional, errors, exports, i18n, jobs, lazy_migrate, mail, navigation,
+                                   pool, queue, replica, security, slots, transaction)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,6 +57,7 @@ def create_app(config=None) -> Flask:
                        "description": "browser session; writes also need the X-CSRFToken header"})
     security.init_app(app)
     queue.init_app(app)  # before transaction: its push after the response runs after the commit
+    exports.init_app(app)  # likewise: an export asked for is built after the commit
     mail.init_app(app)
     transaction.init_app(app)  # after mail: its commit runs first and may drop the queued mail
     auth.init_app(app)
@@ -94,6 +95,7 @@ def _import_models() -> None:
     from kim_platform.campaigns import models as _campaigns  # noqa: F401
     from kim_platform.campaigns import reach_models as _campaign_reach  # noqa: F401
 
+    from kim_platform.core import exports as _exports  # noqa: F401
     from kim_platform.core import jobs as _jobs  # noqa: F401
     from kim_platform.core import queue as _queue  # noqa: F401
     from kim_platform.coverage import models as _coverage  # noqa: F401

@@ -176,6 +176,10 @@ class Config:
         self.MAIL_PASSWORD = env("MAIL_PASSWORD")
         self.MAIL_USE_TLS = env("MAIL_USE_TLS", "1") not in ("0", "false", "no")
         self.MAIL_FROM = env("MAIL_FROM", "Platform KIM <noreply@kim.localhost>")
+        # Large exports (core/exports.py): a file asked for again within this many minutes is the
+        # same file; files are deleted after KIM_EXPORT_KEEP_DAYS.
+        self.EXPORT_MAX_AGE_MIN = int(env("KIM_EXPORT_MAX_AGE_MIN", 60))
+        self.EXPORT_KEEP_DAYS = int(env("KIM_EXPORT_KEEP_DAYS", 2))
         self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
         self.UPLOAD_DIR = env("KIM_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))

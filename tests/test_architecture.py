@@ -30,7 +30,7 @@ def test_the_sweep_learns_the_file_columns_from_the_models():
     assert sorted((c.table.name, c.name) for c in stored_file_columns()) == [
         ("activity_pending_photo", "original_key"), ("activity_photo", "key"), ("activity_photo", "thumb_key"), ("aspiration_photo", "key"),
         ("aspiration_photo", "thumb_key"), ("campaign_material", "key"),
-        ("campaign_material", "thumb_key"), ("kim", "logo_key"), ("kim", "sk_file_key"),
+        ("campaign_material", "thumb_key"), ("data_export", "storage_key"), ("kim", "logo_key"), ("kim", "sk_file_key"),
         ("kim_sk_version", "file_key")]
 
 

@@ -87,6 +87,17 @@ def own_invitation(ctx: Ctx):
     return ctx.invitation or ctx.foreign_invitation
 
 
+def ready_export() -> int:
+    """A built KIM directory file of the sample's Sulawesi Barat."""
+    from kim_platform.core.exports import build_export, request_export
+    from kim_platform.kims.exports import KIND
+
+    export, _ = request_export(KIND, "geojson", {"region": "76"})
+    build_export(export.id)
+    db.session.flush()
+    return export.id
+
+
 def invitation_link(invitation) -> str:
     from kim_platform.kims.services import invitation_token
 
@@ -203,6 +214,13 @@ MATRIX = {
     ("kims.logo", "GET", "sk"): Case(lambda c: f"/berkas/logo/{c.kim.sk_file_key}", frozenset()),
     ("kims.logo", "GET", "photo"): Case(lambda c: f"/berkas/logo/{c.activity.photos[0].key}", frozenset(),
                                         activity_status="hidden"),
+    # The directory file holds public data only: anyone may ask for it, follow it and download it.
+    ("kims.export_request", "GET"): Case("/kim/ekspor", EVERYONE),
+    ("kims.export_request", "POST"): Case("/kim/ekspor", EVERYONE, data={"region": "76", "format": "xlsx"}),
+    ("kims.export_status", "GET"): Case(lambda c: f"/kim/ekspor/{ready_export()}", EVERYONE),
+    ("kims.export_download", "GET"): Case(lambda c: f"/kim/ekspor/{ready_export()}/unduh", EVERYONE),
+    ("kims_api.KimExports", "POST"): Case("/api/v1/kims/exports", EVERYONE, json={"format": "xlsx", "region": "76"}),
+    ("kims_api.KimExport", "GET"): Case(lambda c: f"/api/v1/kims/exports/{ready_export()}", EVERYONE),
     ("kims_api.Kims", "GET"): Case("/api/v1/kims", EVERYONE),
     ("kims_api.Kims", "POST"): Case("/api/v1/kims", LOGGED_IN, json={"name": "x"}),
     ("kims_api.KimItem", "GET"): Case(lambda c: f"/api/v1/kims/{c.kim.id}", EVERYONE),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kim_platform.core.auth import independent_of_session
 from kim_platform.extensions import db
 
-KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,48}\.(webp|jpg|png|pdf)$")
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,48}\.(webp|jpg|png|pdf|geojson|xlsx|csv)$")
 # Column info for a column that holds a storage key: mapped_column(..., info=STORED_FILE).
 STORED_FILE = {"stored_file": True}
 
@@ -75,7 +75,9 @@ def storage() -> LocalStorage:
     return LocalStorage(current_app.config["UPLOAD_DIR"])
 
 
-MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}
+MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf",
+             "geojson": "application/geo+json", "csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def send_stored(key: str, public: bool, download_name: str | None = None):

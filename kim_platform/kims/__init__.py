@@ -6,7 +6,7 @@ def init_app(app) -> None:
     /api/v1/me, and the user directory's "members of a KIM in my province". Templates compare
     statuses with the named constants and show them by their label, never the raw code."""
     from kim_platform.accounts.slots import ACCOUNT_PAGE, API_ME, USER_DIRECTORY_CONNECTED
-    from kim_platform.kims import panels, queries, references
+    from kim_platform.kims import exports, panels, queries, references
     from kim_platform.kims.models import InvitationStatus, KimStatus, status_label
 
     app.jinja_env.globals.update(KimStatus=KimStatus, InvitationStatus=InvitationStatus,
@@ -18,4 +18,5 @@ def init_app(app) -> None:
                           template="kims/_account_invitations.html")
     API_ME.register(app, "kims.memberships", panels.me_memberships, order=10)
     USER_DIRECTORY_CONNECTED.register(app, "kims.members", queries.member_of_a_kim_in, order=10)
+    exports.register(app)  # the directory file (core/exports.py)
     references.register(app)  # a new Kepmendagri re-codes the KIM's desa (regions.references)

@@ -3,7 +3,7 @@ import functools
 import math
 
 import marshmallow as ma
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,12 +13,14 @@ from sqlalchemy import and_, func, null, text
 from kim_platform import permissions
 from kim_platform.api.answers import RawJSON, json_answer, raw_json_answer
 from kim_platform.api.schemas import PaginationArgs, error_responses, page_body, page_schema, with_geojson
+from kim_platform.core import exports as core_exports
 from kim_platform.core import throttle
+from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.sqljson import UrlPattern
 from kim_platform.core.text import PlainText
 from kim_platform.kims import forms as kim_forms
-from kim_platform.kims import mails, queries, services
+from kim_platform.kims import exports, mails, queries, services
 from kim_platform.kims.models import ANGGOTA, INVITATION_STATUSES, MEMBER_ROLES, PENGURUS_POSITIONS, STATUSES, Bidang
 from kim_platform.kims.slots import HEALTH_STATES
 from kim_platform.regions.api import RegionCode
@@ -627,3 +629,59 @@ class InvitationDecline(MethodView):
     def post(self, invitation_id):
         """Decline an invitation to my address (404 for another address's; 409 when answered or expired)."""
         return _answer(invitation_id, "decline")
+
+
+class ExportRequestSchema(ma.Schema):
+    format = ma.fields.String(required=True, validate=ma.validate.OneOf(("geojson", "xlsx")),
+                              metadata={"description": "`geojson` (points, for a GIS) or `xlsx` (a spreadsheet)"})
+    region = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=13), metadata={
+        "description": "region code: its KIMs and those below it; absent or null: the whole of Indonesia"})
+
+
+class ExportSchema(ma.Schema):
+    id = ma.fields.Integer()
+    state = ma.fields.String(metadata={"description": "queued, running, ready or failed"})
+    format = ma.fields.String()
+    region = ma.fields.String(allow_none=True)
+    rows = ma.fields.Integer(allow_none=True, metadata={"description": "KIMs in the file, once ready"})
+    size_bytes = ma.fields.Integer(allow_none=True)
+    requested_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    status_url = ma.fields.String(metadata={"description": "this resource: poll it until `state` is ready"})
+    download_url = ma.fields.String(allow_none=True, metadata={"description": "the file, once ready"})
+
+
+def _export_json(export) -> dict:
+    return {"id": export.id, "state": core_exports.export_state(export), "format": export.fmt, "region": export.params.get("region"),
+            "rows": export.rows, "size_bytes": export.size_bytes, "requested_at": export.requested_at,
+            "finished_at": export.finished_at, "status_url": url_for("kims_api.KimExport", export_id=export.id),
+            "download_url": url_for("kims.export_download", export_id=export.id) if export.ready else None}
+
+
+@blp.route("/exports")
+class KimExports(MethodView):
+    decorators = [limiter.limit("30 per hour", methods=["POST"])]
+
+    @blp.arguments(ExportRequestSchema, error_status_code=400)
+    @blp.response(202, ExportSchema, description="the file is being built: poll `status_url`")
+    @blp.alt_response(200, schema=ExportSchema, description="the same file was built within the hour: "
+                                                          "`download_url` serves it")
+    @error_responses(blp, 400, 422, 429)
+    def post(self, data):
+        """Ask for the KIM directory (public data of verified and inactive KIMs) of a region or of
+        Indonesia as a file, built in the background; the same request within the hour gets the
+        same file."""
+        export, _created = core_exports.request_export(exports.KIND, data["format"], {"region": data["region"]})
+        return _export_json(export), 200 if export.ready else 202
+
+
+@blp.route("/exports/<int:export_id>")
+class KimExport(MethodView):
+    @blp.response(200, ExportSchema)
+    @error_responses(blp, 404)
+    def get(self, export_id):
+        """Where a directory file stands, and its download address once ready."""
+        export = core_exports.get_export(export_id)
+        if export is None or export.kind != exports.KIND:
+            abort(404, message=_("No such export."))
+        return _export_json(export)

@@ -16,6 +16,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     EmailField,
     HiddenField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -23,6 +24,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
+from wtforms import SelectChoice
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
@@ -220,3 +222,12 @@ class InviteForm(FlaskForm):
 
 class JoinForm(FlaskForm):
     code = StringField(_l("Join code"), render_kw={"maxlength": 12, "autocapitalize": "characters"})
+
+
+class ExportForm(FlaskForm):
+    """The directory file: a region (empty: the whole of Indonesia) and a format."""
+
+    region = StringField(_l("Region code (empty: the whole of Indonesia)"),
+                         render_kw={"maxlength": 13, "inputmode": "decimal", "placeholder": "35.07"})
+    format = RadioField(_l("Format"), choices=[SelectChoice("xlsx", _l("XLSX (spreadsheet)")),
+                                               SelectChoice("geojson", _l("GeoJSON (GIS)"))], default="xlsx")

@@ -1,11 +1,12 @@
 """KIM pages: the public list and profiles, registration, editing, members, verification."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from kim_platform import permissions
 from kim_platform.accounts.forms import PostForm
+from kim_platform.core import exports as core_exports
 from kim_platform.core import throttle, transaction
 from kim_platform.core.auth import limiter
 from kim_platform.core.i18n import current_locale
@@ -15,8 +16,8 @@ from kim_platform.core.replica import reads_primary
 from kim_platform.core.storage import KEY_RE, send_stored, storage
 from kim_platform.core.urls import local_referrer
 from kim_platform.kims import forms as kim_forms
-from kim_platform.kims import mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
-from kim_platform.kims.forms import InviteForm, JoinForm, KimForm, RejectForm
+from kim_platform.kims import exports, mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
+from kim_platform.kims.forms import ExportForm, InviteForm, JoinForm, KimForm, RejectForm
 from kim_platform.kims.models import ADMIN, ANGGOTA, KETUA, MEMBER_ROLES, PENGURUS_POSITIONS, STATUS_LABELS, STATUSES
 from kim_platform.kims.services import KimError
 from kim_platform.regions.codes import CODE_RE, LEVELS, is_valid_code
@@ -327,6 +328,51 @@ def join():
             flash(_("You are now a member of %(name)s.", name=kim.name), "success")
             return redirect(url_for("kims.profile", ref=kim.public_ref))
     return render_template("kims/join.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/kim/ekspor", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"])
+def export_request():
+    """Ask for the KIM directory of a region (or of Indonesia) as a file: built in the background,
+    shared with everyone who asks for the same file within the hour (core/exports.py)."""
+    form = ExportForm(region=request.args.get("wilayah", ""))
+    if form.validate_on_submit():
+        try:
+            export, _created = core_exports.request_export(exports.KIND, form.format.data, {"region": form.region.data})
+        except core_exports.ExportError as error:
+            for name, message in error.fields.items():
+                getattr(form, name).errors = [str(message)]
+            if not error.fields:
+                form.region.errors = [str(error.message)]
+        else:
+            return redirect(url_for("kims.export_status", export_id=export.id))
+    return render_template("kims/export_request.html", form=form), 422 if form.errors else 200
+
+
+def _export_or_404(export_id: int):
+    export = core_exports.get_export(export_id)
+    if export is None or export.kind != exports.KIND:
+        abort(404)
+    return export
+
+
+@bp.get("/kim/ekspor/<int:export_id>")
+def export_status(export_id: int):
+    """Where the file stands; the page reloads itself while it is being built (no script needed)."""
+    export = _export_or_404(export_id)
+    response = make_response(render_template("kims/export_status.html", export=export))
+    if export.pending:
+        response.headers["Refresh"] = "5"
+    return response
+
+
+@bp.get("/kim/ekspor/<int:export_id>/unduh")
+def export_download(export_id: int):
+    """The finished file (public data only: any visitor may download it)."""
+    export = _export_or_404(export_id)
+    if not export.ready:
+        return redirect(url_for("kims.export_status", export_id=export.id))
+    return send_stored(export.storage_key, public=True, download_name=export.filename())
 
 
 @bp.get("/verifikasi")
