@@ -107,6 +107,10 @@ class Config:
     DEVICE_COOKIE_LIFETIME = timedelta(days=365)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
+    # Never run a throttled action without its limits: a storage (Redis) that cannot be asked is a
+    # 503 (core/errors.py), not a silent pass nor a per-process count that each node keeps apart.
+    RATELIMIT_SWALLOW_ERRORS = False
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     # Responses are compressed (Flask-Compress) with brotli, else gzip, when the browser accepts it;
     # static files are compressed once per worker by core/assets.py at the highest levels instead.
@@ -151,6 +155,8 @@ class Config:
         # The Redis shared by every node (core/redis.py); unset, each process keeps its own state.
         self.REDIS_URL = env("KIM_REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = env("KIM_RATELIMIT_STORAGE_URI", "memory://")
+        # Lifetime of a tile or export shared in Redis (core/shared_cache.py); its key has the data version.
+        self.REDIS_CACHE_TTL_S = int(env("KIM_REDIS_CACHE_TTL_S", 600))
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))
         self.MAIL_USERNAME = env("MAIL_USERNAME")
