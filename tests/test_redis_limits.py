@@ -174,3 +174,16 @@ def assert_refused_api_en(response):
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
     assert response.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_redis_lost_after_the_check_is_a_503_and_the_action_is_not_kept(make_node, private_redis, kim_with_member):
+    """The limit was checked, the view wrote its report, and Redis went away before Flask-Limiter's
+    after_request read the limit headers: a 503, not a 500, and the report is not committed."""
+    kim, member, _admin = kim_with_member
+    node = make_node(RATELIMIT_STORAGE_URI=private_redis.url, PROPAGATE_EXCEPTIONS=False)
+    node.after_request(lambda response: private_redis.stop() or response)  # runs before the limiter's
+    body = {"title": "Laporan terputus", "date": clock.today().isoformat(), "type": "diskusi",
+            "description": "Warga belajar mengenali hoaks.", "reach_offline": 5}
+    answer = node.test_client().post(f"/api/v1/kims/{kim.id}/activities", json=body, headers=bearer(member))
+    assert_refused_api_en(answer)
+    assert db.session.scalar(select(func.count()).select_from(Activity).where(Activity.kim_id == kim.id)) == 0

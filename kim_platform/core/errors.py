@@ -149,6 +149,10 @@ def handle_limits_unavailable(error: Exception):
     checked before the view runs, and the request's transaction is rolled back on any error answer
     (core/transaction.py), so nothing of the refused action is written. The offline outbox
     (static/js/outbox.js) keeps the report and sends it again later."""
+    from kim_platform.core.auth import limiter
+
+    # The answer carries no limit headers: Flask-Limiter's after_request would ask the storage again.
+    limiter.context.reset()
     cause = getattr(error, "storage_error", error)
     log.warning("Rate-limit storage unavailable on %s %s: %s", request.method, request.path,
                 str(cause).splitlines()[0] if str(cause) else type(cause).__name__)
