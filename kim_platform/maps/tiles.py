@@ -62,6 +62,7 @@ def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int]:
 VERSION_TTL_S = 1.0
 VERSION_KEY = "kim:data-version:"
 _version = {"value": None, "at": 0.0}
+_shared_versions: dict[str, tuple[str, float]] = {}  # database -> (version, until its key expires)
 
 
 def _computed_version() -> str:
@@ -93,8 +94,9 @@ def data_version() -> str:
 
     Without Redis, asked of the database at most once a second per worker. With KIM_REDIS_URL,
     shared by every node: the first node to miss computes it and stores it for a second
-    (`SET NX PX`: a node that lost that race takes the stored value), so all nodes key their tiles
-    alike and ask the database once a second between them.
+    (`SET NX PX`: a node that lost that race takes the stored value); every process then keeps it
+    until that key expires (its PTTL, read with it), so all nodes change versions together, the
+    database is asked once a second between them, and Redis once a second per process.
 
     It is computed from the database the session reads from, the one the tile and export queries
     then read, and shared per database (`_read_database`): a version computed on the primary, ahead
@@ -104,13 +106,20 @@ def data_version() -> str:
     version's read and the answer's."""
     client = shared_cache.usable_redis()
     if client is not None:
-        key = VERSION_KEY + _read_database()
+        database = _read_database()
+        now = time.monotonic()
+        known = _shared_versions.get(database)
+        if known is not None and now < known[1]:
+            return known[0]
+        key = VERSION_KEY + database
         try:
-            value = client.get(key)
+            value, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
             if value is None:
-                value = _computed_version().encode()
-                if not client.set(key, value, px=int(VERSION_TTL_S * 1000), nx=True):
-                    value = client.get(key) or value
+                value, ttl_ms = _computed_version().encode(), int(VERSION_TTL_S * 1000)
+                if not client.set(key, value, px=ttl_ms, nx=True):
+                    stored, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
+                    value = stored or value
+            _shared_versions[database] = (value.decode(), now + max(ttl_ms, 0) / 1000)
             return value.decode()
         except shared_cache.RedisError as error:
             shared_cache.failed(error)
@@ -135,10 +144,16 @@ def condition_version(condition) -> str:
     return known[0]
 
 
+def forget_local_version() -> None:
+    """Forget what this process knows of the versions (tests: another process knows nothing)."""
+    _version["value"] = None
+    _shared_versions.clear()
+    _condition_versions.clear()
+
+
 def forget_version() -> None:
     """Forget the versions known (tests: "one second later"), the shared one of this database too."""
-    _version["value"] = None
-    _condition_versions.clear()
+    forget_local_version()
     client = shared_cache.usable_redis()
     if client is not None:
         try:
