@@ -488,7 +488,8 @@ def test_a_report_refused_with_503_while_redis_is_down_is_sent_once_redis_is_bac
                 phone.outbox(pending=1)
                 phone.page.evaluate("""() => { window.retryDelays = [];
                     new BroadcastChannel("kim-outbox").onmessage = (event) => {
-                      if (event.data && event.data.type === "retry") { window.retryDelays.push(event.data.delay); } }; }""")
+                      if (event.data && event.data.type === "retry") {
+                        window.retryDelays.push(event.data.delay); } }; }""")
                 private_redis.stop()
                 phone.context.set_offline(False)
                 phone.page.wait_for_function("() => window.retryDelays.length > 0", timeout=WAIT)

@@ -3,6 +3,7 @@ and bypassed, never an error, when Redis is down."""
 import logging
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from kim_platform.core import shared_cache
 from kim_platform.coverage import exports
@@ -95,9 +96,13 @@ def test_the_version_is_kept_per_database_read(make_node, redis_url):
     node = make_node(REDIS_URL=redis_url)
     with node.app_context():
         own = tiles.VERSION_KEY + tiles._read_database()
-        assert "application_name" not in own and own.endswith("/" + node.config["SQLALCHEMY_DATABASE_URI"].rsplit("/", 1)[1].split("?")[0])
+        database = make_url(node.config["SQLALCHEMY_DATABASE_URI"]).database
+        assert "application_name" not in own and own.endswith("/" + database)
         redis.Redis.from_url(redis_url).set(tiles.VERSION_KEY + "elsewhere:5432/kim", "aaaaaaaaaaaa")
         assert tiles.data_version() != "aaaaaaaaaaaa"
+        tiles.forget_local_version()
+        redis.Redis.from_url(redis_url).set(own, "bbbbbbbbbbbb")  # no expiry: it would never move again
+        assert tiles.data_version() != "bbbbbbbbbbbb"
 
 
 def test_a_coverage_export_built_by_one_node_is_a_hit_on_the_other(make_node, redis_url):

@@ -114,9 +114,10 @@ def data_version() -> str:
         key = VERSION_KEY + database
         try:
             value, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
-            if value is None:
+            if value is None or ttl_ms == -1:  # missing, or set without an expiry (not by us): renew it
+                missing = value is None
                 value, ttl_ms = _computed_version().encode(), int(VERSION_TTL_S * 1000)
-                if not client.set(key, value, px=ttl_ms, nx=True):
+                if not client.set(key, value, px=ttl_ms, nx=missing):
                     stored, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
                     value = stored or value
             _shared_versions[database] = (value.decode(), now + max(ttl_ms, 0) / 1000)
