@@ -107,6 +107,10 @@ class Config:
     DEVICE_COOKIE_LIFETIME = timedelta(days=365)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
+    # Never run a throttled action without its limits: a storage (Redis) that cannot be asked is a
+    # 503 (core/errors.py), not a silent pass nor a per-process count that each node keeps apart.
+    RATELIMIT_SWALLOW_ERRORS = False
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     # Responses are compressed (Flask-Compress) with brotli, else gzip, when the browser accepts it;
     # static files are compressed once per worker by core/assets.py at the highest levels instead.
@@ -170,6 +174,8 @@ class Config:
         self.JOB_POLL_SECONDS = int(env("KIM_JOB_POLL_SECONDS", 10))
         # With the queue, report photos larger than this are re-encoded by the worker.
         self.PHOTO_BACKGROUND_BYTES = int(env("KIM_PHOTO_BACKGROUND_BYTES", 1536 * 1024))
+        # Lifetime of a tile or export shared in Redis (core/shared_cache.py); its key has the data version.
+        self.REDIS_CACHE_TTL_S = int(env("KIM_REDIS_CACHE_TTL_S", 600))
         self.MAIL_SERVER = env("MAIL_SERVER")
         self.MAIL_PORT = int(env("MAIL_PORT", 587))
         self.MAIL_USERNAME = env("MAIL_USERNAME")

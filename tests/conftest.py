@@ -401,3 +401,96 @@ def redis_url():
     yield url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def make_node(app, transaction, tmp_path):
+    """Factory: another app node (its own create_app(), as on another machine) with `overrides`
+    (REDIS_URL, RATELIMIT_STORAGE_URI, …), reading and writing in this test's transaction.
+
+    Flask-Limiter has one storage per process, set by the last init_app: the nodes of a test share
+    it whatever their configuration, so a test that shows limits shared across nodes must show the
+    counts surviving a new storage object (a node started later); the session app's own storage is
+    put back at the end."""
+    storage, strategy = limiter._storage, limiter._limiter
+    nodes = []
+
+    def make(**overrides):
+        node = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path / "uploads"),
+                           "MAIL_OUTBOX": str(tmp_path / "mail"), **overrides})
+        node.test_client_class = IsolatedClient
+        with node.app_context():
+            nodes.append((node, db.engines[None]))
+            db.engines[None] = transaction
+        return node
+
+    yield make
+    for node, engine in nodes:
+        with node.app_context():
+            db.engines[None] = engine
+            engine.dispose()
+        client = node.extensions.get("kim_redis")
+        if client is not None:
+            client.close()
+    limiter._storage, limiter._limiter = storage, strategy
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, that the test stops and starts again."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.folder = folder
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if self.process.poll() is not None:
+                    pytest.fail("redis-server exited at start")
+                import time
+
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not answer")
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A started PrivateRedis (Debian's redis-server, as `make test` uses), stopped at the end."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (Debian package redis-server)")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()

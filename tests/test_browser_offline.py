@@ -8,6 +8,7 @@ localhost or 127.0.0.1) with its own database connections, so these tests commit
 remove them afterwards. Each test gets a fresh browser profile in tmp_path, so closing and
 relaunching the browser keeps its IndexedDB, its service worker and its remembered login.
 """
+import contextlib
 import io
 import socket
 import threading
@@ -15,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
+from flask import request
 from werkzeug.serving import make_server
 
 from kim_platform import create_app
@@ -52,9 +54,16 @@ def _free_port() -> int:
 
 @pytest.fixture
 def offline_app(tmp_path):
+    with serve_offline_app(tmp_path) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_offline_app(tmp_path, **overrides):
+    """The app served on a free port, with a volunteer of a verified KIM (committed, removed after)."""
     limiter.reset()
     app = create_app({"TESTING": True, "UPLOAD_DIR": str(tmp_path / "uploads"),
-                      "MAIL_OUTBOX": str(tmp_path / "mail"), "OFFLINE_APP_VERSION": "1"})
+                      "MAIL_OUTBOX": str(tmp_path / "mail"), "OFFLINE_APP_VERSION": "1", **overrides})
     with app.app_context():
         user = User(name="Relawan Luring", email=EMAIL, password_hash=hash_password(PASSWORD),
                     email_verified_at=utcnow())
@@ -459,3 +468,41 @@ def test_a_report_waits_for_the_volunteer_to_log_in_again(offline_app, tmp_path)
         phone.close()
     assert _reports(app, kim_id) == [("Laporan sesudah sesi habis", "published", 1)]
     assert not errors, errors
+
+
+def test_a_report_refused_with_503_while_redis_is_down_is_sent_once_redis_is_back(private_redis, tmp_path):
+    """Redis stopped: posting answers 503 with Retry-After (its limits cannot be checked, core/errors.py);
+    the outbox keeps the report waiting, waits at least what Retry-After says, and sends it, once,
+    when Redis is back."""
+    storage = limiter._storage, limiter._limiter  # one limiter per process: put the suite's back after
+    try:
+        with serve_offline_app(tmp_path, RATELIMIT_STORAGE_URI=private_redis.url) as (app, base, kim_id):
+            answers = []
+            app.after_request(lambda response: answers.append((request.method, request.path, response.status_code))
+                              or response)
+            with playwright_api.sync_playwright() as p:
+                phone = Phone(p, tmp_path / "profile", base)
+                phone.login()
+                phone.context.set_offline(True)
+                phone.write_report("Rapat warga soal hoaks", PHOTOS[:1])
+                phone.outbox(pending=1)
+                phone.page.evaluate("""() => { window.retryDelays = [];
+                    new BroadcastChannel("kim-outbox").onmessage = (event) => {
+                      if (event.data && event.data.type === "retry") {
+                        window.retryDelays.push(event.data.delay); } }; }""")
+                private_redis.stop()
+                phone.context.set_offline(False)
+                phone.page.wait_for_function("() => window.retryDelays.length > 0", timeout=WAIT)
+                refused = [a for a in answers if a[0] == "POST" and a[1].endswith("/activities")]
+                assert refused and {status for _, _, status in refused} == {503}
+                assert min(phone.page.evaluate("window.retryDelays")) >= 5000  # the server's Retry-After
+                expect(phone.page.locator("#outbox-pending .outbox-state")).to_have_text(["menunggu sinyal"])
+                assert _reports(app, kim_id) == []
+                private_redis.start()
+                phone.outbox(pending=0, sent=1)
+                errors = [e for e in phone.errors if "503" not in e]
+                phone.close()
+            assert _reports(app, kim_id) == [("Rapat warga soal hoaks", "published", 1)]
+            assert not errors, errors
+    finally:
+        limiter._storage, limiter._limiter = storage

@@ -8,6 +8,9 @@ from werkzeug.exceptions import HTTPException
 # Stable machine-readable codes for clients; the message is for people.
 # A CSRF refusal (400): the token is stale or missing; the input itself may be fine.
 CSRF_FAILED = "csrf_failed"
+# A 503 for a throttled action whose rate limits could not be checked (their Redis is down): the
+# input may be fine, send it again after Retry-After. (A 503 for the database says "unavailable".)
+SERVICE_UNAVAILABLE = "service_unavailable"
 
 ERROR_CODES = {
     400: "bad_request",

@@ -126,6 +126,15 @@ def independent_of_session(response):
     return response
 
 
+def limit_storage_options(uri: str | None) -> dict:
+    """Options of the limits' storage: every failure of a Redis storage raised as limits'
+    StorageError (the one exception core/errors.py answers with a 503), with the waits of
+    core/redis.py, so a Redis that is down or hung costs a throttled request at most seconds."""
+    if not uri or not uri.startswith(("redis", "valkey")):
+        return {}
+    return {"wrap_exceptions": True, "socket_connect_timeout": 0.5, "socket_timeout": 2.0}
+
+
 def init_app(app) -> None:
     app.session_interface = CookieSessionInterface()
     login_manager.init_app(app)
@@ -134,6 +143,7 @@ def init_app(app) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # logins live in login_session rows instead
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", limit_storage_options(app.config.get("RATELIMIT_STORAGE_URI")))
     limiter.init_app(app)
 
     @login_manager.user_loader

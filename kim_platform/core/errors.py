@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kim_platform.core.api_errors import CSRF_FAILED, api_error_response, json_error
+from kim_platform.core.api_errors import CSRF_FAILED, SERVICE_UNAVAILABLE, api_error_response, json_error
 from kim_platform.core.domain import DomainError
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ def wants_json() -> bool:
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
+    if status == 500 and limits_unavailable(getattr(error, "original_exception", None)):
+        # The limit was checked, then Redis went away before Flask-Limiter's after_request read the
+        # headers' figures: that exception reaches Flask outside the view, as this 500.
+        return handle_limits_unavailable(error.original_exception)
     if status == 403:
         security_log.warning("403 for user %s on %s %s", getattr(current_user, "id", None),
                              request.method, request.path)
@@ -124,6 +128,44 @@ def handle_database_unavailable(error: Exception):
     return page, 503, headers
 
 
+LIMITS_UNAVAILABLE_MESSAGE = _l("The service is busy or unavailable right now. Nothing was changed; "
+                                "please try again in a moment.")
+LIMITS_RETRY_AFTER_S = 5
+
+
+def limits_unavailable(error) -> bool:
+    """The rate limits' storage (Redis, KIM_RATELIMIT_STORAGE_URI) could not be asked.
+
+    core/auth.py has Flask-Limiter raise every storage failure as limits' StorageError, and never
+    swallow it or fall back to per-process memory: a throttled action (login, registration, password
+    reset, every posting action) must not run without its limits."""
+    from limits.errors import StorageError
+
+    return isinstance(error, StorageError)
+
+
+def handle_limits_unavailable(error: Exception):
+    """503 with Retry-After for a throttled action whose limits could not be checked. The limit is
+    checked before the view runs, and the request's transaction is rolled back on any error answer
+    (core/transaction.py), so nothing of the refused action is written. The offline outbox
+    (static/js/outbox.js) keeps the report and sends it again later."""
+    from kim_platform.core.auth import limiter
+
+    # The answer carries no limit headers: Flask-Limiter's after_request would ask the storage again.
+    limiter.context.reset()
+    cause = getattr(error, "storage_error", error)
+    log.warning("Rate-limit storage unavailable on %s %s: %s", request.method, request.path,
+                str(cause).splitlines()[0] if str(cause) else type(cause).__name__)
+    headers = {"Retry-After": str(LIMITS_RETRY_AFTER_S)}
+    message = str(LIMITS_UNAVAILABLE_MESSAGE)
+    if wants_json():
+        response = json_error(503, message, code=SERVICE_UNAVAILABLE)
+        response.headers.update(headers)
+        return response
+    body = render_template("errors/error.html", status=503, title=TITLES[503], message=message, detail=None)
+    return body, 503, headers
+
+
 # unique, foreign key and exclusion violations: another request changed the same rows first
 CONFLICT_SQLSTATES = frozenset({"23505", "23503", "23P01"})
 
@@ -150,6 +192,8 @@ def handle_unexpected(error: Exception):
         return handle_http_exception(error)
     if database_unavailable(error):
         return handle_database_unavailable(error)
+    if limits_unavailable(error):
+        return handle_limits_unavailable(error)
     if is_conflict(error):
         return handle_conflict(error)
     log.exception("Unhandled error on %s %s", request.method, request.path)

@@ -1,6 +1,6 @@
-"""Coverage tables as CSV (UTF-8 with BOM, for Excel), XLSX and GeoJSON, cached per worker."""
+"""Coverage tables as CSV (UTF-8 with BOM, for Excel), XLSX and GeoJSON, cached per worker (and shared
+by the nodes through Redis when KIM_REDIS_URL is set)."""
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import text
 
+from kim_platform.core import shared_cache
 from kim_platform.core.cache import LruCache
 from kim_platform.extensions import db
 from kim_platform.regions.queries import former_codes
@@ -15,6 +16,7 @@ from kim_platform.regions.queries import former_codes
 # A national GeoJSON costs about half a second of PostGIS and weighs ~2 MB; the provinces,
 # kabupaten and kecamatan exports people actually download fit in a few dozen entries.
 cache = LruCache(capacity=48)
+shared = shared_cache.SharedCache("export", cache)  # across nodes with KIM_REDIS_URL
 
 COLUMNS = ("code", "name", "level", "desa_total", "desa_covered", "coverage_pct", "desa_active", "active_pct",
            "kim_verified", "kim_active", "activities_window", "activities_previous", "activities_delta",
@@ -77,8 +79,4 @@ def as_geojson(rows, as_of: date) -> bytes:
 def cached(key: tuple, build: Callable[[], bytes]) -> tuple[bytes, str]:
     """(file, ETag) for `key`, built once. The key carries the data version and the day, so a
     change to any KIM or report, or a new day (the window moves), is a new entry."""
-    body = cache.get(key)
-    if body is None:
-        body = build()
-        cache.put(key, body)
-    return body, hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()[:20]
+    return shared.get_or_build(key, build), shared_cache.digest(key)

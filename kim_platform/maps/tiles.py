@@ -1,4 +1,5 @@
-"""Mapbox vector tiles built by PostGIS (ST_AsMVT), with a small in-process cache.
+"""Mapbox vector tiles built by PostGIS (ST_AsMVT), with a small in-process cache (shared by the
+nodes through Redis when KIM_REDIS_URL is set, core/shared_cache.py).
 
 KIM points are aggregated on the server at low zoom (counts per kabupaten/kota up to z7,
 per kecamatan up to z10) and sent one by one from z11, so no tile carries tens of
@@ -17,10 +18,10 @@ from sqlalchemy.orm import aliased
 
 from kim_platform import permissions
 from kim_platform.activities.models import Activity
-from kim_platform.core import clock
+from kim_platform.core import clock, shared_cache
 from kim_platform.core.cache import LruCache
 from kim_platform.core.replica import PRIMARY, database_in_use
-from kim_platform.extensions import db
+from kim_platform.extensions import REPLICA_BIND, db
 from kim_platform.kims.models import Kim
 from kim_platform.kims.queries import DEFAULT_HIDDEN_STATUSES
 from kim_platform.maps.slots import TILE_FILTERS
@@ -60,30 +61,78 @@ def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 
 VERSION_TTL_S = 1.0
+VERSION_KEY = "kim:data-version:"
 _version = {"value": None, "at": 0.0}
 _replica_version = {"value": None, "at": 0.0}
+_shared_versions: dict[str, tuple[str, float]] = {}  # database -> (version, until its key expires)
 
 
-def data_version() -> str:
-    """Changes whenever a KIM or a report changes (two index-only lookups and a sequence read),
-    asked at most once a second per worker: a map or an export may show a change one second
-    late, and cached answers cost no query.
+def _computed_version() -> str:
+    """The version of what the session reads now: two index-only lookups and a sequence read.
 
     The coverage triggers append a `coverage_delta` row for every change to the figures,
     deletions included (which leave the latest `updated_at` as it was), so its sequence moves
     with them. Its `is_called` is read too: a sequence that never gave a value shows
     last_value 1, and so does it after the first nextval(); only `is_called` tells them apart
-    (a fresh database missed its first change of the figures)."""
+    (a fresh database missed its first change of the figures). The value is a hash of that
+    state, so a primary and a replica that replayed up to it give the same version."""
+    kims = db.session.scalar(select(func.max(Kim.updated_at)))
+    reports = db.session.scalar(select(func.max(Activity.updated_at)))
+    figures = tuple(db.session.execute(text("SELECT last_value, is_called FROM coverage_delta_id_seq")).first())
+    state = f"{kims}|{reports}|{figures}"
+    return hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def _read_database() -> str:
+    """The database the session reads from (host:port/name of its bind, without user or options
+    such as application_name, which differ between nodes that read the same server)."""
+    engine = db.engine if database_in_use() == PRIMARY else db.engines[REPLICA_BIND]
+    url = engine.url
+    return f"{url.host}:{url.port}/{url.database}"
+
+
+def data_version() -> str:
+    """Changes whenever a KIM or a report changes; a map or an export may show a change one
+    second late, and cached answers cost no query.
+
+    Without Redis, asked of the database at most once a second per worker. With KIM_REDIS_URL,
+    shared by every node: the first node to miss computes it and stores it for a second
+    (`SET NX PX`: a node that lost that race takes the stored value); every process then keeps it
+    until that key expires (its PTTL, read with it), so all nodes change versions together, the
+    database is asked once a second between them, and Redis once a second per process.
+
+    It is computed from the database the session reads from, the one the tile and export queries
+    then read, and shared per database (`_read_database`): a version computed on the primary, ahead
+    of a lagging replica, would otherwise key tiles built from the replica's older rows, and keep
+    those stale tiles under the new version. Read the other way round, a version never runs ahead
+    of the data of the answers stored under it: the database only moves forward between the
+    version's read and the answer's."""
+    client = shared_cache.usable_redis()
+    if client is not None:
+        database = _read_database()
+        now = time.monotonic()
+        known = _shared_versions.get(database)
+        if known is not None and now < known[1]:
+            return known[0]
+        key = VERSION_KEY + database
+        try:
+            value, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
+            if value is None or ttl_ms == -1:  # missing, or set without an expiry (not by us): renew it
+                missing = value is None
+                value, ttl_ms = _computed_version().encode(), int(VERSION_TTL_S * 1000)
+                if not client.set(key, value, px=ttl_ms, nx=missing):
+                    stored, ttl_ms = client.pipeline(transaction=False).get(key).pttl(key).execute()
+                    value = stored or value
+            _shared_versions[database] = (value.decode(), now + max(ttl_ms, 0) / 1000)
+            return value.decode()
+        except shared_cache.RedisError as error:
+            shared_cache.failed(error)
     now = time.monotonic()
     # One version per database a request may read (core/replica.py): a tile built from a replica a
     # moment behind must not be cached under the primary's newer version.
     version = _version if database_in_use() == PRIMARY else _replica_version
     if version["value"] is None or now - version["at"] > VERSION_TTL_S:
-        kims = db.session.scalar(select(func.max(Kim.updated_at)))
-        reports = db.session.scalar(select(func.max(Activity.updated_at)))
-        figures = tuple(db.session.execute(text("SELECT last_value, is_called FROM coverage_delta_id_seq")).first())
-        state = f"{kims}|{reports}|{figures}"
-        version["value"] = hashlib.sha1(state.encode(), usedforsecurity=False).hexdigest()[:12]
+        version["value"] = _computed_version()
         version["at"] = now
     return version["value"]
 
@@ -103,10 +152,23 @@ def condition_version(condition) -> str:
     return known[0]
 
 
-def forget_version() -> None:
+def forget_local_version() -> None:
+    """Forget what this process knows of the versions (tests: another process knows nothing)."""
     _version["value"] = None
     _replica_version["value"] = None
+    _shared_versions.clear()
     _condition_versions.clear()
+
+
+def forget_version() -> None:
+    """Forget the versions known (tests: "one second later"), the shared one of this database too."""
+    forget_local_version()
+    client = shared_cache.usable_redis()
+    if client is not None:
+        try:
+            client.delete(VERSION_KEY + _read_database())
+        except shared_cache.RedisError as error:
+            shared_cache.failed(error)
 
 
 def tile_conditions(filters: dict) -> list:
@@ -269,6 +331,8 @@ class TileCache(LruCache):
 
 
 cache = TileCache()
+# With KIM_REDIS_URL, tiles are shared by the nodes; the LRU above stays in front of Redis.
+shared = shared_cache.SharedCache("tile", cache)
 
 
 def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[bytes, str, bool]:
@@ -280,13 +344,12 @@ def cached_tile(layer: str, z: int, x: int, y: int, viewer, **filters) -> tuple[
     conditions = tile_conditions(filters) if layer == "kims" and filters.get("health") else []
     key = (layer, version, z, x, y, visibility_class, tuple(sorted((k, str(v)) for k, v in filters.items() if v)),
            tuple((c.name, condition_version(c)) for c in conditions))
-    etag = hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()[:20]
-    body = cache.get(key)
-    if body is None:
+
+    def build() -> bytes:
         raw = kim_tile(z, x, y, viewer, conditions=conditions, **filters) if layer == "kims" else region_tile(z, x, y)
-        body = gzip.compress(raw, compresslevel=6) if raw else b""
-        cache.put(key, body)
-    return body, etag, visibility_class == "public"
+        return gzip.compress(raw, compresslevel=6) if raw else b""
+
+    return shared.get_or_build(key, build), shared_cache.digest(key), visibility_class == "public"
 
 
 def region_at(lat: float, lon: float, z: int) -> dict | None:

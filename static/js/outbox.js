@@ -237,7 +237,17 @@
 
   /* ---- sending ---- */
 
-  function NetworkDown() { this.name = "NetworkDown"; }
+  /* Not the entry's fault: no network, or the server asks to come back later (429, any 5xx: a 503
+     when the platform's Redis or database is away). The entry stays queued; `retryAfter` (ms) is the
+     server's Retry-After, the least wait before the next try. */
+  function NetworkDown(retryAfter) { this.name = "NetworkDown"; this.retryAfter = retryAfter || 0; }
+
+  function retryAfterMs(response) {
+    var value = response.headers && response.headers.get("Retry-After");
+    if (!value) { return 0; }
+    var ms = /^\s*\d+\s*$/.test(value) ? parseInt(value, 10) * 1000 : Date.parse(value) - Date.now();
+    return isFinite(ms) && ms > 0 ? Math.min(ms, 600000) : 0;
+  }
 
   function request(url, options) {
     options = options || {};
@@ -245,7 +255,7 @@
     options.cache = "no-store";
     options.headers = Object.assign({ "Accept": "application/json" }, options.headers || {});
     return root.fetch(url, options).then(function (response) {
-      if (response.status === 429 || response.status >= 500) { throw new NetworkDown(); }
+      if (response.status === 429 || response.status >= 500) { throw new NetworkDown(retryAfterMs(response)); }
       return response.text().then(function (text) {
         var body = null;
         try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
@@ -397,10 +407,11 @@
     }));
   }
 
-  function scheduleRetry() {
+  function scheduleRetry(atLeast) {
     if (retryTimer || !root.setTimeout) { return; }
-    announce({ type: "retry", delay: retryDelay });
-    retryTimer = root.setTimeout(function () { retryTimer = null; sync(); }, retryDelay);
+    var delay = Math.max(retryDelay, atLeast || 0);
+    announce({ type: "retry", delay: delay });
+    retryTimer = root.setTimeout(function () { retryTimer = null; sync(); }, delay);
     retryDelay = Math.min(retryDelay * 2, 60000);
   }
 
@@ -444,7 +455,7 @@
       return pending().then(function (items) {
         return markAll(items.filter(function (i) { return i.state === "sending"; }), "waiting");
       }).then(function () {
-        scheduleRetry();
+        scheduleRetry(error.retryAfter);
         return { sent: 0, dropped: true };
       });
     });
