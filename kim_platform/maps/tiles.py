@@ -87,7 +87,7 @@ def _read_database() -> str:
     """The database the session reads from (host:port/name of its bind, without user or options
     such as application_name, which differ between nodes that read the same server)."""
     engine = db.engine if database_in_use() == PRIMARY else db.engines[REPLICA_BIND]
-    url = engine.url
+    url = engine.engine.url  # an Engine, or the connection the tests bind (its .engine)
     return f"{url.host}:{url.port}/{url.database}"
 
 
