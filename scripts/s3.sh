@@ -26,10 +26,23 @@ weed=${KIM_S3_WEED:-$here/.venv/bin/weed}
 
 die() { echo "s3.sh: $*" >&2; exit 1; }
 
-# HTTP status of a signed HEAD of the bucket: 200 once the store is up with its bucket.
-bucket_status() {
+signed() {
     curl -s -o /dev/null -w "%{http_code}" --max-time 2 --aws-sigv4 "aws:amz:$region:s3" \
-        -u "$access_key:$secret_key" -I "http://127.0.0.1:$port/$bucket" || true
+        -u "$access_key:$secret_key" "$@" || true
+}
+
+# HTTP status of a signed HEAD of the bucket: 200 once the store is up with its bucket.
+bucket_status() { signed -I "http://127.0.0.1:$port/$bucket"; }
+
+# Ready for the app: an object can be written and read back. The bucket answers as soon as the
+# filer does, but reads fail until the volume server has registered its volumes with the master.
+ready() {
+    local probe="http://127.0.0.1:$port/$bucket/.s3sh-ready"
+    # curl signs the payload but sends no x-amz-content-sha256, which S3 requires for a body.
+    local digest
+    digest=$(printf ready | sha256sum | cut -d' ' -f1)
+    [ "$(signed -X PUT -H "x-amz-content-sha256: $digest" --data-binary ready "$probe")" = 200 ] && [ "$(signed "$probe")" = 200 ] \
+        && [ "$(signed -X DELETE "$probe")" = 204 ]
 }
 
 running_pid() {
@@ -61,7 +74,7 @@ JSON
         -s3.config="$dir/s3.json" -bucket="$bucket" </dev/null >"$dir/weed.log" 2>&1 &
     echo $! >"$dir/weed.pid"
     for _ in $(seq 150); do
-        if [ "$(bucket_status)" = 200 ]; then
+        if [ "$(bucket_status)" = 200 ] && ready; then
             echo "s3.sh: started on 127.0.0.1:$port (bucket $bucket, data in $dir)"
             return 0
         fi
