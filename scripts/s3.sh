@@ -19,8 +19,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 port=${KIM_S3_PORT:-5343}
 dir=${KIM_S3_DIR:-$here/instance/s3}
 bucket=${KIM_S3_BUCKET:-kim}
-access_key=${KIM_S3_ACCESS_KEY_ID:-kim-dev}
-secret_key=${KIM_S3_SECRET_ACCESS_KEY:-kim-dev-secret}
+access_key=${KIM_S3_ACCESS_KEY_ID:-kim-cluster}
+secret_key=${KIM_S3_SECRET_ACCESS_KEY:-kim-cluster-secret}
 region=${KIM_S3_REGION:-us-east-1}
 weed=${KIM_S3_WEED:-$here/.venv/bin/weed}
 
