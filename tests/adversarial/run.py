@@ -134,7 +134,7 @@ def post_report(port: int, poster, with_photo: bool, title: str) -> tuple[int, d
 def stored_keys(app) -> set[str]:
     from kim_platform.core.storage import storage
 
-    return set(storage().keys())
+    return set(storage().keys_older_than(float("-inf")))  # every file, leftover .part ones too
 
 
 def check_crash(app) -> bool:
