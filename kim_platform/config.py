@@ -188,6 +188,15 @@ class Config:
         self.EXPORT_KEEP_DAYS = int(env("KIM_EXPORT_KEEP_DAYS", 2))
         self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
         self.UPLOAD_DIR = env("KIM_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
+        # Where stored files live (core/storage.py): "local" (UPLOAD_DIR, one machine) or "s3" (a
+        # bucket every node shares). Unset S3 keys leave credentials to boto3's own chain.
+        self.STORAGE = env("KIM_STORAGE", "local")
+        self.S3_ENDPOINT_URL = env("KIM_S3_ENDPOINT_URL") or None
+        self.S3_BUCKET = env("KIM_S3_BUCKET") or None
+        self.S3_ACCESS_KEY_ID = env("KIM_S3_ACCESS_KEY_ID") or None
+        self.S3_SECRET_ACCESS_KEY = env("KIM_S3_SECRET_ACCESS_KEY") or None
+        self.S3_REGION = env("KIM_S3_REGION", "us-east-1")
+        self.S3_PREFIX = env("KIM_S3_PREFIX", "")
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
         # The public address every absolute link (mails, feeds, share tags) is built from; never the
         # request's Host. Required in production (load_config), a local default otherwise.
@@ -267,3 +276,12 @@ def load_config(app, config=None) -> None:
                                "https://kim.example.id): mails and feeds link to it")
         app.config["BASE_URL"] = DEVELOPMENT_BASE_URL
     app.config["BASE_URL"] = normalise_base_url(app.config["BASE_URL"])
+    if app.config.get("STORAGE", "local") not in ("local", "s3"):
+        raise RuntimeError(f"KIM_STORAGE must be 'local' or 's3', not {app.config['STORAGE']!r}")
+    if app.config.get("STORAGE") == "s3" and not app.config.get("S3_BUCKET"):
+        raise RuntimeError("KIM_STORAGE=s3 needs KIM_S3_BUCKET (and KIM_S3_ENDPOINT_URL unless on AWS)")
+    prefix = app.config.get("S3_PREFIX") or ""
+    if prefix and (prefix.startswith("/") or not prefix.endswith("/")):
+        raise RuntimeError(f"KIM_S3_PREFIX must look like 'kim/' (no leading slash, one trailing), not {prefix!r}")
+    if app.config.get("ALLOWED_HOSTS") is None and app.config["KIM_ENV"] == "production":
+        app.config["ALLOWED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]

@@ -494,3 +494,74 @@ def private_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+class S3Server:
+    """The project's S3-compatible store (scripts/s3.sh: SeaweedFS) on a port and folder of its own."""
+
+    ACCESS_KEY, SECRET_KEY, BUCKET, REGION = "kim-test", "kim-test-secret", "kim", "us-east-1"
+
+    def __init__(self, port: int, directory: Path):
+        self.port, self.directory = port, directory
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def _script(self, command: str) -> None:
+        env = {**os.environ, "KIM_S3_PORT": str(self.port), "KIM_S3_DIR": str(self.directory),
+               "KIM_S3_BUCKET": self.BUCKET, "KIM_S3_ACCESS_KEY_ID": self.ACCESS_KEY,
+               "KIM_S3_SECRET_ACCESS_KEY": self.SECRET_KEY, "KIM_S3_REGION": self.REGION}
+        result = subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "s3.sh"), command], env=env,
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            pytest.fail(f"scripts/s3.sh {command} failed: {result.stdout}{result.stderr}")
+
+    def start(self) -> "S3Server":
+        self._script("start")
+        return self
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def config(self, prefix: str = "") -> dict:
+        """App settings storing files in this server's bucket under `prefix` (`t-…/`)."""
+        return {"STORAGE": "s3", "S3_ENDPOINT_URL": self.endpoint, "S3_BUCKET": self.BUCKET,
+                "S3_ACCESS_KEY_ID": self.ACCESS_KEY, "S3_SECRET_ACCESS_KEY": self.SECRET_KEY,
+                "S3_REGION": self.REGION, "S3_PREFIX": prefix}
+
+
+def free_s3_port(offset: int = 0) -> int:
+    """A base port whose range scripts/s3.sh takes (the port, the next eight, and +10008) is free:
+    KIM_TEST_S3_PORT + `offset` when set, else a random one (test processes and CI runs side by side)."""
+    import random
+    import socket
+
+    if os.environ.get("KIM_TEST_S3_PORT"):
+        return int(os.environ["KIM_TEST_S3_PORT"]) + offset
+    for _ in range(100):
+        base = random.randrange(20000, 29990)
+        try:
+            for port in [*range(base, base + 9), base + 10008]:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for the S3 server")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """The suite's S3 server (SeaweedFS, started through scripts/s3.sh, stopped at the end)."""
+    server = S3Server(free_s3_port(), tmp_path_factory.mktemp("s3"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_app(app, s3_server, monkeypatch):
+    """The test app storing files in the suite's S3 server, under a prefix of this test alone."""
+    import secrets as random_names
+
+    for name, value in s3_server.config(f"t-{random_names.token_hex(6)}/").items():
+        monkeypatch.setitem(app.config, name, value)
+    return app

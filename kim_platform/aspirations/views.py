@@ -27,7 +27,7 @@ from kim_platform.aspirations.models import (
 from kim_platform.core import clock, throttle, transaction
 from kim_platform.core.clock import utcnow
 from kim_platform.core.domain import DomainError
-from kim_platform.core.storage import KEY_RE, send_stored, storage
+from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.kims.queries import get_kim_by_ref
 from kim_platform.regions.codes import is_valid_code
 
@@ -240,7 +240,7 @@ def act(item_id: int):
 def photo(key: str):
     """Evidence: visible exactly when its item is; never publicly cached."""
     found = queries.photo_by_key(key) if KEY_RE.match(key) else None
-    if found is None or not permissions.aspiration_visible(current_user, found.aspiration) or not storage().exists(key):
+    if found is None or not permissions.aspiration_visible(current_user, found.aspiration):
         abort(404)
     return send_stored(key, public=False)
 

@@ -14,7 +14,7 @@ from kim_platform.core.auth import limiter
 from kim_platform.core.domain import DomainError
 from kim_platform.core.i18n import current_locale
 from kim_platform.core.pagination import int_arg
-from kim_platform.core.storage import KEY_RE, send_stored, storage
+from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.kims.queries import bidang_list, get_kim
 from kim_platform.regions.codes import is_valid_code
 
@@ -162,7 +162,7 @@ def upload(campaign_id: int):
 def material(key: str):
     """A campaign's material: visible exactly when the campaign is (cached when it is public)."""
     found = queries.material_by_key(key) if KEY_RE.match(key) else None
-    if found is None or not permissions.campaign_visible(current_user, found.campaign) or not storage().exists(key):
+    if found is None or not permissions.campaign_visible(current_user, found.campaign):
         abort(404)
     return send_stored(key, public=permissions.campaign_visible(None, found.campaign))
 

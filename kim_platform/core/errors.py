@@ -107,10 +107,11 @@ def database_unavailable(error: Exception) -> bool:
         isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
-def handle_database_unavailable(error: Exception):
+def handle_database_unavailable(error: Exception, what: str = "Database"):
     """503 with Retry-After. The page is rendered without the base layout, which would ask the
     database who is logged in; the pool's pre-ping reconnects on the next request."""
-    log.warning("Database unavailable on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+    log.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
+                (str(error).splitlines() or [type(error).__name__])[0])
     headers = {"Retry-After": "5"}
     if wants_json():
         from werkzeug.exceptions import ServiceUnavailable
@@ -187,6 +188,12 @@ def handle_conflict(error: Exception):
     return handle_http_exception(Conflict())
 
 
+def handle_storage_unavailable(error: Exception):
+    """The file store is away (core/storage.StorageUnavailable): the same 503 as a lost database.
+    The request's transaction rolls back at the edge, so an upload saves nothing."""
+    return handle_database_unavailable(error, "File storage")
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -219,4 +226,7 @@ def init_app(app) -> None:
     app.teardown_appcontext(remove_session_quietly)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    from kim_platform.core.storage import StorageUnavailable
+
+    app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -13,7 +13,7 @@ from kim_platform.core.i18n import current_locale
 from kim_platform.core.maps import embed, kim_map, points_map
 from kim_platform.core.pagination import page_arg
 from kim_platform.core.replica import reads_primary
-from kim_platform.core.storage import KEY_RE, send_stored, storage
+from kim_platform.core.storage import KEY_RE, send_stored
 from kim_platform.core.urls import local_referrer
 from kim_platform.kims import forms as kim_forms
 from kim_platform.kims import exports, mails, queries, services, slots  # noqa: F401 (slots: declared for the profile)
@@ -408,6 +408,6 @@ def logo(key: str):
     Only a public (verified, inactive) KIM's logo may sit in shared caches; a draft's is private."""
     kim = queries.kim_by_logo_key(key) if KEY_RE.match(key) else None
     access = permissions.stored_file_access(lambda: current_user, "logo", kim) if kim else None
-    if access is None or not storage().exists(key):
+    if access is None:
         abort(404)
     return send_stored(key, public=access == "public")

@@ -134,8 +134,7 @@ def post_report(port: int, poster, with_photo: bool, title: str) -> tuple[int, d
 def stored_keys(app) -> set[str]:
     from kim_platform.core.storage import storage
 
-    root = Path(storage().root)
-    return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+    return set(storage().keys_older_than(float("-inf")))  # every file, leftover .part ones too
 
 
 def check_crash(app) -> bool:
