@@ -160,6 +160,9 @@ class Config:
         self.MAIL_OUTBOX = env("KIM_MAIL_OUTBOX", str(PROJECT_ROOT / "instance" / "mail"))
         self.UPLOAD_DIR = env("KIM_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
+        # A name for this app node (make cluster: kim-a, kim-b), sent as X-Kim-Node so an operator
+        # behind a load balancer sees which node answered; unset, no header.
+        self.NODE_NAME = env("KIM_NODE_NAME") or None
         # The public address every absolute link (mails, feeds, share tags) is built from; never the
         # request's Host. Required in production (load_config), a local default otherwise.
         self.BASE_URL = env("KIM_BASE_URL")
