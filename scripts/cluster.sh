@@ -42,7 +42,7 @@ pgbin=${KIM_PG_BIN:-/usr/lib/postgresql/15/bin}
 PIECES=(primary replica bouncer bouncer-replica redis s3 node-a node-b worker nginx)
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-say() { echo "cluster.sh: $*"; }
+say() { echo "cluster.sh [${SECONDS}s]: $*"; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
 # pgbouncer refuses to run as root, and reads what the postgres user may read.

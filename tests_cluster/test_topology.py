@@ -200,3 +200,49 @@ def test_the_replica_streams_from_the_primary(cluster, psql):
     wait_until(lambda: psql(cluster.ports["replica"], f"SELECT 1 FROM cluster_probe WHERE marker = '{marker}'",
                             database="postgres"), "the replica replays the primary's write")
     print(f"\nreplica lag: {lag_bytes} bytes, {float(lag_seconds) * 1000:.1f} ms ({sync_state})")
+
+
+def _public_photo(cluster, psql) -> tuple[str, str]:
+    """(activity id, photo key) of a published report of a verified KIM, one nobody asked for yet."""
+    rows = psql(cluster.ports["pg"], "SELECT a.id, p.key FROM activity_photo p JOIN activity a ON a.id = p.activity_id "
+                "JOIN kim k ON k.id = a.kim_id WHERE a.status = 'published' AND k.status = 'verified' "
+                "ORDER BY random() LIMIT 1")
+    if not rows:
+        pytest.skip("no demo photo of a verified KIM")
+    return rows[0][0], rows[0][1]
+
+
+def _app_saw(cluster, url: str) -> int:
+    return sum(cluster.path(node, "access.log").read_text().count(url) for node in NODES)
+
+
+def test_public_photos_are_cached_by_nginx(cluster, http, psql):
+    url = f"/foto/{_public_photo(cluster, psql)[1]}"
+    first = http.get(url)
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    wait_until(lambda: http.get(url).headers.get("X-Cache-Status") == "HIT", "nginx answers the photo itself")
+    seen = _app_saw(cluster, url)
+    for _ in range(3):
+        again = http.get(url)
+        assert again.content == first.content and again.headers["X-Cache-Status"] == "HIT"
+    assert _app_saw(cluster, url) == seen
+
+
+def test_private_photos_are_never_cached_by_nginx(cluster, http, psql):
+    """A hidden report's photo: its KIM, the pembina and the direktorat see it, nobody else."""
+    activity, key = _public_photo(cluster, psql)
+    url = f"/foto/{key}"
+    login = http.post("/api/v1/auth/token", json={"email": "direktorat.s1@demo.kim.id",
+                                                  "password": "demo-direktorat-2026", "label": "cluster test"})
+    assert login.status_code == 201, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['token']}"}
+    psql(cluster.ports["pg"], f"UPDATE activity SET status = 'hidden' WHERE id = {activity}")
+    try:
+        for _ in range(3):
+            seen = http.get(url, headers=bearer)
+            assert seen.status_code == 200 and seen.headers["Cache-Control"] == "private, no-store"
+            assert seen.headers.get("X-Cache-Status") != "HIT" and seen.headers["X-Kim-Node"] in NODES.values()
+            anonymous = http.get(url)
+            assert anonymous.status_code == 404 and anonymous.headers.get("X-Cache-Status") != "HIT"
+    finally:
+        psql(cluster.ports["pg"], f"UPDATE activity SET status = 'published' WHERE id = {activity}")
