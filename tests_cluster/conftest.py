@@ -6,17 +6,18 @@ KIM_CLUSTER_KEEP=1. Ports come from the same KIM_CLUSTER_* variables the script 
 
 A test that stops a piece brings it back itself (`with cluster.stopped("node-a"):`), so the next
 test finds the cluster whole. Adding a test: take `cluster` (ports, URLs, pieces, logs), `http` (a
-requests session to nginx) and `psql(port, sql)` (rows from any of the cluster's servers).
+requests session to nginx) and `psql(port, sql)` (rows from any of the cluster's servers);
+helpers.py has `NODES` and `wait_until` (poll a condition a counted number of times).
 """
 import os
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster.sh"
@@ -32,7 +33,6 @@ PORT_DEFAULTS = {
     "s3": ("KIM_CLUSTER_S3_PORT", 5343),
     "http": ("KIM_CLUSTER_HTTP_PORT", 8341),
 }
-NODES = {"node-a": "kim-a", "node-b": "kim-b"}
 
 
 @dataclass
@@ -127,13 +127,3 @@ class _BaseUrlSession(requests.Session):
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", 30)
         return super().request(method, url if url.startswith("http") else self.base + url, *args, **kwargs)
-
-
-def wait_until(condition, what: str, tries: int = 150, pause: float = 0.2):
-    """Poll `condition()` until it is true (a count of tries, not a timing assertion)."""
-    for _ in range(tries):
-        value = condition()
-        if value:
-            return value
-        time.sleep(pause)
-    raise AssertionError(f"{what}: not after {tries} tries")

@@ -11,7 +11,7 @@ import pytest
 import redis
 import requests
 
-from conftest import NODES, wait_until
+from tests_cluster.helpers import NODES, wait_until
 
 HASHED_STATIC = re.compile(r'/static/[\w./-]+\.[0-9a-f]{12}\.(?:css|js|svg|png)')
 # Pages every visitor reads, and the API's reads (GETs: nginx retries them on the other node).
