@@ -111,8 +111,10 @@ start_primary() {
 }
 
 data_stamp() {
-    # What the loaded data depends on: the migrations, the seed data and the demo set's size.
+    # What the loaded data depends on: the migrations, the seed data, the demo set's size, and the
+    # primary itself (a cluster made again has a new PG_VERSION file).
     { find "$here/migrations/versions" "$here/seed_data" -type f -printf '%P %s %T@\n' | sort
+      stat -c '%i %Y' "$dir/primary/PG_VERSION"
       echo "demo $demo_kims $demo_activities"; } | sha256sum | cut -c1-16
 }
 
