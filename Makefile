@@ -15,6 +15,8 @@ WORKERS ?= 5
 TEST_WORKERS ?= 2
 # chromium: Debian's browser for the Playwright tests (never a downloaded browser build).
 SYSTEM_PACKAGES := postgresql-15 postgresql-15-postgis-3 chromium redis-server
+# What `make cluster` runs besides PostgreSQL (scripts/cluster.sh): Debian's, never downloaded builds.
+CLUSTER_PACKAGES := pgbouncer nginx redis-server
 TEST_DB_NAME := kim_test
 # The suite's own Redis (scripts/redis.sh): the job queue and shared-state tests use a database of
 # it per test process; the app under test keeps per-process state unless a test points it here.
@@ -32,7 +34,7 @@ ifeq ($(strip $(DATABASE_URL)),)
 endif
 
 .PHONY: run serve test test-serial system venv db db-stop redis redis-stop db-dev db-test migrate data translations demo demo-national test-adversarial bench bench-workers bench-map bench-coverage bench-pages bench-campaign \
-        translations-update \
+        translations-update cluster cluster-stop cluster-status test-cluster \
         vendor clean-venv
 
 run: venv db-dev data demo
@@ -174,6 +176,25 @@ bench-campaign: venv db-dev data
 # first paint of "Lapor kegiatan", in Debian's Chromium with Lighthouse's mobile profile.
 bench-pages: venv db-dev data demo
 	$(BIN)/python bench/light_pages.py
+
+# The multi-node topology on this machine (README "Running a cluster on one machine"): primary and
+# replica PostgreSQL, pgbouncer, Redis, two app nodes, the job worker, nginx on
+# http://127.0.0.1:8341, all under instance/cluster/. A second run reuses the data.
+cluster: venv
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(CLUSTER_PACKAGES)"
+	scripts/cluster.sh start
+
+cluster-stop:
+	scripts/cluster.sh stop
+
+cluster-status:
+	@scripts/cluster.sh status
+
+# The tests of the topology and its faults (tests_cluster/, never part of `make test`): they start
+# the cluster and stop it at the end (KIM_CLUSTER_KEEP=1 leaves it running).
+test-cluster: venv
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(CLUSTER_PACKAGES)"
+	$(BIN)/python -m pytest -p no:cacheprovider tests_cluster $(PYTEST_ARGS)
 
 # Refresh vendored front-end libraries from the npm registry (the results are committed).
 vendor:

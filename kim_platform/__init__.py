@@ -181,7 +181,7 @@ def _register_cli(app: Flask) -> None:
     from kim_platform.aspirations.cli import aspirations_cli
     from kim_platform.campaigns.cli import campaigns_cli
     from kim_platform.activities.cli import activities_cli
-    from kim_platform.core.cli import storage_cli
+    from kim_platform.core.cli import static_cli, storage_cli
     from kim_platform.core.jobs import jobs_cli
     from kim_platform.coverage.cli import coverage_cli
     from kim_platform.demo.cli import demo_cli
@@ -201,6 +201,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(coverage_cli)
     app.cli.add_command(teladan_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(static_cli)
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(aspirations_cli)

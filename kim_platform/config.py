@@ -198,6 +198,9 @@ class Config:
         self.S3_REGION = env("KIM_S3_REGION", "us-east-1")
         self.S3_PREFIX = env("KIM_S3_PREFIX", "")
         self.PROXY_COUNT = int(env("KIM_PROXY_COUNT", 0))
+        # A name for this app node (make cluster: kim-a, kim-b), sent as X-Kim-Node so an operator
+        # behind a load balancer sees which node answered; unset, no header.
+        self.NODE_NAME = env("KIM_NODE_NAME") or None
         # The public address every absolute link (mails, feeds, share tags) is built from; never the
         # request's Host. Required in production (load_config), a local default otherwise.
         self.BASE_URL = env("KIM_BASE_URL")

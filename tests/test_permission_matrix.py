@@ -108,6 +108,7 @@ MATRIX = {
     ("home.home", "GET"): Case("/", EVERYONE),
     ("core.set_language", "GET"): Case("/bahasa/en", EVERYONE),
     ("core.favicon", "GET"): Case("/favicon.ico", EVERYONE),
+    ("core.healthz", "GET"): Case("/healthz", EVERYONE),
     # The offline app's shell: nothing of the visitor's in it (the outbox lives in the browser).
     ("offline.manifest", "GET"): Case("/manifest.webmanifest", EVERYONE),
     ("offline.service_worker", "GET"): Case("/sw.js", EVERYONE),

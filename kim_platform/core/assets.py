@@ -167,3 +167,29 @@ def init_app(app: Flask) -> None:
     def hashed_static_names(endpoint, values):
         if endpoint == "static" and "filename" in values:
             values["filename"] = manifest.url_name(values["filename"])
+
+
+def export_static(manifest: StaticManifest, target: str | Path, compress_mimetypes, min_size: int) -> int:
+    """Write every asset under its hashed and its own name into `target`, with a `.gz` beside each
+    compressible one, for a web server that serves /static/ itself (nginx with `gzip_static`,
+    deploy/nginx-kim.conf). The bodies are the app's (stylesheets with hashed references), so the
+    server answers exactly what the app would. Files are only added or replaced, never deleted: in a
+    rolling upgrade, pages of the old release still ask for the old hashed names. Returns the
+    number of files written."""
+    target = Path(target)
+    written = 0
+    for asset in manifest.by_path.values():
+        compressible = asset.mimetype in compress_mimetypes and len(asset.body) >= min_size
+        packed = gzip.compress(asset.body, compresslevel=9, mtime=0) if compressible else None
+        for name in {asset.path, asset.hashed}:
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for file, body in ((path, asset.body), (path.with_name(path.name + ".gz"), packed)):
+                if body is None or (file.exists() and file.read_bytes() == body):
+                    continue
+                temporary = file.with_name(f".{file.name}.tmp")
+                temporary.write_bytes(body)
+                temporary.chmod(0o644)
+                temporary.replace(file)  # a server reading it sees the old or the new file, whole
+                written += 1
+    return written
