@@ -81,7 +81,14 @@ wait_for() {
     die "$what did not answer within ${seconds}s"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive and not a zombie: a process killed with SIGKILL whose parent (init here) has not reaped it
+# yet still answers kill -0, and must not count as a running piece.
+pid_alive() {
+    [ -f "$1" ] || return 1
+    local pid
+    pid=$(cat "$1")
+    kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]
+}
 
 stop_pid() {
     # stop_pid PIDFILE NAME [SIGNAL]: signal the process and wait (up to 40 s) until it is gone.
@@ -231,6 +238,9 @@ KIM_BASE_URL=http://127.0.0.1:$http_port
 SECRET_KEY=$(secret_key)
 KIM_MAIL_OUTBOX=$dir/mail
 KIM_MAX_CONTENT_LENGTH=$max_body
+KIM_JOB_LEASE_SECONDS=${KIM_CLUSTER_JOB_LEASE_S:-45}
+KIM_POST_LIMITS_ADDRESS=${KIM_CLUSTER_POST_LIMITS_ADDRESS:-100000 per hour}
+KIM_JOB_POLL_SECONDS=5
 PYTHONPATH=$here
 ENV
     [ -n "$node" ] && echo "KIM_NODE_NAME=$node"
@@ -286,9 +296,15 @@ start_worker() {
     mkdir -p "$folder"
     local environment
     mapfile -t environment < <(node_env kim-worker)
-    # setsid: its own session, so stopping the shell that started it leaves it running.
-    (cd "$here" && env "${environment[@]}" setsid "$bin/flask" --app kim_platform jobs worker \
-        >>"$folder/worker.log" 2>&1 </dev/null & echo $! >"$folder/worker.pid")
+    # setsid: its own session, so stopping the shell that started it leaves it running. setsid may
+    # fork, so the pid is written by the process that then becomes the worker (exec keeps the pid):
+    # the fault tests SIGKILL exactly that process.
+    rm -f "$folder/worker.pid"
+    # The whole chain's output goes to the log, so no process keeps the caller's stdout open (a
+    # caller reading it, as the tests do, would wait for the worker to exit).
+    (cd "$here" && exec setsid bash -c 'echo $$ >"$0"; exec "$@"' "$folder/worker.pid" \
+        env "${environment[@]}" "$bin/flask" --app kim_platform jobs worker) >>"$folder/worker.log" 2>&1 </dev/null &
+    for _ in $(seq 50); do [ -s "$folder/worker.pid" ] && break; sleep 0.1; done
     sleep 1
     pid_alive "$folder/worker.pid" || { tail -n 20 "$folder/worker.log" >&2; die "the worker exited"; }
     say "worker started (pid $(cat "$folder/worker.pid"), log $folder/worker.log)"

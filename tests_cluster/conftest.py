@@ -10,15 +10,19 @@ requests session to nginx) and `psql(port, sql)` (rows from any of the cluster's
 helpers.py has `NODES` and `wait_until` (poll a condition a counted number of times).
 """
 import os
+import random
 import subprocess
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 
+TOKEN_LABEL = "cluster-test"  # the API tokens the tests make (deleted after the session)
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster.sh"
 
@@ -127,3 +131,41 @@ class _BaseUrlSession(requests.Session):
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", 30)
         return super().request(method, url if url.startswith("http") else self.base + url, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def primary(cluster):
+    """SQLAlchemy engine straight to the primary (not through pgbouncer), as postgres."""
+    engine = create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.ports['pg']}/kim",
+                           pool_size=2, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def posters(cluster, primary):
+    """(kim id, API token, desa code) of 200 ketua/admin accounts of verified KIMs, tokens made by
+    the platform's own code on the primary; removed after the module."""
+    from kim_platform import create_app
+    from kim_platform.accounts.models import User
+    from kim_platform.accounts.services import create_api_token
+    from kim_platform.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg2://kim@127.0.0.1:{cluster.ports['pg']}/kim",
+                      "REPLICA_DATABASE_URL": None, "REDIS_URL": None})
+    credentials = []
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT DISTINCT ON (k.id) k.id, m.user_id, k.desa_code FROM kim k "
+            "JOIN kim_membership m ON m.kim_id = k.id AND m.role IN ('ketua', 'admin') "
+            "JOIN user_account u ON u.id = m.user_id AND u.is_active "
+            "WHERE k.status = 'verified' ORDER BY k.id, m.user_id")).all()
+        for kim_id, user_id, desa_code in random.Random(uuid.uuid4().int).sample(rows, min(200, len(rows))):
+            _, secret = create_api_token(db.session.get(User, user_id), TOKEN_LABEL)
+            credentials.append((kim_id, secret, desa_code))
+        db.session.commit()
+        db.session.remove()
+    assert len(credentials) >= 50, "the cluster's demo data has too few KIMs with a ketua"
+    yield credentials
+    with primary.connect() as connection:
+        connection.execute(text("DELETE FROM api_token WHERE label = :label"), {"label": TOKEN_LABEL})
