@@ -115,6 +115,17 @@ class Pair:
     def start_replica(self) -> None:
         _db_sh("start", data=self.replica_dir, port=self.replica_port)
 
+    def wait_usable(self) -> None:
+        """Until the app's check finds the replica usable (a standby started moments ago may not have
+        replayed a commit yet, and a loaded machine makes that take a while): a wait, not an assertion."""
+        for _ in range(300):
+            with self.app.app_context():
+                if self.state().usable():
+                    return
+            time.sleep(0.1)
+            self.state().checked_at = self.state().skipped_until = float("-inf")
+        raise AssertionError("the replica never became usable")
+
     def state(self) -> replica.ReplicaState:
         return self.app.extensions[replica.EXTENSION]
 
@@ -188,6 +199,8 @@ def app(pair):
     """This file's app reads on the pair (it shadows the suite's `app` for these tests only)."""
     pair.resume()
     pair.recheck(check_s=0, max_lag_s=3600, retry_s=3600)
+    pair.wait_usable()
+    pair.recheck()
     yield pair.app
     pair.resume()
     with pair.app.app_context():

@@ -72,10 +72,10 @@ class Load:
     def _client(self, n: int) -> None:
         pick = random.Random(self.random.random())
         session = requests.Session()
-        poster = self.posters[n % len(self.posters)] if self.posters else None
         while not self._stop.is_set():
-            if poster and pick.random() < self.post_share:
-                self._post(session, poster, pick)
+            if self.posters and pick.random() < self.post_share:
+                # Any of the accounts, so that each stays under its own posting limit.
+                self._post(session, pick.choice(self.posters), pick)
             else:
                 url = self.base + pick.choice(self.reads)
                 try:

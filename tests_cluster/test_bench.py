@@ -64,7 +64,7 @@ def test_read_throughput_with_two_nodes_and_one_and_the_replica_lag(cluster, pos
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    with Load(cluster.url, PATHS, posters=posters[:40], clients=8, post_share=0.5) as load:
+    with Load(cluster.url, PATHS, posters=posters[-40:], clients=8, post_share=0.5) as load:
         load.wait_for(400)
     stop.set()
     sampler.join()
