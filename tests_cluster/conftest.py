@@ -144,7 +144,8 @@ def primary(cluster):
 
 @pytest.fixture(scope="session")
 def posters(cluster, primary):
-    """(kim id, API token, desa code) of 200 ketua/admin accounts of verified KIMs, tokens made by
+    """(kim id, API token, desa code) of 200 distinct ketua/admin accounts of verified KIMs (one KIM
+    each, so the per-account limits of one account are never shared by two posters), tokens made by
     the platform's own code on the primary; removed after the module."""
     from kim_platform import create_app
     from kim_platform.accounts.models import User
@@ -156,10 +157,10 @@ def posters(cluster, primary):
     credentials = []
     with app.app_context():
         rows = db.session.execute(text(
-            "SELECT DISTINCT ON (k.id) k.id, m.user_id, k.desa_code FROM kim k "
+            "SELECT DISTINCT ON (m.user_id) k.id, m.user_id, k.desa_code FROM kim k "
             "JOIN kim_membership m ON m.kim_id = k.id AND m.role IN ('ketua', 'admin') "
             "JOIN user_account u ON u.id = m.user_id AND u.is_active "
-            "WHERE k.status = 'verified' ORDER BY k.id, m.user_id")).all()
+            "WHERE k.status = 'verified' ORDER BY m.user_id, k.id")).all()
         for kim_id, user_id, desa_code in random.Random(uuid.uuid4().int).sample(rows, min(200, len(rows))):
             _, secret = create_api_token(db.session.get(User, user_id), TOKEN_LABEL)
             credentials.append((kim_id, secret, desa_code))

@@ -4,7 +4,8 @@ the platform documents as temporary, until it is answered), every answer counted
 
 `Load(...)` is a context manager: the clients run inside the block. Afterwards `answers` counts
 (kind, status), `unexpected` lists what no document allows (a read that is not 200/304, a post that
-is neither 201 nor a documented 503/429, a connection error), and `acknowledged` maps each report's
+is neither 201 nor a documented 503/429, a post still refused after a minute, a connection error
+on a read sent again), and `acknowledged` maps each report's
 key to the id its 201 gave: the test then checks every acknowledged report exists, once."""
 import random
 import threading
@@ -31,6 +32,7 @@ class Load:
         self.unexpected: list[tuple] = []
         self.acknowledged: dict[str, int] = {}
         self.retried_posts = 0
+        self.retried_reads = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -77,16 +79,30 @@ class Load:
                 # Any of the accounts, so that each stays under its own posting limit.
                 self._post(session, pick.choice(self.posters), pick)
             else:
-                url = self.base + pick.choice(self.reads)
-                try:
-                    answer = session.get(url, timeout=30)
-                except requests.RequestException as error:
-                    self._record("read", type(error).__name__, url, False)
-                else:
-                    self._record("read", answer.status_code, url, answer.status_code in READ_OK)
+                self._read(session, self.base + pick.choice(self.reads))
             if self.pause:
                 time.sleep(self.pause)
         session.close()
+
+    def _read(self, session, url: str) -> None:
+        """A GET, sent once more on a new connection when the connection broke before any answer,
+        as browsers do (RFC 9112 9.3.1: a client may retry an idempotent request). nginx closes
+        its idle keep-alive connections when a reload retires a worker; a request the client
+        sent on one at that instant meets a closed socket, which no server can prevent."""
+        for attempt in range(2):
+            try:
+                answer = session.get(url, timeout=30)
+            except requests.ConnectionError as error:
+                if attempt == 0:
+                    with self._lock:
+                        self.retried_reads += 1
+                    continue
+                self._record("read", type(error).__name__, url, False)
+            except requests.RequestException as error:
+                self._record("read", type(error).__name__, url, False)
+            else:
+                self._record("read", answer.status_code, url, answer.status_code in READ_OK)
+            return
 
     def _post(self, session, poster, pick) -> None:
         kim_id, token, desa_code = poster
@@ -115,9 +131,12 @@ class Load:
             if self._stop.is_set() and attempt > 5:
                 return
             time.sleep(min(float(answer.headers.get("Retry-After", 1) or 1), 2.0))
+        if not self._stop.is_set():  # still refused after a minute: a refusal that is not temporary
+            self._record("post", "gave up", url, False)
 
     # -- what came out --------------------------------------------------------------------------
     def summary(self) -> str:
         counts = ", ".join(f"{kind} {status}: {count}" for (kind, status), count in sorted(
             self.answers.items(), key=lambda item: (item[0][0], str(item[0][1]))))
-        return f"{counts}; acknowledged reports {len(self.acknowledged)}, posts sent again {self.retried_posts}"
+        return (f"{counts}; acknowledged reports {len(self.acknowledged)}, posts sent again {self.retried_posts}, "
+                f"reads sent again after a closed connection {self.retried_reads}")
