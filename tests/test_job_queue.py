@@ -25,7 +25,7 @@ from kim_platform.core.queue import BackgroundJob
 from kim_platform.core.redis import connect
 from kim_platform.core.storage import storage
 from kim_platform.extensions import db
-from tests.conftest import csrf_token
+from tests.conftest import bearer, csrf_token
 from tests.test_activities import jpeg, post_report
 
 EFFECT_DAY = date(2000, 1, 1)
@@ -283,6 +283,107 @@ def test_a_bad_large_photo_is_still_refused_at_once(app, client, queued, kim_wit
     response = post_report(client, member, kim, photos=[(b"GIF89a<?php echo 1; ?>" * 10, "x.jpg")])
     assert response.status_code == 422 and "photos" in response.get_json()["error"]["fields"]
     assert job_rows() == []
+
+
+def _one_by_one(client, kim, headers, photos: int) -> dict:
+    from tests.test_offline_reports import _announced
+
+    return _announced(client, kim, headers, photos=photos)
+
+
+def test_a_large_photo_sent_one_by_one_is_acknowledged_then_reencoded(app, client, queued, kim_with_member,
+                                                                      monkeypatch):
+    """The offline outbox's path (PUT .../photos/<n>): a large photo is received at once and held
+    at its position; the last photo publishes the report; the worker makes the photo later."""
+    from tests.test_offline_reports import _public_ids, _put_photo
+
+    kim, member, _ = kim_with_member
+    headers = bearer(member)
+    small, large = jpeg(400, 300), jpeg(2400, 1800)
+    monkeypatch.setitem(app.config, "PHOTO_BACKGROUND_BYTES", len(small) + 1)
+    report = _one_by_one(client, kim, headers, photos=2)
+
+    one = _put_photo(client, report["id"], 1, headers, "besar-1", data=large)
+    assert one.status_code == 200, one.get_json()
+    assert (one.get_json()["photos_received"], one.get_json()["complete"]) == (1, False)
+    assert one.get_json()["activity"]["photos"] == []  # kept as received, never shown
+    pending = db.session.scalars(select(PendingPhoto)).one()
+    original = pending.original_key
+    assert (pending.position, pending.client_key) == (0, "besar-1") and storage().read(original) == large
+    assert client.get(f"/foto/{original}").status_code == 404
+    # The answer was lost on the way back: the same key again stores nothing; another key is a conflict.
+    again = _put_photo(client, report["id"], 1, headers, "besar-1", data=large)
+    assert again.status_code == 200 and again.get_json()["photos_received"] == 1
+    other = _put_photo(client, report["id"], 1, headers, "lain", data=large)
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_conflict"
+    assert len(db.session.scalars(select(PendingPhoto)).all()) == 1 and len(job_rows("activities.photo")) == 1
+    assert db.session.get(Activity, report["id"]).photos_with_worker == 1
+
+    two = _put_photo(client, report["id"], 2, headers, "kecil-2", data=small)
+    answer = two.get_json()
+    assert (answer["photos_received"], answer["complete"], answer["activity"]["status"]) == (2, True, "published")
+    anonymous = app.test_client()
+    assert report["id"] in _public_ids(anonymous)
+    public = anonymous.get(f"/api/v1/activities/{report['id']}").get_json()
+    assert (public["photos_received"], len(public["photos"])) == (2, 1)
+    listed = next(i for i in anonymous.get("/api/v1/activities?per_page=200").get_json()["items"]
+                  if i["id"] == report["id"])
+    assert listed["photos_received"] == 2  # the list's SQL counts as the model does
+    assert "Foto sedang diproses: 1" in anonymous.get(f"/kegiatan/{report['id']}").get_data(as_text=True)
+
+    work(app, queued)
+    db.session.expire_all()
+    photos = db.session.scalars(select(Photo).where(Photo.activity_id == report["id"])
+                                .order_by(Photo.position)).all()
+    assert [(p.position, p.client_key) for p in photos] == [(0, "besar-1"), (1, "kecil-2")]
+    assert db.session.get(Activity, report["id"]).photos_with_worker == 0
+    assert (photos[0].width, photos[0].height) == (1600, 1200)
+    assert db.session.scalars(select(PendingPhoto)).all() == [] and not storage().exists(original)
+    # Sent again after the job: still the one photo, answered as a replay.
+    late = _put_photo(client, report["id"], 1, headers, "besar-1", data=large)
+    assert late.status_code == 200 and late.get_json()["photos_received"] == 2
+    assert len(db.session.scalars(select(Photo).where(Photo.activity_id == report["id"])).all()) == 2
+
+
+def test_a_large_photo_sent_one_by_one_that_cannot_be_decoded_is_dropped_and_uncounted(app, client, queued,
+                                                                                       kim_with_member, monkeypatch):
+    from tests.test_activities import _truncated
+    from tests.test_offline_reports import _put_photo
+
+    kim, member, _ = kim_with_member
+    headers = bearer(member)
+    cut = _truncated()
+    monkeypatch.setitem(app.config, "PHOTO_BACKGROUND_BYTES", len(cut) - 1)
+    report = _one_by_one(client, kim, headers, photos=1)
+    answer = _put_photo(client, report["id"], 1, headers, "rusak", data=cut)
+    assert answer.status_code == 200, answer.get_json()  # its header passed: received
+    assert (answer.get_json()["photos_received"], answer.get_json()["complete"]) == (1, True)
+    work(app, queued)
+    db.session.expire_all()
+    activity = db.session.get(Activity, report["id"])
+    assert (activity.photos, activity.photos_with_worker, activity.photos_received) == ([], 0, 0)
+    assert activity.status == "published" and db.session.scalars(select(PendingPhoto)).all() == []
+
+
+def test_a_report_edited_while_a_photo_waits_keeps_the_photo_count_and_order(app, client, queued, kim_with_member,
+                                                                             monkeypatch):
+    from kim_platform.activities.services import MAX_PHOTOS, ActivityError, update_activity
+
+    kim, member, _ = kim_with_member
+    small = jpeg(400, 300)
+    monkeypatch.setitem(app.config, "PHOTO_BACKGROUND_BYTES", len(small) + 1)
+    response = post_report(client, member, kim, photos=[(jpeg(2400, 1800), "besar.jpg"), (small, "kecil.jpg")])
+    activity = db.session.get(Activity, response.get_json()["id"])
+    with pytest.raises(ActivityError) as refused:  # the one with the worker counts toward the limit
+        update_activity(member, activity, {}, new_photos=[small] * (MAX_PHOTOS - 1))
+    assert "photos" in refused.value.fields
+    update_activity(member, activity, {}, new_photos=[small])
+    db.session.flush()
+    work(app, queued)
+    db.session.expire_all()
+    positions = db.session.scalars(select(Photo.position).where(Photo.activity_id == activity.id)
+                                   .order_by(Photo.position)).all()
+    assert positions == [0, 1, 2]  # the added photo comes after both, never on the pending one's place
 
 
 # --- a real worker process, killed with SIGKILL mid-job -----------------------------------------

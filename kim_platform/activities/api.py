@@ -87,9 +87,11 @@ class ActivitySchema(ma.Schema):
     url = ma.fields.String(required=True)
     photos_expected = ma.fields.Integer(required=True, metadata={
         "description": "photos announced with `photo_count`, to be sent one by one"})
-    photos_received = ma.fields.Integer(required=True, metadata={"description": "of those, stored so far"})
+    photos_received = ma.fields.Integer(required=True, metadata={
+        "description": "of those, received so far (a large one may still be with the job worker: it "
+                       "is in `photos` once re-encoded)"})
     complete = ma.fields.Boolean(required=True, metadata={
-        "description": "all announced photos stored (until then the report is never public)"})
+        "description": "all announced photos received (until then the report is never public)"})
     written_at = ma.fields.DateTime(allow_none=True, metadata={"description": "device time when it was written"})
     received_at = ma.fields.DateTime(required=True, metadata={"description": "server time when it was received"})
 
@@ -242,8 +244,10 @@ def public_item_sql(geojson: bool, detail: UrlPattern, photo: UrlPattern):
                                         "url", photo.sql(Photo.key), "width", Photo.width)
     photos = select(json_array(photo_item, Photo.position, Photo.id)).where(
         Photo.activity_id == a.id).scalar_subquery()
+    # As Activity.photos_received: stored, or large and still with the job worker.
     received = select(func.count()).where(Photo.activity_id == a.id, Photo.client_key.is_not(None),
-                                          Photo.position < func.coalesce(a.photos_expected, 0)).scalar_subquery()
+                                          Photo.position < func.coalesce(a.photos_expected, 0)).scalar_subquery() \
+        + func.coalesce(a.photos_with_worker, 0)
     fields = [
         ("complete", a.pending_action.is_(None)), ("date", a.activity_date), ("desa_code", a.desa_code),
         ("description", a.description_md), ("description_html", a.description_html), ("hidden_reason", null()),

@@ -131,6 +131,9 @@ class Activity(db.Model):
     # the last of them; None once complete (or when none were announced).
     photos_expected: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     pending_action: Mapped[str | None] = mapped_column(String(10))
+    # Of those, received but still with the job worker (large, KIM_PHOTO_BACKGROUND_BYTES): kept
+    # on the row so photos_received needs no query of the pending photos in any list.
+    photos_with_worker: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     kim = relationship("Kim")
     author = relationship("User")
@@ -149,8 +152,16 @@ class Activity(db.Model):
 
     @property
     def photos_received(self) -> int:
-        """Announced photos stored so far (positions 1..photos_expected uploaded one by one)."""
-        return sum(1 for p in self.photos if p.client_key is not None and p.position < (self.photos_expected or 0))
+        """Announced photos received so far (positions 1..photos_expected uploaded one by one):
+        stored, or large and waiting for the job worker (the upload was acknowledged; the photo
+        shows when the job is done). Same rule as the API's SQL (activities/api.py)."""
+        stored = sum(1 for p in self.photos if p.client_key is not None and p.position < (self.photos_expected or 0))
+        return stored + (self.photos_with_worker or 0)
+
+    def photo_at(self, position: int):
+        """The photo (stored, or pending when some are with the worker) sent one by one at `position`."""
+        held = [*self.photos, *(self.processing_photos if self.photos_with_worker else ())]
+        return next((p for p in held if p.client_key is not None and p.position == position), None)
 
 
 class Photo(db.Model):
@@ -182,10 +193,17 @@ class PendingPhoto(db.Model):
     pixels), never served. The job turns it into a Photo and deletes the original."""
 
     __tablename__ = "activity_pending_photo"
-    __table_args__ = (Index("ix_activity_pending_photo_activity_id", "activity_id"),)
+    __table_args__ = (
+        Index("ix_activity_pending_photo_activity_id", "activity_id"),
+        # Uploaded one by one, it holds its position like a stored photo (Photo's index).
+        Index("uq_activity_pending_photo_client_position", "activity_id", "position", unique=True,
+              postgresql_where="client_key IS NOT NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     original_key: Mapped[str] = mapped_column(String(80), unique=True, info=STORED_FILE)
+    # The client's Idempotency-Key when it came one by one (PUT .../photos/<n>): the Photo keeps it.
+    client_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -304,11 +304,7 @@ def _store_photos(activity: Activity, uploads: list[bytes], pixels: list[int], s
             raise _photo_error(offset + 1, error) from None
     for offset in range(len(uploads)):
         if offset in later:
-            pending = PendingPhoto(original_key=save_in_transaction(db.session, uploads[offset], later[offset]),
-                                   position=start + offset)
-            activity.processing_photos.append(pending)
-            db.session.flush()
-            queue.enqueue(PHOTO_JOB, {"pending_id": pending.id}, dedup_key=f"{PHOTO_JOB}:{pending.id}")
+            _keep_for_worker(activity, uploads[offset], later[offset], start + offset)
             continue
         (full, width, height), (thumb, _, _) = variants[offset]
         activity.photos.append(Photo(
@@ -316,6 +312,15 @@ def _store_photos(activity: Activity, uploads: list[bytes], pixels: list[int], s
             thumb_key=save_in_transaction(db.session, thumb, ".webp"),
             width=width, height=height, position=start + offset,
         ))
+
+
+def _keep_for_worker(activity: Activity, data: bytes, suffix: str, position: int, client_key: str | None = None):
+    """A large upload, already checked, kept as received (a private original) for the photo job."""
+    pending = PendingPhoto(original_key=save_in_transaction(db.session, data, suffix), position=position,
+                           client_key=client_key)
+    activity.processing_photos.append(pending)
+    db.session.flush()
+    queue.enqueue(PHOTO_JOB, {"pending_id": pending.id}, dedup_key=f"{PHOTO_JOB}:{pending.id}")
 
 
 PHOTO_JOB = "activities.photo"
@@ -340,7 +345,10 @@ def reencode_pending_photo(payload: dict) -> None:
     else:
         activity.photos.append(Photo(
             key=save_in_transaction(db.session, full, ".webp"), thumb_key=save_in_transaction(db.session, thumb, ".webp"),
-            width=width, height=height, position=pending.position))
+            width=width, height=height, position=pending.position, client_key=pending.client_key))
+    if pending.client_key is not None:  # sent one by one: received already, now stored (or dropped)
+        # In SQL: a photo PUT of the same report may change the count meanwhile (it locks the row).
+        activity.photos_with_worker = func.greatest(Activity.photos_with_worker - 1, 0)
     activity.updated_at = utcnow()  # pages and caches that follow updated_at see the photo arrive
     delete_after_commit(db.session, pending.original_key)
     db.session.delete(pending)
@@ -464,9 +472,11 @@ def update_activity(actor, activity: Activity, raw: dict, new_photos: list[bytes
         delete_after_commit(db.session, photo.key)
         delete_after_commit(db.session, photo.thumb_key)
         activity.photos.remove(photo)
-    if len(activity.photos) + len(new_photos) > MAX_PHOTOS:
+    # Those still with the worker count too (none without the job queue: no query then).
+    held = [*activity.photos, *(activity.processing_photos if queue.enabled() else ())]
+    if len(held) + len(new_photos) > MAX_PHOTOS:
         raise ActivityError(_l("Some fields need attention."), fields={"photos": _l("At most %(n)d photos.", n=MAX_PHOTOS)})
-    _store_photos(activity, new_photos, pixels, start=len(activity.photos))
+    _store_photos(activity, new_photos, pixels, start=max((p.position + 1 for p in held), default=0))
     activity.updated_at = utcnow()
     refresh_last_activity(activity.kim)
     changed = {k: v for k, v in _snapshot(activity).items() if before.get(k) != v}
@@ -647,7 +657,8 @@ def store_report_photo(actor, activity: Activity, n: int, data: bytes, key: str 
     db.session.expire(activity, ["photos"])  # read them again now that the row is ours
     if not 1 <= n <= (activity.photos_expected or 0):
         raise ActivityError(_l("This report expects no photo %(n)d.", n=n), status=400)
-    held = next((p for p in activity.photos if p.client_key is not None and p.position == n - 1), None)
+    db.session.expire(activity, ["processing_photos"])  # read under the lock too, when needed
+    held = activity.photo_at(n - 1)
     if held is not None:
         if held.client_key != key:
             raise ActivityError(_l("Photo %(n)d of this report was sent already with another key.", n=n),
@@ -661,16 +672,23 @@ def store_report_photo(actor, activity: Activity, n: int, data: bytes, key: str 
                                                 mb=PHOTO_MAX_BYTES // (1024 * 1024))}, status=413)
     try:
         check_pixel_budget([image_pixels(data, PHOTO_MAX_BYTES)])
-        (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
+        suffix = _in_background(data)
+        if suffix is None:
+            (full, width, height), (thumb, _, _) = image_variants(data, PHOTO_MAX_BYTES)
     except UploadError as error:
         raise ActivityError(error.message, fields={"photo": error.message}) from None
-    activity.photos.append(Photo(
-        key=save_in_transaction(db.session, full, ".webp"), thumb_key=save_in_transaction(db.session, thumb, ".webp"),
-        width=width, height=height, position=n - 1, client_key=key,
-    ))
+    if suffix:  # large, with the job queue: acknowledged now, shown when the worker is done
+        _keep_for_worker(activity, data, suffix, n - 1, client_key=key)
+        activity.photos_with_worker = Activity.photos_with_worker + 1  # in SQL, as the job's -1
+    else:
+        activity.photos.append(Photo(
+            key=save_in_transaction(db.session, full, ".webp"),
+            thumb_key=save_in_transaction(db.session, thumb, ".webp"),
+            width=width, height=height, position=n - 1, client_key=key,
+        ))
     activity.updated_at = utcnow()
     db.session.flush()
-    _audit(actor, "activity.photo_add", activity, after={"photo": n, "photos": len(activity.photos)})
+    _audit(actor, "activity.photo_add", activity, after={"photo": n, "photos": activity.photos_received})
     if activity.pending_action is not None and activity.photos_received >= activity.photos_expected:
         _carry_out_pending(actor, activity)
     return Receipt(activity)
