@@ -2,8 +2,9 @@
 
 A small primary and its hot standby (scripts/db.sh start, replica-start) are made for this file
 under the checkout's instance/test-replica/<worker>/, on ports derived from the pytest-xdist
-worker (KIM_TEST_REPLICA_PORT + 2 × worker, default 54370), migrated with the sample regions, and
-removed at the end. What the tests write is COMMITTED on that primary (a rolled-back transaction
+worker (KIM_TEST_REPLICA_PORT + 2 × worker, default 25470: below Linux's ephemeral range, 32768-60999,
+where a client socket of the busy suite could hold the port as its own end), migrated with the
+sample regions, and removed at the end. What the tests write is COMMITTED on that primary (a rolled-back transaction
 is never replicated) and deleted after each test. Replay is held with pg_wal_replay_pause() on the
 standby, which gives a replica behind the primary without waiting for anything.
 """
@@ -141,7 +142,7 @@ class Pair:
 @pytest.fixture(scope="session")
 def pair():
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    port = int(os.environ.get("KIM_TEST_REPLICA_PORT", 54370)) + 2 * int(worker.removeprefix("gw") or 0)
+    port = int(os.environ.get("KIM_TEST_REPLICA_PORT", 25470)) + 2 * int(worker.removeprefix("gw") or 0)
     root = PROJECT_ROOT / "instance" / "test-replica" / worker
     found = Pair(root, port)
     for data in (found.replica_dir, found.primary_dir):  # left by an interrupted run
