@@ -12,9 +12,11 @@
 #
 # PIECE: primary replica bouncer bouncer-replica redis s3 node-a node-b worker nginx.
 # Every step is idempotent: a second start reuses the data and leaves running pieces alone.
-# Ports (all on 127.0.0.1) come from the environment, defaults from the cluster contract:
-#   KIM_CLUSTER_PG_PORT 54341, KIM_CLUSTER_REPLICA_PORT 54342, KIM_CLUSTER_BOUNCER_PORT 64341,
-#   KIM_CLUSTER_BOUNCER_REPLICA_PORT 64342, KIM_CLUSTER_REDIS_PORT 56341, KIM_CLUSTER_NODE_A_PORT 5341,
+# Ports (all on 127.0.0.1) come from the environment, defaults from the cluster contract. Those of
+# pieces the fault tests stop and start again lie outside Linux's ephemeral range (32768-60999): a
+# client socket of the running load may otherwise hold the port when the server binds it again.
+#   KIM_CLUSTER_PG_PORT 61341, KIM_CLUSTER_REPLICA_PORT 61342, KIM_CLUSTER_BOUNCER_PORT 64341,
+#   KIM_CLUSTER_BOUNCER_REPLICA_PORT 64342, KIM_CLUSTER_REDIS_PORT 63341, KIM_CLUSTER_NODE_A_PORT 5341,
 #   KIM_CLUSTER_NODE_B_PORT 5342, KIM_CLUSTER_S3_PORT 5343, KIM_CLUSTER_HTTP_PORT 8341;
 #   KIM_CLUSTER_DIR (instance/cluster), KIM_CLUSTER_WORKERS (gunicorn workers per node, 2),
 #   KIM_CLUSTER_POOL_SIZE (pgbouncer default_pool_size, 8: measured, README),
@@ -26,11 +28,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${KIM_CLUSTER_DIR:-$here/instance/cluster}
-pg_port=${KIM_CLUSTER_PG_PORT:-54341}
-replica_port=${KIM_CLUSTER_REPLICA_PORT:-54342}
+pg_port=${KIM_CLUSTER_PG_PORT:-61341}
+replica_port=${KIM_CLUSTER_REPLICA_PORT:-61342}
 bouncer_port=${KIM_CLUSTER_BOUNCER_PORT:-64341}
 bouncer_replica_port=${KIM_CLUSTER_BOUNCER_REPLICA_PORT:-64342}
-redis_port=${KIM_CLUSTER_REDIS_PORT:-56341}
+redis_port=${KIM_CLUSTER_REDIS_PORT:-63341}
 node_a_port=${KIM_CLUSTER_NODE_A_PORT:-5341}
 node_b_port=${KIM_CLUSTER_NODE_B_PORT:-5342}
 s3_port=${KIM_CLUSTER_S3_PORT:-5343}

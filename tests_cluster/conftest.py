@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster.sh"
 
 PORT_DEFAULTS = {
-    "pg": ("KIM_CLUSTER_PG_PORT", 54341),
-    "replica": ("KIM_CLUSTER_REPLICA_PORT", 54342),
+    "pg": ("KIM_CLUSTER_PG_PORT", 61341),
+    "replica": ("KIM_CLUSTER_REPLICA_PORT", 61342),
     "bouncer": ("KIM_CLUSTER_BOUNCER_PORT", 64341),
     "bouncer_replica": ("KIM_CLUSTER_BOUNCER_REPLICA_PORT", 64342),
-    "redis": ("KIM_CLUSTER_REDIS_PORT", 56341),
+    "redis": ("KIM_CLUSTER_REDIS_PORT", 63341),
     "node_a": ("KIM_CLUSTER_NODE_A_PORT", 5341),
     "node_b": ("KIM_CLUSTER_NODE_B_PORT", 5342),
     "s3": ("KIM_CLUSTER_S3_PORT", 5343),
